@@ -1,0 +1,123 @@
+# sagellm-bench — plain GNU Makefile.
+#
+#   make                 build bin/sagellm-bench
+#   make test            build and run every test (unit, CLI, integration, fuzz corpus)
+#   make demo            run the main job end to end against the built-in server
+#   make deps            install missing Debian packages (root) or print the apt-get line
+#   SAN=address,undefined make test    the same tests under sanitizers (build-san/)
+#   make install PREFIX=/usr/local
+#   make fuzz            build libFuzzer targets with clang (optional)
+#
+# Folder dependency order (see README): common <- traces, clients, engine <-
+# replay, capture, analysis <- cli.
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+CC       ?= cc
+PKGS     := libcurl libzstd libcjson libmicrohttpd
+OPT      ?= -O2
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wvla -Wwrite-strings -Wundef -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -I. -DSAGELLM_VERSION=\"$(VERSION)\" \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lzstd -lcjson -lmicrohttpd) \
+        -lcsv -lpcap -lhttp_parser -lpthread -lm -ldl
+
+ifneq ($(SAN),)
+O        := build-san
+BINDIR   := build-san/bin
+SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      := -O1
+else
+O        := build
+BINDIR   := bin
+SANFLAGS :=
+endif
+
+CFLAGS  ?=
+LDFLAGS ?=
+ALL_CFLAGS  := $(BASE_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+
+# Library modules, in dependency order. Every .c in these folders is part of
+# the library; the command-line layer (cli/) links against it.
+LIBDIRS  := common traces clients engine replay capture analysis
+LIBSRC   := $(foreach d,$(LIBDIRS),$(sort $(wildcard $(d)/*.c)))
+LIBOBJ   := $(LIBSRC:%.c=$(O)/%.o)
+CLISRC   := $(sort $(wildcard cli/*.c))
+CLIOBJ   := $(CLISRC:%.c=$(O)/%.o)
+UNITSRC  := $(sort $(wildcard tests/unit/*.c))
+UNITOBJ  := $(UNITSRC:%.c=$(O)/%.o)
+FUZZSRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZREG  := $(FUZZSRC:tests/fuzz/%.c=$(O)/fuzz/%-regress)
+
+BIN      := $(BINDIR)/sagellm-bench
+LIB      := $(O)/libsagellm.a
+
+# Keep the fuzz targets' objects (make would delete them as intermediates).
+.SECONDARY:
+
+.PHONY: all deps test unit demo install uninstall clean fuzz bench check-deps
+
+all: deps $(BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLIOBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLIOBJ) $(LIB) $(LIBS)
+
+$(O)/tests/unit-tests: $(UNITOBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNITOBJ) $(LIB) $(LIBS)
+
+# Fuzz targets built as plain programs that replay a corpus (no clang needed).
+$(O)/fuzz/%-regress: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/regress_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/tests/fuzz/regress_main.o $(LIB) $(LIBS)
+
+$(O)/tests/fuzz/regress_main.o: tests/fuzz/regress_main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+test: deps $(BIN) $(O)/tests/unit-tests $(FUZZREG)
+	@O=$(O) BIN=$(abspath $(BIN)) bash tests/run.sh
+
+demo: deps $(BIN)
+	@BIN=$(abspath $(BIN)) bash scripts/demo.sh
+
+bench: deps $(BIN)
+	@BIN=$(abspath $(BIN)) bash bench/run-all.sh
+
+# libFuzzer builds (clang). Run e.g.: build-fuzz/fuzz_trace_line tests/fuzz/corpus/trace_line
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+fuzz: deps
+	@mkdir -p build-fuzz
+	@for f in $(FUZZSRC); do n=$$(basename $$f .c); \
+	  echo "clang $$n"; \
+	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRC) $(LIBS) || exit 1; done
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sagellm-bench
+	install -m 644 $(wildcard analysis/*.py) $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis/ 2>/dev/null || true
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sagellm-bench
+	rm -rf $(DESTDIR)$(PREFIX)/share/sagellm-bench
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(UNITOBJ:.o=.d)

@@ -1,0 +1,668 @@
+/* summary.c — see summary.h.
+ *
+ * Choices the metrics document leaves open, made here and stated once:
+ * - Measured requests are those not marked warm-up. `duration`, the send
+ *   lag, `achieved_rate` and `max_concurrency` are over all of them, failed
+ *   ones included (a failed request was still scheduled, sent and in
+ *   flight); a failed request without t_send_ns or t_end_ns (never sent) is
+ *   left out of the figures that need the missing time.
+ * - Latencies are over completed requests: TTFT over those with a first
+ *   token, TPOT over those with output_tokens > 1, ITL over their gaps.
+ * - ITL: gap i closed by an event carrying k = gap_tokens[i] new tokens
+ *   counts as k values of gap/k. A gap closed by an event with k = 0 is
+ *   carried into the next gap (no token arrived in it); gaps with k = 0 at
+ *   the end of a response are not inter-token latencies and are left out.
+ *   Without gap_tokens each chunk gap is one value.
+ * - total_input_tokens: a completed request's prompt_tokens (the server's
+ *   count) when it has one, else its `input_tokens` field (the trace's
+ *   count) when present, else nothing; `input_token_source` says which was
+ *   used: "server", "trace", "mixed", or "none" when neither was.
+ * - Goodput: a request meets the TPOT SLO trivially when it has no TPOT
+ *   (one output token; vLLM counts its TPOT as 0), and fails the TTFT SLO
+ *   when it has no first token. A value equal to the SLO meets it.
+ * - `achieved_rate` is (sent - 1) / (last t_send - first t_send): the
+ *   inverse of the mean gap between sends; trace_rate should be computed
+ *   the same way over the schedule.
+ * - Figures over an empty set are null where vLLM would print 0, so an
+ *   empty set cannot pass for a zero latency.
+ * - mean and std (population, ddof=0) use compensated summation; numpy
+ *   sums pairwise, so the two agree to rounding, while percentiles and
+ *   medians are computed exactly as numpy does (same operations). */
+#include "analysis/summary.h"
+#include "common/util.h"
+#include "common/zio.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec;
+
+typedef struct ivec {
+    int64_t *v;
+    size_t n, cap;
+} ivec;
+
+typedef struct err_count {
+    char *cls;
+    uint64_t n;
+} err_count;
+
+/* What is accumulated for one set of requests: the whole run (and, when
+ * grouping is added, one per group). Latencies are in ns. */
+typedef struct acc {
+    uint64_t completed, failed, good;
+    dvec ttft, tpot, itl, e2el, lag;
+    ivec sends, ends;          /* [t_send, t_end) of measured requests with both */
+    int64_t first_send, last_send;  /* over requests with a t_send (achieved rate) */
+    uint64_t nsend;
+    int64_t dur_start, dur_end;     /* over requests with both times (duration) */
+    uint64_t in_tokens, out_tokens;
+    uint64_t tok_usage, tok_chunks;       /* token_source of completed requests */
+    uint64_t basis_tokens, basis_chunk;   /* itl_basis of completed requests */
+    uint64_t in_server, in_trace, in_none; /* where total_input_tokens came from */
+    err_count *errs;
+    size_t nerr;
+} acc;
+
+struct summary {
+    summary_opts o;
+    acc all;
+    uint64_t records, warmup;
+    char err[320];
+};
+
+/* One record, checked and decoded. */
+typedef struct req_view {
+    int ok;
+    int has_sched, has_send, has_first, has_last, has_end;
+    int64_t t_sched, t_send, t_first, t_last, t_end;
+    int64_t output_tokens, prompt_tokens, input_tokens; /* -1: null */
+    int token_source;  /* 0 not given, 1 usage, 2 chunks */
+    int per_token;     /* gap_tokens present */
+    const cJSON *gaps, *gap_tokens;
+    const char *err_class;
+} req_view;
+
+static void dv_push(dvec *a, double x)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+    }
+    a->v[a->n++] = x;
+}
+
+static void iv_push(ivec *a, int64_t x)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+    }
+    a->v[a->n++] = x;
+}
+
+static void acc_free(acc *a)
+{
+    dvec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(d[i]->v);
+    free(a->sends.v);
+    free(a->ends.v);
+    for (size_t i = 0; i < a->nerr; i++) free(a->errs[i].cls);
+    free(a->errs);
+}
+
+summary *summary_new(const summary_opts *opts, char *err, size_t errlen)
+{
+    summary_opts o;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    const struct { const char *name; double v; } chk[] = {
+        { "ttft SLO", o.slo_ttft_ms }, { "tpot SLO", o.slo_tpot_ms },
+        { "e2el SLO", o.slo_e2el_ms }, { "trace rate", o.trace_rate },
+    };
+    for (size_t i = 0; i < sizeof chk / sizeof chk[0]; i++) {
+        if (!isfinite(chk[i].v) || chk[i].v < 0) {
+            errf(err, errlen, "%s: expected a finite number >= 0, got %g", chk[i].name, chk[i].v);
+            return NULL;
+        }
+    }
+    if (o.group_by != SUMMARY_GROUP_NONE) {
+        errf(err, errlen, "summary: grouping is not implemented yet");
+        return NULL;
+    }
+    summary *s = xcalloc(1, sizeof *s);
+    s->o = o;
+    return s;
+}
+
+void summary_free(summary *s)
+{
+    if (!s) return;
+    acc_free(&s->all);
+    free(s);
+}
+
+const char *summary_error(const summary *s) { return s->err; }
+uint64_t summary_records(const summary *s) { return s->records; }
+
+/* ---- decoding a record ---- */
+
+static const char *type_name(const cJSON *j)
+{
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    if (cJSON_IsNull(j)) return "null";
+    return "something else";
+}
+
+/* Names the record in messages: its "index" when it has one. */
+static void who(const cJSON *req, uint64_t nth, char *buf, size_t len)
+{
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
+    if (cJSON_IsNumber(ix)) snprintf(buf, len, "request index %.0f", ix->valuedouble);
+    else snprintf(buf, len, "record %llu", (unsigned long long)nth);
+}
+
+/* An exact integer in cJSON's double (|v| <= 2^53). */
+static int as_int(const cJSON *j, int64_t *out)
+{
+    if (!cJSON_IsNumber(j)) return 0;
+    double v = j->valuedouble;
+    if (!isfinite(v) || v != floor(v) || fabs(v) > 9007199254740992.0) return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+typedef struct dec {
+    summary *s;
+    const char *who;
+    int bad;
+} dec;
+
+static PRINTF_LIKE(2, 3) void bad(dec *d, const char *fmt, ...)
+{
+    if (d->bad) return;
+    char msg[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    errf(d->s->err, sizeof d->s->err, "%s: %s", d->who, msg);
+    d->bad = 1;
+}
+
+/* An integer field: 1 when present, 0 when absent or null (and required is
+ * 0), -1 on a wrong type or a missing required field. */
+static int field_int(dec *d, const cJSON *req, const char *key, int required, int64_t min, int64_t *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!j || cJSON_IsNull(j)) {
+        if (!required) return 0;
+        bad(d, "field \"%s\": missing (a completed request must have it)", key);
+        return -1;
+    }
+    if (!as_int(j, out)) {
+        bad(d, "field \"%s\": expected an integer, got %s", key, type_name(j));
+        return -1;
+    }
+    if (*out < min) {
+        bad(d, "field \"%s\": expected an integer >= %lld, got %lld", key, (long long)min, (long long)*out);
+        return -1;
+    }
+    return 1;
+}
+
+/* A boolean field; absent or null gives dflt. -1 on a wrong type. */
+static int field_bool(dec *d, const cJSON *req, const char *key, int dflt)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!j || cJSON_IsNull(j)) return dflt;
+    if (!cJSON_IsBool(j)) {
+        bad(d, "field \"%s\": expected true or false, got %s", key, type_name(j));
+        return -1;
+    }
+    return cJSON_IsTrue(j);
+}
+
+/* A string field that must be one of two words: 1 or 2, 0 when absent. */
+static int field_word(dec *d, const cJSON *req, const char *key, const char *w1, const char *w2)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!j || cJSON_IsNull(j)) return 0;
+    if (cJSON_IsString(j) && strcmp(j->valuestring, w1) == 0) return 1;
+    if (cJSON_IsString(j) && strcmp(j->valuestring, w2) == 0) return 2;
+    bad(d, "field \"%s\": expected \"%s\" or \"%s\"", key, w1, w2);
+    return -1;
+}
+
+#define MAX_NS 9007199254740992LL
+
+/* Checks and decodes a measured record's fields into v. 0 or ERR_INPUT. */
+static int decode(dec *d, const cJSON *req, req_view *v)
+{
+    memset(v, 0, sizeof *v);
+    int ok = field_bool(d, req, "ok", -2);
+    if (ok == -2) bad(d, "field \"ok\": missing");
+    if (ok < 0) return ERR_INPUT;
+    v->ok = ok;
+    v->has_sched = field_int(d, req, "t_sched_ns", 0, -MAX_NS, &v->t_sched);
+    v->has_send = field_int(d, req, "t_send_ns", ok, -MAX_NS, &v->t_send);
+    v->has_first = field_int(d, req, "t_first_token_ns", 0, -MAX_NS, &v->t_first);
+    v->has_last = field_int(d, req, "t_last_token_ns", 0, -MAX_NS, &v->t_last);
+    v->has_end = field_int(d, req, "t_end_ns", ok, -MAX_NS, &v->t_end);
+    if (d->bad) return ERR_INPUT;
+    if (v->has_send && v->has_end && v->t_end < v->t_send)
+        bad(d, "t_end_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_end, (long long)v->t_send);
+
+    if (!ok) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(req, "error");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "class");
+        if (e && !cJSON_IsNull(e) && !cJSON_IsObject(e))
+            bad(d, "field \"error\": expected an object or null, got %s", type_name(e));
+        else if (c && !cJSON_IsNull(c) && !cJSON_IsString(c))
+            bad(d, "field \"error.class\": expected a string, got %s", type_name(c));
+        v->err_class = cJSON_IsString(c) && c->valuestring[0] ? c->valuestring : "unknown";
+        return d->bad ? ERR_INPUT : 0;
+    }
+
+    /* A completed request: the fields the latencies and totals need. */
+    if (field_int(d, req, "output_tokens", 1, 0, &v->output_tokens) < 0) return ERR_INPUT;
+    v->prompt_tokens = v->input_tokens = -1;
+    if (field_int(d, req, "prompt_tokens", 0, 0, &v->prompt_tokens) == 0) v->prompt_tokens = -1;
+    if (field_int(d, req, "input_tokens", 0, 0, &v->input_tokens) == 0) v->input_tokens = -1;
+    v->token_source = field_word(d, req, "token_source", "usage", "chunks");
+    int basis = field_word(d, req, "itl_basis", "tokens", "chunk");
+    if (d->bad) return ERR_INPUT;
+    if (v->has_first && v->t_first < v->t_send)
+        bad(d, "t_first_token_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_first, (long long)v->t_send);
+    if (v->has_first && v->has_last && v->t_last < v->t_first)
+        bad(d, "t_last_token_ns is before t_first_token_ns");
+    if (v->has_last && v->t_end < v->t_last) bad(d, "t_end_ns is before t_last_token_ns");
+    if (v->output_tokens > 1 && (!v->has_first || !v->has_last))
+        bad(d, "output_tokens is %lld but t_first_token_ns or t_last_token_ns is null",
+            (long long)v->output_tokens);
+    if (d->bad) return ERR_INPUT;
+
+    v->gaps = cJSON_GetObjectItemCaseSensitive(req, "gaps_ns");
+    v->gap_tokens = cJSON_GetObjectItemCaseSensitive(req, "gap_tokens");
+    if (cJSON_IsNull(v->gaps)) v->gaps = NULL;
+    if (cJSON_IsNull(v->gap_tokens)) v->gap_tokens = NULL;
+    if (v->gaps && !cJSON_IsArray(v->gaps)) {
+        bad(d, "field \"gaps_ns\": expected an array, got %s", type_name(v->gaps));
+        return ERR_INPUT;
+    }
+    if (v->gap_tokens && !cJSON_IsArray(v->gap_tokens)) {
+        bad(d, "field \"gap_tokens\": expected an array, got %s", type_name(v->gap_tokens));
+        return ERR_INPUT;
+    }
+    int ngaps = cJSON_GetArraySize(v->gaps);
+    if (v->gap_tokens && cJSON_GetArraySize(v->gap_tokens) != ngaps) {
+        bad(d, "gap_tokens has %d entries, gaps_ns %d", cJSON_GetArraySize(v->gap_tokens), ngaps);
+        return ERR_INPUT;
+    }
+    v->per_token = v->gap_tokens != NULL;
+    if (basis && basis != (v->per_token ? 1 : 2)) {
+        bad(d, "field \"itl_basis\" is \"%s\" but gap_tokens is %s", v->per_token ? "chunk" : "tokens",
+            v->per_token ? "present" : "missing");
+        return ERR_INPUT;
+    }
+    const cJSON *g, *k = v->gap_tokens ? v->gap_tokens->child : NULL;
+    int64_t ktotal = 0, gtotal = 0;
+    int i = 0;
+    cJSON_ArrayForEach(g, v->gaps) {
+        int64_t x;
+        if (!as_int(g, &x) || x < 0) {
+            bad(d, "gaps_ns[%d]: expected an integer >= 0", i);
+            return ERR_INPUT;
+        }
+        gtotal += x; /* no overflow: each term is <= 2^53 and the sum is checked */
+        if (gtotal > v->t_end - v->t_send) {
+            bad(d, "gaps_ns add up to more than t_end_ns - t_send_ns");
+            return ERR_INPUT;
+        }
+        if (k) {
+            if (!as_int(k, &x) || x < 0) {
+                bad(d, "gap_tokens[%d]: expected an integer >= 0", i);
+                return ERR_INPUT;
+            }
+            ktotal += x;
+            if (ktotal > v->output_tokens) {
+                bad(d, "gap_tokens add up to more than output_tokens (%lld)", (long long)v->output_tokens);
+                return ERR_INPUT;
+            }
+            k = k->next;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* ---- accumulating ---- */
+
+static void count_error(acc *a, const char *cls)
+{
+    for (size_t i = 0; i < a->nerr; i++) {
+        if (strcmp(a->errs[i].cls, cls) == 0) {
+            a->errs[i].n++;
+            return;
+        }
+    }
+    a->errs = xrealloc(a->errs, (a->nerr + 1) * sizeof *a->errs);
+    a->errs[a->nerr].cls = xstrdup(cls);
+    a->errs[a->nerr].n = 1;
+    a->nerr++;
+}
+
+static void add_itl(acc *a, const req_view *v)
+{
+    const cJSON *g, *k = v->per_token ? v->gap_tokens->child : NULL;
+    int64_t carry = 0;
+    cJSON_ArrayForEach(g, v->gaps) {
+        int64_t gap = (int64_t)g->valuedouble;
+        if (!k) {
+            dv_push(&a->itl, (double)gap);
+            continue;
+        }
+        int64_t n = (int64_t)k->valuedouble;
+        k = k->next;
+        if (n == 0) { /* no token arrived: the time belongs to the next gap */
+            carry += gap;
+            continue;
+        }
+        double per = (double)(gap + carry) / (double)n;
+        carry = 0;
+        for (int64_t j = 0; j < n; j++) dv_push(&a->itl, per);
+    }
+}
+
+static void acc_add(acc *a, const summary_opts *o, const req_view *v)
+{
+    if (v->has_sched && v->has_send) dv_push(&a->lag, (double)(v->t_send - v->t_sched));
+    if (v->has_send) {
+        if (a->nsend == 0 || v->t_send < a->first_send) a->first_send = v->t_send;
+        if (a->nsend == 0 || v->t_send > a->last_send) a->last_send = v->t_send;
+        a->nsend++;
+    }
+    if (v->has_send && v->has_end) {
+        if (a->sends.n == 0 || v->t_send < a->dur_start) a->dur_start = v->t_send;
+        if (a->sends.n == 0 || v->t_end > a->dur_end) a->dur_end = v->t_end;
+        iv_push(&a->sends, v->t_send);
+        iv_push(&a->ends, v->t_end);
+    }
+    if (!v->ok) {
+        a->failed++;
+        count_error(a, v->err_class);
+        return;
+    }
+
+    a->completed++;
+    a->out_tokens += (uint64_t)v->output_tokens;
+    if (v->prompt_tokens >= 0) {
+        a->in_tokens += (uint64_t)v->prompt_tokens;
+        a->in_server++;
+    } else if (v->input_tokens >= 0) {
+        a->in_tokens += (uint64_t)v->input_tokens;
+        a->in_trace++;
+    } else {
+        a->in_none++;
+    }
+    if (v->token_source == 1) a->tok_usage++;
+    if (v->token_source == 2) a->tok_chunks++;
+    if (v->per_token) a->basis_tokens++;
+    else a->basis_chunk++;
+
+    int64_t e2e = v->t_end - v->t_send;
+    dv_push(&a->e2el, (double)e2e);
+    int64_t ttft = v->has_first ? v->t_first - v->t_send : -1;
+    if (v->has_first) dv_push(&a->ttft, (double)ttft);
+    double tpot = 0;
+    if (v->output_tokens > 1) {
+        tpot = (double)(v->t_last - v->t_first) / (double)(v->output_tokens - 1);
+        dv_push(&a->tpot, tpot);
+    }
+    add_itl(a, v);
+
+    int good = 1;
+    if (o->slo_ttft_ms > 0 && (ttft < 0 || (double)ttft > o->slo_ttft_ms * 1e6)) good = 0;
+    if (o->slo_tpot_ms > 0 && tpot > o->slo_tpot_ms * 1e6) good = 0;
+    if (o->slo_e2el_ms > 0 && (double)e2e > o->slo_e2el_ms * 1e6) good = 0;
+    a->good += good;
+}
+
+int summary_add(summary *s, const cJSON *req)
+{
+    char name[64];
+    s->err[0] = '\0';
+    who(req, s->records + 1, name, sizeof name);
+    dec d = { s, name, 0 };
+    if (!cJSON_IsObject(req)) {
+        bad(&d, "expected a JSON object, got %s", type_name(req));
+        return ERR_INPUT;
+    }
+    int warm = field_bool(&d, req, "warmup", 0);
+    if (warm < 0) return ERR_INPUT;
+    if (warm) {
+        s->records++;
+        s->warmup++;
+        return 0;
+    }
+    req_view v;
+    if (decode(&d, req, &v) < 0) return ERR_INPUT;
+    acc_add(&s->all, &s->o, &v);
+    s->records++;
+    return 0;
+}
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy.percentile(x, q) with its default method ("linear"), on sorted x,
+ * n > 0: the same operations in the same order as numpy's _lerp. */
+static double percentile(const double *x, size_t n, double q)
+{
+    double vi = (double)(n - 1) * (q / 100.0);
+    if (vi >= (double)(n - 1)) return x[n - 1];
+    double lo = floor(vi);
+    size_t i = (size_t)lo;
+    double a = x[i], b = x[i + 1], g = vi - lo, diff = b - a;
+    return g >= 0.5 ? b - diff * (1.0 - g) : a + diff * g;
+}
+
+/* numpy.median on sorted x, n > 0: the middle value, or the mean of the
+ * two middle values. */
+static double median(const double *x, size_t n)
+{
+    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
+}
+
+/* Neumaier's compensated sum of (x[i] - shift)^p, p = 1 or 2. */
+static double csum(const double *x, size_t n, double shift, int p)
+{
+    double s = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        double y = x[i] - shift;
+        if (p == 2) y *= y;
+        double t = s + y;
+        c += fabs(s) >= fabs(y) ? (s - t) + y : (y - t) + s;
+        s = t;
+    }
+    return s + c;
+}
+
+static void add_num_or_null(cJSON *o, const char *key, int have, double v)
+{
+    if (have) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+/* mean/median/std/p90/p99 of X in ms, from values in ns. */
+static void add_latency(cJSON *o, const char *x, dvec *a)
+{
+    static const char *const stat[] = { "mean", "median", "std", "p90", "p99" };
+    double r[5] = { 0 };
+    if (a->n) {
+        qsort(a->v, a->n, sizeof *a->v, cmp_double);
+        double mean = csum(a->v, a->n, 0, 1) / (double)a->n;
+        r[0] = mean;
+        r[1] = median(a->v, a->n);
+        r[2] = sqrt(csum(a->v, a->n, mean, 2) / (double)a->n);
+        r[3] = percentile(a->v, a->n, 90);
+        r[4] = percentile(a->v, a->n, 99);
+    }
+    for (int i = 0; i < 5; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "%s_%s_ms", stat[i], x);
+        add_num_or_null(o, key, a->n != 0, r[i] / 1e6);
+    }
+}
+
+/* Most intervals [send, end) open at once: both lists sorted, an end at
+ * the same instant as a send is taken first. */
+static uint64_t max_concurrency(ivec *sends, ivec *ends)
+{
+    if (sends->n == 0) return 0;
+    qsort(sends->v, sends->n, sizeof *sends->v, cmp_i64);
+    qsort(ends->v, ends->n, sizeof *ends->v, cmp_i64);
+    int64_t cur = 0, max = 0; /* signed: a zero-length interval ends before it starts */
+    size_t j = 0;
+    for (size_t i = 0; i < sends->n; i++) {
+        while (j < ends->n && ends->v[j] <= sends->v[i]) j++, cur--;
+        if (++cur > max) max = cur;
+    }
+    return (uint64_t)max;
+}
+
+static const char *basis_word(uint64_t a, uint64_t b, const char *wa, const char *wb)
+{
+    if (a && b) return "mixed";
+    return a ? wa : b ? wb : NULL;
+}
+
+static int cmp_err(const void *a, const void *b)
+{
+    return strcmp(((const err_count *)a)->cls, ((const err_count *)b)->cls);
+}
+
+static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
+{
+    cJSON *j = cJSON_CreateObject();
+    int have_dur = a->sends.n > 0;
+    double dur = have_dur ? (double)(a->dur_end - a->dur_start) / 1e9 : 0;
+    int rates = have_dur && dur > 0;
+    cJSON_AddNumberToObject(j, "completed", (double)a->completed);
+    cJSON_AddNumberToObject(j, "failed", (double)a->failed);
+    add_num_or_null(j, "duration", have_dur, dur);
+    cJSON_AddNumberToObject(j, "total_input_tokens", (double)a->in_tokens);
+    cJSON_AddNumberToObject(j, "total_output_tokens", (double)a->out_tokens);
+    add_num_or_null(j, "request_throughput", rates, (double)a->completed / dur);
+    if (o->slo_ttft_ms > 0 || o->slo_tpot_ms > 0 || o->slo_e2el_ms > 0)
+        add_num_or_null(j, "request_goodput", rates, (double)a->good / dur);
+    add_num_or_null(j, "output_throughput", rates, (double)a->out_tokens / dur);
+    add_num_or_null(j, "total_token_throughput", rates, (double)(a->in_tokens + a->out_tokens) / dur);
+    add_latency(j, "ttft", &a->ttft);
+    add_latency(j, "tpot", &a->tpot);
+    add_latency(j, "itl", &a->itl);
+    add_latency(j, "e2el", &a->e2el);
+
+    dvec *l = &a->lag;
+    if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_double);
+    add_num_or_null(j, "send_lag_p50_us", l->n != 0, l->n ? percentile(l->v, l->n, 50) / 1e3 : 0);
+    add_num_or_null(j, "send_lag_p99_us", l->n != 0, l->n ? percentile(l->v, l->n, 99) / 1e3 : 0);
+    add_num_or_null(j, "send_lag_max_us", l->n != 0, l->n ? l->v[l->n - 1] / 1e3 : 0);
+    double span = (double)(a->last_send - a->first_send) / 1e9;
+    add_num_or_null(j, "achieved_rate", a->nsend >= 2 && span > 0, (double)(a->nsend - 1) / span);
+    add_num_or_null(j, "trace_rate", o->trace_rate > 0, o->trace_rate);
+    cJSON_AddNumberToObject(j, "max_concurrency", (double)max_concurrency(&a->sends, &a->ends));
+
+    cJSON *e = cJSON_AddObjectToObject(j, "errors");
+    if (a->nerr) qsort(a->errs, a->nerr, sizeof *a->errs, cmp_err);
+    for (size_t i = 0; i < a->nerr; i++) cJSON_AddNumberToObject(e, a->errs[i].cls, (double)a->errs[i].n);
+
+    const char *w = basis_word(a->tok_usage, a->tok_chunks, "usage", "chunks");
+    if (w) cJSON_AddStringToObject(j, "token_source", w);
+    else cJSON_AddNullToObject(j, "token_source");
+    w = basis_word(a->basis_tokens, a->basis_chunk, "tokens", "chunk");
+    if (w) cJSON_AddStringToObject(j, "itl_basis", w);
+    else cJSON_AddNullToObject(j, "itl_basis");
+    w = a->completed == 0 ? NULL
+        : a->in_server == a->completed ? "server"
+        : a->in_trace == a->completed ? "trace"
+        : a->in_none == a->completed ? "none" : "mixed";
+    if (w) cJSON_AddStringToObject(j, "input_token_source", w);
+    else cJSON_AddNullToObject(j, "input_token_source");
+    cJSON_AddNumberToObject(j, "warmup_excluded", (double)warmup);
+    return j;
+}
+
+cJSON *summary_json(summary *s)
+{
+    return acc_json(&s->all, &s->o, s->warmup);
+}
+
+summary *summary_from_file(const char *path, const summary_opts *opts, char *err, size_t errlen)
+{
+    summary *s = summary_new(opts, err, errlen);
+    if (!s) return NULL;
+    zio_reader *r = zio_reader_open(path, err, errlen);
+    if (!r) {
+        summary_free(s);
+        return NULL;
+    }
+    char *line;
+    size_t len;
+    int rc, mine = 0;
+    while ((rc = zio_reader_getline(r, &line, &len)) > 0) {
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+        if (i == len) continue;
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+        if (j && end) {
+            while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+            if (end < line + len) {
+                cJSON_Delete(j);
+                j = NULL;
+            }
+        }
+        mine = 1;
+        if (!j) {
+            errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", path,
+                 (unsigned long long)zio_reader_lineno(r), end ? (size_t)(end - line) + 1 : (size_t)1);
+            rc = ERR_INPUT;
+            break;
+        }
+        rc = summary_add(s, j);
+        cJSON_Delete(j);
+        if (rc < 0) {
+            errf(err, errlen, "%s:%llu: %s", path, (unsigned long long)zio_reader_lineno(r), s->err);
+            break;
+        }
+        mine = 0;
+    }
+    if (rc < 0 && !mine) errf(err, errlen, "%s", zio_reader_error(r));
+    zio_reader_close(r);
+    if (rc < 0) {
+        summary_free(s);
+        return NULL;
+    }
+    return s;
+}

@@ -1,0 +1,229 @@
+/* cmd_replay.c — `sagellm-bench replay TRACE --client C --url URL --out DIR`. */
+#include "cli/cli.h"
+#include "common/parse.h"
+#include "replay/replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define U_REPLAY "sagellm-bench replay TRACE --client gateway|vllm|lmdeploy --url URL --out DIR [options]"
+
+static const char replay_help[] =
+    "Sends every request of TRACE at its trace time (open loop) and records\n"
+    "what happened: DIR/requests.jsonl, DIR/summary.json, DIR/run.json.\n\n"
+    "target:\n"
+    "  --client NAME         gateway (any OpenAI server), vllm, lmdeploy (default gateway)\n"
+    "  --url URL             server base URL (default http://127.0.0.1:8000)\n"
+    "  --api KIND            chat, completions, or generate (lmdeploy); default: the record's\n"
+    "  --model NAME          model to ask for (default: the record's, else GET /v1/models)\n"
+    "  --api-key KEY         bearer token (default: $OPENAI_API_KEY); never written anywhere\n"
+    "  --header 'K: V'       extra request header (repeatable)\n"
+    "  --no-stream           one JSON response per request instead of SSE streaming\n"
+    "  --no-force-output-len vllm/lmdeploy: let the server decide output lengths\n"
+    "  --wait-ready[=TIME]   poll GET /health until ready (default up to 10m)\n"
+    "  --scrape-metrics T    sample GET /metrics every T into DIR/server_metrics.jsonl\n"
+    "timing:\n"
+    "  --speed X             divide trace times by X (default 1)\n"
+    "  --from T --to T       replay a time window of the trace (rebased to its start)\n"
+    "  --first N             only the first N requests\n"
+    "  --duration T          stop scheduling after T of run time\n"
+    "  --warmup N|T          the first N requests (or those in the first T) are warm-up\n"
+    "  --shard K/N           send only shard K of N (by session, else by index)\n"
+    "  --start-at EPOCH_S    start at this wall-clock time (several processes together)\n"
+    "  --max-inflight N      closed-loop cap on requests in flight (waits show in send lag)\n"
+    "  --sessions MODE       timed (default) or dependent (a turn waits for the previous)\n"
+    "  --threads N           worker threads (default: number of cores)\n"
+    "  --max-connections N   connection cap across workers (default: as needed)\n"
+    "  --dry-run             print the schedule's plan, send nothing\n"
+    "faults and limits:\n"
+    "  --timeout T           whole-request timeout (default none)\n"
+    "  --stall-timeout T     fail a request that receives nothing for T (default none)\n"
+    "  --connect-timeout T   connection set-up timeout (default 10s)\n"
+    "  --grace T             after SIGINT, wait T for requests in flight (default 30s)\n"
+    "  --max-error-rate P    exit 0 despite failures up to this share (default 0)\n"
+    "output:\n"
+    "  --out DIR             output directory (created)\n"
+    "  --csv                 also write DIR/requests.csv\n"
+    "  --slo ttft=T,tpot=T,e2el=T   goodput SLOs for the summary\n"
+    "  --seed S              seed of synthesised prompts (default 0)\n"
+    "  --skip-invalid        skip bad trace records (counted) instead of stopping\n"
+    "  -q, --quiet           no progress output\n\n"
+    "exit codes: 0 all requests succeeded; 1 some failed (beyond --max-error-rate);\n"
+    "2 usage; 3 bad trace; 4 system error; 5 interrupted (files complete).\n";
+
+enum {
+    O_CLIENT = 256, O_URL, O_API, O_MODEL, O_KEY, O_HEADER, O_NOSTREAM, O_NOFORCE, O_WAIT,
+    O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
+    O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
+    O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP
+};
+
+static const struct option lo[] = {
+    {"client", required_argument, 0, O_CLIENT}, {"url", required_argument, 0, O_URL},
+    {"api", required_argument, 0, O_API}, {"model", required_argument, 0, O_MODEL},
+    {"api-key", required_argument, 0, O_KEY}, {"header", required_argument, 0, O_HEADER},
+    {"no-stream", no_argument, 0, O_NOSTREAM}, {"no-force-output-len", no_argument, 0, O_NOFORCE},
+    {"wait-ready", optional_argument, 0, O_WAIT}, {"scrape-metrics", required_argument, 0, O_SCRAPE},
+    {"speed", required_argument, 0, O_SPEED}, {"from", required_argument, 0, O_FROM},
+    {"to", required_argument, 0, O_TO}, {"first", required_argument, 0, O_FIRST},
+    {"duration", required_argument, 0, O_DURATION}, {"warmup", required_argument, 0, O_WARMUP},
+    {"shard", required_argument, 0, O_SHARD}, {"start-at", required_argument, 0, O_STARTAT},
+    {"max-inflight", required_argument, 0, O_INFLIGHT}, {"sessions", required_argument, 0, O_SESSIONS},
+    {"threads", required_argument, 0, O_THREADS}, {"max-connections", required_argument, 0, O_MAXCONN},
+    {"dry-run", no_argument, 0, O_DRY}, {"timeout", required_argument, 0, O_TIMEOUT},
+    {"stall-timeout", required_argument, 0, O_STALL}, {"connect-timeout", required_argument, 0, O_CTIMEOUT},
+    {"grace", required_argument, 0, O_GRACE}, {"max-error-rate", required_argument, 0, O_MAXERR},
+    {"out", required_argument, 0, O_OUT}, {"csv", no_argument, 0, O_CSV},
+    {"slo", required_argument, 0, O_SLO}, {"seed", required_argument, 0, O_SEED},
+    {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+
+#define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
+
+static int dur_ms(const char *s, int64_t *ms)
+{
+    int64_t us;
+    if (parse_duration_us(s, &us) < 0) return -1;
+    *ms = us / 1000;
+    return 0;
+}
+
+/* The command line for run.json, with the API key and auth headers masked. */
+static char *safe_cmdline(int argc, char **argv)
+{
+    strbuf b = {0};
+    sb_adds(&b, "sagellm-bench");
+    int mask_next = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        sb_addc(&b, ' ');
+        if (mask_next) {
+            sb_adds(&b, "***");
+            mask_next = 0;
+            continue;
+        }
+        if (!strcmp(a, "--api-key")) mask_next = 1;
+        else if (!strncmp(a, "--api-key=", 10)) a = "--api-key=***";
+        else if (!strcmp(a, "--header") && i + 1 < argc && (strcasestr(argv[i + 1], "auth") ||
+                 strcasestr(argv[i + 1], "key") || strcasestr(argv[i + 1], "cookie") ||
+                 strcasestr(argv[i + 1], "token"))) mask_next = 1;
+        sb_adds(&b, a);
+    }
+    return b.buf;
+}
+
+static int run_replay(int argc, char **argv)
+{
+    replay_opts o;
+    replay_opts_init(&o);
+    const char *client_name = "gateway";
+    o.copt.base_url = "http://127.0.0.1:8000";
+    const char **headers = xcalloc((size_t)argc + 1, sizeof *headers);
+    int nh = 0, rc = EXIT_OK, c;
+    char *url = NULL, *cmdline = NULL;
+    while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
+        int64_t v;
+        double d;
+        switch (c) {
+        case O_CLIENT: client_name = optarg; break;
+        case O_URL: o.copt.base_url = optarg; break;
+        case O_API:
+            if (strcmp(optarg, "chat") && strcmp(optarg, "completions") && strcmp(optarg, "generate"))
+                BAD("--api must be chat, completions or generate, got '%s'", optarg);
+            o.copt.api = optarg;
+            break;
+        case O_MODEL: o.copt.model = optarg; break;
+        case O_KEY: o.copt.api_key = optarg; break;
+        case O_HEADER:
+            if (!strchr(optarg, ':')) BAD("--header needs 'Name: value', got '%s'", optarg);
+            headers[nh++] = optarg;
+            break;
+        case O_NOSTREAM: o.copt.stream = 0; break;
+        case O_NOFORCE: o.copt.force_output_len = 0; break;
+        case O_WAIT:
+            o.wait_ready = 1;
+            if (optarg && dur_ms(optarg, &o.wait_ready_ms) < 0) BAD("--wait-ready needs a time, got '%s'", optarg);
+            break;
+        case O_SCRAPE:
+            if (dur_ms(optarg, &o.scrape_interval_ms) < 0 || o.scrape_interval_ms < 10)
+                BAD("--scrape-metrics needs an interval of at least 10ms, got '%s'", optarg);
+            break;
+        case O_SPEED:
+            if (parse_double(optarg, &o.speed) < 0 || o.speed <= 0) BAD("--speed needs a positive number, got '%s'", optarg);
+            break;
+        case O_FROM: if (parse_duration_us(optarg, &o.from_us) < 0) BAD("--from needs a time such as 90s, got '%s'", optarg); break;
+        case O_TO: if (parse_duration_us(optarg, &o.to_us) < 0) BAD("--to needs a time such as 90s, got '%s'", optarg); break;
+        case O_FIRST: if (parse_i64(optarg, &o.first) < 0 || o.first < 0) BAD("--first needs a count, got '%s'", optarg); break;
+        case O_DURATION: if (parse_duration_us(optarg, &o.duration_us) < 0) BAD("--duration needs a time, got '%s'", optarg); break;
+        case O_WARMUP:
+            if (parse_i64(optarg, &v) == 0 && v >= 0) o.warmup_n = v;
+            else if (parse_duration_us(optarg, &o.warmup_us) < 0) BAD("--warmup needs a count or a time, got '%s'", optarg);
+            break;
+        case O_SHARD:
+            if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 ||
+                o.shard_k < 1 || o.shard_k > o.shard_n)
+                BAD("--shard needs K/N with 1 <= K <= N, got '%s'", optarg);
+            break;
+        case O_STARTAT: if (parse_double(optarg, &o.start_at) < 0 || o.start_at <= 0) BAD("--start-at needs epoch seconds, got '%s'", optarg); break;
+        case O_INFLIGHT: if (parse_i64(optarg, &o.max_inflight) < 0 || o.max_inflight < 1) BAD("--max-inflight needs a positive count, got '%s'", optarg); break;
+        case O_SESSIONS:
+            if (!strcmp(optarg, "timed")) o.sessions_mode = SESSIONS_TIMED;
+            else if (!strcmp(optarg, "dependent")) o.sessions_mode = SESSIONS_DEPENDENT;
+            else BAD("--sessions must be timed or dependent, got '%s'", optarg);
+            break;
+        case O_THREADS: if (parse_i64(optarg, &v) < 0 || v < 1 || v > 256) BAD("--threads needs 1..256, got '%s'", optarg); o.threads = (int)v; break;
+        case O_MAXCONN: if (parse_i64(optarg, &o.max_connections) < 0 || o.max_connections < 1) BAD("--max-connections needs a positive count, got '%s'", optarg); break;
+        case O_DRY: o.dry_run = 1; break;
+        case O_TIMEOUT: if (dur_ms(optarg, &o.timeout_ms) < 0) BAD("--timeout needs a time, got '%s'", optarg); break;
+        case O_STALL: if (dur_ms(optarg, &o.stall_timeout_ms) < 0) BAD("--stall-timeout needs a time, got '%s'", optarg); break;
+        case O_CTIMEOUT: if (dur_ms(optarg, &o.connect_timeout_ms) < 0) BAD("--connect-timeout needs a time, got '%s'", optarg); break;
+        case O_GRACE: if (dur_ms(optarg, &o.grace_ms) < 0) BAD("--grace needs a time, got '%s'", optarg); break;
+        case O_MAXERR: if (parse_prob(optarg, &d) < 0) BAD("--max-error-rate needs a share between 0 and 1, got '%s'", optarg); o.max_error_rate = d; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_CSV: o.csv = 1; break;
+        case O_SLO: o.slo = optarg; break;
+        case O_SEED: if (parse_u64(optarg, &o.copt.seed) < 0) BAD("--seed needs a non-negative integer, got '%s'", optarg); break;
+        case O_SKIP: o.skip_invalid = 1; break;
+        case 'q': case O_QUIET: o.quiet = 1; break;
+        case 'h': case O_HELP: rc = cli_print_help("replay", U_REPLAY, replay_help); goto out;
+        default: rc = cli_getopt_error("replay", U_REPLAY, c, argv, lo); goto out;
+        }
+    }
+    if (optind >= argc) BAD("missing TRACE");
+    if (optind + 1 < argc) BAD("unexpected argument '%s'", argv[optind + 1]);
+    o.trace_path = argv[optind];
+    if (!o.out_dir && !o.dry_run) BAD("missing --out DIR");
+    if (o.from_us >= 0 && o.to_us >= 0 && o.to_us <= o.from_us) BAD("--to must be after --from");
+    int renamed;
+    o.client = client_find(client_name, &renamed);
+    if (!o.client) {
+        strbuf names = {0};
+        for (int i = 0; client_registry[i]; i++) sb_printf(&names, "%s%s", i ? ", " : "", client_registry[i]->name);
+        rc = cli_usage_error("replay", U_REPLAY, "unknown client '%s' (one of: %s)", client_name, names.buf);
+        sb_free(&names);
+        goto out;
+    }
+    if (renamed) fprintf(stderr, "sagellm-bench replay: notice: --client openai is now called 'gateway'\n");
+    if (strncmp(o.copt.base_url, "http://", 7) && strncmp(o.copt.base_url, "https://", 8))
+        BAD("--url must start with http:// or https://, got '%s'", o.copt.base_url);
+    url = xstrdup(o.copt.base_url);
+    size_t ul = strlen(url);
+    while (ul > 0 && url[ul - 1] == '/') url[--ul] = '\0';
+    o.copt.base_url = url;
+    if (!o.copt.api_key) o.copt.api_key = getenv("OPENAI_API_KEY");
+    o.copt.headers = headers;
+    cmdline = safe_cmdline(argc, argv);
+    o.cmdline = cmdline;
+    rc = replay_run(&o);
+out:
+    free(headers);
+    free(url);
+    free(cmdline);
+    return rc;
+}
+
+const cli_cmd cmd_replay = {
+    "replay", "replay a trace against a server, with its original timing",
+    U_REPLAY, replay_help, run_replay,
+};

@@ -1,0 +1,327 @@
+/* cmd_serve.c — `sagellm-bench serve`: the built-in simulated LLM server.
+ * Parses options into an engine_config and a server_config, runs until
+ * SIGINT or SIGTERM, then shuts down cleanly (ground truth flushed). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "common/parse.h"
+#include "engine/engine_config.h"
+#include "engine/server.h"
+#include "engine/sim_engine.h"
+
+static const char usage[] =
+    "sagellm-bench serve [--api vllm|lmdeploy|gateway] [--host ADDR] [--port N] [options]";
+
+static const char help[] =
+    "Runs a simulated continuous-batching LLM engine behind an HTTP server that speaks\n"
+    "the vLLM, LMDeploy or OpenAI API. Runs until SIGINT/SIGTERM. See docs/server.md.\n"
+    "\n"
+    "server:\n"
+    "  --api NAME              vllm (default), lmdeploy or gateway (OpenAI protocol only)\n"
+    "  --host ADDR             address to bind (default 127.0.0.1)\n"
+    "  --port N                port; 0 (default) picks a free one. The chosen URL is printed\n"
+    "                          on stdout as 'listening on http://HOST:PORT'\n"
+    "  --port-file FILE        also write the port number to FILE once listening\n"
+    "  --model NAME            served model name (default sagellm-sim)\n"
+    "  --api-key KEY           require 'Authorization: Bearer KEY' (401 otherwise)\n"
+    "  --ground-truth FILE     write one JSON line per request with the server's timestamps\n"
+    "  --seed N                seeds output lengths, words and faults (default 0)\n"
+    "  --max-body-size BYTES   larger request bodies get 413 (default 16777216)\n"
+    "  --threads N             HTTP threads (default 1)\n"
+    "  --max-connections N     concurrent connections at most (default 20000)\n"
+    "\n"
+    "engine (durations take ns/us/ms/s suffixes; a bare number is seconds):\n"
+    "  --preset NAME           gpu-7b (default), tiny-cpu, gpu-70b or fast; --list-presets\n"
+    "  --engine-config JSON    parameters as a JSON object, or @FILE holding one\n"
+    "  --max-batch N           running sequences at most\n"
+    "  --kv-tokens N           KV-cache capacity in tokens\n"
+    "  --max-batched-tokens N  prefill tokens per step (chunked prefill; 0 = unlimited)\n"
+    "  --max-model-len N       prompt + output tokens at most\n"
+    "  --step-time DUR         fixed cost of every step\n"
+    "  --per-seq-time DUR      cost per running sequence in a step\n"
+    "  --prefill-per-token DUR cost per uncached prompt token\n"
+    "  --block-size N          prefix-cache block size in tokens\n"
+    "  --cache-blocks N        prefix-cache capacity in blocks (0 = off, -1 = all of the KV cache)\n"
+    "  --eos-mean N            mean output length when EOS decides (0 = never EOS)\n"
+    "  --tokens-per-event N    tokens per decode step and streamed event\n"
+    "  --default-max-tokens N  max_tokens when a request gives none (0 = fill the context)\n"
+    "\n"
+    "fault injection (seeded; each request gets at most one fault):\n"
+    "  --fail-rate P           answer HTTP 500\n"
+    "  --reset-rate P          close the connection mid-stream\n"
+    "  --stall-rate P          stop sending mid-stream\n"
+    "  --error-in-stream-rate P  send an error object inside the stream\n"
+    "  --stall-time DUR        how long a stalled response stays open (default 300s)\n"
+    "\n"
+    "exit status: 0 after SIGINT/SIGTERM, 2 bad usage, 3 bad --engine-config file,\n"
+    "4 cannot listen or write the ground truth.\n";
+
+enum {
+    O_API = 256, O_HOST, O_PORT, O_PORT_FILE, O_MODEL, O_API_KEY, O_GT, O_SEED, O_MAX_BODY,
+    O_THREADS, O_MAX_CONN, O_PRESET, O_ENGINE_CONFIG, O_LIST_PRESETS, O_FAIL, O_RESET, O_STALL,
+    O_ERRSTREAM, O_STALL_TIME, O_ENGINE_KEY, O_HELP,
+};
+
+/* Engine options map onto engine_config keys (engine_config_set). */
+static const struct { const char *opt, *key; } engine_opts[] = {
+    { "max-batch", "max_batch" }, { "kv-tokens", "kv_tokens" },
+    { "max-batched-tokens", "max_batched_tokens" }, { "max-model-len", "max_model_len" },
+    { "step-time", "step_fixed" }, { "per-seq-time", "step_per_seq" },
+    { "prefill-per-token", "prefill_per_token" }, { "block-size", "block_size" },
+    { "cache-blocks", "cache_blocks" }, { "eos-mean", "eos_mean" },
+    { "tokens-per-event", "tokens_per_event" }, { "default-max-tokens", "default_max_tokens" },
+};
+#define NENGINE (sizeof engine_opts / sizeof engine_opts[0])
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    strbuf b = {0};
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        errf(err, errlen, "cannot read %s", path);
+        sb_free(&b);
+        return NULL;
+    }
+    sb_addc(&b, '\0');
+    return b.buf;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) || rename(tmp, path)) return -1;
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    struct option longopts[NENGINE + 24];
+    static const struct option base[] = {
+        { "api", required_argument, NULL, O_API }, { "host", required_argument, NULL, O_HOST },
+        { "port", required_argument, NULL, O_PORT },
+        { "port-file", required_argument, NULL, O_PORT_FILE },
+        { "model", required_argument, NULL, O_MODEL },
+        { "api-key", required_argument, NULL, O_API_KEY },
+        { "ground-truth", required_argument, NULL, O_GT }, { "seed", required_argument, NULL, O_SEED },
+        { "max-body-size", required_argument, NULL, O_MAX_BODY },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "max-connections", required_argument, NULL, O_MAX_CONN },
+        { "preset", required_argument, NULL, O_PRESET },
+        { "engine-config", required_argument, NULL, O_ENGINE_CONFIG },
+        { "list-presets", no_argument, NULL, O_LIST_PRESETS },
+        { "fail-rate", required_argument, NULL, O_FAIL },
+        { "reset-rate", required_argument, NULL, O_RESET },
+        { "stall-rate", required_argument, NULL, O_STALL },
+        { "error-in-stream-rate", required_argument, NULL, O_ERRSTREAM },
+        { "stall-time", required_argument, NULL, O_STALL_TIME },
+        { "help", no_argument, NULL, O_HELP },
+    };
+    size_t nl = sizeof base / sizeof base[0];
+    memcpy(longopts, base, sizeof base);
+    for (size_t i = 0; i < NENGINE; i++)
+        longopts[nl++] = (struct option){ engine_opts[i].opt, required_argument, NULL,
+                                          O_ENGINE_KEY + 100 + (int)i };
+    longopts[nl] = (struct option){ NULL, 0, NULL, 0 };
+
+    server_config sc;
+    server_config_default(&sc);
+    const char *preset = NULL, *engine_json = NULL, *port_file = NULL;
+    const char *ekeys[64], *evals[64];
+    size_t nkv = 0;
+    uint64_t seed = 0;
+    char err[1024];
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int64_t v;
+        uint64_t u;
+        double d;
+        switch (c) {
+        case 'h':
+        case O_HELP: return cli_print_help("serve", usage, help);
+        case O_API:
+            if (server_api_parse(optarg, &sc.api))
+                return cli_usage_error("serve", usage, "--api: expected vllm, lmdeploy or gateway, got '%s'", optarg);
+            break;
+        case O_HOST: sc.host = optarg; break;
+        case O_PORT:
+            if (parse_i64(optarg, &v) || v < 0 || v > 65535)
+                return cli_usage_error("serve", usage, "--port: expected 0..65535, got '%s'", optarg);
+            sc.port = (int)v;
+            break;
+        case O_PORT_FILE: port_file = optarg; break;
+        case O_MODEL:
+            if (!*optarg) return cli_usage_error("serve", usage, "--model: the name is empty");
+            sc.model = optarg;
+            break;
+        case O_API_KEY: sc.api_key = optarg; break;
+        case O_GT: sc.ground_truth = optarg; break;
+        case O_SEED:
+            if (parse_u64(optarg, &seed))
+                return cli_usage_error("serve", usage, "--seed: expected an unsigned integer, got '%s'", optarg);
+            break;
+        case O_MAX_BODY:
+            if (parse_u64(optarg, &u) || u == 0)
+                return cli_usage_error("serve", usage, "--max-body-size: expected a positive number of bytes, got '%s'", optarg);
+            sc.max_body = (size_t)u;
+            break;
+        case O_THREADS:
+            if (parse_i64(optarg, &v) || v < 1 || v > 256)
+                return cli_usage_error("serve", usage, "--threads: expected 1..256, got '%s'", optarg);
+            sc.threads = (int)v;
+            break;
+        case O_MAX_CONN:
+            if (parse_i64(optarg, &v) || v < 1 || v > 1000000)
+                return cli_usage_error("serve", usage, "--max-connections: expected 1..1000000, got '%s'", optarg);
+            sc.max_connections = (unsigned)v;
+            break;
+        case O_PRESET: preset = optarg; break;
+        case O_ENGINE_CONFIG: engine_json = optarg; break;
+        case O_LIST_PRESETS:
+            for (const char *const *n = engine_config_preset_names(); *n; n++)
+                printf("%-9s %s\n", *n, engine_config_preset_summary(*n));
+            return EXIT_OK;
+        case O_FAIL: case O_RESET: case O_STALL: case O_ERRSTREAM:
+            if (parse_prob(optarg, &d))
+                return cli_usage_error("serve", usage, "%s: expected a probability between 0 and 1, got '%s'",
+                                       argv[optind - 1], optarg);
+            if (c == O_FAIL) sc.fail_rate = d;
+            else if (c == O_RESET) sc.reset_rate = d;
+            else if (c == O_STALL) sc.stall_rate = d;
+            else sc.error_in_stream_rate = d;
+            break;
+        case O_STALL_TIME:
+            if (engine_config_parse_ns(optarg, &v))
+                return cli_usage_error("serve", usage, "--stall-time: expected a duration such as 30s, got '%s'", optarg);
+            sc.stall_ns = v;
+            break;
+        case ':':
+        case '?':
+            return cli_getopt_error("serve", usage, c, argv, longopts);
+        default:
+            if (c >= O_ENGINE_KEY + 100 && c < O_ENGINE_KEY + 100 + (int)NENGINE && nkv < 64) {
+                ekeys[nkv] = engine_opts[c - O_ENGINE_KEY - 100].key;
+                evals[nkv++] = optarg;
+            }
+            break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", usage, "unexpected argument '%s'", argv[optind]);
+    double rates = sc.fail_rate + sc.reset_rate + sc.stall_rate + sc.error_in_stream_rate;
+    if (rates > 1.0 + 1e-12)
+        return cli_usage_error("serve", usage, "the fault rates add up to %g; each request gets "
+                               "at most one fault, so their sum must be at most 1", rates);
+
+    /* Engine: preset, then the JSON, then single options, whatever their order. */
+    engine_config ec;
+    engine_config_default(&ec);
+    ec.seed = seed;
+    if (preset && engine_config_preset(&ec, preset, err, sizeof err))
+        return cli_usage_error("serve", usage, "--preset: %s", err);
+    if (engine_json) {
+        char *text = NULL;
+        if (engine_json[0] == '@') {
+            text = read_file(engine_json + 1, err, sizeof err);
+            if (!text) {
+                msg_err("serve: --engine-config: %s", err);
+                return EXIT_INPUT;
+            }
+        }
+        int rc = engine_config_from_json(&ec, text ? text : engine_json, err, sizeof err);
+        free(text);
+        if (rc) {
+            if (engine_json[0] == '@') {
+                msg_err("serve: --engine-config %s: %s", engine_json + 1, err);
+                return EXIT_INPUT;
+            }
+            return cli_usage_error("serve", usage, "--engine-config: %s", err);
+        }
+        ec.seed = seed;
+    }
+    for (size_t i = 0; i < nkv; i++)
+        if (engine_config_set(&ec, ekeys[i], evals[i], err, sizeof err))
+            return cli_usage_error("serve", usage, "%s", err);
+    if (engine_config_validate(&ec, err, sizeof err))
+        return cli_usage_error("serve", usage, "%s", err);
+    sc.seed = seed;
+
+    /* Signals are taken synchronously by this thread; every other thread
+     * inherits the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    sim_engine *eng = sim_engine_new(&ec, err, sizeof err);
+    if (!eng) return cli_usage_error("serve", usage, "%s", err);
+    server *srv = server_new(&sc, eng, err, sizeof err);
+    if (!srv) {
+        msg_err("serve: %s", err);
+        sim_engine_free(eng);
+        return EXIT_SYSTEM;
+    }
+    printf("listening on %s\n", server_url(srv));
+    fflush(stdout);
+    if (port_file && write_port_file(port_file, server_port(srv))) {
+        msg_err("serve: cannot write --port-file %s: %s", port_file, strerror(errno));
+        server_free(srv);
+        sim_engine_free(eng);
+        return EXIT_SYSTEM;
+    }
+    fprintf(stderr, "sagellm-bench serve: %s API, model %s, preset %s, on %s\n",
+            server_api_name(sc.api), sc.model, ec.preset, server_url(srv));
+
+    for (;;) {
+        struct timespec tick = { 0, 100000000 };
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) break;
+        server_tick(srv);
+    }
+    int rc = server_shutdown(srv, err, sizeof err);
+    fprintf(stderr, "sagellm-bench serve: stopped after %llu requests\n",
+            (unsigned long long)server_requests(srv));
+    server_free(srv);
+    sim_engine_free(eng);
+    if (rc) {
+        msg_err("serve: %s", err);
+        return EXIT_SYSTEM;
+    }
+    return EXIT_OK;
+}
+
+const cli_cmd cmd_serve = {
+    "serve", "run the built-in simulated LLM server", usage, help, run,
+};

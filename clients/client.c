@@ -1,0 +1,48 @@
+/* client.c — the client registry and instance lifetime. */
+#include "clients/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const client_ops client_gateway, client_vllm, client_lmdeploy;
+
+const client_ops *const client_registry[] = {
+    &client_gateway, &client_vllm, &client_lmdeploy, NULL,
+};
+
+const client_ops *client_find(const char *name, int *renamed)
+{
+    if (renamed) *renamed = 0;
+    if (!strcmp(name, "openai")) {
+        if (renamed) *renamed = 1;
+        name = "gateway";
+    }
+    for (int i = 0; client_registry[i]; i++)
+        if (!strcmp(client_registry[i]->name, name)) return client_registry[i];
+    return NULL;
+}
+
+client *client_new(const client_ops *ops, const client_opts *opts, char *err, size_t errlen)
+{
+    client *c = xcalloc(1, sizeof *c);
+    c->ops = ops;
+    c->opt = *opts;
+    if (ops->init && ops->init(c, err, errlen) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void client_free(client *c)
+{
+    if (!c) return;
+    if (c->ops->cleanup) c->ops->cleanup(c);
+    free(c);
+}
+
+void client_event_clear(client_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->tokens_delta = ev->completion_tokens = ev->prompt_tokens = -1;
+}

@@ -1,0 +1,133 @@
+/* client.h — the interface between the replay engine and a client.
+ *
+ * A client turns a trace record into a request and turns the response into
+ * protocol-free events; the engine (replay/) owns timing, connections,
+ * recording and statistics and knows nothing of any protocol. Adding a
+ * client means adding one file that defines a `client_ops` and one line in
+ * clients/client.c's registry.
+ *
+ * HTTP clients (gateway, vllm, lmdeploy) are driven by the engine's libcurl
+ * transport: build() gives method, path, headers and body; every SSE event
+ * of a streamed response goes to on_event(), a non-streamed body to
+ * on_body(). In-process clients (sagellm) set `submit` instead and push the
+ * same events themselves.
+ *
+ * Ownership: a client instance (client *) lives for the whole run and is
+ * shared by all worker threads, so build/on_event must only read it; the
+ * per-request state (`state_size` bytes, zeroed by the engine) belongs to
+ * the request. */
+#ifndef SAGELLM_CLIENT_H
+#define SAGELLM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "common/util.h"
+#include "traces/trace.h"
+
+/* Options every client understands (from the replay command line). */
+typedef struct client_opts {
+    const char *base_url;        /* e.g. http://127.0.0.1:8000 (no trailing /) */
+    const char *api;             /* --api override: chat|completions|generate, or NULL */
+    const char *model;           /* --model override, or NULL */
+    const char *default_model;   /* from GET /v1/models when nothing else names one */
+    const char *api_key;         /* --api-key or OPENAI_API_KEY; never logged */
+    const char *const *headers;  /* --header 'K: V' lines, NULL-terminated */
+    int stream;                  /* 1 = streaming (default), 0 = one JSON response */
+    int force_output_len;        /* vllm/lmdeploy: output length = the trace's */
+    int continuous_usage;        /* vllm: per-chunk usage for per-token ITL */
+    uint64_t seed;               /* prompt synthesis for length-only records */
+} client_opts;
+
+/* What a request needs from the transport. */
+typedef struct client_request {
+    const char *method;          /* "POST" or "GET" */
+    char path[128];              /* appended to base_url, e.g. /v1/chat/completions */
+    const char *api;             /* the API called (for the log) */
+    char model[256];             /* the model asked for (for the log), "" if none */
+    strbuf body;                 /* request body (JSON) */
+    int64_t expected_output;     /* the trace's output length, -1 if unknown */
+} client_request;
+
+/* One response event, free of protocol details. Fields the event does not
+ * carry are -1 / NULL / 0. */
+typedef struct client_event {
+    int content;                 /* carries generated content (text, delta, reasoning) */
+    int64_t tokens_delta;        /* tokens this event carried, if the server says */
+    int64_t completion_tokens;   /* usage.completion_tokens (cumulative) if present */
+    int64_t prompt_tokens;       /* usage.prompt_tokens if present */
+    const char *text;            /* generated text in this event (not NUL-terminated) */
+    size_t text_len;
+    int done;                    /* end of stream marker ([DONE]) */
+    int error;                   /* an error object: the request failed */
+    char errmsg[256];
+    const char *finish_reason;   /* when the event says */
+} client_event;
+
+typedef struct client client;
+
+typedef struct client_ops {
+    const char *name;
+    const char *summary;
+    size_t state_size;           /* per-request parse state */
+    /* Checks options and sets up the instance (c->priv). Returns 0 or an error. */
+    int (*init)(client *c, char *err, size_t errlen);
+    /* Builds the request for record r (body for length-only records from
+     * prompt synthesis). Returns 0, or ERR_INPUT when r cannot be sent by
+     * this client (the reason in err). */
+    int (*build)(const client *c, const trace_rec *r, client_request *out,
+                 char *err, size_t errlen);
+    /* Interprets one SSE event's data (NUL-terminated) into ev (zeroed with
+     * -1 counts by the caller). Returns 0, or ERR_INPUT for data that is
+     * not what the protocol sends (a `protocol` error). */
+    int (*on_event)(const client *c, void *state, const char *type,
+                    const char *data, size_t len, client_event *ev);
+    /* Interprets a whole non-streamed response body (status 2xx). */
+    int (*on_body)(const client *c, void *state, const char *data, size_t len,
+                   client_event *ev);
+    /* Extracts a human-readable message from an error response body. */
+    void (*error_message)(const client *c, int status, const char *data, size_t len,
+                          char *msg, size_t msglen);
+    /* Adds the assistant's reply to a chat body for the session's next turn
+     * (dependent sessions); NULL when the client cannot. */
+    int (*add_reply)(const client *c, cJSON *next_body, const char *reply, size_t len);
+    /* Releases what the per-request state holds (after the last event). */
+    void (*release)(const client *c, void *state);
+    void (*cleanup)(client *c);
+} client_ops;
+
+struct client {
+    const client_ops *ops;
+    client_opts opt;
+    void *priv;
+};
+
+/* The registry (NULL-terminated) and lookup; "openai" is accepted as the
+ * old name of "gateway" (*renamed is set to 1 then). */
+extern const client_ops *const client_registry[];
+const client_ops *client_find(const char *name, int *renamed);
+
+/* Creates a client instance (copying opts). NULL with err on failure. */
+client *client_new(const client_ops *ops, const client_opts *opts, char *err, size_t errlen);
+void client_free(client *c);
+
+/* Resets ev to "carries nothing". */
+void client_event_clear(client_event *ev);
+
+/* Helpers shared by the OpenAI-protocol clients (clients/openai.c). */
+int openai_build(const client *c, const trace_rec *r, const char *api, client_request *out,
+                 cJSON **body_out, char *err, size_t errlen);
+int openai_on_event(const client *c, void *state, const char *type, const char *data,
+                    size_t len, client_event *ev);
+int openai_on_body(const client *c, void *state, const char *data, size_t len,
+                   client_event *ev);
+void openai_error_message(const client *c, int status, const char *data, size_t len,
+                          char *msg, size_t msglen);
+int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_t len);
+/* Finishes a body built by openai_build: serialises it into out->body. */
+void openai_finish_body(cJSON *body, client_request *out);
+void openai_release(const client *c, void *state);
+/* Per-request state of the OpenAI-protocol parsers. */
+typedef struct openai_state { cJSON *doc; } openai_state;
+
+#endif

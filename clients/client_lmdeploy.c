@@ -1,0 +1,133 @@
+/* client_lmdeploy.c — the `lmdeploy` client: LMDeploy's api_server.
+ *
+ * OpenAI endpoints with LMDeploy's fields: ignore_eos and min_new_tokens
+ * force the trace's output length (off with --no-force-output-len), and
+ * session_id carries the trace's session (an integer; other session ids are
+ * hashed to one). `--api generate` uses the native POST /generate stream:
+ *   data: {"text": DELTA, "output_ids": [...], "meta_info": {"prompt_tokens",
+ *          "completion_tokens" (cumulative), "finish_reason"}}
+ * whose cumulative completion_tokens give per-token ITL. Errors come as
+ * flat objects {"message", "type", "code", "param", "object": "error"}. */
+#include "clients/client.h"
+#include "common/rng.h"
+#include "traces/prompt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t session_number(const trace_rec *r)
+{
+    if (!r->session) return -1;
+    char *end;
+    long long v = strtoll(r->session, &end, 10);
+    if (!*end && v >= 0 && v <= INT32_MAX) return v;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = r->session; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (int64_t)(mix64(h) & 0x7fffffff);
+}
+
+static void put(cJSON *body, const char *key, cJSON *v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(body, key);
+    cJSON_AddItemToObject(body, key, v);
+}
+
+static int lmdeploy_build(const client *c, const trace_rec *r, client_request *out,
+                          char *err, size_t errlen)
+{
+    cJSON *body;
+    const char *api = c->opt.api ? c->opt.api : r->api;
+    int rc = openai_build(c, r, api, out, &body, err, errlen);
+    if (rc) return rc;
+    int64_t sid = session_number(r);
+    if (!strcmp(out->api, "generate")) {
+        /* Native shape: prompt (or input_ids), max_tokens, stream, session_id. */
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
+        if (!cJSON_GetObjectItemCaseSensitive(body, "prompt") &&
+            !cJSON_GetObjectItemCaseSensitive(body, "input_ids")) {
+            cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+            strbuf p = {0};
+            const cJSON *m;
+            cJSON_ArrayForEach(m, msgs) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "content");
+                if (cJSON_IsString(t)) {
+                    if (p.len) sb_addc(&p, '\n');
+                    sb_adds(&p, t->valuestring);
+                }
+            }
+            put(body, "prompt", cJSON_CreateString(p.buf ? p.buf : ""));
+            cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
+            sb_free(&p);
+        }
+    }
+    if (c->opt.force_output_len && r->output_tokens > 0) {
+        put(body, "max_tokens", cJSON_CreateNumber((double)r->output_tokens));
+        put(body, "min_new_tokens", cJSON_CreateNumber((double)r->output_tokens));
+        put(body, "ignore_eos", cJSON_CreateBool(1));
+    }
+    if (sid >= 0) put(body, "session_id", cJSON_CreateNumber((double)sid));
+    openai_finish_body(body, out);
+    return 0;
+}
+
+static int lmdeploy_on_event(const client *c, void *state, const char *type, const char *data,
+                             size_t len, client_event *ev)
+{
+    openai_state *st = state;
+    if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+        ev->done = 1;
+        return 0;
+    }
+    /* /generate chunks have meta_info; everything else is OpenAI-shaped. */
+    if (!memmem(data, len, "\"meta_info\"", 11)) return openai_on_event(c, state, type, data, len, ev);
+    cJSON_Delete(st->doc);
+    st->doc = cJSON_ParseWithLength(data, len);
+    const cJSON *doc = st->doc;
+    if (!cJSON_IsObject(doc)) {
+        snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the /generate stream: %.80s", data);
+        return ERR_INPUT;
+    }
+    const cJSON *mi = cJSON_GetObjectItemCaseSensitive(doc, "meta_info");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "text");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(doc, "output_ids");
+    if (cJSON_IsString(t) && t->valuestring[0]) {
+        ev->content = 1;
+        ev->text = t->valuestring;
+        ev->text_len = strlen(t->valuestring);
+    } else if (cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0) {
+        ev->content = 1; /* tokens without decoded text still are output */
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(mi, "completion_tokens");
+    if (cJSON_IsNumber(v)) ev->completion_tokens = (int64_t)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(mi, "prompt_tokens");
+    if (cJSON_IsNumber(v)) ev->prompt_tokens = (int64_t)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(mi, "finish_reason");
+    if (cJSON_IsString(v)) {
+        ev->finish_reason = v->valuestring;
+    } else if (cJSON_IsObject(v)) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(v, "type");
+        if (cJSON_IsString(ty)) ev->finish_reason = ty->valuestring;
+    }
+    return 0;
+}
+
+/* A non-streamed response: /generate's has meta_info, the rest are OpenAI-shaped. */
+static int lmdeploy_on_body(const client *c, void *state, const char *data, size_t len,
+                            client_event *ev)
+{
+    return lmdeploy_on_event(c, state, NULL, data, len, ev);
+}
+
+const client_ops client_lmdeploy = {
+    .name = "lmdeploy",
+    .summary = "LMDeploy's api_server: OpenAI endpoints and native /generate",
+    .state_size = sizeof(openai_state),
+    .build = lmdeploy_build,
+    .on_event = lmdeploy_on_event,
+    .on_body = lmdeploy_on_body,
+    .error_message = openai_error_message,
+    .add_reply = openai_add_reply,
+    .release = openai_release,
+};

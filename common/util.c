@@ -1,0 +1,201 @@
+/* util.c — see util.h. */
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int err_to_exit(int err)
+{
+    switch (err) {
+    case 0: return EXIT_OK;
+    case ERR_INPUT: return EXIT_INPUT;
+    case ERR_USAGE: return EXIT_USAGE;
+    default: return EXIT_SYSTEM;
+    }
+}
+
+void errf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!buf || !len) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+    char line[4096];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "sagellm-bench: %s%s\n", prefix, line);
+}
+
+void msg_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void msg_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "sagellm-bench: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p) oom(n * sz);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+int64_t now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t now_real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void fmt_iso8601(int64_t real_ns, char *buf, size_t len)
+{
+    time_t s = (time_t)(real_ns / 1000000000LL);
+    long us = (long)((real_ns % 1000000000LL) / 1000);
+    struct tm tm;
+    char tmp[32];
+    gmtime_r(&s, &tm);
+    strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%06ldZ", tmp, us);
+}
+
+void sb_reserve(strbuf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    b->buf = xrealloc(b->buf, cap);
+    b->cap = cap;
+}
+
+void sb_add(strbuf *b, const void *p, size_t n)
+{
+    sb_reserve(b, n);
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+void sb_adds(strbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+void sb_addc(strbuf *b, char c)
+{
+    sb_reserve(b, 1);
+    b->buf[b->len++] = c;
+    b->buf[b->len] = '\0';
+}
+
+void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    sb_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void sb_json_str(strbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_reserve(b, n + 2);
+    b->buf[b->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        sb_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = { '\\', 0 };
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            sb_add(b, esc, 6);
+            continue;
+        }
+        sb_add(b, esc, 2);
+    }
+    sb_add(b, s + run, n - run);
+    sb_addc(b, '"');
+}
+
+void sb_clear(strbuf *b)
+{
+    b->len = 0;
+    if (b->buf) b->buf[0] = '\0';
+}
+
+void sb_free(strbuf *b)
+{
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}

@@ -1,0 +1,71 @@
+/* util.h — small helpers every module uses: exit codes, messages, allocation.
+ *
+ * Ownership rule for the whole project: a function that returns a pointer
+ * documents who frees it; `_free(NULL)` and `_close(NULL)` are always no-ops. */
+#ifndef SAGELLM_UTIL_H
+#define SAGELLM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Exit codes of the command-line tool (documented in README "Exit codes"). */
+enum {
+    EXIT_OK = 0,        /* everything succeeded */
+    EXIT_REQFAIL = 1,   /* a run completed but some requests failed */
+    EXIT_USAGE = 2,     /* bad command line */
+    EXIT_INPUT = 3,     /* bad input data (trace, CSV, JSON ...) */
+    EXIT_SYSTEM = 4,    /* I/O, network set-up, resources */
+    EXIT_INTERRUPTED = 5/* stopped by a signal; files were flushed */
+};
+
+/* Library error codes: functions return 0 or one of these (negative). */
+enum {
+    ERR_INPUT = -1,     /* the data is malformed */
+    ERR_SYSTEM = -2,    /* an OS or library call failed */
+    ERR_USAGE = -3,     /* a caller-supplied option is invalid */
+};
+
+/* Maps a library error code to the tool's exit code. */
+int err_to_exit(int err);
+
+#define PRINTF_LIKE(a, b) __attribute__((format(printf, a, b)))
+
+/* Formats into buf (always NUL-terminated, truncated if needed). */
+void errf(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Prints "sagellm-bench: MESSAGE\n" to stderr. */
+void msg_err(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* Prints "sagellm-bench: warning: MESSAGE\n" to stderr. */
+void msg_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* Allocation that never returns NULL: on failure prints and aborts. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Monotonic and wall clocks, integer nanoseconds. */
+int64_t now_mono_ns(void);
+int64_t now_real_ns(void);
+/* Formats a CLOCK_REALTIME ns value as ISO-8601 UTC with microseconds. */
+void fmt_iso8601(int64_t real_ns, char *buf, size_t len);
+
+/* Growable byte buffer. Zero-initialise (`strbuf b = {0}`) before use. */
+typedef struct strbuf {
+    char *buf;
+    size_t len, cap;
+} strbuf;
+void sb_reserve(strbuf *b, size_t extra);
+void sb_add(strbuf *b, const void *p, size_t n);
+void sb_adds(strbuf *b, const char *s);
+void sb_addc(strbuf *b, char c);
+void sb_printf(strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void sb_clear(strbuf *b);
+/* Appends s (n bytes) as a JSON string literal, quotes included; control
+ * characters escaped, invalid UTF-8 passed through as is. */
+void sb_json_str(strbuf *b, const char *s, size_t n);
+void sb_free(strbuf *b);
+
+#endif

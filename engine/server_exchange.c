@@ -1,0 +1,431 @@
+/* server_exchange.c — the life of one generation request between the HTTP
+ * side and the engine: submission, the engine's callbacks (engine thread),
+ * the streamed response's reader (HTTP thread), suspend/resume, injected
+ * faults, and the ground-truth line written when the last reference goes.
+ * See server_int.h for the reference and locking rules. */
+#include "engine/server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream" };
+
+xch *server_xch_new(struct server *s, struct MHD_Connection *c)
+{
+    xch *x = xcalloc(1, sizeof *x);
+    x->srv = s;
+    x->conn = c;
+    atomic_store(&x->refs, 1);
+    x->t_arrival = now_mono_ns();
+    x->session_id = -1;
+    x->created = (int64_t)time(NULL);
+    x->seq = atomic_fetch_add(&s->nrequests, 1);
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_mutex_lock(&s->mu);
+    x->next = s->live;
+    if (s->live) s->live->prev = x;
+    s->live = x;
+    s->nlive++;
+    pthread_mutex_unlock(&s->mu);
+    return x;
+}
+
+void server_xch_ref(xch *x)
+{
+    atomic_fetch_add(&x->refs, 1);
+}
+
+static void add_times(strbuf *b, const char *name, const int64_t *v, size_t n)
+{
+    sb_printf(b, ",\"%s\":[", name);
+    for (size_t i = 0; i < n; i++) sb_printf(b, i ? ",%lld" : "%lld", (long long)v[i]);
+    sb_addc(b, ']');
+}
+
+static void add_t(strbuf *b, const char *name, int64_t t)
+{
+    if (t) sb_printf(b, ",\"%s\":%lld", name, (long long)t);
+    else sb_printf(b, ",\"%s\":null", name);
+}
+
+static const char *final_outcome(const xch *x)
+{
+    if (x->outcome) return x->outcome;
+    if (x->fault_fired) return fault_names[x->fault];
+    if (x->finish_reason && !strcmp(x->finish_reason, "abort"))
+        return x->srv->shut ? "shutdown" : "client_closed";
+    if (x->term != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        return x->srv->shut ? "shutdown" : "client_closed";
+    return "ok";
+}
+
+/* One ground-truth line (docs/server.md, "Ground truth"). */
+static void write_ground_truth(xch *x)
+{
+    struct server *s = x->srv;
+    strbuf b = {0};
+    sb_printf(&b, "{\"type\":\"request\",\"seq\":%llu,\"id\":", (unsigned long long)x->seq);
+    if (x->id[0]) server_json_str(&b, x->id, strlen(x->id)); else sb_adds(&b, "null");
+    sb_adds(&b, ",\"client_request_id\":");
+    if (x->client_id[0]) server_json_str(&b, x->client_id, strlen(x->client_id));
+    else sb_adds(&b, "null");
+    if (x->session_id >= 0) sb_printf(&b, ",\"session_id\":%lld", (long long)x->session_id);
+    else sb_adds(&b, ",\"session_id\":null");
+    sb_printf(&b, ",\"api\":\"%s\",\"endpoint\":\"%s\",\"stream\":%s,\"status\":%d,"
+              "\"outcome\":\"%s\",\"fault\":\"%s\"", server_api_name(s->cfg.api),
+              x->path ? x->path : "", x->stream ? "true" : "false", x->status,
+              final_outcome(x), fault_names[x->fault]);
+    if (x->fault == FAULT_NONE || x->fault == FAULT_FAIL) sb_adds(&b, ",\"fault_after_tokens\":null");
+    else sb_printf(&b, ",\"fault_after_tokens\":%lld", (long long)x->fault_after);
+    const sim_engine_result *r = &x->res;
+    add_t(&b, "t_arrival_ns", x->t_arrival);
+    add_t(&b, "t_request_ns", x->t_request);
+    add_t(&b, "t_queued_ns", r->t_queued_ns);
+    add_t(&b, "t_scheduled_ns", r->t_scheduled_ns);
+    add_t(&b, "t_first_token_ns", r->t_first_token_ns);
+    add_t(&b, "t_first_write_ns", x->t_first_write);
+    add_t(&b, "t_first_token_write_ns", x->nev_written ? x->ev_write[0] : 0);
+    add_t(&b, "t_last_token_write_ns", x->nev_written ? x->ev_write[x->nev_written - 1] : 0);
+    add_t(&b, "t_end_ns", x->t_end);
+    sb_printf(&b, ",\"prompt_tokens\":%lld,\"cached_tokens\":%lld,\"completion_tokens\":%lld,"
+              "\"sent_tokens\":%lld,\"finish_reason\":", (long long)r->prompt_tokens,
+              (long long)r->cached_tokens, (long long)r->completion_tokens,
+              (long long)x->tokens_sent);
+    if (x->finish_reason) sb_printf(&b, "\"%s\"", x->finish_reason); else sb_adds(&b, "null");
+    sb_printf(&b, ",\"queue_ns\":%lld,\"prefill_ns\":%lld,\"decode_ns\":%lld,\"events\":%zu",
+              (long long)r->queue_ns, (long long)r->prefill_ns, (long long)r->decode_ns,
+              x->nev_written);
+    /* Only events that reached the connection: tokens, schedule, emission, write. */
+    sb_adds(&b, ",\"event_tokens\":[");
+    for (size_t i = 0; i < x->nev_written; i++) sb_printf(&b, i ? ",%d" : "%d", x->ev_ntok[i]);
+    sb_addc(&b, ']');
+    add_times(&b, "event_sched_ns", x->ev_sched, x->nev_written);
+    add_times(&b, "event_emit_ns", x->ev_emit, x->nev_written);
+    add_times(&b, "event_write_ns", x->ev_write, x->nev_written);
+    sb_addc(&b, '}');
+    ground_truth_write(s->gt, b.buf, b.len);
+    sb_free(&b);
+}
+
+void server_xch_unref(xch *x)
+{
+    if (atomic_fetch_sub(&x->refs, 1) != 1) return;
+    if (x->srv->gt && (x->ep == EP_CHAT || x->ep == EP_COMPLETIONS || x->ep == EP_GENERATE))
+        write_ground_truth(x);
+    pthread_mutex_destroy(&x->mu);
+    sb_free(&x->body);
+    sb_free(&x->out);
+    sb_free(&x->text);
+    sb_free(&x->ids);
+    free(x->ev_sched);
+    free(x->ev_emit);
+    free(x->ev_write);
+    free(x->ev_ntok);
+    free(x->ev_end);
+    free(x);
+}
+
+void server_xch_draw_fault(xch *x)
+{
+    const server_config *c = &x->srv->cfg;
+    rng r;
+    rng_seed2(&r, c->seed ^ 0xfa0171ULL, x->seq);
+    double u = rng_uniform(&r);
+    double p[4] = { c->fail_rate, c->reset_rate, c->stall_rate, c->error_in_stream_rate };
+    double acc = 0;
+    x->fault = FAULT_NONE;
+    for (int i = 0; i < 4; i++) {
+        acc += p[i];
+        if (p[i] > 0 && u < acc) {
+            x->fault = (fault)(FAULT_FAIL + i);
+            break;
+        }
+    }
+    x->fault_after = rng_range(&r, 1, 8);
+}
+
+static void record_event(xch *x, const sim_engine_tokens *t, uint64_t end)
+{
+    if (x->nev == x->capev) {
+        x->capev = x->capev ? x->capev * 2 : 16;
+        x->ev_sched = xrealloc(x->ev_sched, x->capev * sizeof *x->ev_sched);
+        x->ev_emit = xrealloc(x->ev_emit, x->capev * sizeof *x->ev_emit);
+        x->ev_write = xrealloc(x->ev_write, x->capev * sizeof *x->ev_write);
+        x->ev_ntok = xrealloc(x->ev_ntok, x->capev * sizeof *x->ev_ntok);
+        x->ev_end = xrealloc(x->ev_end, x->capev * sizeof *x->ev_end);
+    }
+    x->ev_sched[x->nev] = t->t_sched_ns;
+    x->ev_emit[x->nev] = t->t_emit_ns;
+    x->ev_write[x->nev] = 0;
+    x->ev_ntok[x->nev] = t->n;
+    x->ev_end[x->nev] = end;
+    x->nev++;
+}
+
+static void resume_locked(xch *x)
+{
+    if (x->suspended && !x->conn_done) {
+        x->suspended = 0;
+        MHD_resume_connection(x->conn);
+    }
+}
+
+/* The fault fires in a stream (x->mu held): the connection breaks, goes
+ * quiet, or gets an error event; the engine request is dropped. */
+static void fire_fault(xch *x)
+{
+    x->fault_fired = 1;
+    x->cancel_wanted = !x->engine_done;
+    switch (x->fault) {
+    case FAULT_RESET:
+        x->reset = 1;
+        break;
+    case FAULT_STALL:
+        x->stalled = 1;
+        x->stall_deadline = now_mono_ns() + x->srv->cfg.stall_ns;
+        break;
+    case FAULT_ERROR_IN_STREAM: {
+        static const char m[] = "Simulated error in the stream (fault injection: --error-in-stream-rate)";
+        if (x->ep == EP_GENERATE) {
+            sb_adds(&x->out, "data: ");
+            server_error_json(x->srv, 500, m, NULL, &x->out);
+            sb_adds(&x->out, "\n\ndata: [DONE]\n\n");
+        } else {
+            server_openai_error_event(x, m, &x->out);
+        }
+        x->finished = 1;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void cancel_if_wanted(xch *x)
+{
+    pthread_mutex_lock(&x->mu);
+    int64_t h = x->cancel_wanted ? x->handle : 0;
+    if (h) x->cancel_wanted = 0;
+    pthread_mutex_unlock(&x->mu);
+    if (h) sim_engine_cancel(x->srv->engine, h);
+}
+
+static void on_tokens(void *u, const sim_engine_tokens *t)
+{
+    xch *x = u;
+    pthread_mutex_lock(&x->mu);
+    if (x->conn_done || x->kill || x->fault_fired) {
+        pthread_mutex_unlock(&x->mu);
+        return;
+    }
+    if (t->last) x->finish_reason = t->finish_reason;
+    if (!x->stream) {
+        sb_add(&x->text, t->text, t->text_len);
+        if (x->ep == EP_GENERATE)
+            for (int i = 0; i < t->n; i++)
+                sb_printf(&x->ids, x->ids.len ? ",%u" : "%u", t->ids[i]);
+        record_event(x, t, 0);
+        x->tokens_sent += t->n;
+        pthread_mutex_unlock(&x->mu);
+        return;
+    }
+    if (x->ep == EP_GENERATE) server_lmdeploy_tokens(x, t, &x->out);
+    else server_openai_tokens(x, t, &x->out);
+    record_event(x, t, x->out_base + x->out.len);
+    x->tokens_sent += t->n;
+    if (x->fault != FAULT_NONE && x->tokens_sent >= x->fault_after) fire_fault(x);
+    resume_locked(x);
+    pthread_mutex_unlock(&x->mu);
+    cancel_if_wanted(x);
+}
+
+static void on_done(void *u, const sim_engine_result *res)
+{
+    xch *x = u;
+    pthread_mutex_lock(&x->mu);
+    x->res = *res;
+    x->engine_done = 1;
+    x->cancel_wanted = 0;
+    if (!x->finish_reason) x->finish_reason = res->finish_reason;
+    int aborted = !strcmp(res->finish_reason, "abort");
+    if (!x->conn_done && !x->kill && !x->fault_fired) {
+        if (aborted) {
+            x->kill = 1;                     /* shutdown (or the client left first) */
+            resume_locked(x);
+        } else if (x->stream) {
+            if (x->fault != FAULT_NONE) fire_fault(x);   /* output shorter than fault_after */
+            if (!x->fault_fired) {
+                if (x->ep == EP_GENERATE) server_lmdeploy_end(x, &x->out);
+                else server_openai_end(x, &x->out);
+                x->finished = 1;
+            }
+            resume_locked(x);
+        } else if (x->fault == FAULT_STALL) {
+            x->fault_fired = 1;              /* never answer; the tick closes it */
+            x->stalled = 1;
+            x->stall_deadline = now_mono_ns() + x->srv->cfg.stall_ns;
+        } else {
+            resume_locked(x);
+        }
+    }
+    pthread_mutex_unlock(&x->mu);
+    server_metrics_request(x->srv->metrics, x, res);
+    server_xch_unref(x);
+}
+
+/* The streamed response's body: hands out what the engine produced, or
+ * suspends the connection until there is more. */
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    xch *x = cls;
+    (void)pos;
+    pthread_mutex_lock(&x->mu);
+    if (x->kill) {
+        pthread_mutex_unlock(&x->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t avail = x->out.len - x->out_off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, x->out.buf + x->out_off, n);
+        x->out_off += n;
+        int64_t now = now_mono_ns();
+        if (!x->t_first_write) x->t_first_write = now;
+        uint64_t done = x->out_base + x->out_off;
+        while (x->nev_written < x->nev && x->ev_end[x->nev_written] <= done)
+            x->ev_write[x->nev_written++] = now;
+        if (x->out_off == x->out.len) {
+            x->out_base += x->out.len;
+            x->out.len = x->out_off = 0;
+        }
+        pthread_mutex_unlock(&x->mu);
+        return (ssize_t)n;
+    }
+    if (x->reset) {
+        pthread_mutex_unlock(&x->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (x->finished) {
+        pthread_mutex_unlock(&x->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    x->suspended = 1;
+    MHD_suspend_connection(x->conn);
+    pthread_mutex_unlock(&x->mu);
+    return 0;
+}
+
+static void reader_free(void *cls)
+{
+    server_xch_unref(cls);
+}
+
+enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
+{
+    struct server *s = x->srv;
+    char err[512];
+    r->on_tokens = on_tokens;
+    r->on_done = on_done;
+    r->user = x;
+    server_xch_ref(x);                       /* the engine's */
+    int64_t h = sim_engine_submit(s->engine, r, err, sizeof err);
+    if (h < 0) {
+        atomic_fetch_sub(&x->refs, 1);       /* no callback will come */
+        if (s->shut) return server_respond_error(x, 503, "The server is shutting down", NULL);
+        return server_respond_error(x, 400, err, NULL);
+    }
+    pthread_mutex_lock(&x->mu);
+    x->handle = h;
+    pthread_mutex_unlock(&x->mu);
+    cancel_if_wanted(x);
+    if (!x->stream) {
+        x->state = XS_WAITING;
+        pthread_mutex_lock(&x->mu);
+        if (!x->engine_done && !x->kill) {
+            x->suspended = 1;
+            MHD_suspend_connection(x->conn);
+            pthread_mutex_unlock(&x->mu);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&x->mu);
+        return server_xch_resumed(x);
+    }
+    server_xch_ref(x);                       /* the reader's */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, x, reader_free);
+    if (!resp) {
+        server_xch_unref(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (x->client_id[0]) MHD_add_response_header(resp, "X-Request-Id", x->client_id);
+    x->status = 200;
+    x->state = XS_RESPONDED;
+    enum MHD_Result ret = MHD_queue_response(x->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result server_xch_resumed(xch *x)
+{
+    pthread_mutex_lock(&x->mu);
+    int kill = x->kill, done = x->engine_done;
+    if (!kill && !done) {                    /* not ready: wait again */
+        x->suspended = 1;
+        MHD_suspend_connection(x->conn);
+        pthread_mutex_unlock(&x->mu);
+        return MHD_YES;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (kill) return MHD_NO;                 /* closes the connection */
+    if (x->fault == FAULT_RESET) {
+        x->fault_fired = 1;
+        return MHD_NO;
+    }
+    if (x->fault == FAULT_ERROR_IN_STREAM) {
+        x->fault_fired = 1;
+        x->outcome = "error_in_stream";
+        return server_respond_error(x, 500, "Simulated error during generation (fault "
+                                    "injection: --error-in-stream-rate)", NULL);
+    }
+    strbuf b = {0};
+    if (x->ep == EP_GENERATE) server_lmdeploy_body(x, &b);
+    else server_openai_body(x, &b);
+    enum MHD_Result ret = server_respond(x, 200, "application/json", b.buf, b.len);
+    sb_free(&b);
+    int64_t now = now_mono_ns();
+    pthread_mutex_lock(&x->mu);
+    for (size_t i = 0; i < x->nev; i++) x->ev_write[i] = now;
+    x->nev_written = x->nev;
+    pthread_mutex_unlock(&x->mu);
+    return ret;
+}
+
+void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
+{
+    struct server *s = x->srv;
+    pthread_mutex_lock(&x->mu);
+    x->conn_done = 1;
+    x->t_end = now_mono_ns();
+    x->term = (int)code;
+    int64_t h = x->handle && !x->engine_done ? x->handle : 0;
+    pthread_mutex_unlock(&x->mu);
+    if (h) sim_engine_cancel(s->engine, h);
+    pthread_mutex_lock(&s->mu);
+    if (x->prev) x->prev->next = x->next; else s->live = x->next;
+    if (x->next) x->next->prev = x->prev;
+    if (--s->nlive == 0) pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+    server_xch_unref(x);
+}
+
+void server_xch_kill(xch *x)
+{
+    pthread_mutex_lock(&x->mu);
+    x->kill = 1;
+    resume_locked(x);
+    pthread_mutex_unlock(&x->mu);
+}

@@ -1,0 +1,173 @@
+/* server_int.h — internals shared by the server's files (not for other
+ * modules): the per-request exchange, the server object, and the
+ * per-protocol hooks.
+ *
+ * An exchange (xch) is one HTTP request. Up to three references keep it
+ * alive: the connection (dropped when libmicrohttpd reports the request
+ * complete), the engine (dropped after on_done) and a streamed response's
+ * reader (dropped when the response is destroyed). The last one writes the
+ * ground-truth line and frees it. Its mutex guards the output buffer and
+ * the flags below "under mu"; lock order: libmicrohttpd's response lock ->
+ * xch.mu -> libmicrohttpd's internal locks; server.mu is never taken while
+ * holding xch.mu. */
+#ifndef SAGELLM_SERVER_INT_H
+#define SAGELLM_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <cjson/cJSON.h>
+
+#include "common/rng.h"
+#include "common/util.h"
+#include "engine/ground_truth.h"
+#include "engine/server.h"
+#include "engine/sim_engine.h"
+
+typedef enum endpoint {
+    EP_NONE, EP_CHAT, EP_COMPLETIONS, EP_GENERATE, EP_MODELS, EP_HEALTH, EP_METRICS,
+} endpoint;
+
+typedef enum fault {
+    FAULT_NONE, FAULT_FAIL, FAULT_RESET, FAULT_STALL, FAULT_ERROR_IN_STREAM,
+} fault;
+
+typedef enum xstate { XS_NEW, XS_WAITING, XS_RESPONDED } xstate;
+
+typedef struct server_metrics server_metrics;
+
+typedef struct xch {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    struct xch *prev, *next;         /* live list (server.mu) */
+    _Atomic int refs;
+    endpoint ep;
+    const char *path;                /* the endpoint's path (static) */
+    uint64_t seq;                    /* arrival number */
+    xstate state;
+    strbuf body;
+    int too_large;
+    char client_id[80];              /* X-Request-Id, if any */
+    char id[48];                     /* response id ("chatcmpl-...") */
+    int64_t session_id;              /* LMDeploy session_id; -1 when absent */
+    int64_t created;                 /* unix seconds */
+    /* request options */
+    int stream, include_usage, continuous_usage;
+    int64_t handle;                  /* engine handle, 0 when not submitted */
+    fault fault;
+    int64_t fault_after;             /* tokens sent before the fault fires */
+    /* times (CLOCK_MONOTONIC ns) */
+    int64_t t_arrival, t_request, t_first_write, t_first_token_write, t_last_token_write, t_end;
+    int status;                      /* HTTP status sent */
+    int term;                        /* libmicrohttpd's termination code */
+    const char *outcome;             /* for the ground truth */
+    /* under mu */
+    pthread_mutex_t mu;
+    strbuf out;                      /* bytes not yet handed to the connection */
+    size_t out_off;                  /* handed out of out */
+    uint64_t out_base;               /* bytes handed out before out[0] */
+    int suspended;                   /* we suspended the connection */
+    int finished;                    /* out holds the end of the response */
+    int kill;                        /* close the connection with an error now */
+    int reset;                       /* close the connection with an error once out is drained */
+    int cancel_wanted;               /* the engine request should be cancelled */
+    int stalled;
+    int64_t stall_deadline;
+    int conn_done;
+    int engine_done;
+    int fault_fired;
+    int sent_first;                  /* role chunk (chat) written */
+    int64_t tokens_sent;             /* tokens put into the response */
+    sim_engine_result res;
+    const char *finish_reason;
+    strbuf text;                     /* non-streamed: the whole output text */
+    strbuf ids;                      /* non-streamed /generate: output ids, comma-separated */
+    /* per content event: engine schedule, emission, write time, tokens, end offset */
+    int64_t *ev_sched, *ev_emit, *ev_write;
+    int32_t *ev_ntok;
+    uint64_t *ev_end;
+    size_t nev, capev, nev_written;
+} xch;
+
+struct server {
+    server_config cfg;
+    char *host, *model, *api_key, *gt_path;
+    char url[128];
+    int port;
+    sim_engine *engine;
+    struct MHD_Daemon *d;
+    ground_truth *gt;
+    server_metrics *metrics;
+    pthread_mutex_t mu;              /* live list, counters */
+    pthread_cond_t drained;          /* nlive reached 0 */
+    xch *live;
+    size_t nlive;
+    _Atomic uint64_t nrequests;
+    int shut;
+    char model_json[256];            /* the model name, JSON-escaped */
+};
+
+/* --- server.c --- */
+/* Queues a complete response (copying body) with a content type. */
+enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char *body, size_t len);
+/* The profile's error object for status/message (param may be NULL), into out. */
+void server_error_json(const struct server *s, int status, const char *message,
+                       const char *param, strbuf *out);
+/* Queues the profile's error response. */
+enum MHD_Result server_respond_error(xch *x, int status, const char *message, const char *param);
+/* Appends s as a JSON string literal (with quotes). */
+void server_json_str(strbuf *b, const char *s, size_t n);
+
+/* --- server_exchange.c --- */
+xch *server_xch_new(struct server *s, struct MHD_Connection *c);
+void server_xch_ref(xch *x);
+void server_xch_unref(xch *x);
+/* Draws this request's fault from the seeded stream. */
+void server_xch_draw_fault(xch *x);
+/* Submits r (whose callbacks it sets) and, for a stream, queues the SSE
+ * response; for a non-streamed request suspends until the engine is done.
+ * Returns what the access handler should return. */
+enum MHD_Result server_xch_start(xch *x, sim_engine_request *r);
+/* Access-handler re-entry of a resumed non-streamed request. */
+enum MHD_Result server_xch_resumed(xch *x);
+/* Connection finished (any reason): record the end, cancel the engine
+ * request if it is still running, drop the connection's reference. */
+void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code);
+/* Kills a stalled exchange whose time is up, or any exchange at shutdown. */
+void server_xch_kill(xch *x);
+
+/* --- server_openai.c: /v1/chat/completions and /v1/completions --- */
+/* Validates the body and fills r; on a client error returns the HTTP status
+ * with a message (and the offending field in param). 0 on success. */
+int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
+                        uint32_t **ids, char *msg, size_t msglen, const char **param);
+/* Shared field readers: 0 when absent or valid (value stored), else -1 with
+ * a message naming the field. */
+int server_get_int(cJSON *o, const char *name, int64_t min, int64_t *out, int *present,
+                   char *msg, size_t msglen);
+int server_get_bool(cJSON *o, const char *name, int *out, char *msg, size_t msglen);
+/* Token ids from a JSON array of integers (malloc'd into *ids). */
+int server_get_ids(cJSON *a, const char *name, uint32_t **ids, size_t *n, char *msg, size_t msglen);
+void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
+void server_openai_end(xch *x, strbuf *out);        /* usage chunk and [DONE] */
+void server_openai_error_event(xch *x, const char *message, strbuf *out);
+void server_openai_body(xch *x, strbuf *out);       /* non-streamed response */
+
+/* --- server_lmdeploy.c: POST /generate --- */
+int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
+                          uint32_t **ids, char *msg, size_t msglen, const char **param);
+void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
+void server_lmdeploy_end(xch *x, strbuf *out);
+void server_lmdeploy_body(xch *x, strbuf *out);
+
+/* --- server_metrics.c --- */
+server_metrics *server_metrics_new(void);
+void server_metrics_free(server_metrics *m);
+/* Records a finished request (engine thread). */
+void server_metrics_request(server_metrics *m, const xch *x, const sim_engine_result *r);
+/* Prometheus text for GET /metrics, with the profile's metric prefix. */
+void server_metrics_text(struct server *s, strbuf *out);
+/* JSON for GET /v1/models. */
+void server_models_json(struct server *s, strbuf *out);
+
+#endif

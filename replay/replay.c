@@ -1,0 +1,622 @@
+/* replay.c — runs a replay: sets up the client, the request log, the
+ * reader and the workers, agrees on the start time, shows progress,
+ * handles SIGINT/SIGTERM (stop sending, wait --grace, cancel the rest,
+ * flush), then writes run.json and summary.json and prints the summary.
+ * The main thread does no I/O on the hot path: it waits for signals and
+ * prints progress. */
+#include "replay/replay_int.h"
+#include "replay/server_probe.h"
+#include "analysis/summary.h"
+#include "common/parse.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void replay_opts_init(replay_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = n > 0 ? (int)n : 1;
+    o->speed = 1.0;
+    o->from_us = o->to_us = -1;
+    o->first = -1;
+    o->duration_us = -1;
+    o->shard_k = o->shard_n = 1;
+    o->grace_ms = 30000;
+    o->connect_timeout_ms = 10000;
+    o->wait_ready_ms = 600000;
+    o->copt.stream = 1;
+    o->copt.force_output_len = 1;
+}
+
+void run_wake_all(run *r)
+{
+    for (int i = 0; i < r->nworkers; i++)
+        if (r->workers && r->workers[i]) worker_wake(r->workers[i]);
+}
+
+static int mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
+    return 0;
+fail:
+    errf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
+    return ERR_SYSTEM;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* A content digest of the trace file (64-bit FNV-1a over its bytes, as
+ * stored), so `compare` can tell whether two runs replayed the same trace. */
+static void file_digest(const char *path, char *out, size_t len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+    if (!f) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    uint64_t h = 1469598103934665603ULL, n = 0;
+    unsigned char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t i = 0; i < k; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+        n += k;
+    }
+    fclose(f);
+    snprintf(out, len, "fnv1a64:%016llx:%llu", (unsigned long long)h, (unsigned long long)n);
+}
+
+/* The URL without user:password@ (credentials never land in run.json). */
+static void safe_url(const char *url, char *out, size_t len)
+{
+    const char *s = strstr(url, "://");
+    const char *host = s ? s + 3 : url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, len, "%s", url);
+}
+
+static int parse_slo(const char *spec, summary_opts *so, char *err, size_t errlen)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        int64_t us;
+        if (!eq || parse_duration_us(eq + 1, &us) < 0) {
+            errf(err, errlen, "--slo: expected NAME=TIME such as ttft=200ms, got '%s'", tok);
+            return ERR_USAGE;
+        }
+        *eq = '\0';
+        double ms = (double)us / 1000.0;
+        if (!strcmp(tok, "ttft")) so->slo_ttft_ms = ms;
+        else if (!strcmp(tok, "tpot")) so->slo_tpot_ms = ms;
+        else if (!strcmp(tok, "e2el") || !strcmp(tok, "e2e")) so->slo_e2el_ms = ms;
+        else {
+            errf(err, errlen, "--slo: unknown metric '%s' (ttft, tpot, e2el)", tok);
+            return ERR_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    int tty;
+    int64_t last_print;
+    int printed;
+} progress;
+
+static void progress_show(run *r, progress *p, int final)
+{
+    if (r->o->quiet) return;
+    int64_t now = now_mono_ns();
+    int64_t every = p->tty ? 200000000LL : 10000000000LL;
+    if (!final && now - p->last_print < every) return;
+    if (final && !p->tty) return;
+    p->last_print = now;
+    long sent = 0, done = 0, failed = 0, inflight = 0;
+    long hist[64] = { 0 };
+    for (int i = 0; i < r->nworkers; i++) {
+        const wstats *s = worker_stats(r->workers[i]);
+        sent += atomic_load(&s->sent);
+        done += atomic_load(&s->completed);
+        failed += atomic_load(&s->failed);
+        inflight += atomic_load(&s->inflight);
+        for (int b = 0; b < 64; b++) hist[b] += atomic_load(&s->lag_hist[b]);
+    }
+    double el = (double)(now - r->t0) / 1e9;
+    if (el < 0) el = 0;
+    long sched = atomic_load(&r->scheduled);
+    double rate = el > 0 ? (double)sent / el : 0;
+    double trace_rate = r->sched_last_ns > 0 && atomic_load(&r->reader_done) ? r->trace_rate : 0;
+    double eta = -1;
+    if (atomic_load(&r->reader_done) && r->sched_last_ns > 0)
+        eta = (double)r->sched_last_ns / 1e9 - el;
+    char line[256];
+    int n = snprintf(line, sizeof line, "sent %ld/%ld%s  done %ld  failed %ld  in flight %ld  rate %.1f/s",
+                     sent, sched, atomic_load(&r->reader_done) ? "" : "+", done, failed, inflight, rate);
+    if (trace_rate > 0) n += snprintf(line + n, sizeof line - (size_t)n, " (trace %.1f/s)", trace_rate);
+    long tot = 0, cum = 0;
+    for (int b = 0; b < 64; b++) tot += hist[b];
+    for (int b = 0; b < 64 && tot; b++) {
+        cum += hist[b];
+        if (cum * 100 >= tot * 99) {
+            n += snprintf(line + n, sizeof line - (size_t)n, "  lag p99 <%lldus", 1LL << b);
+            break;
+        }
+    }
+    if (eta > 0) n += snprintf(line + n, sizeof line - (size_t)n, "  ETA %.0fs", eta);
+    if (p->tty) {
+        fprintf(stderr, "\r\033[K%s", line);
+        if (final) fputc('\n', stderr);
+        p->printed = 1;
+    } else {
+        fprintf(stderr, "sagellm-bench: %.0fs: %s\n", el, line);
+    }
+}
+
+/* ---- run.json ---- */
+
+static int write_json_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen)
+{
+    strbuf p = {0}, t = {0};
+    sb_printf(&p, "%s/%s", dir, name);
+    sb_printf(&t, "%s.tmp", p.buf);
+    char *s = cJSON_Print(obj);
+    FILE *f = fopen(t.buf, "w");
+    int rc = 0;
+    if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(t.buf, p.buf) < 0) {
+        errf(err, errlen, "%s: cannot write: %s", p.buf, strerror(errno));
+        rc = ERR_SYSTEM;
+    }
+    cJSON_free(s);
+    sb_free(&p);
+    sb_free(&t);
+    return rc;
+}
+
+static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const char *model_note)
+{
+    const replay_opts *o = r->o;
+    cJSON *j = cJSON_CreateObject();
+    char buf[512], host[256] = "";
+    cJSON_AddStringToObject(j, "tool", "sagellm-bench " SAGELLM_VERSION);
+    if (o->cmdline) cJSON_AddStringToObject(j, "command", o->cmdline);
+    cJSON_AddStringToObject(j, "client", o->client->name);
+    safe_url(o->copt.base_url, buf, sizeof buf);
+    cJSON_AddStringToObject(j, "url", buf);
+    cJSON_AddStringToObject(j, "trace", o->trace_path);
+    file_digest(o->trace_path, buf, sizeof buf);
+    cJSON_AddStringToObject(j, "trace_digest", buf);
+    cJSON_AddNumberToObject(j, "speed", o->speed);
+    fmt_iso8601(real_start, buf, sizeof buf);
+    cJSON_AddStringToObject(j, "start", buf);
+    /* Integers above 2^53: written as raw integer literals, not doubles. */
+    snprintf(buf, sizeof buf, "%lld", (long long)real_start);
+    cJSON_AddRawToObject(j, "start_realtime_ns", buf);
+    snprintf(buf, sizeof buf, "%lld", (long long)r->t0);
+    cJSON_AddRawToObject(j, "start_monotonic_ns", buf);
+    gethostname(host, sizeof host - 1);
+    cJSON_AddStringToObject(j, "host", host);
+    cJSON_AddNumberToObject(j, "threads", r->nworkers);
+    if (o->copt.model) cJSON_AddStringToObject(j, "model", o->copt.model);
+    if (o->copt.default_model) cJSON_AddStringToObject(j, "default_model", o->copt.default_model);
+    if (model_note) cJSON_AddStringToObject(j, "model_discovery", model_note);
+    if (o->copt.api) cJSON_AddStringToObject(j, "api", o->copt.api);
+    cJSON_AddBoolToObject(j, "stream", o->copt.stream);
+    cJSON_AddBoolToObject(j, "force_output_len", o->copt.force_output_len);
+    cJSON_AddStringToObject(j, "sessions", o->sessions_mode == SESSIONS_DEPENDENT ? "dependent" : "timed");
+    if (o->from_us >= 0) cJSON_AddNumberToObject(j, "from_us", (double)o->from_us);
+    if (o->to_us >= 0) cJSON_AddNumberToObject(j, "to_us", (double)o->to_us);
+    if (o->first >= 0) cJSON_AddNumberToObject(j, "first", (double)o->first);
+    if (o->duration_us >= 0) cJSON_AddNumberToObject(j, "duration_us", (double)o->duration_us);
+    if (o->shard_n > 1) {
+        snprintf(buf, sizeof buf, "%d/%d", o->shard_k, o->shard_n);
+        cJSON_AddStringToObject(j, "shard", buf);
+    }
+    if (o->max_inflight) cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
+    if (o->max_connections) cJSON_AddNumberToObject(j, "max_connections", (double)o->max_connections);
+    cJSON_AddNumberToObject(j, "trace_rate", r->trace_rate);
+    cJSON_AddNumberToObject(j, "scheduled", (double)atomic_load(&r->scheduled));
+    cJSON_AddNumberToObject(j, "not_sent", (double)atomic_load(&r->not_sent));
+    if (atomic_load(&r->bad_records))
+        cJSON_AddNumberToObject(j, "skipped_invalid_records", (double)atomic_load(&r->bad_records));
+    cJSON_AddBoolToObject(j, "interrupted", interrupted);
+    return j;
+}
+
+/* ---- the summary table (like vllm bench serve's) ---- */
+
+static double jnum(const cJSON *o, const char *k, int *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    *ok = cJSON_IsNumber(v);
+    return *ok ? v->valuedouble : 0;
+}
+
+static void row(const cJSON *s, const char *label, const char *key, int decimals)
+{
+    int ok;
+    double v = jnum(s, key, &ok);
+    printf("%-40s", label);
+    if (ok) printf("%10.*f", decimals, v);
+    else printf("%10s", "n/a");
+    printf("\n");
+}
+
+static void metric_block(const cJSON *s, const char *title, const char *m, const char *label)
+{
+    char k[64], l[96];
+    int pad = (50 - (int)strlen(title)) / 2;
+    printf("%.*s%s%.*s\n", pad, "--------------------------------------------------", title,
+           50 - pad - (int)strlen(title), "--------------------------------------------------");
+    static const char *const stats[] = { "mean", "median", "p90", "p99" };
+    static const char *const names[] = { "Mean", "Median", "P90", "P99" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(k, sizeof k, "%s_%s_ms", stats[i], m);
+        snprintf(l, sizeof l, "%s %s (ms):", names[i], label);
+        row(s, l, k, 2);
+    }
+}
+
+static void print_summary(const cJSON *s)
+{
+    int ok;
+    printf("============ Serving Benchmark Result ============\n");
+    row(s, "Successful requests:", "completed", 0);
+    row(s, "Failed requests:", "failed", 0);
+    row(s, "Benchmark duration (s):", "duration", 2);
+    row(s, "Total input tokens:", "total_input_tokens", 0);
+    row(s, "Total generated tokens:", "total_output_tokens", 0);
+    row(s, "Request throughput (req/s):", "request_throughput", 2);
+    jnum(s, "request_goodput", &ok);
+    if (ok) row(s, "Request goodput (req/s):", "request_goodput", 2);
+    row(s, "Output token throughput (tok/s):", "output_throughput", 2);
+    row(s, "Total Token throughput (tok/s):", "total_token_throughput", 2);
+    row(s, "Achieved rate vs trace (req/s):", "achieved_rate", 2);
+    row(s, "Max concurrency:", "max_concurrency", 0);
+    metric_block(s, "Time to First Token", "ttft", "TTFT");
+    metric_block(s, "Time per Output Token (excl. 1st token)", "tpot", "TPOT");
+    metric_block(s, "Inter-token Latency", "itl", "ITL");
+    metric_block(s, "End-to-end Latency", "e2el", "E2EL");
+    printf("-------------------Send lag-----------------------\n");
+    row(s, "P50 send lag (us):", "send_lag_p50_us", 1);
+    row(s, "P99 send lag (us):", "send_lag_p99_us", 1);
+    row(s, "Max send lag (us):", "send_lag_max_us", 1);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(s, "errors");
+    if (e && e->child) {
+        printf("-----------------------Errors---------------------\n");
+        for (const cJSON *c = e->child; c; c = c->next) printf("%-40s%10.0f\n", c->string, c->valuedouble);
+    }
+    printf("==================================================\n");
+}
+
+/* ---- the run ---- */
+
+static int setup_queues(run *r)
+{
+    r->queues = xcalloc((size_t)r->nworkers, sizeof *r->queues);
+    for (int i = 0; i < r->nworkers; i++) {
+        pthread_mutex_init(&r->queues[i].mu, NULL);
+        pthread_cond_init(&r->queues[i].space, NULL);
+        r->queues[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (r->queues[i].efd < 0) return ERR_SYSTEM;
+    }
+    return 0;
+}
+
+static void teardown(run *r)
+{
+    for (int i = 0; i < r->nworkers; i++) {
+        if (r->workers) worker_free(r->workers[i]);
+        if (!r->queues) continue;
+        rq *q = r->queues[i].head;
+        while (q) {
+            rq *n = q->next;
+            rq_free(q);
+            q = n;
+        }
+        if (r->queues[i].efd > 0) close(r->queues[i].efd);
+        pthread_mutex_destroy(&r->queues[i].mu);
+        pthread_cond_destroy(&r->queues[i].space);
+    }
+    free(r->workers);
+    free(r->queues);
+    client_free(r->cl);
+}
+
+static int dry_run(const replay_opts *o)
+{
+    cJSON *plan = cJSON_CreateObject();
+    char err[1024];
+    int rc = schedule_plan(o, o->threads, plan, err, sizeof err);
+    if (rc) {
+        msg_err("%s", err);
+        cJSON_Delete(plan);
+        return err_to_exit(rc);
+    }
+    cJSON_AddStringToObject(plan, "client", o->client->name);
+    cJSON_AddNumberToObject(plan, "speed", o->speed);
+    cJSON_AddNumberToObject(plan, "threads", o->threads);
+    int ok;
+    printf("dry run: %s with the %s client at %.3gx speed\n", o->trace_path, o->client->name, o->speed);
+    printf("  requests        %.0f (%.0f warm-up)\n", jnum(plan, "requests", &ok), jnum(plan, "warmup_requests", &ok));
+    printf("  first/last send %.3f s / %.3f s\n", jnum(plan, "first_send_s", &ok), jnum(plan, "last_send_s", &ok));
+    printf("  rate            mean %.2f/s, peak %.0f in one second\n", jnum(plan, "mean_rate", &ok),
+           jnum(plan, "peak_rate_per_s", &ok));
+    printf("  bodies          %.0f from the trace, the rest synthesised\n", jnum(plan, "with_body", &ok));
+    printf("  per worker     ");
+    const cJSON *pw;
+    cJSON_ArrayForEach(pw, cJSON_GetObjectItem(plan, "per_worker")) printf(" %.0f", pw->valuedouble);
+    printf("\n");
+    if (o->out_dir) {
+        if (mkdir_p(o->out_dir, err, sizeof err) || write_json_file(o->out_dir, "plan.json", plan, err, sizeof err)) {
+            msg_err("%s", err);
+            cJSON_Delete(plan);
+            return EXIT_SYSTEM;
+        }
+    }
+    cJSON_Delete(plan);
+    return EXIT_OK;
+}
+
+int replay_run(const replay_opts *o)
+{
+    char err[1024];
+    if (o->dry_run) return dry_run(o);
+    summary_opts so;
+    memset(&so, 0, sizeof so);
+    if (o->slo && parse_slo(o->slo, &so, err, sizeof err)) {
+        msg_err("%s", err);
+        return EXIT_USAGE;
+    }
+    if (mkdir_p(o->out_dir, err, sizeof err)) {
+        msg_err("%s", err);
+        return EXIT_SYSTEM;
+    }
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    replay_opts oc = *o;
+    r->o = &oc;
+    r->nworkers = o->threads;
+    pthread_mutex_init(&r->start_mu, NULL);
+    pthread_cond_init(&r->start_cv, NULL);
+    int exitc = EXIT_OK;
+
+    char *model = NULL;
+    const char *model_note = NULL;
+    char mnote[1100];
+    if (o->wait_ready && probe_wait_ready(&oc.copt, o->wait_ready_ms, err, sizeof err)) {
+        msg_err("%s", err);
+        return EXIT_SYSTEM;
+    }
+    if (!oc.copt.model) {
+        model = probe_first_model(&oc.copt, err, sizeof err);
+        if (model) {
+            oc.copt.default_model = model;
+            snprintf(mnote, sizeof mnote, "GET /v1/models: %s", model);
+        } else {
+            snprintf(mnote, sizeof mnote, "failed: %s", err);
+        }
+        model_note = mnote;
+    }
+    r->cl = client_new(o->client, &oc.copt, err, sizeof err);
+    if (!r->cl) {
+        msg_err("%s", err);
+        free(model);
+        return EXIT_USAGE;
+    }
+    raise_nofile();
+    if (setup_queues(r)) {
+        msg_err("cannot create eventfd: %s", strerror(errno));
+        teardown(r);
+        free(model);
+        return EXIT_SYSTEM;
+    }
+    r->log = reqlog_open(o->out_dir, err, sizeof err);
+    if (!r->log) {
+        msg_err("%s", err);
+        teardown(r);
+        free(model);
+        return EXIT_SYSTEM;
+    }
+    r->workers = xcalloc((size_t)r->nworkers, sizeof *r->workers);
+    for (int i = 0; i < r->nworkers; i++) {
+        r->workers[i] = worker_new(r, i, err, sizeof err);
+        if (!r->workers[i]) {
+            msg_err("%s", err);
+            reqlog_close(r->log, err, sizeof err);
+            teardown(r);
+            free(model);
+            return EXIT_SYSTEM;
+        }
+    }
+
+    /* Signals go to this thread only (sigtimedwait below). */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
+    pthread_t reader, *wth = xcalloc((size_t)r->nworkers, sizeof *wth);
+    pthread_create(&reader, NULL, schedule_reader_main, r);
+    for (int i = 0; i < r->nworkers; i++) pthread_create(&wth[i], NULL, worker_main, r->workers[i]);
+
+    /* Let the reader fill the lookahead before the clock starts. */
+    int64_t prime_until = now_mono_ns() + 200000000LL;
+    while (!atomic_load(&r->reader_done) && now_mono_ns() < prime_until) {
+        long queued = 0;
+        for (int i = 0; i < r->nworkers; i++) queued += atomic_load(&r->queues[i].pending);
+        if (queued >= (long)r->nworkers * 256) break;
+        struct timespec ts = { 0, 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    int64_t real_start;
+    if (o->start_at > 0) {
+        /* Sleep until the agreed wall-clock moment, then take it as t0. */
+        struct timespec ts = { (time_t)o->start_at,
+                               (long)((o->start_at - floor(o->start_at)) * 1e9) };
+        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+        real_start = now_real_ns();
+        r->t0 = now_mono_ns();
+    } else {
+        r->t0 = now_mono_ns() + 2000000LL; /* 2 ms: workers are waiting */
+        real_start = now_real_ns() + 2000000LL;
+    }
+    scraper *sc = NULL;
+    if (o->scrape_interval_ms > 0) {
+        strbuf p = {0};
+        sb_printf(&p, "%s/server_metrics.jsonl", o->out_dir);
+        sc = scrape_start(&oc.copt, p.buf, o->scrape_interval_ms, r->t0, err, sizeof err);
+        if (!sc) msg_warn("%s", err);
+        sb_free(&p);
+    }
+    pthread_mutex_lock(&r->start_mu);
+    r->started = 1;
+    pthread_cond_broadcast(&r->start_cv);
+    pthread_mutex_unlock(&r->start_mu);
+    run_wake_all(r);
+
+    progress pr = { isatty(2), now_mono_ns(), 0 };
+    int nsig = 0, interrupted = 0;
+    int64_t grace_end = 0;
+    int joined = 0;
+    while (joined < r->nworkers) {
+        struct timespec ts = { 0, 100000000L };
+        int s = sigtimedwait(&sigs, NULL, &ts);
+        if (s == SIGINT || s == SIGTERM) {
+            nsig++;
+            interrupted = 1;
+            if (nsig == 1) {
+                if (!o->quiet) fprintf(stderr, "%ssagellm-bench: %s: stopping; waiting up to %lld ms for requests "
+                                       "in flight (again to abort)\n", pr.printed && pr.tty ? "\n" : "",
+                                       strsignal(s), (long long)o->grace_ms);
+                atomic_store(&r->stop, 1);
+                grace_end = now_mono_ns() + o->grace_ms * 1000000LL;
+            } else {
+                atomic_store(&r->stop, 2);
+            }
+            for (int i = 0; i < r->nworkers; i++) {
+                pthread_mutex_lock(&r->queues[i].mu);
+                pthread_cond_broadcast(&r->queues[i].space);
+                pthread_mutex_unlock(&r->queues[i].mu);
+            }
+            run_wake_all(r);
+        }
+        if (grace_end && now_mono_ns() >= grace_end && atomic_load(&r->stop) < 2) {
+            atomic_store(&r->stop, 2);
+            run_wake_all(r);
+        }
+        progress_show(r, &pr, 0);
+        while (joined < r->nworkers && pthread_tryjoin_np(wth[joined], NULL) == 0) joined++;
+        if (atomic_load(&r->failed_io) && atomic_load(&r->stop) < 2) {
+            atomic_store(&r->stop, 2);
+            run_wake_all(r);
+        }
+    }
+    /* Workers are done: unblock and join the reader. */
+    atomic_store(&r->stop, atomic_load(&r->stop) ? atomic_load(&r->stop) : 1);
+    for (int i = 0; i < r->nworkers; i++) {
+        pthread_mutex_lock(&r->queues[i].mu);
+        pthread_cond_broadcast(&r->queues[i].space);
+        pthread_mutex_unlock(&r->queues[i].mu);
+    }
+    pthread_join(reader, NULL);
+    progress_show(r, &pr, 1);
+    scrape_stop(sc, NULL, NULL);
+    free(wth);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    int log_rc = reqlog_close(r->log, err, sizeof err);
+    if (log_rc || atomic_load(&r->failed_io)) {
+        msg_err("the request log could not be written, the run was stopped: %s", err);
+        exitc = EXIT_SYSTEM;
+    }
+    if (r->reader_rc) {
+        msg_err("%s", r->reader_err);
+        if (exitc == EXIT_OK) exitc = err_to_exit(r->reader_rc);
+    }
+    cJSON *rj = run_json(r, real_start, interrupted, model_note);
+    if (write_json_file(o->out_dir, "run.json", rj, err, sizeof err)) {
+        msg_err("%s", err);
+        exitc = EXIT_SYSTEM;
+    }
+    cJSON_Delete(rj);
+
+    /* The summary comes from the log on disk, as `report` computes it. */
+    so.trace_rate = r->trace_rate;
+    strbuf lp = {0};
+    sb_printf(&lp, "%s/requests.jsonl", o->out_dir);
+    summary *sm = summary_from_file(lp.buf, &so, err, sizeof err);
+    if (!sm) {
+        msg_err("summary: %s", err);
+        if (exitc == EXIT_OK) exitc = EXIT_SYSTEM;
+    } else {
+        cJSON *sj = summary_json(sm);
+        cJSON_AddNumberToObject(sj, "not_sent", (double)atomic_load(&r->not_sent));
+        if (write_json_file(o->out_dir, "summary.json", sj, err, sizeof err)) {
+            msg_err("%s", err);
+            exitc = EXIT_SYSTEM;
+        }
+        int ok;
+        double p99 = jnum(sj, "send_lag_p99_us", &ok);
+        if (ok && p99 > 1000)
+            printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
+                   "(*_from_sched) include the wait\n", p99);
+        print_summary(sj);
+        double completed = jnum(sj, "completed", &ok), failed = jnum(sj, "failed", &ok);
+        double total = completed + failed;
+        if (exitc == EXIT_OK && failed > 0 && (total <= 0 || failed / total > o->max_error_rate))
+            exitc = EXIT_REQFAIL;
+        cJSON_Delete(sj);
+        summary_free(sm);
+    }
+    if (o->csv) {
+        strbuf cp = {0};
+        sb_printf(&cp, "%s/requests.csv", o->out_dir);
+        if (reqlog_write_csv(lp.buf, cp.buf, err, sizeof err)) {
+            msg_err("%s", err);
+            exitc = EXIT_SYSTEM;
+        }
+        sb_free(&cp);
+    }
+    sb_free(&lp);
+    teardown(r);
+    free(model);
+    pthread_mutex_destroy(&r->start_mu);
+    pthread_cond_destroy(&r->start_cv);
+    if (interrupted && exitc == EXIT_OK) exitc = EXIT_INTERRUPTED;
+    if (interrupted && exitc == EXIT_REQFAIL) exitc = EXIT_INTERRUPTED;
+    return exitc;
+}

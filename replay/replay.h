@@ -1,0 +1,61 @@
+/* replay.h — the replay engine: reads a trace, sends each request at its
+ * scheduled time through a client, records what happened.
+ *
+ * Threads: one reader streams the trace ahead of the schedule into bounded
+ * per-worker queues; each worker owns an epoll loop, a libcurl multi handle
+ * driven through its socket API, its connections and its counters, and
+ * sends at absolute CLOCK_MONOTONIC deadlines (timerfd). Completed requests
+ * are appended to DIR/requests.jsonl as they finish; the summary is
+ * computed from that file afterwards (analysis/summary.c), so `report`
+ * gives the same numbers. See docs/replay.md and docs/metrics.md. */
+#ifndef SAGELLM_REPLAY_H
+#define SAGELLM_REPLAY_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "clients/client.h"
+
+enum { SESSIONS_TIMED = 0, SESSIONS_DEPENDENT = 1 };
+
+typedef struct replay_opts {
+    const char *trace_path;
+    const char *out_dir;            /* NULL only with dry_run */
+    const client_ops *client;
+    client_opts copt;
+    int threads;                    /* workers (>= 1) */
+    double speed;                   /* divides trace time (default 1) */
+    int64_t from_us, to_us;         /* window (-1 = none), rebased to its start */
+    int64_t first;                  /* at most N records (-1 = all) */
+    int64_t warmup_n;               /* first N requests are warm-up (0 = none) */
+    int64_t warmup_us;              /* or those scheduled before this (0 = none) */
+    int64_t duration_us;            /* schedule cap (-1 = none) */
+    int shard_k, shard_n;           /* shard K of N (1-based; n = 1: all) */
+    double start_at;                /* epoch seconds to start at (0 = now) */
+    int dry_run;
+    int64_t max_inflight;           /* closed-loop cap (0 = none) */
+    int64_t max_connections;        /* per run (0 = libcurl default per worker) */
+    int sessions_mode;
+    int64_t timeout_ms;             /* whole request (0 = none) */
+    int64_t stall_timeout_ms;       /* no byte for this long (0 = none) */
+    int64_t grace_ms;               /* after SIGINT: wait for in-flight requests */
+    int64_t connect_timeout_ms;
+    double max_error_rate;          /* share of failures tolerated for exit 0 */
+    int csv;                        /* also write requests.csv */
+    int quiet;                      /* no progress output */
+    int wait_ready;                 /* poll GET /health before starting */
+    int64_t wait_ready_ms;          /* how long to wait for readiness */
+    int64_t scrape_interval_ms;     /* sample /metrics (0 = off) */
+    const char *slo;                /* ttft=..,tpot=..,e2el=.. for goodput */
+    int skip_invalid;
+    const char *cmdline;            /* for run.json (secrets already removed) */
+} replay_opts;
+
+/* Fills o with the defaults. */
+void replay_opts_init(replay_opts *o);
+
+/* Runs a replay. Returns an exit code of the tool (EXIT_OK, EXIT_REQFAIL,
+ * EXIT_INPUT, EXIT_SYSTEM, EXIT_INTERRUPTED); messages go to stderr, the
+ * summary table to stdout. */
+int replay_run(const replay_opts *o);
+
+#endif

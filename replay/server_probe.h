@@ -1,0 +1,27 @@
+/* server_probe.h — HTTP calls around a replay run (not on the hot path):
+ * readiness, model discovery and the /metrics scraper thread. */
+#ifndef SAGELLM_SERVER_PROBE_H
+#define SAGELLM_SERVER_PROBE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "clients/client.h"
+
+/* GET base_url+path into body; *status is the HTTP status (0 when none).
+ * Returns 0 when the server answered, ERR_SYSTEM otherwise (err filled). */
+int probe_get(const client_opts *co, const char *path, long timeout_ms, strbuf *body,
+              long *status, char *err, size_t errlen);
+/* Polls GET /health every 200 ms until it answers 200 or max_ms passed. */
+int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t errlen);
+/* The first model id of GET /v1/models (caller frees), or NULL with err. */
+char *probe_first_model(const client_opts *co, char *err, size_t errlen);
+
+typedef struct scraper scraper;
+/* Starts sampling /metrics every interval_ms into path (JSON lines
+ * {"t_ns": ns after t0, "metrics": {...}}). NULL with err on failure. */
+scraper *scrape_start(const client_opts *co, const char *path, int64_t interval_ms, int64_t t0,
+                      char *err, size_t errlen);
+/* Stops and joins the scraper, closing its file; counts come back. */
+void scrape_stop(scraper *s, uint64_t *samples, uint64_t *failures);
+
+#endif

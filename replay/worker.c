@@ -1,0 +1,621 @@
+/* worker.c — one replay worker: an epoll loop that owns a libcurl multi
+ * handle (driven through its socket API), a timerfd for the schedule's
+ * absolute deadlines, a timerfd for libcurl's timeouts and a periodic
+ * timerfd for stall checks. It sends each request at its t_sched, feeds the
+ * response to the client's parser, stamps times in libcurl's callbacks and
+ * appends one line per finished request to the run's log.
+ *
+ * Everything here belongs to this worker's thread except the queue it
+ * reads from (rq_queue, shared with the reader) and the counters it
+ * publishes (wstats, atomics). */
+#include "replay/replay_int.h"
+#include "replay/xfer.h"
+#include "common/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4 };
+#define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
+#define TICK_NS 50000000LL /* stall checks and log flushes: every 50 ms */
+
+/* Dependent-session state: turns wait here until the previous one is done. */
+typedef struct sess {
+    char *key;
+    int busy;                 /* a turn is scheduled or in flight */
+    rq *parked, *parked_tail; /* later turns, in order */
+    int64_t last_trace_ns;    /* trace time of the last released turn */
+    int64_t last_orig_e2e_ns; /* its original e2e (-1 unknown) */
+    strbuf reply;             /* its reply, for the next turn's body */
+    struct sess *next;
+} sess;
+
+struct worker {
+    run *r;
+    int id;
+    int ep, sched_fd, curl_fd, tick_fd;
+    rq_queue *q;
+    CURLM *multi;
+    struct curl_slist *headers;
+    int curl_due;             /* libcurl asked for a timeout action now */
+    rq **heap;                /* due requests, min-heap by t_sched */
+    size_t nheap, capheap;
+    int64_t armed;            /* t_sched the sched timer is armed for (-1 none) */
+    xfer *inflight;           /* doubly linked */
+    long ninflight;
+    xfer *free_xfers;
+    long nparked;             /* requests parked behind their session */
+    sess **sessions;          /* dependent mode only */
+    size_t nsess_buckets;
+    strbuf logbuf;            /* finished lines not yet appended to the log */
+    int64_t last_flush;
+    int reader_closed;
+    wstats st;
+    char err[512];
+};
+
+const wstats *worker_stats(const worker *w) { return &w->st; }
+
+void worker_wake(worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->q->efd, &one, sizeof one) < 0) { /* counter full: already awake */ }
+}
+
+static int64_t rel_now(const worker *w)
+{
+    return now_mono_ns() - w->r->t0;
+}
+
+/* ---- heap of scheduled requests ---- */
+
+static void heap_push(worker *w, rq *q)
+{
+    if (w->nheap == w->capheap) {
+        w->capheap = w->capheap ? w->capheap * 2 : 256;
+        w->heap = xrealloc(w->heap, w->capheap * sizeof *w->heap);
+    }
+    size_t i = w->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (w->heap[p]->t_sched < q->t_sched ||
+            (w->heap[p]->t_sched == q->t_sched && w->heap[p]->index <= q->index)) break;
+        w->heap[i] = w->heap[p];
+        i = p;
+    }
+    w->heap[i] = q;
+}
+
+static rq *heap_pop(worker *w)
+{
+    rq *top = w->heap[0], *last = w->heap[--w->nheap];
+    size_t i = 0, n = w->nheap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && (w->heap[c + 1]->t_sched < w->heap[c]->t_sched ||
+                          (w->heap[c + 1]->t_sched == w->heap[c]->t_sched &&
+                           w->heap[c + 1]->index < w->heap[c]->index))) c++;
+        if (last->t_sched < w->heap[c]->t_sched ||
+            (last->t_sched == w->heap[c]->t_sched && last->index <= w->heap[c]->index)) break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n) w->heap[i] = last;
+    return top;
+}
+
+/* ---- sessions (dependent mode) ---- */
+
+static sess *sess_get(worker *w, const char *key)
+{
+    if (!w->nsess_buckets) {
+        w->nsess_buckets = 4096;
+        w->sessions = xcalloc(w->nsess_buckets, sizeof *w->sessions);
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    sess **b = &w->sessions[h % w->nsess_buckets];
+    for (sess *s = *b; s; s = s->next)
+        if (!strcmp(s->key, key)) return s;
+    sess *s = xcalloc(1, sizeof *s);
+    s->key = xstrdup(key);
+    s->last_trace_ns = -1;
+    s->last_orig_e2e_ns = -1;
+    s->next = *b;
+    *b = s;
+    return s;
+}
+
+static int64_t orig_e2e_ns(const trace_rec *rec)
+{
+    const cJSON *v = rec->orig ? cJSON_GetObjectItemCaseSensitive(rec->orig, "e2e_us") : NULL;
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble * 1000 : -1;
+}
+
+/* Releases q (the next turn of its session) at now + its think time. The
+ * think time is the record's think_us, else the trace's gap between the
+ * two turns less the previous turn's original e2e when known. */
+static void sess_release(worker *w, sess *s, rq *q, int64_t now)
+{
+    double speed = w->r->o->speed;
+    int64_t think;
+    if (q->rec.think_us >= 0) think = (int64_t)((double)q->rec.think_us * 1000.0 / speed);
+    else if (s->last_trace_ns >= 0) {
+        think = q->trace_ns - s->last_trace_ns;
+        if (s->last_orig_e2e_ns >= 0) think -= (int64_t)((double)s->last_orig_e2e_ns / speed);
+        if (think < 0) think = 0;
+    } else think = 0;
+    q->t_sched = now + think;
+    if (s->reply.len && q->rec.body && w->r->cl->ops->add_reply)
+        w->r->cl->ops->add_reply(w->r->cl, (cJSON *)q->rec.body, s->reply.buf, s->reply.len);
+    sb_clear(&s->reply);
+    s->busy = 1;
+    s->last_trace_ns = q->trace_ns;
+    s->last_orig_e2e_ns = orig_e2e_ns(&q->rec);
+    heap_push(w, q);
+}
+
+/* A request taken off the queue: scheduled now, or parked behind its
+ * session's turn in flight. */
+static void accept_rq(worker *w, rq *q)
+{
+    if (w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) {
+        sess *s = sess_get(w, q->rec.session);
+        if (s->busy) {
+            q->next = NULL;
+            if (s->parked_tail) s->parked_tail->next = q;
+            else s->parked = q;
+            s->parked_tail = q;
+            w->nparked++;
+            return;
+        }
+        if (s->last_trace_ns < 0) {
+            /* First turn seen: at its trace time. */
+            s->busy = 1;
+            s->last_trace_ns = q->trace_ns;
+            s->last_orig_e2e_ns = orig_e2e_ns(&q->rec);
+            heap_push(w, q);
+            return;
+        }
+        sess_release(w, s, q, rel_now(w));
+        return;
+    }
+    heap_push(w, q);
+}
+
+/* Called when a request of a dependent session finished. */
+static void sess_done(worker *w, xfer *x, int64_t now)
+{
+    sess *s = sess_get(w, x->q->rec.session);
+    s->busy = 0;
+    sb_clear(&s->reply);
+    if (x->ok && x->reply.len) sb_add(&s->reply, x->reply.buf, x->reply.len);
+    rq *nq = s->parked;
+    if (nq) {
+        s->parked = nq->next;
+        if (!s->parked) s->parked_tail = NULL;
+        nq->next = NULL;
+        w->nparked--;
+        sess_release(w, s, nq, now);
+    }
+}
+
+static void drain_queue(worker *w)
+{
+    uint64_t v;
+    if (read(w->q->efd, &v, sizeof v) < 0) { /* nothing pending */ }
+    pthread_mutex_lock(&w->q->mu);
+    rq *list = w->q->head;
+    w->q->head = w->q->tail = NULL;
+    w->reader_closed = w->q->closed;
+    pthread_mutex_unlock(&w->q->mu);
+    while (list) {
+        rq *n = list->next;
+        list->next = NULL;
+        accept_rq(w, list);
+        list = n;
+    }
+}
+
+/* The reader may refill once a request has left the lookahead. */
+static void lookahead_release(worker *w)
+{
+    if (atomic_fetch_sub(&w->q->pending, 1) == REPLAY_LOOKAHEAD) {
+        pthread_mutex_lock(&w->q->mu);
+        pthread_cond_signal(&w->q->space);
+        pthread_mutex_unlock(&w->q->mu);
+    }
+}
+
+/* ---- libcurl glue ---- */
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
+{
+    worker *w = ud;
+    (void)e;
+    struct epoll_event ev = { 0 };
+    ev.data.u64 = TAG(TAG_SOCK, s);
+    if (what == CURL_POLL_REMOVE) {
+        if (sockp) epoll_ctl(w->ep, EPOLL_CTL_DEL, s, NULL);
+        curl_multi_assign(w->multi, s, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    if (!sockp) {
+        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s, &ev) < 0 && errno == EEXIST)
+            epoll_ctl(w->ep, EPOLL_CTL_MOD, s, &ev);
+        curl_multi_assign(w->multi, s, (void *)1);
+    } else {
+        epoll_ctl(w->ep, EPOLL_CTL_MOD, s, &ev);
+    }
+    return 0;
+}
+
+static void arm_rel(int fd, int64_t ns)
+{
+    struct itimerspec its = { 0 };
+    if (ns > 0) {
+        its.it_value.tv_sec = ns / 1000000000LL;
+        its.it_value.tv_nsec = ns % 1000000000LL;
+    }
+    timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    worker *w = ud;
+    (void)m;
+    if (timeout_ms < 0) arm_rel(w->curl_fd, 0);
+    else if (timeout_ms == 0) w->curl_due = 1;
+    else arm_rel(w->curl_fd, (int64_t)timeout_ms * 1000000LL);
+    return 0;
+}
+
+static void arm_sched(worker *w)
+{
+    int64_t want = w->nheap ? w->heap[0]->t_sched : -1;
+    if (want == w->armed) return;
+    w->armed = want;
+    struct itimerspec its = { 0 };
+    if (want >= 0) {
+        int64_t abs = w->r->t0 + want;
+        if (abs <= 0) abs = 1;
+        its.it_value.tv_sec = abs / 1000000000LL;
+        its.it_value.tv_nsec = abs % 1000000000LL;
+    }
+    timerfd_settime(w->sched_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* ---- request lifetime ---- */
+
+static void flush_log(worker *w, int force)
+{
+    if (!w->logbuf.len) return;
+    int64_t now = rel_now(w);
+    if (!force && w->logbuf.len < (64u << 10) && now - w->last_flush < 200000000LL) return;
+    w->last_flush = now;
+    if (reqlog_append(w->r->log, w->logbuf.buf, w->logbuf.len) < 0) {
+        atomic_store(&w->r->failed_io, 1);
+        atomic_store(&w->r->stop, 2);
+        run_wake_all(w->r);
+    }
+    sb_clear(&w->logbuf);
+}
+
+static void finish(worker *w, xfer *x, int64_t now)
+{
+    x->t_end = now;
+    if (x->prev) x->prev->next = x->next;
+    else w->inflight = x->next;
+    if (x->next) x->next->prev = x->prev;
+    w->ninflight--;
+    xfer_format(x, &w->logbuf);
+    flush_log(w, 0);
+    if (x->t_send >= 0) {
+        int64_t lag_us = (x->t_send - x->q->t_sched) / 1000;
+        int b = 0;
+        while (lag_us > 0 && b < 63) lag_us >>= 1, b++;
+        atomic_fetch_add(&w->st.lag_hist[b], 1);
+    }
+    atomic_fetch_add(x->ok ? &w->st.completed : &w->st.failed, 1);
+    atomic_fetch_sub(&w->st.inflight, 1);
+    long before = atomic_fetch_sub(&w->r->inflight, 1);
+    if (w->r->o->max_inflight && before == w->r->o->max_inflight) run_wake_all(w->r);
+    if (w->r->o->sessions_mode == SESSIONS_DEPENDENT && x->q->rec.session) sess_done(w, x, now);
+    rq_free(x->q);
+    x->q = NULL;
+    xfer_recycle(x);
+    x->next = w->free_xfers;
+    w->free_xfers = x;
+}
+
+static void check_done(worker *w)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(w->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode res = m->data.result;
+        curl_multi_remove_handle(w->multi, m->easy_handle);
+        xfer_complete(x, res);
+        finish(w, x, rel_now(w));
+    }
+}
+
+static void socket_action(worker *w, curl_socket_t s, int mask)
+{
+    int running;
+    curl_multi_socket_action(w->multi, s, mask, &running);
+    while (w->curl_due) {
+        w->curl_due = 0;
+        curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    check_done(w);
+}
+
+/* Reserves a --max-inflight slot; 0 when the cap is reached. */
+static int take_slot(run *r)
+{
+    long cap = (long)r->o->max_inflight;
+    long cur = atomic_load(&r->inflight);
+    for (;;) {
+        if (cap && cur >= cap) return 0;
+        if (atomic_compare_exchange_weak(&r->inflight, &cur, cur + 1)) break;
+    }
+    long c = cur + 1, m = atomic_load(&r->concurrency_max);
+    while (c > m && !atomic_compare_exchange_weak(&r->concurrency_max, &m, c)) {}
+    return 1;
+}
+
+/* Starts the requests whose time has come. */
+static void send_due(worker *w)
+{
+    int added = 0;
+    while (w->nheap && atomic_load(&w->r->stop) == 0) {
+        int64_t now = rel_now(w);
+        if (w->heap[0]->t_sched > now) break;
+        if (!take_slot(w->r)) break;
+        rq *q = heap_pop(w);
+        xfer *x = w->free_xfers;
+        if (x) w->free_xfers = x->next;
+        else x = xfer_new(w->r->cl, w->headers, w->r->o);
+        int64_t t0 = w->r->t0;
+        if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
+            /* The client could not build it: a failed record, never sent. */
+            x->q = q;
+            x->next = w->inflight;
+            x->prev = NULL;
+            if (w->inflight) w->inflight->prev = x;
+            w->inflight = x;
+            w->ninflight++;
+            atomic_fetch_add(&w->st.inflight, 1);
+            finish(w, x, rel_now(w));
+            lookahead_release(w);
+            continue;
+        }
+        curl_multi_add_handle(w->multi, x->easy);
+        x->prev = NULL;
+        x->next = w->inflight;
+        if (w->inflight) w->inflight->prev = x;
+        w->inflight = x;
+        w->ninflight++;
+        atomic_fetch_add(&w->st.sent, 1);
+        long inf = atomic_fetch_add(&w->st.inflight, 1) + 1;
+        if (inf > atomic_load(&w->st.max_inflight)) atomic_store(&w->st.max_inflight, inf);
+        lookahead_release(w);
+        added = 1;
+    }
+    if (added) socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* Stall checks, cancellation and periodic log flushes. */
+static void tick(worker *w)
+{
+    int64_t now = rel_now(w);
+    int stop = atomic_load(&w->r->stop);
+    int64_t stall = w->r->o->stall_timeout_ms * 1000000LL;
+    for (xfer *x = w->inflight, *n; x; x = n) {
+        n = x->next;
+        const char *why = NULL;
+        if (stop >= 2) why = "cancelled";
+        else if (stall > 0 && x->easy && now - x->last_activity > stall) why = "stall";
+        if (!why) continue;
+        curl_multi_remove_handle(w->multi, x->easy);
+        xfer_abort(x, why, now);
+        finish(w, x, now);
+    }
+    flush_log(w, 0);
+}
+
+static void drop_unsent(worker *w)
+{
+    while (w->nheap) {
+        rq *q = heap_pop(w);
+        atomic_fetch_add(&w->r->not_sent, 1);
+        rq_free(q);
+        lookahead_release(w);
+    }
+    for (size_t i = 0; i < w->nsess_buckets; i++)
+        for (sess *s = w->sessions[i]; s; s = s->next)
+            while (s->parked) {
+                rq *q = s->parked;
+                s->parked = q->next;
+                s->parked_tail = NULL;
+                w->nparked--;
+                atomic_fetch_add(&w->r->not_sent, 1);
+                rq_free(q);
+                lookahead_release(w);
+            }
+}
+
+static int parked_any(const worker *w)
+{
+    return w->nparked > 0;
+}
+
+void *worker_main(void *arg)
+{
+    worker *w = arg;
+    run *r = w->r;
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    pthread_mutex_lock(&r->start_mu);
+    while (!r->started) pthread_cond_wait(&r->start_cv, &r->start_mu);
+    pthread_mutex_unlock(&r->start_mu);
+
+    struct itimerspec its = { { 0, TICK_NS }, { 0, TICK_NS } };
+    timerfd_settime(w->tick_fd, 0, &its, NULL);
+    w->armed = -2;
+    drain_queue(w);
+    for (;;) {
+        int stop = atomic_load(&r->stop);
+        if (stop) {
+            drop_unsent(w);
+            if (stop >= 2 && w->inflight) tick(w);
+            if (!w->inflight) break;
+        } else {
+            send_due(w);
+            if (w->reader_closed && !w->nheap && !w->inflight && !parked_any(w)) {
+                /* Re-check the queue: the reader may have pushed before closing. */
+                drain_queue(w);
+                if (!w->nheap && !parked_any(w)) break;
+                continue;
+            }
+        }
+        arm_sched(w);
+        struct epoll_event evs[256];
+        int n = epoll_wait(w->ep, evs, 256, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            snprintf(w->err, sizeof w->err, "epoll_wait: %s", strerror(errno));
+            atomic_store(&r->stop, 2);
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+            int fd = (int)(uint32_t)evs[i].data.u64;
+            uint64_t v;
+            switch (tag) {
+            case TAG_SOCK: {
+                int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                           (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                           (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+                socket_action(w, fd, mask);
+                break;
+            }
+            case TAG_SCHED:
+                if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
+                w->armed = -2;
+                break;
+            case TAG_CURLT:
+                if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
+                socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+                break;
+            case TAG_EVENT:
+                drain_queue(w);
+                break;
+            case TAG_TICK:
+                if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
+                tick(w);
+                break;
+            default:
+                break;
+            }
+        }
+        if (w->curl_due) socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+    }
+    flush_log(w, 1);
+    return NULL;
+}
+
+static int add_fd(worker *w, int fd, int tag)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(tag, fd) };
+    return epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+worker *worker_new(run *r, int id, char *err, size_t errlen)
+{
+    worker *w = xcalloc(1, sizeof *w);
+    w->r = r;
+    w->id = id;
+    w->q = &r->queues[id];
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    w->curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->ep < 0 || w->sched_fd < 0 || w->curl_fd < 0 || w->tick_fd < 0 ||
+        add_fd(w, w->sched_fd, TAG_SCHED) < 0 || add_fd(w, w->curl_fd, TAG_CURLT) < 0 ||
+        add_fd(w, w->tick_fd, TAG_TICK) < 0 || add_fd(w, w->q->efd, TAG_EVENT) < 0) {
+        errf(err, errlen, "worker %d: cannot set up epoll/timerfd: %s", id, strerror(errno));
+        worker_free(w);
+        return NULL;
+    }
+    w->multi = curl_multi_init();
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+    if (r->o->max_connections > 0) {
+        long per = (long)((r->o->max_connections + r->nworkers - 1) / r->nworkers);
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, per);
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per);
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, per);
+    } else {
+        /* Keep every connection for reuse (libcurl's default cache is small). */
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 100000L);
+    }
+    w->headers = xfer_headers(&r->cl->opt);
+    return w;
+}
+
+void worker_free(worker *w)
+{
+    if (!w) return;
+    while (w->inflight) {
+        xfer *x = w->inflight;
+        w->inflight = x->next;
+        if (x->easy && w->multi) curl_multi_remove_handle(w->multi, x->easy);
+        rq_free(x->q);
+        xfer_free(x);
+    }
+    while (w->free_xfers) {
+        xfer *x = w->free_xfers;
+        w->free_xfers = x->next;
+        xfer_free(x);
+    }
+    for (size_t i = 0; i < w->nheap; i++) rq_free(w->heap[i]);
+    free(w->heap);
+    for (size_t i = 0; i < w->nsess_buckets; i++) {
+        for (sess *s = w->sessions[i], *n; s; s = n) {
+            n = s->next;
+            while (s->parked) {
+                rq *q = s->parked;
+                s->parked = q->next;
+                rq_free(q);
+            }
+            sb_free(&s->reply);
+            free(s->key);
+            free(s);
+        }
+    }
+    free(w->sessions);
+    if (w->multi) curl_multi_cleanup(w->multi);
+    curl_slist_free_all(w->headers);
+    sb_free(&w->logbuf);
+    if (w->ep >= 0) close(w->ep);
+    if (w->sched_fd >= 0) close(w->sched_fd);
+    if (w->curl_fd >= 0) close(w->curl_fd);
+    if (w->tick_fd >= 0) close(w->tick_fd);
+    free(w);
+}

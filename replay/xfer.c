@@ -1,0 +1,412 @@
+/* xfer.c — see xfer.h. Times are taken inside libcurl's callbacks:
+ * t_send in the pre-request callback (connection ready, first byte about
+ * to be written), t_first_byte in the header callback, event times in the
+ * write callback when the SSE parser completes an event. */
+#include "replay/xfer.h"
+#include "replay/replay_int.h"
+#include "common/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ERR_BODY_CAP (16u << 10)     /* error bodies kept for the message */
+#define BODY_CAP (64u << 20)         /* non-streamed response bodies */
+
+static const char *const err_names[] = {
+    NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled"
+};
+
+struct curl_slist *xfer_headers(const client_opts *co)
+{
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for big bodies */
+    if (co->api_key && *co->api_key) {
+        strbuf b = {0};
+        sb_printf(&b, "Authorization: Bearer %s", co->api_key);
+        h = curl_slist_append(h, b.buf);
+        sb_free(&b);
+    }
+    for (const char *const *p = co->headers; p && *p; p++) h = curl_slist_append(h, *p);
+    return h;
+}
+
+xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *o)
+{
+    xfer *x = xcalloc(1, sizeof *x);
+    x->cl = cl;
+    x->o = o;
+    x->headers = headers;
+    x->sse = sse_new(0);
+    x->cstate = xcalloc(1, cl->ops->state_size ? cl->ops->state_size : 1);
+    return x;
+}
+
+static void fail(xfer *x, xfer_err e, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void fail(xfer *x, xfer_err e, const char *fmt, ...)
+{
+    if (x->err) return; /* the first cause wins */
+    x->err = e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->errmsg, sizeof x->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t stamp(const xfer *x)
+{
+    return now_mono_ns() - x->t0;
+}
+
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
+{
+    xfer *x = ud;
+    (void)conn_primary_ip; (void)conn_local_ip; (void)conn_primary_port; (void)conn_local_port;
+    x->t_send = stamp(x);
+    x->last_activity = x->t_send;
+    return CURL_PREREQFUNC_OK;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    (void)buf;
+    if (x->t_first_byte < 0) x->t_first_byte = stamp(x);
+    x->last_activity = stamp(x);
+    return size * n;
+}
+
+static void push_gap(xfer *x, int64_t gap, int64_t tokens)
+{
+    if (x->ngaps == x->capgaps) {
+        x->capgaps = x->capgaps ? x->capgaps * 2 : 64;
+        x->gaps = xrealloc(x->gaps, x->capgaps * sizeof *x->gaps);
+        x->gap_tokens = xrealloc(x->gap_tokens, x->capgaps * sizeof *x->gap_tokens);
+    }
+    x->gaps[x->ngaps] = gap;
+    x->gap_tokens[x->ngaps] = tokens;
+    x->ngaps++;
+}
+
+/* Applies one interpreted event. Returns non-zero to stop the stream. */
+static int apply(xfer *x, const client_event *ev)
+{
+    if (ev->error) {
+        fail(x, XERR_STREAM, "%s", ev->errmsg);
+        return 1;
+    }
+    if (ev->done) {
+        x->done_seen = 1;
+        return 0;
+    }
+    if (ev->prompt_tokens >= 0) x->prompt_tokens = ev->prompt_tokens;
+    if (ev->completion_tokens >= 0) x->usage_tokens = ev->completion_tokens;
+    if (ev->finish_reason)
+        snprintf(x->finish_reason, sizeof x->finish_reason, "%s", ev->finish_reason);
+    if (!ev->content) return 0;
+    int64_t t = x->now;
+    if (ev->completion_tokens < 0) x->per_token = 0;
+    if (x->events == 0) {
+        x->t_first_tok = t;
+    } else {
+        int64_t k = ev->completion_tokens >= 0 && x->ct_last >= 0 ? ev->completion_tokens - x->ct_last : -1;
+        push_gap(x, t - x->t_last_tok, k);
+        if (k < 1) x->per_token = 0;
+    }
+    x->ct_last = ev->completion_tokens;
+    x->t_last_tok = t;
+    x->events++;
+    if (x->want_reply && ev->text_len) sb_add(&x->reply, ev->text, ev->text_len);
+    return 0;
+}
+
+static int on_sse(const sse_event *ev, void *ud)
+{
+    xfer *x = ud;
+    client_event ce;
+    client_event_clear(&ce);
+    if (x->cl->ops->on_event(x->cl, x->cstate, ev->type, ev->data, ev->data_len, &ce) < 0) {
+        fail(x, XERR_PROTOCOL, "%s", ce.errmsg[0] ? ce.errmsg : "unparseable event");
+        return 1;
+    }
+    return apply(x, &ce);
+}
+
+static size_t on_write(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * n;
+    x->now = stamp(x);
+    x->last_activity = x->now;
+    if (!x->headers_seen) {
+        x->headers_seen = 1;
+        long code = 0;
+        char *ct = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+        x->status = (int)code;
+        x->is_sse = ct && !strncasecmp(ct, "text/event-stream", 17);
+        if (x->t_first_byte < 0) x->t_first_byte = x->now;
+    }
+    if (x->status >= 300 || !x->is_sse) {
+        size_t cap = x->status >= 300 ? ERR_BODY_CAP : BODY_CAP;
+        if (x->body.len + len > cap) {
+            if (x->status < 300) {
+                fail(x, XERR_PROTOCOL, "response body larger than %u bytes", BODY_CAP);
+                x->aborted = 1;
+                return 0;
+            }
+            len = x->body.len < cap ? cap - x->body.len : 0;
+        }
+        sb_add(&x->body, buf, len);
+        return size * n;
+    }
+    int rc = sse_feed(x->sse, buf, len, on_sse, x);
+    if (rc < 0) {
+        fail(x, XERR_PROTOCOL, "bad event stream: %s", sse_error(x->sse));
+        x->aborted = 1;
+        return 0;
+    }
+    if (rc == SSE_STOPPED) {
+        x->aborted = 1;
+        return 0; /* makes libcurl end the transfer with CURLE_WRITE_ERROR */
+    }
+    return size * n;
+}
+
+int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
+{
+    x->q = q;
+    x->t0 = t0;
+    x->t_send = x->t_first_byte = x->t_first_tok = x->t_last_tok = x->t_end = -1;
+    x->connect_ns = 0;
+    x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
+    x->per_token = 1;
+    x->want_reply = want_reply;
+    x->last_activity = stamp(x);
+    char err[512];
+    sb_clear(&x->creq.body);
+    x->creq.model[0] = '\0';
+    x->creq.path[0] = '\0';
+    x->creq.api = q->rec.api;
+    x->creq.expected_output = q->rec.output_tokens;
+    if (x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err) < 0) {
+        fail(x, XERR_PROTOCOL, "not sent: %s", err);
+        return ERR_INPUT;
+    }
+    if (!x->easy) x->easy = curl_easy_init();
+    else curl_easy_reset(x->easy);
+    CURL *e = x->easy;
+    strbuf url = {0};
+    sb_printf(&url, "%s%s", x->cl->opt.base_url, x->creq.path);
+    curl_easy_setopt(e, CURLOPT_URL, url.buf);
+    sb_free(&url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
+    if (x->o->connect_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);
+    return 0;
+}
+
+static xfer_err http_class(int status)
+{
+    return status >= 500 ? XERR_HTTP_5XX : XERR_HTTP_4XX;
+}
+
+void xfer_complete(xfer *x, CURLcode res)
+{
+    long nconn = 0;
+    curl_off_t ct = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
+    x->connect_ns = nconn > 0 ? (int64_t)ct * 1000 : 0;
+    if (!x->headers_seen) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        x->status = (int)code;
+    }
+    if (x->err) {
+        /* Our own abort (protocol, stream error) explains the write error. */
+    } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+               res == CURLE_COULDNT_RESOLVE_PROXY || (res != CURLE_OK && x->t_send < 0)) {
+        fail(x, res == CURLE_OPERATION_TIMEDOUT ? XERR_TIMEOUT : XERR_CONNECT,
+             "%s", curl_easy_strerror(res));
+    } else if (res == CURLE_OPERATION_TIMEDOUT) {
+        fail(x, XERR_TIMEOUT, "timed out after %lld ms (--timeout) with %lld events received",
+             (long long)x->o->timeout_ms, (long long)x->events);
+    } else if (res != CURLE_OK) {
+        if (x->status >= 300) {
+            fail(x, http_class(x->status), "HTTP %d, then %s", x->status, curl_easy_strerror(res));
+        } else {
+            fail(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
+                 (long long)x->events, curl_easy_strerror(res));
+        }
+    } else if (x->status >= 300 || x->status < 200) {
+        char msg[256];
+        x->cl->ops->error_message(x->cl, x->status, x->body.buf ? x->body.buf : "", x->body.len,
+                                  msg, sizeof msg);
+        fail(x, x->status >= 300 ? http_class(x->status) : XERR_PROTOCOL, "%s", msg);
+    } else if (x->is_sse) {
+        int fin = sse_finish(x->sse);
+        if (fin == SSE_TRUNCATED)
+            fail(x, XERR_PROTOCOL, "event stream ended inside an event after %lld events",
+                 (long long)x->events);
+        else if (!x->done_seen)
+            fail(x, XERR_PROTOCOL, "event stream ended without data: [DONE] after %lld events",
+                 (long long)x->events);
+    } else {
+        /* One JSON response (non-streaming, or a server that ignored stream). */
+        client_event ce;
+        client_event_clear(&ce);
+        x->now = x->t_first_byte >= 0 ? x->t_first_byte : stamp(x);
+        if (x->cl->ops->on_body(x->cl, x->cstate, x->body.buf ? x->body.buf : "", x->body.len, &ce) < 0)
+            fail(x, XERR_PROTOCOL, "%s", ce.errmsg);
+        else
+            apply(x, &ce);
+    }
+    x->ok = x->err == XERR_NONE;
+}
+
+void xfer_abort(xfer *x, const char *why, int64_t now)
+{
+    if (!strcmp(why, "stall"))
+        fail(x, XERR_TIMEOUT, "stalled: no data for %lld ms (--stall-timeout) after %lld events",
+             (long long)(now - x->last_activity) / 1000000, (long long)x->events);
+    else
+        fail(x, XERR_CANCELLED, "cancelled by the operator (signal) after %lld events",
+             (long long)x->events);
+    if (x->easy) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (!x->status) x->status = (int)code;
+    }
+    x->ok = 0;
+}
+
+static void add_ns(strbuf *b, const char *key, int64_t v)
+{
+    if (v < 0) sb_printf(b, ",\"%s\":null", key);
+    else sb_printf(b, ",\"%s\":%" PRId64, key, v);
+}
+
+static void add_ms(strbuf *b, const char *key, int64_t a, int64_t from)
+{
+    if (a < 0 || from < 0) sb_printf(b, ",\"%s\":null", key);
+    else sb_printf(b, ",\"%s\":%.6f", key, (double)(a - from) / 1e6);
+}
+
+static void add_str(strbuf *b, const char *key, const char *v)
+{
+    sb_printf(b, ",\"%s\":", key);
+    if (v) sb_json_str(b, v, strlen(v));
+    else sb_adds(b, "null");
+}
+
+void xfer_format(const xfer *x, strbuf *b)
+{
+    const struct rq *q = x->q;
+    const trace_rec *r = &q->rec;
+    sb_printf(b, "{\"index\":%" PRIu64, q->index);
+    add_str(b, "id", r->id);
+    add_str(b, "session", r->session);
+    if (r->turn >= 0) sb_printf(b, ",\"turn\":%" PRId64, r->turn);
+    add_str(b, "client", x->cl->ops->name);
+    add_str(b, "api", x->creq.api ? x->creq.api : r->api);
+    add_str(b, "model", x->creq.model[0] ? x->creq.model : NULL);
+    sb_printf(b, ",\"warmup\":%s", q->warmup ? "true" : "false");
+    add_ns(b, "t_sched_ns", q->t_sched);
+    add_ns(b, "t_send_ns", x->t_send);
+    sb_printf(b, ",\"connect_ns\":%" PRId64, x->connect_ns);
+    add_ns(b, "t_first_byte_ns", x->t_first_byte);
+    add_ns(b, "t_first_token_ns", x->t_first_tok);
+    add_ns(b, "t_last_token_ns", x->t_last_tok);
+    add_ns(b, "t_end_ns", x->t_end);
+    if (x->t_send >= 0) sb_printf(b, ",\"send_lag_us\":%.3f", (double)(x->t_send - q->t_sched) / 1e3);
+    else sb_adds(b, ",\"send_lag_us\":null");
+    add_ms(b, "ttft_ms", x->t_first_tok, x->t_send);
+    add_ms(b, "ttft_from_sched_ms", x->t_first_tok, q->t_sched);
+    add_ms(b, "e2e_ms", x->t_send >= 0 ? x->t_end : -1, x->t_send);
+    add_ms(b, "e2e_from_sched_ms", x->t_end, q->t_sched);
+    int64_t out = x->usage_tokens >= 0 ? x->usage_tokens : x->events;
+    if (x->ok && out > 1 && x->t_first_tok >= 0)
+        sb_printf(b, ",\"tpot_ms\":%.6f", (double)(x->t_last_tok - x->t_first_tok) / (double)(out - 1) / 1e6);
+    else
+        sb_adds(b, ",\"tpot_ms\":null");
+    sb_printf(b, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"%s\"", out,
+              x->usage_tokens >= 0 ? "usage" : "chunks");
+    if (x->prompt_tokens >= 0) sb_printf(b, ",\"prompt_tokens\":%" PRId64, x->prompt_tokens);
+    else sb_adds(b, ",\"prompt_tokens\":null");
+    if (r->input_tokens >= 0) sb_printf(b, ",\"input_tokens\":%" PRId64, r->input_tokens);
+    if (r->output_tokens >= 0) sb_printf(b, ",\"expected_output_tokens\":%" PRId64, r->output_tokens);
+    else sb_adds(b, ",\"expected_output_tokens\":null");
+    sb_printf(b, ",\"events\":%" PRId64 ",\"gaps_ns\":[", x->events);
+    for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
+    sb_addc(b, ']');
+    int per_token = x->per_token && x->ngaps > 0;
+    if (per_token) {
+        sb_adds(b, ",\"gap_tokens\":[");
+        for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gap_tokens[i]);
+        sb_addc(b, ']');
+    }
+    sb_printf(b, ",\"itl_basis\":\"%s\"", per_token ? "tokens" : "chunk");
+    if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
+    if (x->status > 0) sb_printf(b, ",\"status\":%d", x->status);
+    else sb_adds(b, ",\"status\":null");
+    sb_printf(b, ",\"ok\":%s", x->ok ? "true" : "false");
+    if (x->ok) {
+        sb_adds(b, ",\"error\":null}\n");
+    } else {
+        sb_printf(b, ",\"error\":{\"class\":\"%s\",\"message\":", err_names[x->err ? x->err : XERR_PROTOCOL]);
+        sb_json_str(b, x->errmsg, strlen(x->errmsg));
+        sb_adds(b, "}}\n");
+    }
+}
+
+void xfer_recycle(xfer *x)
+{
+    if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
+    memset(x->cstate, 0, x->cl->ops->state_size ? x->cl->ops->state_size : 1);
+    sse_reset(x->sse);
+    sb_clear(&x->body);
+    sb_clear(&x->reply);
+    x->ngaps = 0;
+    x->events = 0;
+    x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
+    x->err = XERR_NONE;
+    x->ok = 0;
+    x->errmsg[0] = x->finish_reason[0] = '\0';
+    x->q = NULL;
+    x->next = x->prev = NULL;
+}
+
+void xfer_free(xfer *x)
+{
+    if (!x) return;
+    if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
+    if (x->easy) curl_easy_cleanup(x->easy);
+    sse_free(x->sse);
+    free(x->cstate);
+    free(x->gaps);
+    free(x->gap_tokens);
+    sb_free(&x->body);
+    sb_free(&x->reply);
+    sb_free(&x->creq.body);
+    free(x);
+}

@@ -1,0 +1,68 @@
+/* xfer.h — one HTTP request of the replay, from the libcurl easy handle to
+ * its line in requests.jsonl. Owned by one worker; reused (easy handle,
+ * parser and buffers kept) for the worker's next request. */
+#ifndef SAGELLM_XFER_H
+#define SAGELLM_XFER_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+#include "clients/client.h"
+#include "clients/sse.h"
+#include "replay/replay.h"
+
+struct rq;
+
+typedef enum {
+    XERR_NONE = 0, XERR_CONNECT, XERR_TIMEOUT, XERR_HTTP_4XX, XERR_HTTP_5XX,
+    XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED
+} xfer_err;
+
+typedef struct xfer {
+    struct xfer *next, *prev;     /* the worker's in-flight list / free list */
+    struct rq *q;                 /* the scheduled request (owned while in flight) */
+    const client *cl;
+    const replay_opts *o;
+    CURL *easy;
+    struct curl_slist *headers;   /* the worker's (not owned) */
+    sse_parser *sse;
+    void *cstate;                 /* client per-request state */
+    client_request creq;
+    int64_t t0;                   /* run start, CLOCK_MONOTONIC ns */
+    /* times, ns after run start; -1 = did not happen */
+    int64_t t_send, t_first_byte, t_first_tok, t_last_tok, t_end, last_activity;
+    int64_t connect_ns;
+    int64_t now;                  /* stamp of the data being parsed */
+    int64_t events;
+    int64_t prompt_tokens, usage_tokens, ct_last;
+    int per_token;                /* every content event had a running token count */
+    int64_t *gaps, *gap_tokens;
+    size_t ngaps, capgaps;
+    int status, is_sse, done_seen, aborted, want_reply, headers_seen;
+    xfer_err err;
+    int ok;
+    char errmsg[320];
+    char finish_reason[32];
+    strbuf body;                  /* non-SSE body or error body */
+    strbuf reply;                 /* generated text (dependent sessions) */
+} xfer;
+
+/* The header list every request of a run carries (content type, auth,
+ * --header lines). The caller frees it with curl_slist_free_all. */
+struct curl_slist *xfer_headers(const client_opts *co);
+
+xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *o);
+/* Builds the request for q and prepares the easy handle. Returns 0, or a
+ * negative error when the client cannot build it (the xfer then holds a
+ * failed outcome and must be finished without being sent). */
+int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply);
+/* Classifies the outcome once libcurl reports the transfer done. */
+void xfer_complete(xfer *x, CURLcode res);
+/* Ends a transfer from outside: why is "stall" or "cancelled". */
+void xfer_abort(xfer *x, const char *why, int64_t now);
+/* Appends the request's JSON line (with newline) to out. */
+void xfer_format(const xfer *x, strbuf *out);
+/* Clears per-request state for reuse. */
+void xfer_recycle(xfer *x);
+void xfer_free(xfer *x);
+
+#endif

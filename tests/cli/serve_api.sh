@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# serve_api.sh — every endpoint of every API profile of `sagellm-bench serve`
+# over real HTTP (curl): streaming framing, usage accounting, error shapes,
+# metrics, and the ground-truth file against what the client received.
+source "$(dirname "$0")/../lib.sh"
+
+# start_server ARGS...: starts `serve --port 0 ARGS` and waits (bounded) for
+# its port file; sets SRV_PID, PORT and URL.
+start_server() {
+    local pf="$T/port.$#.$RANDOM"
+    spawn "$BIN" serve --port 0 --port-file "$pf" --preset fast "$@" >"$T/serve.out" 2>"$T/serve.err"
+    SRV_PID=$SPAWN_PID
+    if ! wait_for_file "$pf" 10; then fail "server starts: $*" "$(head -c 600 "$T/serve.err")"; return 1; fi
+    PORT=$(cat "$pf")
+    URL="http://127.0.0.1:$PORT"
+}
+
+# stop_server: SIGTERM, wait; sets SRV_RC.
+stop_server() { kill -TERM "$SRV_PID"; wait "$SRV_PID"; SRV_RC=$?; }
+
+# post PATH JSON [curl args]: POST with a request id; body to $T/body, status to $T/status.
+REQ=0
+post() {
+    local path=$1 json=$2; shift 2
+    REQ=$((REQ + 1))
+    curl -sS -m 20 -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+        -H "X-Request-Id: r$REQ" "$@" --data-binary "$json" "$URL$path" >"$T/status" 2>"$T/curl.err"
+}
+
+# sse_check FILE PROFILE KIND INCLUDE_USAGE CONTINUOUS EXPECT_TOKENS [GT REQID]:
+# validates an SSE body's framing and usage accounting (and its ground-truth
+# line); prints "tokens=N finish=R prompt=P" on success.
+sse_check() {
+    python3 - "$@" <<'PY'
+import json, sys
+f, prof, kind, inc, cont, expect = sys.argv[1:7]
+inc, cont, expect = inc == "1", cont == "1", int(expect)
+gt, rid = (sys.argv[7], sys.argv[8]) if len(sys.argv) > 8 else (None, None)
+def die(m): print("FAIL: " + m); sys.exit(1)
+data = open(f).read()
+if not data.endswith("data: [DONE]\n\n"): die("does not end with data: [DONE]: " + data[-200:])
+ev = data.split("\n\n")[:-1]
+for e in ev:
+    if not e.startswith("data: ") or "\n" in e: die("bad event framing: %r" % e[:100])
+pay = [e[6:] for e in ev]
+if "[DONE]" in pay[:-1]: die("[DONE] before the end")
+objs = [json.loads(p) for p in pay[:-1]]
+tokens = 0; events = 0; finish = None; prompt = None; text = ""
+if kind == "generate":
+    for i, o in enumerate(objs):
+        if set(o) != {"text", "output_ids", "meta_info"}: die("keys %s" % sorted(o))
+        n = len(o["output_ids"])
+        if n != len(o["text"].split()) or n < 1: die("output_ids vs text: %r" % o)
+        tokens += n; events += 1; text += o["text"]
+        m = o["meta_info"]
+        if m["completion_tokens"] != tokens: die("completion_tokens not cumulative: %r" % m)
+        prompt = m["prompt_tokens"]
+        fr = m["finish_reason"]
+        if (fr is None) == (i == len(objs) - 1): die("finish_reason on the wrong event: %r" % m)
+        if fr is not None: finish = fr["type"]
+else:
+    obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
+    ids = {o["id"] for o in objs}
+    if len(ids) != 1: die("ids differ")
+    if any(o["object"] != obj for o in objs): die("object is not " + obj)
+    body = objs
+    if inc:
+        u = objs[-1]
+        if u.get("choices") != [] or "usage" not in u: die("no final usage chunk: %r" % u)
+        body = objs[:-1]
+    if any(o.get("choices") == [] for o in body): die("empty choices before the end")
+    if kind == "chat" and prof != "lmdeploy":
+        d = body[0]["choices"][0]["delta"]
+        want = {"role": "assistant", "content": ""}
+        if prof == "gateway": want["refusal"] = None
+        if d != want: die("first chunk is not role-only: %r" % d)
+        body = body[1:]
+    fins = 0
+    for o in body:
+        c = o["choices"][0]
+        piece = c.get("delta", {}).get("content") if kind == "chat" else c.get("text")
+        if c.get("finish_reason") is not None:
+            fins += 1; finish = c["finish_reason"]
+        elif fins: die("chunk after the finish_reason")
+        if piece:
+            n = len(piece.split()); tokens += n; events += 1; text += piece
+        elif not (prof == "gateway" and c.get("delta") == {} and c.get("finish_reason")):
+            die("chunk without content: %r" % o)
+        if cont:
+            us = o.get("usage")
+            if not us or us["completion_tokens"] != tokens: die("continuous usage wrong: %r" % o)
+        elif prof == "lmdeploy" and o.get("usage", 0) is not None: die("lmdeploy chunk usage not null")
+    if fins != 1: die("%d chunks with a finish_reason" % fins)
+    if inc:
+        us = objs[-1]["usage"]
+        if us["completion_tokens"] != tokens: die("usage.completion_tokens %d != %d tokens received" % (us["completion_tokens"], tokens))
+        if us["total_tokens"] != us["prompt_tokens"] + tokens: die("total_tokens wrong")
+        prompt = us["prompt_tokens"]
+if expect >= 0 and tokens != expect: die("%d tokens, expected %d" % (tokens, expect))
+if gt:
+    lines = [json.loads(l) for l in open(gt) if l.strip()]
+    m = [l for l in lines if l.get("client_request_id") == rid]
+    if len(m) != 1: die("%d ground-truth lines for %s" % (len(m), rid))
+    g = m[0]
+    if g["outcome"] != "ok" or g["sent_tokens"] != tokens or g["events"] != events: die("ground truth %r vs %d tokens %d events" % ({k: g[k] for k in ("outcome", "sent_tokens", "events")}, tokens, events))
+    if prompt is not None and g["prompt_tokens"] != prompt: die("prompt_tokens differ")
+    if sum(g["event_tokens"]) != tokens: die("event_tokens do not add up")
+    w, s, e = g["event_write_ns"], g["event_sched_ns"], g["event_emit_ns"]
+    if any(w[i] < e[i] or e[i] < s[i] for i in range(len(w))): die("a write precedes its schedule")
+    if w != sorted(w) or not (g["t_arrival_ns"] <= g["t_first_write_ns"] <= w[0] <= w[-1] <= g["t_end_ns"]): die("times out of order")
+print("tokens=%d finish=%s prompt=%s" % (tokens, finish, prompt))
+PY
+}
+
+# json_get FILE EXPR: prints a Python expression over the JSON document j
+# (and S, the HTTP status of the last post).
+json_get() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); S=int(sys.argv[3]); print(eval(sys.argv[2]))' \
+        "$1" "$2" "$(cat "$T/status" 2>/dev/null || echo 0)"
+}
+
+# ---------------------------------------------------------------- vllm
+GT="$T/gt-vllm.jsonl"
+start_server --api vllm --model test-model --ground-truth "$GT" --max-body-size 4096 --max-model-len 600 --eos-mean 6 || { finish; exit 1; }
+
+CHAT='{"model":"test-model","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello there"}]'
+check "vllm GET /health is 200" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/health")" = 200 ]'
+curl -s "$URL/v1/models" >"$T/models"
+expect_out "vllm GET /v1/models lists the model" "^\('test-model', 'vllm', 600\)$" \
+    json_get "$T/models" 'j["data"][0]["id"], j["data"][0]["owned_by"], j["data"][0]["max_model_len"]'
+
+post /v1/chat/completions "$CHAT"',"max_tokens":12,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}}'
+expect_out "vllm chat stream: framing, continuous usage, exact usage, ground truth" 'tokens=12 finish=length' \
+    sse_check "$T/body" vllm chat 1 1 12 "$GT" "r$REQ"
+
+post /v1/chat/completions "$CHAT"',"max_tokens":40,"stream":true}'
+expect_out "vllm chat stream without usage ends with [DONE]" 'tokens=[0-9]+ finish=(stop|length)' \
+    sse_check "$T/body" vllm chat 0 0 -1 "$GT" "r$REQ"
+
+post /v1/chat/completions "$CHAT"',"max_tokens":30,"min_tokens":25,"stream":true,"stream_options":{"include_usage":true}}'
+expect_out "vllm min_tokens holds back EOS" 'tokens=(2[5-9]|30) ' sse_check "$T/body" vllm chat 1 0 -1 "$GT" "r$REQ"
+
+post /v1/completions '{"prompt":"Once upon a time","max_tokens":7,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}'
+expect_out "vllm completions stream" 'tokens=7 finish=length prompt=4' sse_check "$T/body" vllm completions 1 0 7 "$GT" "r$REQ"
+
+post /v1/completions '{"prompt":[1,2,3,4,5,6],"max_tokens":3,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}}'
+expect_out "vllm completions with token ids" 'tokens=3 finish=length prompt=6' sse_check "$T/body" vllm completions 1 1 3
+
+post /v1/chat/completions "$CHAT"',"max_completion_tokens":9,"ignore_eos":true}'
+expect_out "vllm chat non-streamed: 200, usage and content agree" "^\(200, 'chat.completion', 9, 9, 'length'\)$" \
+    json_get "$T/body" 'S, j["object"], len(j["choices"][0]["message"]["content"].split()), j["usage"]["completion_tokens"], j["choices"][0]["finish_reason"]'
+post /v1/completions '{"prompt":"abc","max_tokens":4,"ignore_eos":true}'
+expect_out "vllm completions non-streamed" "^\('text_completion', 4, \{'prompt_tokens': 1, 'total_tokens': 5, 'completion_tokens': 4\}\)$" \
+    json_get "$T/body" 'j["object"], len(j["choices"][0]["text"].split()), j["usage"]'
+
+# Error shapes: {"error": {"message", "type", "param", "code"}}.
+vllm_err() { # DESC STATUS TYPE PARAM
+    expect_out "$1" "^\($2, \['code', 'message', 'param', 'type'\], '$3', $4, $2\)$" \
+        json_get "$T/body" 'S, sorted(j["error"]), j["error"]["type"], j["error"]["param"], j["error"]["code"]'
+}
+post /v1/chat/completions '{"messages": [}'
+vllm_err "vllm invalid JSON is 400 BadRequestError" 400 BadRequestError None
+post /v1/chat/completions '{"model":"test-model"}'
+vllm_err "vllm missing messages is 400 naming the field" 400 BadRequestError "'messages'"
+post /v1/chat/completions "$CHAT"',"max_tokens":"many"}'
+vllm_err "vllm max_tokens of the wrong type is 400" 400 BadRequestError "'max_tokens'"
+post /v1/chat/completions "$CHAT"',"max_tokens":0}'
+vllm_err "vllm max_tokens 0 is 400" 400 BadRequestError "'max_tokens'"
+post /v1/chat/completions "$CHAT"',"max_tokens":5,"min_tokens":6}'
+vllm_err "vllm min_tokens above max_tokens is 400" 400 BadRequestError "'min_tokens'"
+post /v1/chat/completions "$CHAT"',"stream_options":{"include_usage":true}}'
+vllm_err "vllm stream_options without stream is 400" 400 BadRequestError "'stream_options'"
+post /v1/chat/completions '{"model":"other","messages":[{"role":"user","content":"x"}]}'
+vllm_err "vllm unknown model is 404 NotFoundError" 404 NotFoundError "'model'"
+post /v1/completions '{"prompt":"too long","max_tokens":599}'
+vllm_err "vllm prompt + max_tokens over max_model_len is 400" 400 BadRequestError None
+check "... with vLLM's message" 'grep -q "maximum context length is 600 tokens" "$T/body"'
+post /v1/completions "{\"prompt\":\"$(head -c 5000 /dev/zero | tr '\0' 'a')\"}"
+vllm_err "vllm body over --max-body-size is 413" 413 BadRequestError None
+post /v1/nothing '{}'
+check "vllm unknown path is 404 {detail}" '[ "$(cat "$T/status")" = 404 ] && [ "$(cat "$T/body")" = "{\"detail\":\"Not Found\"}" ]'
+check "vllm GET on a POST endpoint is 405" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/v1/completions")" = 405 ]'
+check "vllm POST /generate is 404 (LMDeploy only)" '[ "$(curl -s -o /dev/null -w "%{http_code}" -d "{}" "$URL/generate")" = 404 ]'
+
+curl -s "$URL/metrics" >"$T/metrics"
+for name in vllm:num_requests_running vllm:num_requests_waiting vllm:kv_cache_usage_perc \
+            vllm:prompt_tokens_total vllm:generation_tokens_total vllm:request_success_total \
+            vllm:time_to_first_token_seconds_bucket vllm:e2e_request_latency_seconds_count; do
+    check "vllm /metrics has $name" 'grep -q "^$name{model_name=\"test-model\"" "$T/metrics"'
+done
+check "vllm /metrics counts the 7 finished requests" '[ "$(awk "/^vllm:request_success_total/ {s += \$2} END {print s}" "$T/metrics")" = 7 ] && grep -q "^vllm:e2e_request_latency_seconds_count{.*} 7$" "$T/metrics"'
+gen=$(python3 -c 'import json,sys; print(sum(j["sent_tokens"] for j in map(json.loads, open(sys.argv[1])) if j["type"] == "request"))' "$GT")
+check "vllm generation_tokens_total equals the tokens sent ($gen)" 'grep -Eq "^vllm:generation_tokens_total\{.*\} $gen$" "$T/metrics"'
+
+stop_server
+check "vllm server exits 0 on SIGTERM" '[ "$SRV_RC" = 0 ]'
+check "vllm ground truth: header plus one line per generation request ($REQ sent, 2 routing errors)" \
+    '[ "$(grep -c "\"type\":\"request\"" "$GT")" = $((REQ - 1)) ] && head -n 1 "$GT" | grep -q "\"anchor_realtime_ns\""'
+
+# ---------------------------------------------------------------- lmdeploy
+GT="$T/gt-lmdeploy.jsonl"
+REQ=0
+start_server --api lmdeploy --model lm --ground-truth "$GT" --tokens-per-event 3 || { finish; exit 1; }
+post /generate '{"prompt":"hello world","max_tokens":10,"ignore_eos":true,"stream":true,"session_id":42}'
+expect_out "lmdeploy /generate stream: cumulative meta_info, 3 tokens per event" 'tokens=10 finish=length prompt=2' \
+    sse_check "$T/body" lmdeploy generate 0 0 10 "$GT" "r$REQ"
+check "lmdeploy events carry 1, then 3 tokens" 'python3 -c "import json,sys; l=[json.loads(x) for x in open(sys.argv[1]) if \"r$REQ\" in x][0]; sys.exit(l[\"event_tokens\"] != [1,3,3,3] or l[\"session_id\"] != 42)" "$GT"'
+post /generate '{"input_ids":[5,6,7],"max_tokens":4,"ignore_eos":true}'
+expect_out "lmdeploy /generate non-streamed with input_ids" "^\(4, 3, 4, \{'type': 'length'\}\)$" \
+    json_get "$T/body" 'len(j["output_ids"]), j["meta_info"]["prompt_tokens"], j["meta_info"]["completion_tokens"], j["meta_info"]["finish_reason"]'
+post /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"max_tokens":6,"ignore_eos":true,"session_id":7,"stream":true,"stream_options":{"include_usage":true}}'
+expect_out "lmdeploy chat stream" 'tokens=6 finish=length' sse_check "$T/body" lmdeploy chat 1 0 6 "$GT" "r$REQ"
+post /v1/completions '{"prompt":"hi","max_tokens":8,"min_new_tokens":8,"stream":true}'
+expect_out "lmdeploy completions with min_new_tokens" 'tokens=8 ' sse_check "$T/body" lmdeploy completions 0 0 8 "$GT" "r$REQ"
+post /v1/completions '{"prompt":"hi","max_tokens":2}'
+expect_out "lmdeploy completions non-streamed" "^\(200, 'text_completion', True\)$" \
+    json_get "$T/body" 'S, j["object"], 1 <= j["usage"]["completion_tokens"] <= 2'
+lm_err() { # DESC STATUS
+    expect_out "$1" "^\($2, \['code', 'message', 'object', 'param', 'type'\], 'error', $2\)$" \
+        json_get "$T/body" 'S, sorted(j), j["object"], j["code"]'
+}
+post /generate '{"max_tokens":3}'
+lm_err "lmdeploy /generate without a prompt: flat 400 error" 400
+post /generate 'not json'
+lm_err "lmdeploy invalid JSON: flat 400 error" 400
+post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"x"}]}'
+lm_err "lmdeploy unknown model: flat 404 error" 404
+curl -s "$URL/metrics" >"$T/metrics"
+for name in lmdeploy:num_requests_running lmdeploy:num_requests_waiting lmdeploy:gpu_cache_usage_perc \
+            lmdeploy:prompt_tokens_total lmdeploy:generation_tokens_total lmdeploy:time_to_first_token_seconds_count; do
+    check "lmdeploy /metrics has $name" 'grep -q "^$name{model_name=\"lm\"" "$T/metrics"'
+done
+check "lmdeploy /health and /v1/models" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/health")" = 200 ] && curl -s "$URL/v1/models" | grep -q "\"owned_by\":\"lmdeploy\""'
+stop_server
+check "lmdeploy ground truth complete" '[ "$(grep -c "\"type\":\"request\"" "$GT")" = "$REQ" ]'
+
+# ---------------------------------------------------------------- gateway
+GT="$T/gt-gateway.jsonl"
+REQ=0
+start_server --api gateway --model gpt-sim --api-key sekret --ground-truth "$GT" || { finish; exit 1; }
+AUTH=(-H "Authorization: Bearer sekret")
+post /v1/chat/completions '{"model":"gpt-sim","messages":[{"role":"user","content":"hi"}]}'
+expect_out "gateway without a key is 401 with an OpenAI error" "^\(401, 'invalid_request_error', 'invalid_api_key'\)$" \
+    json_get "$T/body" 'S, j["error"]["type"], j["error"]["code"]'
+post /v1/chat/completions '{"model":"gpt-sim","messages":[{"role":"user","content":"hi"}]}' -H "Authorization: Bearer wrong"
+check "gateway with a wrong key is 401" '[ "$(cat "$T/status")" = 401 ]'
+post /v1/chat/completions '{"model":"gpt-sim","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}' "${AUTH[@]}"
+expect_out "gateway chat stream: role chunk, empty-delta finish, usage" 'tokens=[1-5] ' sse_check "$T/body" gateway chat 1 0 -1 "$GT" "r$REQ"
+check "gateway chunks carry usage null and the usage chunk is OpenAI-ordered" 'grep -q "\"usage\":null" "$T/body" && grep -q "\"choices\":\[\],\"usage\":{\"prompt_tokens\":[0-9]*,\"completion_tokens\"" "$T/body"'
+post /v1/completions '{"model":"gpt-sim","prompt":"hi","max_tokens":3,"stream":true}' "${AUTH[@]}"
+expect_out "gateway completions stream" 'tokens=[1-3] ' sse_check "$T/body" gateway completions 0 0 -1 "$GT" "r$REQ"
+post /v1/completions '{"model":"gpt-sim","prompt":"hi","max_tokens":3}' "${AUTH[@]}"
+expect_out "gateway completions non-streamed" "^\(200, 'text_completion'\)$" json_get "$T/body" 'S, j["object"]'
+post /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}]}' "${AUTH[@]}"
+expect_out "gateway without model is 400 naming it" "^\(400, 'model', None\)$" json_get "$T/body" 'S, j["error"]["param"], j["error"]["code"]'
+post /generate '{"prompt":"x"}' "${AUTH[@]}"
+check "gateway has no /generate (404 with an OpenAI error)" '[ "$(cat "$T/status")" = 404 ] && grep -q "Invalid URL" "$T/body"'
+check "gateway has no /metrics" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/metrics")" = 404 ]'
+check "gateway /v1/models needs the key" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/v1/models")" = 401 ] && [ "$(curl -s -o /dev/null -w "%{http_code}" "${AUTH[@]}" "$URL/v1/models")" = 200 ]'
+check "gateway /health needs no key" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/health")" = 200 ]'
+stop_server
+check "gateway server exits 0" '[ "$SRV_RC" = 0 ]'
+
+finish

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# CLI tests for `sagellm-bench trace` on the native format: help and usage
+# errors, cat, validate, inspect, slice, merge, scale, zstd round trips,
+# unknown fields surviving, and bad input with exit codes.
+source "$(dirname "$0")/../lib.sh"
+D=$ROOT/tests/data
+S=$D/small.jsonl
+
+# --- top level ---
+expect_out "--version prints the version" '^sagellm-bench [0-9]+\.[0-9]+\.[0-9]+$' "$BIN" --version
+expect_out "help lists commands" 'replay' "$BIN" help
+expect_out "help CMD shows usage" '^usage: sagellm-bench trace' "$BIN" help trace
+expect_out "CMD --help shows usage" '^usage: sagellm-bench trace slice' "$BIN" trace slice --help
+expect_out "help trace SUB" '^usage: sagellm-bench trace merge' "$BIN" help trace merge
+expect_err "no command: usage, exit 2" 2 '^usage: ' "$BIN"
+expect_err "unknown command: exit 2" 2 "unknown command 'frobnicate'" "$BIN" frobnicate
+expect_err "unknown trace subcommand" 2 "unknown subcommand 'nope'" "$BIN" trace nope
+expect_err "unknown option: one line + usage" 2 "unknown option '--bogus'" "$BIN" trace inspect --bogus "$S"
+check "unknown option: usage line follows" "grep -q '^usage: sagellm-bench trace inspect' '$T/.err' && [ \$(wc -l < '$T/.err') = 2 ]"
+expect_err "missing option value" 2 "option '--from' needs a value" "$BIN" trace slice "$S" -o "$T/x" --from
+expect_err "missing file" 2 'missing FILE' "$BIN" trace inspect
+expect_err "convert without --from" 2 'missing --from' "$BIN" trace convert x -o y
+expect_err "convert unknown format" 2 "unknown format 'xyz'" "$BIN" trace convert --from xyz x -o y
+expect_err "bad duration" 2 "--from needs a time" "$BIN" trace slice "$S" --from 5parsecs -o "$T/x"
+for c in serve replay capture report compare; do
+    expect_out "$c --help works" "^usage: sagellm-bench $c" "$BIN" "$c" --help
+done
+
+# --- cat / validate / inspect ---
+expect_out "cat passes lines through" '"x_custom":\{"k":\[1,2\]\}' "$BIN" trace cat "$S"
+check "cat output equals the file" "'$BIN' trace cat '$S' | cmp -s - '$S'"
+zstd -q -c "$S" > "$T/small.jsonl.zst"
+check "cat of zstd equals the plain file" "'$BIN' trace cat '$T/small.jsonl.zst' | cmp -s - '$S'"
+check "cat reads stdin" "'$BIN' trace cat - < '$T/small.jsonl.zst' | cmp -s - '$S'"
+check "cat --no-header" "[ \$('$BIN' trace cat --no-header '$S' | wc -l) = 5 ]"
+expect_out "validate OK" 'OK: 5 records' "$BIN" trace validate "$S"
+expect_out "inspect counts" '^records +5$' "$BIN" trace inspect "$S"
+expect_out "inspect sessions" '1 sessions, 2 records' "$BIN" trace inspect "$S"
+expect_out "inspect prefix sharing" '33.3% of 6 hash blocks' "$BIN" trace inspect "$S"
+expect_out "inspect --json" '"records":[[:space:]]*5,' "$BIN" trace inspect --json "$S"
+expect_out "inspect body share" '20.0% of records' "$BIN" trace inspect "$S"
+
+# --- slice ---
+ok "slice window" "$BIN" trace slice "$S" --from 0.5s --to 1.5s -o "$T/sl.jsonl"
+check "slice keeps the window, rebased" "[ \"\$('$BIN' trace cat --no-header '$T/sl.jsonl' | sed -E 's/.*\"t_us\":([0-9]+).*\"id\":\"([a-z0-9]+)\".*/\\1 \\2/' | tr '\\n' ' ')\" = '0 r2 500000 r3 ' ]"
+check "slice records history" "head -1 '$T/sl.jsonl' | grep -q '\"history\":\\[{\"op\":\"slice\",\"from_us\":500000,\"to_us\":1500000'"
+check "slice keeps unknown header fields" "head -1 '$T/sl.jsonl' | grep -q '\"x_note\":\"hand-made test trace\"'"
+ok "slice --first" "$BIN" trace slice "$S" --first 2 -o "$T/first.jsonl.zst"
+check "slice --first writes zstd" "[ \"\$(head -c 4 '$T/first.jsonl.zst' | od -An -tx1 | tr -d ' ')\" = 28b52ffd ]"
+check "slice --first keeps 2 with unknown fields" "[ \$('$BIN' trace cat --no-header '$T/first.jsonl.zst' | wc -l) = 2 ] && '$BIN' trace cat '$T/first.jsonl.zst' | grep -q x_custom"
+expect_err "slice needs a range" 2 'give --from/--to or --first' "$BIN" trace slice "$S" -o "$T/x"
+
+# --- merge ---
+ok "merge two traces" "$BIN" trace merge "$S" "$T/sl.jsonl" -o "$T/m.jsonl"
+check "merge count" "[ \$('$BIN' trace cat --no-header '$T/m.jsonl' | wc -l) = 7 ]"
+check "merge is ordered" "'$BIN' trace validate -q '$T/m.jsonl'"
+check "merge header lists inputs" "head -1 '$T/m.jsonl' | grep -q '\"source\":\"merge\"' && head -1 '$T/m.jsonl' | grep -q '\"inputs\"'"
+ok "merge --prefix-ids" "$BIN" trace merge --prefix-ids "$S" "$S" -o "$T/mp.jsonl"
+check "prefixed ids unique" "[ \$('$BIN' trace cat --no-header '$T/mp.jsonl' | grep -o '\"id\":\"[^\"]*\"' | sort -u | wc -l) = 10 ]"
+check "merge keeps unknown fields" "grep -q '\"x_custom\":{\"k\":\\[1,2\\]}' '$T/m.jsonl'"
+
+# --- scale ---
+ok "scale --speed 2" "$BIN" trace scale "$S" --speed 2 -o "$T/sc.jsonl"
+check "scale halves times and think" "grep -q '\"t_us\":1250000' '$T/sc.jsonl' && grep -q '\"think_us\":100000' '$T/sc.jsonl'"
+check "scale keeps orig timings" "grep -q '\"ttft_us\":81000' '$T/sc.jsonl'"
+ok "scale --rate 10" "$BIN" trace scale "$S" --rate 10 -o "$T/sr.jsonl"
+expect_out "scaled rate is 10/s" 'mean 10.000/s' "$BIN" trace inspect "$T/sr.jsonl"
+expect_err "scale needs exactly one" 2 'exactly one of' "$BIN" trace scale "$S" --speed 2 --rate 3 -o "$T/x"
+expect_err "scale --rate refuses stdin" 2 'give a file' "$BIN" trace scale - --rate 3 -o "$T/x"
+
+# --- bad input ---
+printf '{"format":"sagellm-trace","version":1}\n{"t_us":1,"id":"a","api":"chat","input_tokens":"many"}\n{"t_us":2,"id":"b","api":"chat","input_tokens":2}\nnot json\n' > "$T/bad.jsonl"
+expect_err "validate names file:line:field" 3 'bad\.jsonl:2: field .input_tokens.: expected a non-negative integer, got string "many"' "$BIN" trace validate "$T/bad.jsonl"
+check "validate lists every problem" "grep -q 'bad.jsonl:4: invalid JSON' '$T/.err'"
+check "validate summary" "grep -q 'INVALID: 2 problems, 1 valid records' '$T/.out'"
+expect_err "inspect stops at bad line, exit 3" 3 'bad\.jsonl:2: field' "$BIN" trace inspect "$T/bad.jsonl"
+expect_out "inspect --skip-invalid counts skipped records" '^skipped invalid +2$' "$BIN" trace inspect --skip-invalid "$T/bad.jsonl"
+check "inspect --skip-invalid reports the valid records" "grep -Eq '^records +1$' '$T/.out'"
+head -c 30 "$T/small.jsonl.zst" > "$T/trunc.jsonl.zst"
+expect_err "truncated zstd says truncated" 3 'truncated' "$BIN" trace validate "$T/trunc.jsonl.zst"
+expect_err "truncated zstd in cat, exit 3" 3 'truncated' "$BIN" trace cat "$T/trunc.jsonl.zst"
+head -c 4000 /dev/urandom > "$T/garbage.bin"
+expect_err "binary garbage: clear error" 3 'garbage\.bin:1' "$BIN" trace validate "$T/garbage.bin"
+: > "$T/empty.jsonl"
+expect_err "empty file" 3 'empty file' "$BIN" trace inspect "$T/empty.jsonl"
+expect_err "missing file: exit 4" 4 'cannot open' "$BIN" trace validate "$T/nope.jsonl"
+{ head -1 "$S"; printf '{"t_us":1,"id":"a","api":"chat","input_tokens":1,"pad":"'; head -c 10485760 /dev/zero | tr '\0' 'x'; printf '"}\n'; } > "$T/big.jsonl"
+expect_out "a 10 MB line is read whole" 'OK: 1 records' "$BIN" trace validate "$T/big.jsonl"
+{ head -1 "$S"; head -c 10485760 /dev/zero | tr '\0' 'x'; printf '\n'; } > "$T/bigbad.jsonl"
+expect_err "a 10 MB garbage line: invalid JSON" 3 'bigbad\.jsonl:2: invalid JSON at column 1' "$BIN" trace validate "$T/bigbad.jsonl"
+expect_err "writing into a missing directory: exit 4" 4 'cannot create' "$BIN" trace slice "$S" --first 1 -o "$T/no/such/dir.jsonl"
+check "no partial output left behind" "! ls '$T'/no 2>/dev/null"
+
+finish

@@ -1,0 +1,275 @@
+/* test_common.c — unit tests for common/: zio, parse, rng, hset, tokcount. */
+#include "tests/unit/unit.h"
+#include "common/hset.h"
+#include "common/parse.h"
+#include "common/rng.h"
+#include "common/tokcount.h"
+#include "common/util.h"
+#include "common/zio.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zstd.h>
+
+static const char *tmp(const char *name)
+{
+    static char buf[4][512];
+    static int i;
+    char *b = buf[i++ % 4];
+    snprintf(b, 512, "%s/%s", unit_tmpdir(), name);
+    return b;
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* Reads all lines of path into one string joined by '|'. Returns the reader's rc. */
+static int read_lines(const char *path, strbuf *out)
+{
+    char err[256];
+    zio_reader *r = zio_reader_open(path, err, sizeof err);
+    if (!r) return -100;
+    char *line;
+    size_t len;
+    int rc;
+    while ((rc = zio_reader_getline(r, &line, &len)) > 0) {
+        sb_add(out, line, len);
+        sb_addc(out, '|');
+    }
+    zio_reader_close(r);
+    return rc;
+}
+
+TEST(zio_plain_lines_crlf_and_no_final_newline)
+{
+    const char *p = tmp("plain.txt");
+    write_file(p, "a\r\nbb\n\nccc", 10);
+    strbuf b = {0};
+    CHECK_INT(read_lines(p, &b), 0);
+    CHECK_STR(b.buf, "a|bb||ccc|");
+    sb_free(&b);
+}
+
+TEST(zio_zstd_roundtrip_and_concatenated_frames)
+{
+    const char *p = tmp("two.zst");
+    char err[256];
+    zio_writer *w = zio_writer_open(p, 3, err, sizeof err);
+    REQUIRE(w);
+    for (int i = 0; i < 10000; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "line %d\n", i);
+        CHECK_INT(zio_writer_write(w, line, (size_t)n), 0);
+    }
+    CHECK_INT(zio_writer_close(w, err, sizeof err), 0);
+    /* Append a second frame by hand. */
+    char src[] = "extra1\nextra2\n";
+    char dst[256];
+    size_t n = ZSTD_compress(dst, sizeof dst, src, strlen(src), 1);
+    FILE *f = fopen(p, "ab");
+    fwrite(dst, 1, n, f);
+    fclose(f);
+    zio_reader *r = zio_reader_open(p, err, sizeof err);
+    REQUIRE(r);
+    CHECK(zio_reader_is_zstd(r));
+    char *line;
+    size_t len;
+    int cnt = 0, rc;
+    const char *last = NULL;
+    strbuf lastb = {0};
+    while ((rc = zio_reader_getline(r, &line, &len)) > 0) {
+        cnt++;
+        sb_clear(&lastb);
+        sb_add(&lastb, line, len);
+    }
+    last = lastb.buf;
+    CHECK_INT(rc, 0);
+    CHECK_INT(cnt, 10002);
+    CHECK_STR(last, "extra2");
+    CHECK_INT(zio_reader_lineno(r), 10002);
+    zio_reader_close(r);
+    sb_free(&lastb);
+}
+
+TEST(zio_truncated_zstd_is_an_error)
+{
+    const char *p = tmp("trunc.zst");
+    char src[20000], dst[30000];
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (i % 50 == 49) ? '\n' : (char)('a' + i % 26);
+    size_t n = ZSTD_compress(dst, sizeof dst, src, sizeof src, 3);
+    write_file(p, dst, n - 7);
+    strbuf b = {0};
+    char err[256];
+    zio_reader *r = zio_reader_open(p, err, sizeof err);
+    REQUIRE(r);
+    char *line;
+    size_t len;
+    int rc;
+    while ((rc = zio_reader_getline(r, &line, &len)) > 0) {}
+    CHECK_INT(rc, ERR_INPUT);
+    CHECK_CONTAINS(zio_reader_error(r), "truncated");
+    zio_reader_close(r);
+    sb_free(&b);
+}
+
+TEST(zio_garbage_after_magic_is_corrupt)
+{
+    const char *p = tmp("garbage.zst");
+    unsigned char g[64] = { 0x28, 0xb5, 0x2f, 0xfd };
+    for (int i = 4; i < 64; i++) g[i] = (unsigned char)(i * 37);
+    write_file(p, g, sizeof g);
+    strbuf b = {0};
+    CHECK_INT(read_lines(p, &b), ERR_INPUT);
+    sb_free(&b);
+}
+
+TEST(zio_long_line_limit)
+{
+    const char *p = tmp("long.txt");
+    size_t n = 300000;
+    char *big = malloc(n + 2);
+    memset(big, 'x', n);
+    big[n] = '\n';
+    write_file(p, big, n + 1);
+    free(big);
+    char err[256];
+    zio_reader *r = zio_reader_open(p, err, sizeof err);
+    REQUIRE(r);
+    zio_reader_set_max_line(r, 100000);
+    char *line;
+    size_t len;
+    CHECK_INT(zio_reader_getline(r, &line, &len), ERR_INPUT);
+    CHECK_CONTAINS(zio_reader_error(r), "line longer than 100000 bytes");
+    zio_reader_close(r);
+    /* Without the limit the line comes back whole. */
+    r = zio_reader_open(p, err, sizeof err);
+    REQUIRE(r);
+    CHECK_INT(zio_reader_getline(r, &line, &len), 1);
+    CHECK_INT(len, n);
+    zio_reader_close(r);
+}
+
+TEST(zio_missing_file_and_gzip)
+{
+    char err[256];
+    CHECK(zio_reader_open(tmp("nope"), err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "cannot open");
+    const char *p = tmp("x.gz");
+    write_file(p, "\x1f\x8b\x08\x00zzzz", 8);
+    CHECK(zio_reader_open(p, err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "gzip");
+}
+
+TEST(zio_writer_abort_leaves_nothing)
+{
+    const char *p = tmp("aborted.txt");
+    char err[256];
+    zio_writer *w = zio_writer_open(p, 0, err, sizeof err);
+    REQUIRE(w);
+    zio_writer_write(w, "x\n", 2);
+    zio_writer_abort(w);
+    CHECK(access(p, F_OK) != 0);
+}
+
+TEST(parse_durations)
+{
+    int64_t v;
+    CHECK(parse_duration_us("1.5s", &v) == 0 && v == 1500000);
+    CHECK(parse_duration_us("250ms", &v) == 0 && v == 250000);
+    CHECK(parse_duration_us("2m", &v) == 0 && v == 120000000);
+    CHECK(parse_duration_us("1h", &v) == 0 && v == 3600000000LL);
+    CHECK(parse_duration_us("10", &v) == 0 && v == 10000000);
+    CHECK(parse_duration_us("7us", &v) == 0 && v == 7);
+    CHECK(parse_duration_us("abc", &v) < 0);
+    CHECK(parse_duration_us("5 s", &v) < 0);
+    CHECK(parse_duration_us("-1s", &v) < 0);
+    CHECK(parse_i64("12x", &v) < 0);
+    CHECK(parse_i64("-12", &v) == 0 && v == -12);
+    double d;
+    CHECK(parse_prob("0.25", &d) == 0 && d == 0.25);
+    CHECK(parse_prob("1.5", &d) < 0);
+    CHECK(parse_double("inf", &d) < 0);
+}
+
+TEST(rng_deterministic_and_uniform_range)
+{
+    rng a, b;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) CHECK(rng_u64(&a) == rng_u64(&b));
+    rng_seed2(&a, 42, 1);
+    rng_seed2(&b, 42, 2);
+    CHECK(rng_u64(&a) != rng_u64(&b));
+    int hist[5] = {0};
+    for (int i = 0; i < 50000; i++) {
+        int64_t v = rng_range(&a, 3, 7);
+        REQUIRE(v >= 3 && v <= 7);
+        hist[v - 3]++;
+    }
+    /* Each bucket expects 10000, sd = 89: allow 5 sd. */
+    for (int i = 0; i < 5; i++) CHECK_NEAR(hist[i], 10000, 450);
+}
+
+TEST(rng_exponential_and_gamma_moments)
+{
+    rng r;
+    rng_seed(&r, 7);
+    const int n = 200000;
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) {
+        double x = rng_gamma(&r, 4.0, 0.5); /* mean 2, var 1 */
+        s += x;
+        s2 += x * x;
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    CHECK_NEAR(mean, 2.0, 4 * 1.0 / sqrt(n));
+    CHECK_NEAR(var, 1.0, 0.03);
+    s = 0;
+    for (int i = 0; i < n; i++) s += rng_exp(&r, 3.0);
+    CHECK_NEAR(s / n, 3.0, 4 * 3.0 / sqrt(n));
+    /* Shape below 1 (CV > 1). */
+    s = 0;
+    for (int i = 0; i < n; i++) s += rng_gamma(&r, 0.25, 4.0); /* mean 1, var 4 */
+    CHECK_NEAR(s / n, 1.0, 4 * 2.0 / sqrt(n));
+}
+
+TEST(hset_ints_and_strings)
+{
+    hset s = {0};
+    for (int i = 0; i < 10000; i++) CHECK_INT(hset_add_int(&s, i * 7), 1);
+    for (int i = 0; i < 10000; i++) CHECK_INT(hset_add_int(&s, i * 7), 0);
+    CHECK_INT(s.len, 10000);
+    CHECK_INT(hset_add_int(&s, -1), 1);
+    hset_free(&s);
+    hset t = {0};
+    CHECK_INT(hset_add_str(&t, "a"), 1);
+    CHECK_INT(hset_add_str(&t, "b"), 1);
+    CHECK_INT(hset_add_str(&t, "a"), 0);
+    CHECK_INT(t.len, 2);
+    hset_free(&t);
+}
+
+TEST(tokcount_rule)
+{
+    CHECK_INT(tok_estimate("", 0), 0);
+    CHECK_INT(tok_estimate(" the cat sat", 12), 3);
+    CHECK_INT(tok_estimate("internationalization", 20), 4);  /* 20 letters: ceil(20/6) */
+    CHECK_INT(tok_estimate("12345", 5), 2);
+    CHECK_INT(tok_estimate("a, b.", 5), 4);
+    CHECK_INT(tok_estimate("x\n\n\ny", 5), 3);
+    CHECK_INT(tok_estimate("\xe4\xbd\xa0\xe5\xa5\xbd", 6), 2); /* two CJK characters */
+}
+
+TEST(strbuf_printf_grows)
+{
+    strbuf b = {0};
+    for (int i = 0; i < 1000; i++) sb_printf(&b, "%04d", i);
+    CHECK_INT(b.len, 4000);
+    CHECK(!memcmp(b.buf + 3996, "0999", 4));
+    sb_free(&b);
+}

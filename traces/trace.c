@@ -1,0 +1,291 @@
+/* trace.c — parsing and validation of trace records and headers. */
+#include "traces/trace.h"
+#include "common/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const trace_api_kinds[] = {
+    "chat", "completions", "generate", "embeddings", "other", NULL
+};
+
+static void describe(const cJSON *v, char *buf, size_t len)
+{
+    if (!v) { snprintf(buf, len, "nothing"); return; }
+    if (cJSON_IsString(v)) {
+        snprintf(buf, len, "string \"%.40s%s\"", v->valuestring,
+                 strlen(v->valuestring) > 40 ? "..." : "");
+    } else if (cJSON_IsNumber(v)) {
+        snprintf(buf, len, "%.17g", v->valuedouble);
+    } else if (cJSON_IsBool(v)) {
+        snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNull(v)) {
+        snprintf(buf, len, "null");
+    } else if (cJSON_IsArray(v)) {
+        snprintf(buf, len, "an array");
+    } else {
+        snprintf(buf, len, "an object");
+    }
+}
+
+static int bad(char *err, size_t errlen, const char *field, const char *expected,
+               const cJSON *got)
+{
+    char g[80];
+    describe(got, g, sizeof g);
+    errf(err, errlen, "field '%s': expected %s, got %s", field, expected, g);
+    return ERR_INPUT;
+}
+
+/* Integer-valued number in [lo, hi]. */
+static int get_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+/* String or integer id; integers are rendered into buf. */
+static const char *get_id(const cJSON *v, char *buf, size_t len)
+{
+    int64_t n;
+    if (cJSON_IsString(v) && v->valuestring[0]) return v->valuestring;
+    if (get_int(v, INT64_MIN / 2, INT64_MAX / 2, &n) == 0) {
+        snprintf(buf, len, "%lld", (long long)n);
+        return buf;
+    }
+    return NULL;
+}
+
+void trace_rec_clear(trace_rec *r)
+{
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
+    r->turn = r->input_tokens = r->output_tokens = r->think_us = -1;
+}
+
+void trace_rec_move(trace_rec *dst, trace_rec *src)
+{
+    trace_rec_clear(dst);
+    *dst = *src;
+    /* Views of numeric ids point into src's buffers: re-point them. */
+    if (src->id == src->idbuf) dst->id = dst->idbuf;
+    if (src->session == src->sessbuf) dst->session = dst->sessbuf;
+    if (src->parent == src->parentbuf) dst->parent = dst->parentbuf;
+    memset(src, 0, sizeof *src);
+    trace_rec_clear(src);
+}
+
+int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
+                    char *err, size_t errlen)
+{
+    trace_rec_clear(r);
+    r->json = obj;
+    if (!cJSON_IsObject(obj)) return bad(err, errlen, "(record)", "a JSON object", obj);
+    const cJSON *t = NULL, *id = NULL, *api = NULL;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        const char *k = c->string;
+        if (!k) continue;
+        switch (k[0]) {
+        case 't':
+            if (!strcmp(k, "t_us")) t = c;
+            else if (!strcmp(k, "turn")) {
+                if (get_int(c, 0, INT32_MAX, &r->turn) < 0)
+                    return bad(err, errlen, k, "a non-negative integer", c);
+            } else if (!strcmp(k, "think_us")) {
+                if (get_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
+                    return bad(err, errlen, k, "a non-negative integer (microseconds)", c);
+            }
+            break;
+        case 'i':
+            if (!strcmp(k, "id")) id = c;
+            else if (!strcmp(k, "input_tokens")) {
+                if (get_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
+                    return bad(err, errlen, k, "a non-negative integer", c);
+            }
+            break;
+        case 'o':
+            if (!strcmp(k, "output_tokens")) {
+                if (get_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
+                    return bad(err, errlen, k, "a non-negative integer", c);
+            } else if (!strcmp(k, "orig")) {
+                if (!cJSON_IsObject(c)) return bad(err, errlen, k, "an object", c);
+                r->orig = c;
+            }
+            break;
+        case 'a':
+            if (!strcmp(k, "api")) api = c;
+            break;
+        case 'm':
+            if (!strcmp(k, "model")) {
+                if (cJSON_IsString(c)) r->model = c->valuestring;
+                else if (!cJSON_IsNull(c))
+                    return bad(err, errlen, k, "a string or null", c);
+            }
+            break;
+        case 's':
+            if (!strcmp(k, "session") && !cJSON_IsNull(c)) {
+                r->session = get_id(c, r->sessbuf, sizeof r->sessbuf);
+                if (!r->session)
+                    return bad(err, errlen, k, "a non-empty string or an integer", c);
+            }
+            break;
+        case 'p':
+            if (!strcmp(k, "parent") && !cJSON_IsNull(c)) {
+                r->parent = get_id(c, r->parentbuf, sizeof r->parentbuf);
+                if (!r->parent)
+                    return bad(err, errlen, k, "a non-empty string or an integer", c);
+            }
+            break;
+        case 'b':
+            if (!strcmp(k, "body")) {
+                if (!cJSON_IsObject(c)) return bad(err, errlen, k, "a JSON object (the request)", c);
+                r->body = c;
+            } else if (!strcmp(k, "block_size")) {
+                if (get_int(c, 1, INT32_MAX, &r->block_size) < 0)
+                    return bad(err, errlen, k, "a positive integer", c);
+            }
+            break;
+        case 'h':
+            if (!strcmp(k, "hash_ids")) {
+                if (!cJSON_IsArray(c)) return bad(err, errlen, k, "an array of integers", c);
+                int64_t v;
+                for (const cJSON *e = c->child; e; e = e->next)
+                    if (get_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
+                        return bad(err, errlen, "hash_ids[]", "an integer", e);
+                r->hash_ids = c;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (!t) return bad(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
+    if (get_int(t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
+        return bad(err, errlen, "t_us", "a non-negative integer (microseconds)", t);
+    r->id = get_id(id, r->idbuf, sizeof r->idbuf);
+    if (!r->id) return bad(err, errlen, "id", "a non-empty string or an integer", id);
+    if (!cJSON_IsString(api) || !api->valuestring[0])
+        return bad(err, errlen, "api", "a string such as \"chat\" or \"completions\"", api);
+    r->api = api->valuestring;
+    if (!r->body && r->input_tokens < 0)
+        return bad(err, errlen, "input_tokens",
+                   "a non-negative integer (a record needs \"body\" or \"input_tokens\")", NULL);
+    if (r->hash_ids) {
+        if (!r->block_size) r->block_size = default_block;
+        if (!r->block_size)
+            return bad(err, errlen, "block_size",
+                       "a positive integer (in the record or the header) when hash_ids are given", NULL);
+    }
+    return 0;
+}
+
+int trace_rec_parse(trace_rec *r, const char *line, size_t len,
+                    int64_t default_block, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!obj) {
+        trace_rec_clear(r);
+        size_t col = end && end >= line ? (size_t)(end - line) + 1 : 1;
+        if (len == 0) errf(err, errlen, "empty line (expected a JSON object)");
+        else {
+            /* line need not be NUL-terminated: bound the excerpt by len. */
+            const char *near = end && end >= line && end < line + len ? end : line + len;
+            int k = (int)(line + len - near);
+            errf(err, errlen, "invalid JSON at column %zu: near \"%.*s\"", col, k < 20 ? k : 20, near);
+        }
+        return ERR_INPUT;
+    }
+    /* Anything after the object other than whitespace is an error. */
+    if (end) {
+        while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+        if (end < line + len) {
+            cJSON_Delete(obj);
+            trace_rec_clear(r);
+            errf(err, errlen, "invalid JSON at column %zu: trailing characters after the object",
+                 (size_t)(end - line) + 1);
+            return ERR_INPUT;
+        }
+    }
+    return trace_rec_adopt(r, obj, default_block, err, errlen);
+}
+
+void trace_rec_set_t_us(trace_rec *r, int64_t t_us)
+{
+    r->t_us = t_us;
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(r->json, "t_us");
+    if (t) cJSON_SetNumberValue(t, (double)t_us);
+    else trace_add_int(r->json, "t_us", t_us);
+}
+
+cJSON *trace_add_int(cJSON *obj, const char *name, int64_t v)
+{
+    return cJSON_AddNumberToObject(obj, name, (double)v);
+}
+
+cJSON *trace_header_new(const char *source)
+{
+    char ts[64];
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "format", TRACE_FORMAT);
+    cJSON_AddNumberToObject(h, "version", TRACE_VERSION);
+    cJSON_AddStringToObject(h, "source", source);
+    fmt_iso8601(now_real_ns(), ts, sizeof ts);
+    cJSON_AddStringToObject(h, "created", ts);
+    cJSON_AddStringToObject(h, "tool", "sagellm-bench " SAGELLM_VERSION);
+    return h;
+}
+
+int trace_header_check(const cJSON *obj, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "format");
+    if (!cJSON_IsObject(obj) || !cJSON_IsString(f) || strcmp(f->valuestring, TRACE_FORMAT)) {
+        errf(err, errlen, "field 'format': expected a header object with \"format\": \"%s\" "
+             "on the first line (is this a trace? import other formats with "
+             "'sagellm-bench trace convert --from FORMAT')", TRACE_FORMAT);
+        return ERR_INPUT;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "version");
+    if (!cJSON_IsNumber(v) || v->valuedouble != TRACE_VERSION) {
+        char g[80];
+        describe(v, g, sizeof g);
+        errf(err, errlen, "field 'version': expected %d (this tool reads trace format v%d), got %s",
+             TRACE_VERSION, TRACE_VERSION, g);
+        return ERR_INPUT;
+    }
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, "block_size");
+    if (b && (!cJSON_IsNumber(b) || b->valuedouble < 1 || floor(b->valuedouble) != b->valuedouble))
+        return bad(err, errlen, "block_size", "a positive integer", b);
+    return 0;
+}
+
+void trace_header_add_history(cJSON *header, const char *op, cJSON *args)
+{
+    cJSON *hist = cJSON_GetObjectItemCaseSensitive(header, "history");
+    if (!cJSON_IsArray(hist)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(header, "history");
+        hist = cJSON_AddArrayToObject(header, "history");
+    }
+    cJSON *e = args && cJSON_IsObject(args) ? args : cJSON_CreateObject();
+    if (args && e != args) cJSON_Delete(args);
+    cJSON *opj = cJSON_CreateString(op);
+    /* "op" first for readability. */
+    opj->next = e->child;
+    if (e->child) {
+        opj->prev = e->child->prev;
+        e->child->prev = opj;
+    } else {
+        opj->prev = opj;
+    }
+    opj->string = xstrdup("op");
+    e->child = opj;
+    char ts[64];
+    fmt_iso8601(now_real_ns(), ts, sizeof ts);
+    cJSON_AddStringToObject(e, "at", ts);
+    cJSON_AddItemToArray(hist, e);
+}
