@@ -88,6 +88,7 @@ typedef struct req_view {
     const char *err_class;
 } req_view;
 
+/* Appends x, doubling the capacity when full (allocation aborts on failure). */
 static void dv_push(dvec *a, double x)
 {
     if (a->n == a->cap) {
@@ -97,6 +98,7 @@ static void dv_push(dvec *a, double x)
     a->v[a->n++] = x;
 }
 
+/* Appends x, as dv_push. */
 static void iv_push(ivec *a, int64_t x)
 {
     if (a->n == a->cap) {
@@ -106,6 +108,7 @@ static void iv_push(ivec *a, int64_t x)
     a->v[a->n++] = x;
 }
 
+/* Frees what an accumulator owns (not a itself). */
 static void acc_free(acc *a)
 {
     dvec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
@@ -152,6 +155,7 @@ uint64_t summary_records(const summary *s) { return s->records; }
 
 /* ---- decoding a record ---- */
 
+/* "a string", "a number"...: what j is, for messages. */
 static const char *type_name(const cJSON *j)
 {
     if (cJSON_IsString(j)) return "a string";
@@ -172,6 +176,8 @@ static void who(const cJSON *req, uint64_t nth, char *buf, size_t len)
 }
 
 /* An exact integer in cJSON's double (|v| <= 2^53). */
+/* 1 and *out set when j is a number holding an integer within +-2^53 (so
+ * cJSON's double held it exactly), else 0. */
 static int as_int(const cJSON *j, int64_t *out)
 {
     if (!cJSON_IsNumber(j)) return 0;
@@ -181,12 +187,14 @@ static int as_int(const cJSON *j, int64_t *out)
     return 1;
 }
 
+/* A record being decoded: where messages go and whether one was set. */
 typedef struct dec {
     summary *s;
     const char *who;
     int bad;
 } dec;
 
+/* Sets the summary's message to "WHO: MESSAGE" (the first one only). */
 static PRINTF_LIKE(2, 3) void bad(dec *d, const char *fmt, ...)
 {
     if (d->bad) return;
@@ -347,6 +355,7 @@ static int decode(dec *d, const cJSON *req, req_view *v)
 
 /* ---- accumulating ---- */
 
+/* Counts one failure of class cls (copied). */
 static void count_error(acc *a, const char *cls)
 {
     for (size_t i = 0; i < a->nerr; i++) {
@@ -361,6 +370,8 @@ static void count_error(acc *a, const char *cls)
     a->nerr++;
 }
 
+/* Adds a completed request's ITL values (rules at the top of the file);
+ * its arrays were checked by decode. */
 static void add_itl(acc *a, const req_view *v)
 {
     const cJSON *g, *k = v->per_token ? v->gap_tokens->child : NULL;
@@ -383,6 +394,7 @@ static void add_itl(acc *a, const req_view *v)
     }
 }
 
+/* Adds one decoded measured request to a; cannot fail. */
 static void acc_add(acc *a, const summary_opts *o, const req_view *v)
 {
     if (v->has_sched && v->has_send) dv_push(&a->lag, (double)(v->t_send - v->t_sched));
@@ -463,6 +475,7 @@ int summary_add(summary *s, const cJSON *req)
 
 /* ---- statistics ---- */
 
+/* qsort comparators, ascending. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -508,6 +521,7 @@ static double csum(const double *x, size_t n, double shift, int p)
     return s + c;
 }
 
+/* Adds key: v, or key: null when !have. */
 static void add_num_or_null(cJSON *o, const char *key, int have, double v)
 {
     if (have) cJSON_AddNumberToObject(o, key, v);
@@ -551,17 +565,21 @@ static uint64_t max_concurrency(ivec *sends, ivec *ends)
     return (uint64_t)max;
 }
 
+/* wa when only a counted, wb when only b, "mixed" when both, NULL when neither. */
 static const char *basis_word(uint64_t a, uint64_t b, const char *wa, const char *wb)
 {
     if (a && b) return "mixed";
     return a ? wa : b ? wb : NULL;
 }
 
+/* Orders error classes by name. */
 static int cmp_err(const void *a, const void *b)
 {
     return strcmp(((const err_count *)a)->cls, ((const err_count *)b)->cls);
 }
 
+/* The summary.json object of one accumulator (sorts its arrays in place).
+ * Caller frees the result. */
 static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
 {
     cJSON *j = cJSON_CreateObject();

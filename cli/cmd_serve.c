@@ -161,7 +161,7 @@ static int run(int argc, char **argv)
     uint64_t seed = 0;
     char err[1024];
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         int64_t v;
         uint64_t u;
         double d;

@@ -190,13 +190,15 @@ static const char mat_help[] =
     "Copies a trace and gives every length-only record a request body whose\n"
     "prompt has input_tokens tokens (docs/prompt-synthesis.md): words chosen\n"
     "by a seeded generator, one block per hash id so equal ids give identical\n"
-    "text. Records that already have a body, and every other field, are kept.\n\n"
+    "text. Such records get \"body_synthetic\": true. Records that already have\n"
+    "a body, and every other field, are kept.\n\n"
     "options:\n"
     "  -o, --out OUT   output trace (.jsonl.zst compresses; - is stdout)\n"
     "  --api KIND      body shape, and the records' api: chat (messages),\n"
     "                  completions or generate (prompt); default: each record's api\n"
     "  --model M       model in the bodies (default: the record's model, else none)\n"
-    "  --seed S        seed of the text beyond hash blocks (default 1)\n"
+    "  --seed S        seed of the text not covered by hash ids (default 1);\n"
+    "                  hash blocks depend on their id only\n"
     "  --level N       zstd level (0 = plain; default 3 for .zst outputs)\n";
 
 int trace_cmd_materialize(int argc, char **argv)
@@ -268,6 +270,8 @@ int trace_cmd_materialize(int argc, char **argv)
             }
             if (api) cJSON_ReplaceItemInObjectCaseSensitive(rec->json, "api", cJSON_CreateString(api));
             cJSON_AddItemToObject(rec->json, "body", body);
+            /* Say so: this body is not what a client sent. */
+            cJSON_AddTrueToObject(rec->json, "body_synthetic");
             made++;
         }
         if ((rc = trace_writer_put(w, rec->json)) < 0) {

@@ -119,6 +119,8 @@ static int dispatch(sse_parser *p, sse_event_cb cb, void *ud)
     return rc ? SSE_STOPPED : 0;
 }
 
+/* A comment line: counted, and passed to cb when comments are reported.
+ * Returns 0 or SSE_STOPPED. */
 static int comment(sse_parser *p, const char *l, size_t len, sse_event_cb cb, void *ud)
 {
     p->st.comments++;

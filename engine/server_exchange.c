@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream" };
@@ -89,10 +90,11 @@ static void write_ground_truth(xch *x)
     add_t(&b, "t_first_token_write_ns", x->nev_written ? x->ev_write[0] : 0);
     add_t(&b, "t_last_token_write_ns", x->nev_written ? x->ev_write[x->nev_written - 1] : 0);
     add_t(&b, "t_end_ns", x->t_end);
+    int64_t sent = 0;                        /* tokens in events that reached the connection */
+    for (size_t i = 0; i < x->nev_written; i++) sent += x->ev_ntok[i];
     sb_printf(&b, ",\"prompt_tokens\":%lld,\"cached_tokens\":%lld,\"completion_tokens\":%lld,"
               "\"sent_tokens\":%lld,\"finish_reason\":", (long long)r->prompt_tokens,
-              (long long)r->cached_tokens, (long long)r->completion_tokens,
-              (long long)x->tokens_sent);
+              (long long)r->cached_tokens, (long long)r->completion_tokens, (long long)sent);
     if (x->finish_reason) sb_printf(&b, "\"%s\"", x->finish_reason); else sb_adds(&b, "null");
     sb_printf(&b, ",\"queue_ns\":%lld,\"prefill_ns\":%lld,\"decode_ns\":%lld,\"events\":%zu",
               (long long)r->queue_ns, (long long)r->prefill_ns, (long long)r->decode_ns,
@@ -275,6 +277,17 @@ static void on_done(void *u, const sim_engine_result *res)
     server_xch_unref(x);
 }
 
+/* Ends the connection now. Returning an error to libmicrohttpd alone marks
+ * it closed but leaves the socket open until its event loop next wakes,
+ * which may be never on an idle server; shutting the socket down both tells
+ * the client at once and wakes the loop. */
+static void break_connection(xch *x)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
 /* The streamed response's body: hands out what the engine produced, or
  * suspends the connection until there is more. */
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -284,6 +297,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&x->mu);
     if (x->kill) {
         pthread_mutex_unlock(&x->mu);
+        break_connection(x);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     size_t avail = x->out.len - x->out_off;
@@ -305,6 +319,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (x->reset) {
         pthread_mutex_unlock(&x->mu);
+        break_connection(x);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (x->finished) {
@@ -380,9 +395,13 @@ enum MHD_Result server_xch_resumed(xch *x)
         return MHD_YES;
     }
     pthread_mutex_unlock(&x->mu);
-    if (kill) return MHD_NO;                 /* closes the connection */
+    if (kill) {
+        break_connection(x);
+        return MHD_NO;
+    }
     if (x->fault == FAULT_RESET) {
         x->fault_fired = 1;
+        break_connection(x);
         return MHD_NO;
     }
     if (x->fault == FAULT_ERROR_IN_STREAM) {

@@ -119,7 +119,8 @@ void *schedule_reader_main(void *arg)
     r->sched_first_ns = first_ns;
     r->sched_last_ns = last_ns;
     long n = atomic_load(&r->scheduled);
-    r->trace_rate = n > 1 && last_ns > first_ns ? (double)n / ((double)(last_ns - first_ns) / 1e9) : 0;
+    /* As achieved_rate: (n - 1) intervals over the span of the schedule. */
+    r->trace_rate = n > 1 && last_ns > first_ns ? (double)(n - 1) / ((double)(last_ns - first_ns) / 1e9) : 0;
     trace_reader_close(tr);
 done:
     for (int i = 0; i < r->nworkers; i++) {

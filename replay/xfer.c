@@ -39,7 +39,11 @@ xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *
     xfer *x = xcalloc(1, sizeof *x);
     x->cl = cl;
     x->o = o;
-    x->headers = headers;
+    for (const struct curl_slist *h = headers; h; h = h->next)
+        x->headers = curl_slist_append(x->headers, h->data);
+    /* Room for any 64-bit index; rewritten in place for each request. */
+    x->headers = curl_slist_append(x->headers, "X-Request-Id: 00000000000000000000");
+    for (x->rid = x->headers; x->rid->next; x->rid = x->rid->next) {}
     x->sse = sse_new(0);
     x->cstate = xcalloc(1, cl->ops->state_size ? cl->ops->state_size : 1);
     return x;
@@ -198,6 +202,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
         fail(x, XERR_PROTOCOL, "not sent: %s", err);
         return ERR_INPUT;
     }
+    snprintf(x->rid->data, sizeof "X-Request-Id: 00000000000000000000", "X-Request-Id: %llu",
+             (unsigned long long)q->index);
     if (!x->easy) x->easy = curl_easy_init();
     else curl_easy_reset(x->easy);
     CURL *e = x->easy;
@@ -401,6 +407,7 @@ void xfer_free(xfer *x)
     if (!x) return;
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     if (x->easy) curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
     sse_free(x->sse);
     free(x->cstate);
     free(x->gaps);

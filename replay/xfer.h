@@ -23,7 +23,8 @@ typedef struct xfer {
     const client *cl;
     const replay_opts *o;
     CURL *easy;
-    struct curl_slist *headers;   /* the worker's (not owned) */
+    struct curl_slist *headers;   /* the run's headers + X-Request-Id (owned) */
+    struct curl_slist *rid;       /* the X-Request-Id node, rewritten per request */
     sse_parser *sse;
     void *cstate;                 /* client per-request state */
     client_request creq;
@@ -47,7 +48,9 @@ typedef struct xfer {
 } xfer;
 
 /* The header list every request of a run carries (content type, auth,
- * --header lines). The caller frees it with curl_slist_free_all. */
+ * --header lines). The caller frees it with curl_slist_free_all. Each xfer
+ * copies it and adds "X-Request-Id: INDEX" (the request's trace index), which
+ * servers log and the built-in server writes into its ground truth. */
 struct curl_slist *xfer_headers(const client_opts *co);
 
 xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *o);

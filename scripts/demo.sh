@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
-# make demo — the README's tour, end to end, on the bundled sample traces.
-# Writes everything under results/demo/.
+# make demo — the main job end to end on the built-in target:
+#   1. import the public Azure conversation trace sample,
+#   2. start the built-in simulated server (sagellm-bench serve) on a free port,
+#   3. replay the trace's first three minutes at 10x speed through the vllm client,
+#   4. print the summary and leave everything in results/demo/,
+#   5. stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin/sagellm-bench}
 SHARED=${SAGELLM_SHARED_TRACES:-../shared/traces}
 OUT=results/demo
-mkdir -p "$OUT"
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+SPEED=${DEMO_SPEED:-10}
+WINDOW=${DEMO_WINDOW:-180s}
+step() { printf '\n$ %s\n' "$*" | sed "s|$BIN|sagellm-bench|"; "$@"; }
 
-if [ ! -f "$SHARED/AzureLLMInferenceTrace_conv.csv" ]; then
-    echo "demo: sample traces not found in $SHARED (set SAGELLM_SHARED_TRACES)" >&2
+src="$SHARED/AzureLLMInferenceTrace_conv.csv"
+if [ ! -f "$src" ]; then
+    echo "demo: $src not found (set SAGELLM_SHARED_TRACES to the folder of sample traces)" >&2
     exit 1
 fi
-step "$BIN" trace convert --from azure "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$OUT/azure_conv.jsonl.zst"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+step "$BIN" trace convert --from azure --api chat "$src" -o "$OUT/azure_conv.jsonl.zst"
 step "$BIN" trace inspect "$OUT/azure_conv.jsonl.zst"
-step "$BIN" trace slice "$OUT/azure_conv.jsonl.zst" --from 60s --to 180s -o "$OUT/azure_2min.jsonl.zst"
-step "$BIN" trace scale "$OUT/azure_2min.jsonl.zst" --speed 4 -o "$OUT/azure_2min_x4.jsonl.zst"
-step "$BIN" trace convert --from mooncake "$SHARED/mooncake_conversation_trace.jsonl" -o "$OUT/mooncake.jsonl.zst"
-step "$BIN" trace inspect "$OUT/mooncake.jsonl.zst"
-step "$BIN" trace synth --duration 60s --rate 5 --arrival gamma:2 --input lognormal:1000:0.8 \
-     --output uniform:64:512 --seed 1 -o "$OUT/synth.jsonl.zst"
-step "$BIN" trace materialize "$OUT/synth.jsonl.zst" --api chat -o "$OUT/synth_bodies.jsonl.zst"
+
+printf '\n$ sagellm-bench serve --port 0 --ground-truth %s/ground_truth.jsonl &\n' "$OUT"
+"$BIN" serve --port 0 --port-file "$OUT/port" --ground-truth "$OUT/ground_truth.jsonl" \
+    >"$OUT/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+for _ in $(seq 1 100); do [ -s "$OUT/port" ] && break; sleep 0.05; done
+if [ ! -s "$OUT/port" ]; then echo "demo: the server did not start:" >&2; cat "$OUT/serve.log" >&2; exit 1; fi
+url="http://127.0.0.1:$(cat "$OUT/port")"
+cat "$OUT/serve.log"
+
+step "$BIN" replay "$OUT/azure_conv.jsonl.zst" --client vllm --url "$url" --to "$WINDOW" \
+     --speed "$SPEED" --out "$OUT/run" --scrape-metrics 1s --csv
+kill "$server"
+wait "$server" 2>/dev/null || true
+trap - EXIT
 echo
-echo "demo: traces written to $OUT/"
+echo "demo: per-request log $OUT/run/requests.jsonl, summary $OUT/run/summary.json,"
+echo "      run manifest $OUT/run/run.json, server ground truth $OUT/ground_truth.jsonl"

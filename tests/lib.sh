@@ -29,7 +29,8 @@ fail() { FAILED=$((FAILED + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '    %s\
 # ok DESC CMD...: the command exits 0.
 ok() {
     local d=$1; shift
-    if "$@" >"$T/.out" 2>"$T/.err"; then pass "$d"; else fail "$d" "exit $? from: $*" "$(head -c 600 "$T/.err")"; fi
+    if "$@" >"$T/.out" 2>"$T/.err"; then pass "$d"
+    else fail "$d" "exit $? from: $*" "$(grep -v '^ok ' "$T/.out" | head -c 600)" "$(head -c 600 "$T/.err")"; fi
 }
 
 # expect_exit DESC CODE CMD...: the command exits with CODE.

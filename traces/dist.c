@@ -134,7 +134,7 @@ static int table_finish(dist *d, table_build *t)
         total += d->cum[i];
         d->cum[i] = total;
     }
-    if (!(total > 0)) return -1;
+    if (!(total > 0) || !isfinite(total)) return -1;
     d->mean = sum / total;
     return 0;
 }
@@ -163,7 +163,8 @@ static int load_trace_values(dist *d, const char *path, const char *field,
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(rec->json, field);
         if (!f || cJSON_IsNull(f)) continue;
         double x = cJSON_IsNumber(f) ? f->valuedouble : -1;
-        if (!(x >= 0 && x <= (double)DIST_MAX_US) || floor(x) != x) {
+        if (!(x >= 0 && x <= (double)(d->unit == DIST_COUNT ? DIST_MAX_COUNT : DIST_MAX_US))
+            || floor(x) != x) {
             errf(err, errlen, "%s:%llu: field '%s': expected a non-negative integer "
                  "for empirical:FILE", path, (unsigned long long)rec->line, field);
             rc = ERR_INPUT;
@@ -283,8 +284,8 @@ static int load_empirical(dist *d, const char *path, const char *field,
     zio_reader_close(z);
     if (!t.n || table_finish(d, &t) < 0) {
         tb_free(&t);
-        errf(err, errlen, "%s: no values with a positive weight (empirical:FILE needs "
-             "one value per line, or 'VALUE WEIGHT' lines)", path);
+        errf(err, errlen, "%s: no values with a positive weight, or weights too large to add up "
+             "(empirical:FILE needs one value per line, or 'VALUE WEIGHT' lines)", path);
         return ERR_INPUT;
     }
     return 0;

@@ -125,8 +125,21 @@ static int take_header(csvst *st)
                                     st->cols[c].name, d);
         }
     }
-    for (size_t i = 0; i < st->nhead; i++)
-        if (st->map[i] == -1) st->map[i] = -1 - (int)st->nextra++;
+    for (size_t i = 0; i < st->nhead; i++) {
+        if (st->map[i] != -1) continue;
+        st->map[i] = -1 - (int)st->nextra++;
+        /* Extra columns become meta keys: give unnamed and repeated ones
+         * a unique name, "column_N" (N counted from 1). */
+        int dup = !st->names[i][0];
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = st->map[j] < 0 && !strcmp(st->names[j], st->names[i]);
+        if (dup) {
+            free(st->names[i]);
+            strbuf b = {0};
+            sb_printf(&b, "column_%zu", i + 1);
+            st->names[i] = b.buf;
+        }
+    }
     if (st->nextra) {
         st->ex_name = xcalloc(st->nextra, sizeof *st->ex_name);
         st->ex_v = xcalloc(st->nextra, sizeof *st->ex_v);

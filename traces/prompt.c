@@ -1,9 +1,11 @@
 /* prompt.c — see prompt.h. The vocabulary below was chosen by tokenizing
  * every candidate with the cl100k_base, o200k_base, Llama 2 and Llama 3
- * tokenizers (with and without a leading space) and keeping the 512 most
- * common English words that are one token in all of them; bench/
- * prompt_tokens.sh re-measures the generated text. Do not reorder the table:
- * the words a seed gives depend on it. */
+ * tokenizers (with and without a leading space) and keeping, in cl100k merge
+ * order, the first 512 dictionary words of 3-6 lowercase letters that are
+ * one token in all of them, minus code keywords, fragments and offensive
+ * words (docs/prompt-synthesis.md; Qwen 3 also counts each as one token).
+ * bench/prompt_tokens.sh re-measures the generated text. Do not reorder the
+ * table: the words a seed gives depend on it. */
 #include "traces/prompt.h"
 #include "common/rng.h"
 
@@ -177,7 +179,11 @@ int prompt_synth(strbuf *out, int64_t tokens, const cJSON *hash_ids,
     rng r;
     if (hash_ids) {
         for (const cJSON *e = hash_ids->child; e && left > 0; e = e->next) {
-            if (!cJSON_IsNumber(e)) return ERR_USAGE;
+            /* Ids outside +-2^62 cannot come from a valid trace record. */
+            if (!cJSON_IsNumber(e) || !(e->valuedouble > -4.6e18 && e->valuedouble < 4.6e18)) {
+                out->buf[out->len] = '\0';   /* nothing appended */
+                return ERR_USAGE;
+            }
             int64_t k = left < block_size ? left : block_size;
             block_rng(&r, (int64_t)e->valuedouble);
             p = emit_words(p, &r, k, first);

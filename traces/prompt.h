@@ -31,8 +31,9 @@
  * past those blocks come from `seed`. hash_ids may be NULL (then all of the
  * text comes from seed). The text starts with a letter (the first word's
  * space is dropped) and ends with a letter; no NUL is counted in out->len but
- * out->buf is NUL-terminated. Returns 0, or ERR_USAGE for tokens < 0, a
- * hash_ids that is not an array of numbers, or block_size < 1 with hash_ids. */
+ * out->buf is NUL-terminated. Returns 0, or ERR_USAGE (out unchanged) for
+ * tokens < 0, a hash_ids that is not an array of integers, or block_size < 1
+ * with hash_ids. Thread-safe: no shared state. */
 int prompt_synth(strbuf *out, int64_t tokens, const cJSON *hash_ids,
                  int64_t block_size, uint64_t seed);
 

@@ -22,6 +22,10 @@ start_server --seed 11 --ground-truth "$GT" --fail-rate $P --reset-rate $P --sta
 
 # One curl process runs all transfers, 100 at a time; a stalled one ends at
 # its 3 s limit. Each line of results: URL (with ?i=N) status exit-code.
+# --parallel-immediate: otherwise curl holds new transfers back while its
+# first connection (maybe a stalled one) shows whether it can multiplex.
+# "Connection: close" because curl silently resends a request whose reused
+# connection closes before any response byte (a non-streamed reset).
 mkdir -p "$T/out"
 printf '{"messages":[{"role":"user","content":"count to ten"}],"max_tokens":10,"ignore_eos":true,"stream":true}' >"$T/stream.json"
 printf '{"messages":[{"role":"user","content":"count to ten"}],"max_tokens":10,"ignore_eos":true}' >"$T/plain.json"
@@ -33,12 +37,13 @@ url = "$URL/v1/chat/completions?i=$i"
 data-binary = "@$T/$body.json"
 header = "Content-Type: application/json"
 header = "X-Request-Id: f$i"
+header = "Connection: close"
 output = "$T/out/$i"
 max-time = 3
 write-out = "%{url_effective} %{http_code} %{exitcode}\n"
 EOF
 done >"$T/curl.cfg"
-curl -s --no-progress-meter --parallel --parallel-max 100 -K "$T/curl.cfg" >"$T/results" 2>/dev/null
+curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 100 -K "$T/curl.cfg" >"$T/results" 2>/dev/null
 check "curl ran all $N transfers" '[ "$(wc -l <"$T/results")" = $N ]'
 stop_server
 check "server exits 0 with stalled streams open" '[ "$SRV_RC" = 0 ]'

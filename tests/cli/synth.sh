@@ -93,6 +93,7 @@ check "materialize: reports the count" "grep -qE 'records given a body' '$T/.err
 expect_out "materialize: output validates" 'OK' "$BIN" trace validate "$T/mat.jsonl"
 check "materialize: every record has a body" "[ \$(tail -n +2 '$T/mat.jsonl' | grep -vc '\"body\":{\"model\":\"served\",\"messages\":\\[{\"role\":\"user\",\"content\":\"') = 0 ]"
 check "materialize: keeps the other fields" "[ \"\$(tail -n +2 '$T/mat.jsonl' | sed 's/,\"body\":.*//')\" = \"\$(tail -n +2 '$T/sess.jsonl' | sed 's/}\$//')\" ]"
+check "materialize: marks synthetic bodies" "[ \$(tail -n +2 '$T/mat.jsonl' | grep -vc '},\"body_synthetic\":true}\$') = 0 ]"
 check "materialize: history in the header" "head -n 1 '$T/mat.jsonl' | grep -q '\"history\":\\[{\"op\":\"materialize\",\"model\":\"served\",\"seed\":9'"
 # Words in each prompt == input_tokens (one token per word).
 check "materialize: prompt word count == input_tokens" \
@@ -113,7 +114,7 @@ P() { sed -n "$1p" "$T/hm.jsonl" | sed -E 's/.*"prompt":"([a-z ]*)".*/\1/'; }
 check "materialize: shared first block" "[ \"\$(P 2 | cut -d' ' -f1-4)\" = \"\$(P 3 | cut -d' ' -f1-4)\" ]"
 check "materialize: different second block" "[ \"\$(P 2 | cut -d' ' -f5-8)\" != \"\$(P 3 | cut -d' ' -f5-8)\" ]"
 check "materialize: partial block = first words of the block" "[ \"\$(P 4 | cut -d' ' -f5-6)\" = \"\$(P 2 | cut -d' ' -f5-6)\" ]"
-check "materialize: max_tokens from output_tokens" "[ \$(grep -c '\"max_tokens\":3}' '$T/hm.jsonl') = 3 ]"
+check "materialize: max_tokens from output_tokens" "[ \$(grep -c '\"max_tokens\":3},\"body_synthetic\":true}' '$T/hm.jsonl') = 3 ]"
 check "materialize: body records untouched" "sed -n 5p '$T/hm.jsonl' | grep -qx '{\"t_us\":3,\"id\":\"d\",\"api\":\"chat\",\"body\":{\"messages\":\\[{\"role\":\"user\",\"content\":\"hi\"}\\]},\"x_keep\":\\[1\\]}'"
 ok "materialize: --api chat" "${MAT[@]}" "$T/h.jsonl" -o "$T/hc.jsonl" --api chat
 check "materialize: --api rewrites api and body" "[ \$(grep -c '\"api\":\"chat\".*\"messages\"' '$T/hc.jsonl') = 4 ]"

@@ -309,6 +309,22 @@ TEST(dist_empirical_errors)
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "positive weight");
 
+    FILE *bin = fopen(f, "wb");
+    fwrite("10\n2\0003\n", 1, 7, bin);
+    fclose(bin);
+    CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
+    CHECK_CONTAINS(err, "emp_bad.txt:2: expected text, got a NUL byte");
+
+    write_file(f, " , \t\n5\n");   /* a line of separators only is blank */
+    CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), 0);
+    dist_free(d);
+    d = NULL;
+
+    write_file(f, "300000000000s\n");   /* past the trace format's time limit */
+    CHECK_INT(dist_parse(spec, DIST_DURATION, NULL, &d, err, sizeof err), ERR_INPUT);
+    CHECK_CONTAINS(err, "value: expected a duration");
+    CHECK_INT(dist_parse("fixed:300000000000s", DIST_DURATION, NULL, &d, err, sizeof err), ERR_USAGE);
+
     snprintf(spec, sizeof spec, "empirical:%s", tmp("does-not-exist.txt"));
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_SYSTEM);
     CHECK_CONTAINS(err, "does-not-exist.txt");

@@ -89,6 +89,11 @@ TEST(prompt_deterministic_for_a_seed)
     CHECK_INT(prompt_synth(&d, 10, notarr, 16, 1), ERR_USAGE);
     cJSON *arr = cJSON_CreateArray();
     CHECK_INT(prompt_synth(&d, 10, arr, 0, 1), ERR_USAGE);
+    size_t before = d.len;
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(4));
+    cJSON_AddItemToArray(arr, cJSON_CreateString("x"));
+    CHECK_INT(prompt_synth(&d, 10, arr, 4, 1), ERR_USAGE);
+    CHECK(d.len == before && d.buf[before] == '\0');
     cJSON_Delete(notarr);
     cJSON_Delete(arr);
     sb_free(&a);

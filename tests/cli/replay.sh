@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Integration tests of `replay` against the real built-in server (`serve`) in
+# its three API profiles, with the server's ground truth: every request
+# accounted for, timings and token counts agreeing with what the server did,
+# each fault class recorded as such, SIGINT leaving complete files.
+# All traffic stays on 127.0.0.1; every process started here is stopped here.
+source "$(dirname "$0")/../lib.sh"
+CHECK="python3 $ROOT/tests/replay_check.py"
+AZ="$T/azure.jsonl.zst"
+"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$AZ" 2>/dev/null
+"$BIN" trace convert --from bailian "$SHARED/bailian_format_sample.jsonl" -o "$T/bailian.jsonl.zst" 2>/dev/null
+
+# start_server NAME ARGS...: starts serve, sets URL_NAME... (URL and GT for the last one)
+start_server() {
+    local name=$1; shift
+    rm -f "$T/$name.port"
+    spawn "$BIN" serve --port 0 --port-file "$T/$name.port" --ground-truth "$T/$name.gt" "$@"
+    eval "PID_$name=$SPAWN_PID"
+    if ! wait_for_file "$T/$name.port" 10; then fail "server $name started"; return 1; fi
+    URL="http://127.0.0.1:$(cat "$T/$name.port")"
+    GT="$T/$name.gt"
+}
+stop_server() { # NAME: SIGTERM and wait, so the ground truth is flushed
+    local p; eval "p=\$PID_$1"
+    kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null
+}
+
+# --- vllm profile, vllm client: forced output lengths, per-token ITL ---
+start_server vllm --api vllm --preset fast
+expect_exit "vllm: replay 200 Azure requests at 20x, exit 0" 0 \
+    "$BIN" replay "$AZ" --client vllm --url "$URL" --first 200 --speed 20 --out "$T/r1" --csv -q
+stop_server vllm
+ok "vllm: log agrees with the server's ground truth" $CHECK "$T/r1" "$GT" --expect 200
+check "vllm: output lengths equal the trace's" "python3 -c \"
+import json,sys
+rs=[json.loads(l) for l in open('$T/r1/requests.jsonl')]
+sys.exit(0 if all(r['output_tokens']==r['expected_output_tokens'] for r in rs) else 1)\""
+check "vllm: per-token ITL basis" "grep -q '\"itl_basis\":[[:space:]]*\"tokens\"' '$T/r1/summary.json'"
+check "vllm: token counts from usage" "grep -q '\"token_source\":[[:space:]]*\"usage\"' '$T/r1/summary.json'"
+check "summary has vLLM's keys" "python3 -c \"
+import json,sys
+s=json.load(open('$T/r1/summary.json'))
+keys=['completed','failed','duration','total_input_tokens','total_output_tokens','request_throughput',
+ 'output_throughput','total_token_throughput']+[f'{a}_{m}_ms' for m in ('ttft','tpot','itl','e2el') for a in ('mean','median','std','p90','p99')]
+sys.exit(0 if all(k in s for k in keys) and s['completed']==200 else 1)\""
+check "run.json names trace, digest, client, start" "python3 -c \"
+import json,sys
+r=json.load(open('$T/r1/run.json'))
+sys.exit(0 if r['client']=='vllm' and r['trace_digest'].startswith('fnv1a64:') and r['default_model']=='sagellm-sim' and r['start_monotonic_ns']>0 else 1)\""
+check "--csv writes one row per request plus a header" "[ \$(wc -l < '$T/r1/requests.csv') = 201 ]"
+
+# --- lmdeploy profile: OpenAI endpoints and native /generate ---
+start_server lmd --api lmdeploy --preset fast
+expect_exit "lmdeploy: chat replay exit 0" 0 \
+    "$BIN" replay "$AZ" --client lmdeploy --url "$URL" --first 60 --speed 20 --out "$T/r2" -q
+stop_server lmd
+ok "lmdeploy: chat run agrees with the ground truth" $CHECK "$T/r2" "$GT" --expect 60
+start_server lmd --api lmdeploy --preset fast
+expect_exit "lmdeploy: /generate replay exit 0" 0 \
+    "$BIN" replay "$AZ" --client lmdeploy --api generate --url "$URL" --first 60 --from 100s --speed 20 --out "$T/r3" -q
+stop_server lmd
+ok "lmdeploy: /generate run agrees with the ground truth" $CHECK "$T/r3" "$GT" --expect 60
+check "lmdeploy /generate: per-token ITL from meta_info" "grep -q '\"itl_basis\":[[:space:]]*\"tokens\"' '$T/r3/summary.json' && grep -q '\"api\":\"generate\"' '$T/r3/requests.jsonl'"
+check "lmdeploy /generate: 60 ok records" "[ \$(grep -c '\"ok\":true' '$T/r3/requests.jsonl') = 60 ]"
+
+# --- gateway profile with an API key ---
+start_server gw --api gateway --api-key s3cret-key --preset fast
+expect_exit "gateway: with the key, exit 0" 0 \
+    "$BIN" replay "$AZ" --client gateway --url "$URL" --api-key s3cret-key --first 40 --speed 20 --out "$T/r4" -q
+OPENAI_API_KEY=s3cret-key expect_exit "gateway: key from OPENAI_API_KEY" 0 \
+    "$BIN" replay "$AZ" --client gateway --url "$URL" --first 5 --speed 20 --out "$T/r4b" -q
+expect_exit "gateway: without the key, every request fails: exit 1" 1 \
+    "$BIN" replay "$AZ" --client gateway --url "$URL" --first 10 --speed 20 --out "$T/r5" -q
+check "gateway: failures are http_4xx with the server's message" "[ \$(grep -c '\"class\":\"http_4xx\"' '$T/r5/requests.jsonl') = 10 ]"
+expect_exit "gateway: --no-stream" 0 \
+    "$BIN" replay "$AZ" --client gateway --url "$URL" --api-key s3cret-key --no-stream --first 10 --speed 20 --out "$T/r6" -q
+check "gateway --no-stream: one event per request" "grep -q '\"events\":1,' '$T/r6/requests.jsonl'"
+expect_exit "--client openai is the old name of gateway" 0 \
+    "$BIN" replay "$AZ" --client openai --url "$URL" --api-key s3cret-key --first 3 --speed 20 --out "$T/r7" -q
+check "... with a notice" "grep -q 'now called' '$T/.err'"
+stop_server gw
+check "the API key is in no file of any run" "! grep -rq s3cret-key '$T/r4' '$T/r4b' '$T/r5' '$T/r6'"
+check "run.json masks the key" "grep -q -- '--api-key \*\*\*' '$T/r4/run.json'"
+
+# --- faults injected by the server ---
+start_server flt --preset fast --fail-rate 0.1 --reset-rate 0.1 --stall-rate 0.1 --error-in-stream-rate 0.1 --seed 7
+expect_exit "faults: run completes with failures: exit 1" 1 \
+    "$BIN" replay "$AZ" --client vllm --url "$URL" --first 150 --speed 20 --stall-timeout 1s --out "$T/f1" -q
+stop_server flt
+ok "faults: each error class matches the injected fault" $CHECK "$T/f1" "$GT" --expect 150 --faults
+start_server flt --preset fast --fail-rate 0.1 --reset-rate 0.1 --stall-rate 0.1 --error-in-stream-rate 0.1 --seed 7
+expect_exit "faults: --max-error-rate 0.9 tolerates them" 0 \
+    "$BIN" replay "$AZ" --client vllm --url "$URL" --first 20 --speed 20 --stall-timeout 1s --max-error-rate 0.9 --out "$T/f2" -q
+stop_server flt
+check "faults: summary counts errors by class" "python3 -c \"
+import json,sys
+e=json.load(open('$T/f1/summary.json'))['errors']
+sys.exit(0 if all(e.get(k,0)>0 for k in ('http_5xx','protocol','timeout','stream_error')) else 1)\""
+
+# --- no server: connection refused ---
+expect_exit "refused: exit 1" 1 "$BIN" replay "$AZ" --client gateway --url http://127.0.0.1:9 --first 5 --out "$T/c1" -q
+check "refused: five connect errors" "[ \$(grep -c '\"class\":\"connect\"' '$T/c1/requests.jsonl') = 5 ]"
+
+# --- a broken server: garbage, truncated stream, no [DONE] ---
+for mode in garbage truncated nodone; do
+    rm -f "$T/g.port"
+    spawn python3 "$ROOT/tests/garbage_server.py" "$T/g.port" "$mode"
+    gpid=$SPAWN_PID
+    wait_for_file "$T/g.port" 10
+    expect_exit "$mode stream: exit 1" 1 "$BIN" replay "$AZ" --client gateway --url "http://127.0.0.1:$(cat "$T/g.port")" --first 3 --out "$T/g-$mode" -q
+    check "$mode stream: recorded as protocol errors" "[ \$(grep -c '\"class\":\"protocol\"' '$T/g-$mode/requests.jsonl') = 3 ]"
+    kill "$gpid"; wait "$gpid" 2>/dev/null
+done
+
+# --- SIGINT in mid-run ---
+start_server sig --preset gpu-7b
+spawn "$BIN" replay "$AZ" --client vllm --url "$URL" --out "$T/s1" --speed 10 --grace 300ms -q
+rpid=$SPAWN_PID
+# Wait (bounded) until a few requests have finished, so others are in flight.
+for _ in $(seq 1 400); do [ -f "$T/s1/requests.jsonl" ] && [ "$(wc -l < "$T/s1/requests.jsonl")" -ge 5 ] && break; sleep 0.05; done
+kill -INT "$rpid"; wait "$rpid"; rc=$?
+stop_server sig
+check "SIGINT: exit 5" "[ $rc = 5 ]"
+check "SIGINT: every line of requests.jsonl is valid JSON" "python3 -c \"
+import json
+[json.loads(l) for l in open('$T/s1/requests.jsonl')]\""
+check "SIGINT: summary.json and run.json written" "python3 -c \"
+import json,sys
+r=json.load(open('$T/s1/run.json')); s=json.load(open('$T/s1/summary.json'))
+sys.exit(0 if r['interrupted'] and r['not_sent']>0 and s['completed']+s['failed']>0 else 1)\""
+check "SIGINT: requests still in flight after the grace are cancelled" "grep -q '\"class\":\"cancelled\"' '$T/s1/requests.jsonl'"
+
+# --- dependent sessions (Bailian multi-turn) ---
+start_server dep --preset fast
+expect_exit "dependent sessions: exit 0" 0 \
+    "$BIN" replay "$T/bailian.jsonl.zst" --client vllm --url "$URL" --sessions dependent --speed 50 --out "$T/d1" -q
+stop_server dep
+check "dependent: a turn is sent only after the previous turn ended" "python3 -c \"
+import json,sys
+rs=sorted((json.loads(l) for l in open('$T/d1/requests.jsonl')), key=lambda r: r['index'])
+last={}
+bad=0
+for r in rs:
+    s=r['session']
+    if s in last and r['t_send_ns'] < last[s]: bad+=1
+    last[s]=r['t_end_ns']
+sys.exit(1 if bad or len(rs) != 300 else 0)\""
+
+# --- schedule controls ---
+expect_out "--dry-run prints the plan" 'requests +200 \(10 warm-up\)' \
+    "$BIN" replay "$AZ" --client vllm --first 200 --warmup 10 --dry-run
+start_server ctl --preset fast
+ok "--shard 1/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 1/2 --out "$T/sh1" -q
+ok "--shard 2/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 2/2 --out "$T/sh2" -q
+check "shards are disjoint and cover every index" "python3 -c \"
+import json,sys
+a={json.loads(l)['index'] for l in open('$T/sh1/requests.jsonl')}
+b={json.loads(l)['index'] for l in open('$T/sh2/requests.jsonl')}
+sys.exit(0 if not a&b and a|b==set(range(60)) else 1)\""
+ok "--warmup 10" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 30 --warmup 10 --speed 20 --out "$T/w1" -q
+check "warm-up requests are logged and left out of the summary" "[ \$(grep -c '\"warmup\":true' '$T/w1/requests.jsonl') = 10 ] && grep -q '\"warmup_excluded\":[[:space:]]*10' '$T/w1/summary.json' && grep -q '\"completed\":[[:space:]]*20' '$T/w1/summary.json'"
+ok "--max-inflight 3" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 40 --speed 100 --max-inflight 3 --out "$T/m1" -q
+check "--max-inflight holds concurrency at 3" "python3 -c \"
+import json,sys
+s=json.load(open('$T/m1/summary.json'))
+sys.exit(0 if s['max_concurrency']<=3 and s['completed']==40 else 1)\""
+check "held-back requests show their wait in send lag" "python3 -c \"
+import json,sys
+rs=[json.loads(l) for l in open('$T/m1/requests.jsonl')]
+sys.exit(0 if max(r['send_lag_us'] for r in rs) > 10000 else 1)\""
+ok "--scrape-metrics" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 40 --speed 10 --scrape-metrics 100ms --out "$T/sm" -q
+check "server_metrics.jsonl has vLLM's gauges" "grep -q 'vllm:num_requests_running' '$T/sm/server_metrics.jsonl'"
+ok "--wait-ready on a ready server" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 2 --wait-ready=5s --out "$T/wr" -q
+ok "--from/--to window" "$BIN" replay "$AZ" --client vllm --url "$URL" --from 60s --to 70s --speed 10 --out "$T/win" -q
+check "window holds the trace's requests of that window" "[ \$(wc -l < '$T/win/requests.jsonl') = \$('$BIN' trace slice '$AZ' --from 60s --to 70s -o - | tail -n +2 | wc -l) ]"
+stop_server ctl
+
+# --- usage errors ---
+expect_err "missing --out" 2 'missing --out' "$BIN" replay "$AZ" --client vllm
+expect_err "unknown client" 2 "unknown client 'nope'" "$BIN" replay "$AZ" --client nope --out "$T/x"
+expect_err "bad --shard" 2 'shard needs K/N' "$BIN" replay "$AZ" --shard 3/2 --out "$T/x"
+expect_err "bad --url" 2 'must start with http' "$BIN" replay "$AZ" --url ftp://x --out "$T/x"
+expect_err "missing trace file: exit 4" 4 'cannot open' "$BIN" replay "$T/none.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q
+printf '{"format":"sagellm-trace","version":1}\n{"t_us":0,"id":"a","api":"chat","input_tokens":"x"}\n' > "$T/bad.jsonl"
+expect_err "bad trace: exit 3 with file:line:field" 3 'bad\.jsonl:2: field .input_tokens.' "$BIN" replay "$T/bad.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q
+
+finish
