@@ -669,7 +669,7 @@ static const sub subs[] = {
     {"slice", U_SLICE, "keep a time window or the first N records", run_slice},
     {"merge", U_MERGE, "interleave traces by time", run_merge},
     {"scale", U_SCALE, "speed a trace up or slow it down", run_scale},
-    {"synth", "sagellm-bench trace synth -o OUT --duration D --rate R --input DIST --output DIST [options]", "synthesise a trace", trace_cmd_synth},
+    {"synth", "sagellm-bench trace synth -o OUT --duration D --rate R [--arrival A] --input DIST --output DIST [options]", "synthesise a trace", trace_cmd_synth},
     {"materialize", "sagellm-bench trace materialize FILE -o OUT [options]", "give length-only records request bodies", trace_cmd_materialize},
 };
 

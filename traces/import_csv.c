@@ -227,6 +227,8 @@ static int syntax_error(csvst *st, struct csv_parser *p, int at_end)
                                 "got a longer one (an unclosed quote?)", CSV_MAX_FIELD >> 20);
     int rc = import_bad(st->ctx, line, "(csv)", "expected well-formed CSV (a quote only at the "
                         "start of a field, closed before the next comma): %s", csv_strerror(e));
+    /* The caller skips to the end of this line: the next row starts after it. */
+    st->line = line;
     reset_row(st);
     return rc;
 }

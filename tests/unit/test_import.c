@@ -883,6 +883,37 @@ TEST(import_skip_invalid_counts_every_bad_row)
     /* The short row (line 7) lacks optional columns only: it is kept. */
     CHECK_INT(I(l.rec[2], "t_us"), 5000000);
     loaded_free(&l);
+
+    /* After a stray quote inside a multi-line field, counting goes on
+     * from the line of the error. */
+    write_file(p, "Timestamp,Model,Request tokens,Response tokens\n"
+                  "1,\"two\nlines\"x,1,1\n"
+                  "2,m,1,bad\n");
+    o.skip_invalid = 0;
+    convert("burstgpt", p, &o, &l);
+    CHECK_INT(l.rc, ERR_INPUT);
+    CHECK_CONTAINS(l.err, "burst_many_bad.csv:3: field '(csv)'");
+    loaded_free(&l);
+    o.skip_invalid = 1;
+    convert("burstgpt", p, &o, &l);
+    CHECK_INT(l.rc, 0);
+    CHECK_INT(l.st.skipped, 2);
+    CHECK_INT(l.n, 0);
+    loaded_free(&l);
+    write_file(p, "Timestamp,Model,Request tokens,Response tokens\n"
+                  "1,\"two\nlines\"x,1,1\n"
+                  "2,m,1,1\n"
+                  "3,m,1,bad\n");
+    convert("burstgpt", p, &o, &l);
+    REQUIRE(l.rc == 0);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.st.skipped, 2);
+    CHECK_CONTAINS(l.st.first_skip, ":3: field '(csv)'");
+    loaded_free(&l);
+    o.skip_invalid = 0;
+    convert("burstgpt", p, &o, &l);
+    CHECK_CONTAINS(l.err, ":3: field '(csv)'");
+    loaded_free(&l);
 }
 
 TEST(import_empty_and_garbage_inputs)

@@ -1,0 +1,237 @@
+/* test_clients.c — unit tests for the clients: request bodies built from
+ * trace records, and response events interpreted from real servers' shapes. */
+#include "tests/unit/unit.h"
+#include "clients/client.h"
+
+#include <stdlib.h>
+
+static client *mk(const char *name, int stream)
+{
+    client_opts o;
+    memset(&o, 0, sizeof o);
+    o.base_url = "http://127.0.0.1:1";
+    o.stream = stream;
+    o.force_output_len = 1;
+    char err[256];
+    client *c = client_new(client_find(name, NULL), &o, err, sizeof err);
+    return c;
+}
+
+static int rec(trace_rec *r, const char *line)
+{
+    char err[256];
+    memset(r, 0, sizeof *r);
+    return trace_rec_parse(r, line, strlen(line), 0, err, sizeof err);
+}
+
+/* Builds the request for line and parses its body back. */
+static cJSON *build(client *c, const char *line, client_request *cr)
+{
+    trace_rec r;
+    char err[256];
+    memset(cr, 0, sizeof *cr);
+    if (rec(&r, line) < 0) return NULL;
+    int rc = c->ops->build(c, &r, cr, err, sizeof err);
+    trace_rec_clear(&r);
+    if (rc < 0) return NULL;
+    return cJSON_Parse(cr->body.buf);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+TEST(client_registry_and_old_name)
+{
+    int renamed;
+    CHECK(client_find("gateway", &renamed) && !renamed);
+    CHECK(client_find("openai", &renamed) == client_find("gateway", NULL) && renamed);
+    CHECK(client_find("vllm", NULL) && client_find("lmdeploy", NULL));
+    CHECK(client_find("nope", NULL) == NULL);
+}
+
+TEST(vllm_forces_output_length_and_usage)
+{
+    client *c = mk("vllm", 1);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"model\":\"m\",\"input_tokens\":20,\"output_tokens\":7}", &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.path, "/v1/chat/completions");
+    CHECK_STR(cr.model, "m");
+    CHECK_INT(num(b, "max_tokens"), 7);
+    CHECK_INT(num(b, "min_tokens"), 7);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "ignore_eos")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
+    cJSON *so = cJSON_GetObjectItem(b, "stream_options");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(so, "include_usage")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(so, "continuous_usage_stats")));
+    cJSON *msgs = cJSON_GetObjectItem(b, "messages");
+    REQUIRE(cJSON_GetArraySize(msgs) == 1);
+    CHECK_STR(str(cJSON_GetArrayItem(msgs, 0), "role"), "user");
+    cJSON_Delete(b);
+    sb_free(&cr.body);
+    client_free(c);
+}
+
+TEST(gateway_keeps_trace_body_and_adapts_api)
+{
+    client *c = mk("gateway", 1);
+    client_request cr;
+    const char *line = "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"body\":{\"model\":\"orig\",\"messages\":"
+                       "[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"}],"
+                       "\"temperature\":0.25,\"x_extra\":[1]},\"output_tokens\":5}";
+    cJSON *b = build(c, line, &cr);
+    REQUIRE(b);
+    CHECK_STR(str(b, "model"), "orig");
+    CHECK(num(b, "temperature") == 0.25);
+    CHECK(cJSON_GetObjectItem(b, "x_extra") != NULL);
+    CHECK(cJSON_GetObjectItem(b, "min_tokens") == NULL);  /* gateway does not force */
+    CHECK(cJSON_GetObjectItem(b, "ignore_eos") == NULL);
+    cJSON_Delete(b);
+    sb_free(&cr.body);
+    client_free(c);
+    /* --api completions turns messages into a prompt. */
+    client_opts o;
+    memset(&o, 0, sizeof o);
+    o.base_url = "http://x";
+    o.stream = 0;
+    o.api = "completions";
+    o.model = "forced";
+    char err[256];
+    c = client_new(client_find("gateway", NULL), &o, err, sizeof err);
+    b = build(c, line, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.path, "/v1/completions");
+    CHECK_STR(str(b, "prompt"), "be brief\nhi");
+    CHECK_STR(str(b, "model"), "forced");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
+    CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
+    cJSON_Delete(b);
+    sb_free(&cr.body);
+    client_free(c);
+}
+
+TEST(lmdeploy_generate_body)
+{
+    client_opts o;
+    memset(&o, 0, sizeof o);
+    o.base_url = "http://x";
+    o.stream = 1;
+    o.force_output_len = 1;
+    o.api = "generate";
+    char err[256];
+    client *c = client_new(client_find("lmdeploy", NULL), &o, err, sizeof err);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"session\":\"12\",\"api\":\"chat\",\"input_tokens\":9,\"output_tokens\":4}", &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.path, "/generate");
+    CHECK(str(b, "prompt") != NULL);
+    CHECK(cJSON_GetObjectItem(b, "messages") == NULL);
+    CHECK_INT(num(b, "session_id"), 12);
+    CHECK_INT(num(b, "min_new_tokens"), 4);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "ignore_eos")));
+    cJSON_Delete(b);
+    sb_free(&cr.body);
+    client_free(c);
+}
+
+static int event(client *c, void *st, const char *data, client_event *ev)
+{
+    client_event_clear(ev);
+    return c->ops->on_event(c, st, "message", data, strlen(data), ev);
+}
+
+TEST(openai_stream_events)
+{
+    client *c = mk("vllm", 1);
+    openai_state st = {0};
+    client_event ev;
+    /* Role-only first delta: not content. */
+    CHECK_INT(event(c, &st, "{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+                    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],"
+                    "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":0,\"total_tokens\":9}}", &ev), 0);
+    CHECK(!ev.content);
+    CHECK_INT(ev.prompt_tokens, 9);
+    CHECK_INT(ev.completion_tokens, 0);
+    CHECK_INT(event(c, &st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" hello\"}}],"
+                    "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1}}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_INT(ev.text_len, 6);
+    CHECK_INT(ev.completion_tokens, 1);
+    /* Reasoning content counts as content. */
+    CHECK_INT(event(c, &st, "{\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}", &ev), 0);
+    CHECK(ev.content);
+    /* Completions text. */
+    CHECK_INT(event(c, &st, "{\"object\":\"text_completion\",\"choices\":[{\"text\":\" a\",\"finish_reason\":\"length\"}]}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_STR(ev.finish_reason, "length");
+    /* Final usage chunk: choices []. */
+    CHECK_INT(event(c, &st, "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":42}}", &ev), 0);
+    CHECK(!ev.content);
+    CHECK_INT(ev.completion_tokens, 42);
+    CHECK_INT(event(c, &st, "[DONE]", &ev), 0);
+    CHECK(ev.done);
+    /* Errors: nested, flat, and garbage. */
+    CHECK_INT(event(c, &st, "{\"error\":{\"message\":\"boom\",\"type\":\"x\",\"code\":500}}", &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "boom");
+    CHECK_INT(event(c, &st, "{\"object\":\"error\",\"message\":\"flat boom\",\"code\":400}", &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "flat boom");
+    CHECK(event(c, &st, "not json", &ev) < 0);
+    openai_release(c, &st);
+    client_free(c);
+}
+
+TEST(lmdeploy_generate_events)
+{
+    client *c = mk("lmdeploy", 1);
+    openai_state st = {0};
+    client_event ev;
+    CHECK_INT(event(c, &st, "{\"text\":\" hi\",\"output_ids\":[5],\"meta_info\":{\"prompt_tokens\":4,"
+                    "\"completion_tokens\":1,\"finish_reason\":null}}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_INT(ev.completion_tokens, 1);
+    CHECK_INT(ev.prompt_tokens, 4);
+    CHECK_INT(event(c, &st, "{\"text\":\"\",\"output_ids\":[],\"meta_info\":{\"prompt_tokens\":4,"
+                    "\"completion_tokens\":3,\"finish_reason\":{\"type\":\"length\"}}}", &ev), 0);
+    CHECK(!ev.content);
+    CHECK_STR(ev.finish_reason, "length");
+    openai_release(c, &st);
+    client_free(c);
+}
+
+TEST(error_messages_from_bodies)
+{
+    client *c = mk("gateway", 1);
+    char msg[256];
+    const char *e1 = "{\"error\":{\"message\":\"Invalid API key\",\"type\":\"invalid_request_error\"}}";
+    c->ops->error_message(c, 401, e1, strlen(e1), msg, sizeof msg);
+    CHECK_STR(msg, "Invalid API key");
+    const char *e2 = "{\"detail\":\"Not Found\"}";
+    c->ops->error_message(c, 404, e2, strlen(e2), msg, sizeof msg);
+    CHECK_STR(msg, "Not Found");
+    c->ops->error_message(c, 502, "bad gateway", 11, msg, sizeof msg);
+    CHECK_STR(msg, "HTTP 502: bad gateway");
+    client_free(c);
+}
+
+TEST(add_reply_replaces_the_last_assistant_message)
+{
+    client *c = mk("gateway", 1);
+    cJSON *b = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"q1\"},{\"role\":\"assistant\","
+                           "\"content\":\"orig\"},{\"role\":\"user\",\"content\":\"q2\"}]}");
+    CHECK_INT(c->ops->add_reply(c, b, "actual reply", 12), 1);
+    cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "messages"), 1);
+    CHECK_STR(str(m, "content"), "actual reply");
+    cJSON_Delete(b);
+    client_free(c);
+}
