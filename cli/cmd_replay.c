@@ -3,17 +3,19 @@
 #include "common/parse.h"
 #include "replay/replay.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define U_REPLAY "sagellm-bench replay TRACE --client gateway|vllm|lmdeploy --url URL --out DIR [options]"
+#define U_REPLAY "sagellm-bench replay TRACE --client gateway|vllm|lmdeploy|sagellm (--url URL | --engine SPEC) --out DIR [options]"
 
 static const char replay_help[] =
     "Sends every request of TRACE at its trace time (open loop) and records\n"
     "what happened: DIR/requests.jsonl, DIR/summary.json, DIR/run.json.\n\n"
     "target:\n"
-    "  --client NAME         gateway (any OpenAI server), vllm, lmdeploy (default gateway)\n"
+    "  --client NAME         gateway (any OpenAI server), vllm, lmdeploy, sagellm (in-process)\n"
+    "                        (default gateway)\n"
     "  --url URL             server base URL (default http://127.0.0.1:8000)\n"
     "  --api KIND            chat, completions, or generate (lmdeploy); default: the record's\n"
     "  --model NAME          model to ask for (default: the record's, else GET /v1/models)\n"
@@ -23,6 +25,10 @@ static const char replay_help[] =
     "  --no-force-output-len vllm/lmdeploy: let the server decide output lengths\n"
     "  --wait-ready[=TIME]   poll GET /health until ready (default up to 10m)\n"
     "  --scrape-metrics T    sample GET /metrics every T into DIR/server_metrics.jsonl\n"
+    "in-process engine (--client sagellm):\n"
+    "  --engine SPEC         sim (the built-in engine), PATH.so, or python:MODULE:FACTORY\n"
+    "  --engine-config FILE  engine configuration, a JSON object\n"
+    "  --engine-opt K=V      one configuration value (repeatable; over --engine-config)\n"
     "timing:\n"
     "  --speed X             divide trace times by X (default 1)\n"
     "  --from T --to T       replay a time window of the trace (rebased to its start)\n"
@@ -56,7 +62,8 @@ enum {
     O_CLIENT = 256, O_URL, O_API, O_MODEL, O_KEY, O_HEADER, O_NOSTREAM, O_NOFORCE, O_WAIT,
     O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
-    O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP
+    O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
+    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT
 };
 
 static const struct option lo[] = {
@@ -77,6 +84,8 @@ static const struct option lo[] = {
     {"out", required_argument, 0, O_OUT}, {"csv", no_argument, 0, O_CSV},
     {"slo", required_argument, 0, O_SLO}, {"seed", required_argument, 0, O_SEED},
     {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
+    {"engine", required_argument, 0, O_ENGINE}, {"engine-config", required_argument, 0, O_ENGINE_CFG},
+    {"engine-opt", required_argument, 0, O_ENGINE_OPT},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -113,6 +122,44 @@ static char *safe_cmdline(int argc, char **argv)
     return b.buf;
 }
 
+/* Reads a JSON object from path (NULL with err on failure). */
+static cJSON *read_json_object(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    strbuf b = {0};
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
+    fclose(f);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(b.buf ? b.buf : "", b.len, &end, 0);
+    if (!cJSON_IsObject(o)) {
+        errf(err, errlen, "%s: expected a JSON object%s", path, o ? "" : " (invalid JSON)");
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    sb_free(&b);
+    return o;
+}
+
+/* Sets k=v in cfg: v as JSON when it parses as a value, else as a string. */
+static int engine_opt(cJSON *cfg, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return -1;
+    char *k = xstrndup(kv, (size_t)(eq - kv));
+    cJSON *v = cJSON_Parse(eq + 1);
+    if (!v) v = cJSON_CreateString(eq + 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, k);
+    cJSON_AddItemToObject(cfg, k, v);
+    free(k);
+    return 0;
+}
+
 static int run_replay(int argc, char **argv)
 {
     replay_opts o;
@@ -121,7 +168,11 @@ static int run_replay(int argc, char **argv)
     o.copt.base_url = "http://127.0.0.1:8000";
     const char **headers = xcalloc((size_t)argc + 1, sizeof *headers);
     int nh = 0, rc = EXIT_OK, c;
-    char *url = NULL, *cmdline = NULL;
+    char *url = NULL, *cmdline = NULL, *engine_cfg = NULL;
+    cJSON *ecfg = NULL;
+    const char **eopts = xcalloc((size_t)argc + 1, sizeof *eopts);
+    int neo = 0;
+    char eerr[600];
     while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
         int64_t v;
         double d;
@@ -185,6 +236,15 @@ static int run_replay(int argc, char **argv)
         case O_SLO: o.slo = optarg; break;
         case O_SEED: if (parse_u64(optarg, &o.copt.seed) < 0) BAD("--seed needs a non-negative integer, got '%s'", optarg); break;
         case O_SKIP: o.skip_invalid = 1; break;
+        case O_ENGINE: o.copt.engine = optarg; break;
+        case O_ENGINE_CFG:
+            cJSON_Delete(ecfg);
+            if (!(ecfg = read_json_object(optarg, eerr, sizeof eerr))) BAD("--engine-config: %s", eerr);
+            break;
+        case O_ENGINE_OPT:
+            if (!strchr(optarg, '=')) BAD("--engine-opt needs KEY=VALUE, got '%s'", optarg);
+            eopts[neo++] = optarg;
+            break;
         case 'q': case O_QUIET: o.quiet = 1; break;
         case 'h': case O_HELP: rc = cli_print_help("replay", U_REPLAY, replay_help); goto out;
         default: rc = cli_getopt_error("replay", U_REPLAY, c, argv, lo); goto out;
@@ -205,6 +265,16 @@ static int run_replay(int argc, char **argv)
         goto out;
     }
     if (renamed) fprintf(stderr, "sagellm-bench replay: notice: --client openai is now called 'gateway'\n");
+    if (o.client->submit) {
+        if (!o.copt.engine) o.copt.engine = "sim";
+        if (!ecfg) ecfg = cJSON_CreateObject();
+        for (int i = 0; i < neo; i++)
+            if (engine_opt(ecfg, eopts[i]) < 0) BAD("--engine-opt needs KEY=VALUE, got '%s'", eopts[i]);
+        engine_cfg = cJSON_PrintUnformatted(ecfg);
+        o.copt.engine_config = engine_cfg;
+    } else if (o.copt.engine || ecfg || neo) {
+        BAD("--engine, --engine-config and --engine-opt need --client sagellm");
+    }
     if (strncmp(o.copt.base_url, "http://", 7) && strncmp(o.copt.base_url, "https://", 8))
         BAD("--url must start with http:// or https://, got '%s'", o.copt.base_url);
     url = xstrdup(o.copt.base_url);
@@ -218,6 +288,9 @@ static int run_replay(int argc, char **argv)
     rc = replay_run(&o);
 out:
     free(headers);
+    free(eopts);
+    cJSON_Delete(ecfg);
+    if (engine_cfg) cJSON_free(engine_cfg);
     free(url);
     free(cmdline);
     return rc;

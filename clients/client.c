@@ -41,6 +41,14 @@ void client_free(client *c)
     free(c);
 }
 
+void client_done_clear(client_done *d)
+{
+    memset(d, 0, sizeof *d);
+    d->prompt_tokens = d->completion_tokens = -1;
+    d->t_queued_ns = d->t_scheduled_ns = d->t_first_token_ns = d->t_finished_ns = -1;
+    d->queue_ns = d->prefill_ns = d->decode_ns = -1;
+}
+
 void client_event_clear(client_event *ev)
 {
     memset(ev, 0, sizeof *ev);

@@ -37,7 +37,29 @@ typedef struct client_opts {
     int force_output_len;        /* vllm/lmdeploy: output length = the trace's */
     int continuous_usage;        /* vllm: per-chunk usage for per-token ITL */
     uint64_t seed;               /* prompt synthesis for length-only records */
+    /* In-process clients (sagellm): */
+    const char *engine;          /* "sim", "PATH.so" or "python:MODULE:FACTORY" */
+    const char *engine_config;   /* JSON object text (from --engine-config/--engine-opt) */
 } client_opts;
+
+/* How an in-process request ended (client_sink_done). Times are the
+ * engine's CLOCK_MONOTONIC ns, -1 when it does not say. */
+typedef struct client_done {
+    const char *finish_reason;   /* "stop", "length", "abort", ... or NULL */
+    const char *error;           /* NULL when the request succeeded */
+    int64_t prompt_tokens, completion_tokens;   /* -1 unknown */
+    int64_t t_queued_ns, t_scheduled_ns, t_first_token_ns, t_finished_ns;
+    int64_t queue_ns, prefill_ns, decode_ns;
+} client_done;
+
+/* Where an in-process client delivers a request's events. Both functions
+ * may be called from any thread (an engine's), one request at a time:
+ * tokens zero or more times, then done exactly once; the sink must not be
+ * used after done. The replay stamps the time of each call itself. */
+typedef struct client_sink client_sink;
+void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns);
+void client_sink_done(client_sink *s, const client_done *d);
+void client_done_clear(client_done *d);
 
 /* What a request needs from the transport. */
 typedef struct client_request {
@@ -91,6 +113,15 @@ typedef struct client_ops {
     /* Adds the assistant's reply to a chat body for the session's next turn
      * (dependent sessions); NULL when the client cannot. */
     int (*add_reply)(const client *c, cJSON *next_body, const char *reply, size_t len);
+    /* In-process clients only (HTTP clients leave it NULL): starts the
+     * request built by build() (out holds its api, model and body) and
+     * returns at once; events arrive through sink. Returns 0, or a negative
+     * error with err (then no event will come). */
+    int (*submit)(const client *c, const trace_rec *r, const client_request *req,
+                  client_sink *sink, char *err, size_t errlen);
+    /* In-process clients: asks the engine to end a submitted request early
+     * (stall or operator cancel); done still comes, through the sink. */
+    void (*cancel)(const client *c, void *state);
     /* Releases what the per-request state holds (after the last event). */
     void (*release)(const client *c, void *state);
     void (*cleanup)(client *c);

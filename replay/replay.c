@@ -212,8 +212,16 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     cJSON_AddStringToObject(j, "tool", "sagellm-bench " SAGELLM_VERSION);
     if (o->cmdline) cJSON_AddStringToObject(j, "command", o->cmdline);
     cJSON_AddStringToObject(j, "client", o->client->name);
-    safe_url(o->copt.base_url, buf, sizeof buf);
-    cJSON_AddStringToObject(j, "url", buf);
+    if (o->client->submit) {
+        cJSON_AddStringToObject(j, "engine", o->copt.engine ? o->copt.engine : "");
+        if (o->copt.engine_config) {
+            cJSON *ec = cJSON_Parse(o->copt.engine_config);
+            if (ec) cJSON_AddItemToObject(j, "engine_config", ec);
+        }
+    } else {
+        safe_url(o->copt.base_url, buf, sizeof buf);
+        cJSON_AddStringToObject(j, "url", buf);
+    }
     cJSON_AddStringToObject(j, "trace", o->trace_path);
     file_digest(o->trace_path, buf, sizeof buf);
     cJSON_AddStringToObject(j, "trace_digest", buf);
@@ -416,11 +424,12 @@ int replay_run(const replay_opts *o)
     char *model = NULL;
     const char *model_note = NULL;
     char mnote[1100];
-    if (o->wait_ready && probe_wait_ready(&oc.copt, o->wait_ready_ms, err, sizeof err)) {
+    int http = o->client->submit == NULL; /* in-process clients have no server to probe */
+    if (http && o->wait_ready && probe_wait_ready(&oc.copt, o->wait_ready_ms, err, sizeof err)) {
         msg_err("%s", err);
         return EXIT_SYSTEM;
     }
-    if (!oc.copt.model) {
+    if (http && !oc.copt.model) {
         model = probe_first_model(&oc.copt, err, sizeof err);
         if (model) {
             oc.copt.default_model = model;
@@ -495,7 +504,7 @@ int replay_run(const replay_opts *o)
         real_start = now_real_ns() + 2000000LL;
     }
     scraper *sc = NULL;
-    if (o->scrape_interval_ms > 0) {
+    if (http && o->scrape_interval_ms > 0) {
         strbuf p = {0};
         sb_printf(&p, "%s/server_metrics.jsonl", o->out_dir);
         sc = scrape_start(&oc.copt, p.buf, o->scrape_interval_ms, r->t0, err, sizeof err);

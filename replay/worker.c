@@ -53,6 +53,8 @@ struct worker {
     long ninflight;
     xfer *free_xfers;
     long nparked;             /* requests parked behind their session */
+    pthread_mutex_t done_mu;  /* in-process requests finished by engine threads */
+    xfer *done_head;
     sess **sessions;          /* dependent mode only */
     size_t nsess_buckets;
     strbuf logbuf;            /* finished lines not yet appended to the log */
@@ -297,6 +299,19 @@ static void arm_sched(worker *w)
 
 /* ---- request lifetime ---- */
 
+/* Called on an engine's thread when an in-process request is done: hand it
+ * to the worker's thread, which records it. */
+static void inproc_done(void *owner, xfer *x)
+{
+    worker *w = owner;
+    pthread_mutex_lock(&w->done_mu);
+    x->done_next = w->done_head;
+    w->done_head = x;
+    pthread_mutex_unlock(&w->done_mu);
+    worker_wake(w);
+}
+
+
 static void flush_log(worker *w, int force)
 {
     if (!w->logbuf.len) return;
@@ -353,6 +368,21 @@ static void check_done(worker *w)
     }
 }
 
+static void drain_done(worker *w)
+{
+    pthread_mutex_lock(&w->done_mu);
+    xfer *list = w->done_head;
+    w->done_head = NULL;
+    pthread_mutex_unlock(&w->done_mu);
+    while (list) {
+        xfer *n = list->done_next;
+        list->done_next = NULL;
+        xfer_complete_inproc(list);
+        finish(w, list, rel_now(w));
+        list = n;
+    }
+}
+
 static void socket_action(worker *w, curl_socket_t s, int mask)
 {
     int running;
@@ -404,7 +434,7 @@ static void send_due(worker *w)
             lookahead_release(w);
             continue;
         }
-        curl_multi_add_handle(w->multi, x->easy);
+        if (!x->inproc) curl_multi_add_handle(w->multi, x->easy);
         x->prev = NULL;
         x->next = w->inflight;
         if (w->inflight) w->inflight->prev = x;
@@ -414,6 +444,12 @@ static void send_due(worker *w)
         long inf = atomic_fetch_add(&w->st.inflight, 1) + 1;
         if (inf > atomic_load(&w->st.max_inflight)) atomic_store(&w->st.max_inflight, inf);
         lookahead_release(w);
+        if (x->inproc) {
+            x->owner = w;
+            x->on_inproc_done = inproc_done;
+            if (xfer_submit(x) < 0) finish(w, x, rel_now(w));
+            continue;
+        }
         added = 1;
     }
     if (added) socket_action(w, CURL_SOCKET_TIMEOUT, 0);
@@ -429,8 +465,13 @@ static void tick(worker *w)
         n = x->next;
         const char *why = NULL;
         if (stop >= 2) why = "cancelled";
-        else if (stall > 0 && x->easy && now - x->last_activity > stall) why = "stall";
+        else if (stall > 0 && now - xfer_last_activity(x) > stall) why = "stall";
         if (!why) continue;
+        if (x->inproc) {
+            /* The engine still owns it: ask it to stop; done will come. */
+            xfer_cancel_inproc(x, why, now);
+            continue;
+        }
         curl_multi_remove_handle(w->multi, x->easy);
         xfer_abort(x, why, now);
         finish(w, x, now);
@@ -482,6 +523,7 @@ void *worker_main(void *arg)
         if (stop) {
             drop_unsent(w);
             if (stop >= 2 && w->inflight) tick(w);
+            drain_done(w);
             if (!w->inflight) break;
         } else {
             send_due(w);
@@ -523,6 +565,7 @@ void *worker_main(void *arg)
                 break;
             case TAG_EVENT:
                 drain_queue(w);
+                drain_done(w);
                 break;
             case TAG_TICK:
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
@@ -547,6 +590,7 @@ static int add_fd(worker *w, int fd, int tag)
 worker *worker_new(run *r, int id, char *err, size_t errlen)
 {
     worker *w = xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->done_mu, NULL);
     w->r = r;
     w->id = id;
     w->q = &r->queues[id];
@@ -610,6 +654,7 @@ void worker_free(worker *w)
         }
     }
     free(w->sessions);
+    pthread_mutex_destroy(&w->done_mu);
     if (w->multi) curl_multi_cleanup(w->multi);
     curl_slist_free_all(w->headers);
     sb_free(&w->logbuf);

@@ -65,13 +65,25 @@ static int64_t stamp(const xfer *x)
     return now_mono_ns() - x->t0;
 }
 
+/* last_activity is written by whichever thread delivers data (an engine's
+ * for in-process requests) and read by the worker's stall check. */
+static void touch(xfer *x, int64_t t)
+{
+    __atomic_store_n(&x->last_activity, t, __ATOMIC_RELAXED);
+}
+
+int64_t xfer_last_activity(const xfer *x)
+{
+    return __atomic_load_n(&x->last_activity, __ATOMIC_RELAXED);
+}
+
 static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
                      int conn_primary_port, int conn_local_port)
 {
     xfer *x = ud;
     (void)conn_primary_ip; (void)conn_local_ip; (void)conn_primary_port; (void)conn_local_port;
     x->t_send = stamp(x);
-    x->last_activity = x->t_send;
+    touch(x, x->t_send);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -79,8 +91,9 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
     (void)buf;
-    if (x->t_first_byte < 0) x->t_first_byte = stamp(x);
-    x->last_activity = stamp(x);
+    int64_t t = stamp(x);
+    if (x->t_first_byte < 0) x->t_first_byte = t;
+    touch(x, t);
     return size * n;
 }
 
@@ -145,7 +158,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
     xfer *x = ud;
     size_t len = size * n;
     x->now = stamp(x);
-    x->last_activity = x->now;
+    touch(x, x->now);
     if (!x->headers_seen) {
         x->headers_seen = 1;
         long code = 0;
@@ -191,7 +204,10 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
     x->per_token = 1;
     x->want_reply = want_reply;
-    x->last_activity = stamp(x);
+    x->abort_why = NULL;
+    x->cancel_sent = 0;
+    x->has_engine = 0;
+    touch(x, stamp(x));
     char err[512];
     sb_clear(&x->creq.body);
     x->creq.model[0] = '\0';
@@ -202,6 +218,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
         fail(x, XERR_PROTOCOL, "not sent: %s", err);
         return ERR_INPUT;
     }
+    x->inproc = x->cl->ops->submit != NULL;
+    if (x->inproc) return 0;
     snprintf(x->rid->data, sizeof "X-Request-Id: 00000000000000000000", "X-Request-Id: %llu",
              (unsigned long long)q->index);
     if (!x->easy) x->easy = curl_easy_init();
@@ -229,6 +247,80 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     if (x->o->connect_timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);
     return 0;
+}
+
+/* ---- in-process requests: the xfer is the client's sink ---- */
+
+void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns)
+{
+    xfer *x = (xfer *)s;
+    (void)engine_ns;
+    client_event ev;
+    client_event_clear(&ev);
+    x->now = stamp(x);
+    touch(x, x->now);
+    if (n <= 0 && !len) return;
+    ev.content = 1;
+    ev.text = text;
+    ev.text_len = len;
+    /* The engine says how many tokens each batch carries: per-token ITL. */
+    int64_t before = x->ct_last >= 0 ? x->ct_last : 0;
+    ev.completion_tokens = before + (n > 0 ? n : 1);
+    apply(x, &ev);
+    x->usage_tokens = x->ct_last;
+}
+
+static int64_t rel(const xfer *x, int64_t t)
+{
+    return t >= 0 ? t - x->t0 : -1;
+}
+
+void client_sink_done(client_sink *s, const client_done *d)
+{
+    xfer *x = (xfer *)s;
+    x->now = stamp(x);
+    touch(x, x->now);
+    x->done = *d;
+    x->done.finish_reason = NULL;
+    x->done.error = NULL;
+    if (d->finish_reason) snprintf(x->finish_reason, sizeof x->finish_reason, "%s", d->finish_reason);
+    if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
+    x->done.t_queued_ns = rel(x, d->t_queued_ns);
+    x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
+    x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
+    x->done.t_finished_ns = rel(x, d->t_finished_ns);
+    x->has_engine = 1;
+    if (d->prompt_tokens >= 0) x->prompt_tokens = d->prompt_tokens;
+    if (d->completion_tokens >= 0) x->usage_tokens = d->completion_tokens;
+    x->on_inproc_done(x->owner, x);
+}
+
+int xfer_submit(xfer *x)
+{
+    char err[512];
+    x->t_send = stamp(x);
+    touch(x, x->t_send);
+    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, (client_sink *)x, err, sizeof err) < 0) {
+        fail(x, XERR_PROTOCOL, "the engine refused the request: %s", err);
+        x->ok = 0;
+        return ERR_INPUT;
+    }
+    return 0;
+}
+
+void xfer_cancel_inproc(xfer *x, const char *why, int64_t now)
+{
+    if (x->cancel_sent) return;
+    x->cancel_sent = 1;
+    x->abort_why = why;
+    x->abort_at = now;
+    if (x->cl->ops->cancel) x->cl->ops->cancel(x->cl, x->cstate);
+}
+
+void xfer_complete_inproc(xfer *x)
+{
+    if (x->abort_why) xfer_abort(x, x->abort_why, x->abort_at);
+    x->ok = x->err == XERR_NONE;
 }
 
 static xfer_err http_class(int status)
@@ -294,11 +386,11 @@ void xfer_abort(xfer *x, const char *why, int64_t now)
 {
     if (!strcmp(why, "stall"))
         fail(x, XERR_TIMEOUT, "stalled: no data for %lld ms (--stall-timeout) after %lld events",
-             (long long)(now - x->last_activity) / 1000000, (long long)x->events);
+             (long long)(now - xfer_last_activity(x)) / 1000000, (long long)x->events);
     else
         fail(x, XERR_CANCELLED, "cancelled by the operator (signal) after %lld events",
              (long long)x->events);
-    if (x->easy) {
+    if (x->easy && !x->inproc) {
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         if (!x->status) x->status = (int)code;
@@ -373,7 +465,20 @@ void xfer_format(const xfer *x, strbuf *b)
     }
     sb_printf(b, ",\"itl_basis\":\"%s\"", per_token ? "tokens" : "chunk");
     if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
-    if (x->status > 0) sb_printf(b, ",\"status\":%d", x->status);
+    if (x->has_engine) {
+        /* The engine's own account, run-relative like ours (null: not given). */
+        const client_done *d = &x->done;
+        sb_adds(b, ",\"engine\":{\"clock\":\"monotonic\"");
+        add_ns(b, "t_queued_ns", d->t_queued_ns);
+        add_ns(b, "t_scheduled_ns", d->t_scheduled_ns);
+        add_ns(b, "t_first_token_ns", d->t_first_token_ns);
+        add_ns(b, "t_finished_ns", d->t_finished_ns);
+        add_ns(b, "queue_ns", d->queue_ns);
+        add_ns(b, "prefill_ns", d->prefill_ns);
+        add_ns(b, "decode_ns", d->decode_ns);
+        sb_addc(b, '}');
+    }
+    if (x->status > 0 && !x->inproc) sb_printf(b, ",\"status\":%d", x->status);
     else sb_adds(b, ",\"status\":null");
     sb_printf(b, ",\"ok\":%s", x->ok ? "true" : "false");
     if (x->ok) {

@@ -19,6 +19,7 @@ typedef enum {
 
 typedef struct xfer {
     struct xfer *next, *prev;     /* the worker's in-flight list / free list */
+    struct xfer *done_next;       /* in-process: the worker's list of finished requests */
     struct rq *q;                 /* the scheduled request (owned while in flight) */
     const client *cl;
     const replay_opts *o;
@@ -43,6 +44,15 @@ typedef struct xfer {
     int ok;
     char errmsg[320];
     char finish_reason[32];
+    /* in-process requests (client ops->submit) */
+    int inproc;
+    void (*on_inproc_done)(void *owner, struct xfer *x);  /* hands x back to its worker */
+    void *owner;
+    const char *abort_why;        /* "stall" / "cancelled" asked of the engine, or NULL */
+    int64_t abort_at;
+    int cancel_sent;
+    client_done done;             /* the engine's account (times already run-relative) */
+    int has_engine;
     strbuf body;                  /* non-SSE body or error body */
     strbuf reply;                 /* generated text (dependent sessions) */
 } xfer;
@@ -58,6 +68,17 @@ xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *
  * negative error when the client cannot build it (the xfer then holds a
  * failed outcome and must be finished without being sent). */
 int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply);
+/* Starts an in-process request: stamps t_send and calls the client's submit.
+ * Returns 0, or a negative error (the xfer then holds a failed outcome and
+ * must be finished at once). Completion comes through on_inproc_done. */
+int xfer_submit(xfer *x);
+/* Classifies an in-process request once its done has arrived. */
+void xfer_complete_inproc(xfer *x);
+/* Asks the engine to end an in-process request early (why: "stall" or
+ * "cancelled"); it stays in flight until its done arrives. */
+void xfer_cancel_inproc(xfer *x, const char *why, int64_t now);
+/* Last time bytes or tokens arrived (safe to read from the worker thread). */
+int64_t xfer_last_activity(const xfer *x);
 /* Classifies the outcome once libcurl reports the transfer done. */
 void xfer_complete(xfer *x, CURLcode res);
 /* Ends a transfer from outside: why is "stall" or "cancelled". */
