@@ -100,7 +100,8 @@ bench: deps $(BIN)
 	@BIN=$(abspath $(BIN)) bash bench/run-all.sh
 
 # libFuzzer builds (clang). Run e.g.: build-fuzz/fuzz_trace_line tests/fuzz/corpus/trace_line
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -DSAGELLM_VERSION=\"$(VERSION)\" \
+               -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 fuzz: deps
 	@mkdir -p build-fuzz

@@ -6,7 +6,7 @@
  * run: raw loopback small-write throughput, and timer wake-up lateness.
  *
  *   serve_load stream PORT CONNS MAX_TOKENS SECONDS [PATH]
- *   serve_load raw CONNS SECONDS BYTES
+ *   serve_load raw CONNS SECONDS BYTES [WRITER_CPU READER_CPU]
  *   serve_load timer COUNT PERIOD_US
  *
  * Output: one line of key=value pairs on stdout. */
@@ -156,13 +156,23 @@ static int stream_main(int argc, char **argv)
 
 /* ------------------------------------------------------------ raw */
 
-typedef struct raw_args { int lfd, n, bytes; volatile int stop; long writes; } raw_args;
+typedef struct raw_args { int lfd, n, bytes, cpu; volatile int stop; long writes; } raw_args;
+
+static void pin(int cpu)
+{
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
 
 /* The server side of the baseline: accept n connections, then write
  * `bytes`-sized messages round-robin as fast as the sockets take them. */
 static void *raw_server(void *p)
 {
     raw_args *a = p;
+    pin(a->cpu);
     int *fds = calloc((size_t)a->n, sizeof *fds);
     for (int i = 0; i < a->n; i++) {
         fds[i] = accept(a->lfd, NULL, NULL);
@@ -186,8 +196,12 @@ static void *raw_server(void *p)
 static int raw_main(int argc, char **argv)
 {
     if (argc < 5) return 2;
-    raw_args a = { .n = atoi(argv[2]), .bytes = atoi(argv[4]) };
+    raw_args a = { .n = atoi(argv[2]), .bytes = atoi(argv[4]), .cpu = -1 };
     double secs = atof(argv[3]);
+    if (argc > 6) {
+        a.cpu = atoi(argv[5]);
+        pin(atoi(argv[6]));
+    }
     raise_nofile();
     a.lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -259,7 +273,7 @@ int main(int argc, char **argv)
     else if (argc > 1 && !strcmp(argv[1], "timer")) rc = timer_main(argc, argv);
     if (rc == 2)
         fprintf(stderr, "usage: serve_load stream PORT CONNS MAX_TOKENS SECONDS [PATH]\n"
-                        "       serve_load raw CONNS SECONDS BYTES\n"
+                        "       serve_load raw CONNS SECONDS BYTES [WRITER_CPU READER_CPU]\n"
                         "       serve_load timer COUNT PERIOD_US\n");
     return rc;
 }

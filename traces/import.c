@@ -156,7 +156,7 @@ int import_run(const importer *imp, const import_opts *opt, import_stats *stats,
 
     int rc = imp->run(&ctx);
     if (!rc && opt->sort) {
-        qsort(ctx.buf, ctx.nbuf, sizeof *ctx.buf, cmp_pending);
+        if (ctx.nbuf) qsort(ctx.buf, ctx.nbuf, sizeof *ctx.buf, cmp_pending);
         if (!ctx.w) rc = open_writer(&ctx);
         for (size_t i = 0; i < ctx.nbuf && !rc; i++) {
             rc = trace_writer_put(ctx.w, ctx.buf[i].rec);

@@ -40,6 +40,7 @@
  * A conversation without a human turn followed by a reply (empty ones exist
  * in the public file) is a bad row: --skip-invalid counts and skips them.
  * api from --api, else "chat". */
+#include "traces/dist.h"
 #include "traces/import.h"
 #include "traces/import_rec.h"
 #include "common/rng.h"
@@ -56,60 +57,31 @@
 #define SG_MAX_ELEMENT ((size_t)ZIO_DEFAULT_MAX_LINE)
 #define SG_ID_MAX 256
 
-/* ---- arrival times ---- */
-
-enum { ARR_POISSON, ARR_GAMMA, ARR_CONSTANT };
+/* ---- arrival times (traces/dist.c's arrival processes) ---- */
 
 typedef struct arrivals {
-    int kind;
-    double mean_us;      /* mean gap */
-    double shape;        /* gamma: k = 1/CV^2 */
-    double t_us;
-    uint64_t n;
+    dist_arrival a;
     rng r;
 } arrivals;
 
 static int arrivals_init(import_ctx *ctx, arrivals *a)
 {
     const import_opts *o = import_options(ctx);
-    const char *spec = o->arrival ? o->arrival : "poisson";
-    double rate = o->rate == 0 ? 1.0 : o->rate;
+    char err[300];
     memset(a, 0, sizeof *a);
-    if (!(rate > 0 && isfinite(rate)))
-        return import_fail(ctx, ERR_USAGE, "--rate: expected a positive number of requests/s, "
-                           "got %g", rate);
-    a->mean_us = 1e6 / rate;
-    if (!strcmp(spec, "poisson")) {
-        a->kind = ARR_POISSON;
-    } else if (!strcmp(spec, "constant")) {
-        a->kind = ARR_CONSTANT;
-    } else if (!strncmp(spec, "gamma:", 6)) {
-        char *end;
-        double cv = strtod(spec + 6, &end);
-        if (end == spec + 6 || *end || !(cv > 0 && isfinite(cv)))
-            return import_fail(ctx, ERR_USAGE, "--arrival: expected gamma:CV with a coefficient "
-                               "of variation CV > 0, got '%s'", spec);
-        a->kind = ARR_GAMMA;
-        a->shape = 1.0 / (cv * cv);
-    } else {
-        return import_fail(ctx, ERR_USAGE, "--arrival: expected poisson, gamma:CV or constant, "
-                           "got '%s'", spec);
-    }
+    if (dist_arrival_parse(o->arrival ? o->arrival : "poisson", o->rate == 0 ? 1.0 : o->rate,
+                           &a->a, err, sizeof err) < 0)
+        return import_fail(ctx, ERR_USAGE, "--arrival: %s", err);
     rng_seed2(&a->r, o->seed, 0x5368617265475054ULL /* "ShareGPT" */);
     return 0;
 }
 
-/* The next arrival in µs: 0 first, then one gap of the chosen process. */
+/* The next arrival in µs: 0 first, then one gap of the chosen process;
+ * -1 past the largest time a trace can hold. */
 static int64_t arrivals_next(arrivals *a)
 {
-    if (a->n++ > 0) {
-        switch (a->kind) {
-        case ARR_POISSON: a->t_us += rng_exp(&a->r, a->mean_us); break;
-        case ARR_GAMMA: a->t_us += rng_gamma(&a->r, a->shape, a->mean_us / a->shape); break;
-        default: a->t_us += a->mean_us; break;
-        }
-    }
-    return a->t_us > (double)TRACE_MAX_T_US ? -1 : llround(a->t_us);
+    int64_t t = dist_arrival_next_us(&a->a, &a->r);
+    return t > TRACE_MAX_T_US ? -1 : t;
 }
 
 /* ---- splitting the top-level array ---- */

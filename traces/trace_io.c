@@ -1,6 +1,7 @@
 /* trace_io.c — see trace_io.h. */
 #include "traces/trace_io.h"
 #include "common/util.h"
+#include "common/jsonw.h"
 #include "common/zio.h"
 
 #include <math.h>
@@ -123,8 +124,7 @@ void trace_reader_close(trace_reader *r)
 
 struct trace_writer {
     zio_writer *z;
-    char *buf;          /* serialisation buffer for cJSON_PrintPreallocated */
-    int cap;
+    strbuf line;        /* serialisation buffer, reused */
     int64_t last_t;
     uint64_t count;
     char err[512];
@@ -138,8 +138,6 @@ trace_writer *trace_writer_open(const char *path, const cJSON *header, int level
     if (!z) return NULL;
     trace_writer *w = xcalloc(1, sizeof *w);
     w->z = z;
-    w->cap = 4096;
-    w->buf = xmalloc((size_t)w->cap);
     char *h = cJSON_PrintUnformatted(header);
     int rc = zio_writer_write(z, h, strlen(h));
     if (!rc) rc = zio_writer_write(z, "\n", 1);
@@ -174,16 +172,9 @@ int trace_writer_put(trace_writer *w, const cJSON *rec)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "t_us");
     int64_t t_us = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : 0;
-    /* cJSON_PrintPreallocated fails when the buffer is too small: grow and retry. */
-    while (!cJSON_PrintPreallocated((cJSON *)rec, w->buf, w->cap, 0)) {
-        if (w->cap > (1 << 30)) {
-            errf(w->err, sizeof w->err, "record too large to serialise");
-            return ERR_SYSTEM;
-        }
-        w->cap *= 2;
-        w->buf = xrealloc(w->buf, (size_t)w->cap);
-    }
-    return trace_writer_put_raw(w, w->buf, strlen(w->buf), t_us);
+    sb_clear(&w->line);
+    jsonw_append(&w->line, rec);
+    return trace_writer_put_raw(w, w->line.buf, w->line.len, t_us);
 }
 
 int trace_writer_put_rec(trace_writer *w, const trace_rec *r)
@@ -200,7 +191,7 @@ int trace_writer_close(trace_writer *w, char *err, size_t errlen)
 {
     if (!w) return 0;
     int rc = zio_writer_close(w->z, err, errlen);
-    free(w->buf);
+    sb_free(&w->line);
     free(w);
     return rc;
 }
@@ -209,6 +200,6 @@ void trace_writer_abort(trace_writer *w)
 {
     if (!w) return;
     zio_writer_abort(w->z);
-    free(w->buf);
+    sb_free(&w->line);
     free(w);
 }

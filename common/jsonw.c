@@ -1,0 +1,73 @@
+/* jsonw.c — see jsonw.h. */
+#include "common/jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put_int(strbuf *b, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    sb_reserve(b, (size_t)n + 1);
+    if (v < 0) b->buf[b->len++] = '-';
+    while (n > 0) b->buf[b->len++] = tmp[--n];
+    b->buf[b->len] = '\0';
+}
+
+static void put_number(strbuf *b, double d)
+{
+    if (!isfinite(d)) {
+        sb_adds(b, "null");
+    } else if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+        put_int(b, (long long)d);
+    } else {
+        char tmp[32];
+        double back;
+        snprintf(tmp, sizeof tmp, "%1.15g", d);
+        if (sscanf(tmp, "%lg", &back) != 1 || back != d) snprintf(tmp, sizeof tmp, "%1.17g", d);
+        sb_adds(b, tmp);
+    }
+}
+
+void jsonw_append(strbuf *b, const cJSON *v)
+{
+    if (!v) {
+        sb_adds(b, "null");
+        return;
+    }
+    switch (v->type & 0xFF) {
+    case cJSON_False: sb_adds(b, "false"); break;
+    case cJSON_True: sb_adds(b, "true"); break;
+    case cJSON_NULL: sb_adds(b, "null"); break;
+    case cJSON_Number: put_number(b, v->valuedouble); break;
+    case cJSON_Raw: if (v->valuestring) sb_adds(b, v->valuestring); break;
+    case cJSON_String:
+        sb_json_str(b, v->valuestring ? v->valuestring : "", v->valuestring ? strlen(v->valuestring) : 0);
+        break;
+    case cJSON_Array:
+        sb_addc(b, '[');
+        for (const cJSON *c = v->child; c; c = c->next) {
+            jsonw_append(b, c);
+            if (c->next) sb_addc(b, ',');
+        }
+        sb_addc(b, ']');
+        break;
+    case cJSON_Object:
+        sb_addc(b, '{');
+        for (const cJSON *c = v->child; c; c = c->next) {
+            sb_json_str(b, c->string ? c->string : "", c->string ? strlen(c->string) : 0);
+            sb_addc(b, ':');
+            jsonw_append(b, c);
+            if (c->next) sb_addc(b, ',');
+        }
+        sb_addc(b, '}');
+        break;
+    default:
+        sb_adds(b, "null");
+        break;
+    }
+}
