@@ -112,7 +112,7 @@ fuzz: deps
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sagellm-bench
-	install -m 644 $(wildcard analysis/*.py) $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis/ 2>/dev/null || true
+	$(if $(wildcard analysis/*.py),install -m 644 $(wildcard analysis/*.py) $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis/)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sagellm-bench

@@ -53,6 +53,8 @@ static const char help[] =
     "  --eos-mean N            mean output length when EOS decides (0 = never EOS)\n"
     "  --tokens-per-event N    tokens per decode step and streamed event\n"
     "  --default-max-tokens N  max_tokens when a request gives none (0 = fill the context)\n"
+    "  --realtime              run the engine thread SCHED_FIFO for exact pacing (needs\n"
+    "                          CAP_SYS_NICE; exit 4 when refused)\n"
     "\n"
     "fault injection (seeded; each request gets at most one fault):\n"
     "  --fail-rate P           answer HTTP 500\n"
@@ -67,7 +69,7 @@ static const char help[] =
 enum {
     O_API = 256, O_HOST, O_PORT, O_PORT_FILE, O_MODEL, O_API_KEY, O_GT, O_SEED, O_MAX_BODY,
     O_THREADS, O_MAX_CONN, O_PRESET, O_ENGINE_CONFIG, O_LIST_PRESETS, O_FAIL, O_RESET, O_STALL,
-    O_ERRSTREAM, O_STALL_TIME, O_ENGINE_KEY, O_HELP,
+    O_ERRSTREAM, O_STALL_TIME, O_REALTIME, O_ENGINE_KEY, O_HELP,
 };
 
 /* Engine options map onto engine_config keys (engine_config_set). */
@@ -144,6 +146,7 @@ static int run(int argc, char **argv)
         { "stall-rate", required_argument, NULL, O_STALL },
         { "error-in-stream-rate", required_argument, NULL, O_ERRSTREAM },
         { "stall-time", required_argument, NULL, O_STALL_TIME },
+        { "realtime", no_argument, NULL, O_REALTIME },
         { "help", no_argument, NULL, O_HELP },
     };
     size_t nl = sizeof base / sizeof base[0];
@@ -159,6 +162,7 @@ static int run(int argc, char **argv)
     const char *ekeys[64], *evals[64];
     size_t nkv = 0;
     uint64_t seed = 0;
+    int realtime = 0;
     char err[1024];
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -205,6 +209,7 @@ static int run(int argc, char **argv)
             sc.max_connections = (unsigned)v;
             break;
         case O_PRESET: preset = optarg; break;
+        case O_REALTIME: realtime = 1; break;
         case O_ENGINE_CONFIG: engine_json = optarg; break;
         case O_LIST_PRESETS:
             for (const char *const *n = engine_config_preset_names(); *n; n++)
@@ -271,6 +276,7 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < nkv; i++)
         if (engine_config_set(&ec, ekeys[i], evals[i], err, sizeof err))
             return cli_usage_error("serve", usage, "%s", err);
+    if (realtime) ec.realtime = 1;
     if (engine_config_validate(&ec, err, sizeof err))
         return cli_usage_error("serve", usage, "%s", err);
     sc.seed = seed;

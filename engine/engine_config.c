@@ -26,16 +26,16 @@ typedef struct preset {
 static const preset presets[] = {
     { "gpu-7b", "a 7-8B fp16 model on one A100-class GPU (the default)",
       { "gpu-7b", 256, 65536, 2048, 8192, 8 * MS, 80 * US, 60 * US, 16, -1,
-        256.0, 1, 0, 0, 0 } },
+        256.0, 1, 0, 0, 0, 0 } },
     { "tiny-cpu", "a ~1B model on a laptop CPU (llama.cpp-like)",
       { "tiny-cpu", 4, 8192, 512, 4096, 25 * MS, 5 * MS, 1500 * US, 16, -1,
-        128.0, 1, 0, 0, 0 } },
+        128.0, 1, 0, 0, 0, 0 } },
     { "gpu-70b", "a 70B model with tensor parallelism on 8 H100-class GPUs",
       { "gpu-70b", 256, 400000, 8192, 32768, 20 * MS, 60 * US, 25 * US, 16, -1,
-        384.0, 1, 0, 0, 0 } },
+        384.0, 1, 0, 0, 0, 0 } },
     { "fast", "a fast engine for tests and load-testing the tool itself",
       { "fast", 8192, 1 << 24, 0, 1 << 20, 1 * MS, 0, 100, 16, -1,
-        32.0, 1, 0, 0, 0 } },
+        32.0, 1, 0, 0, 0, 0 } },
 };
 #define NPRESETS (sizeof presets / sizeof presets[0])
 
@@ -64,10 +64,11 @@ int engine_config_preset(engine_config *c, const char *name, char *err, size_t e
     for (size_t i = 0; i < NPRESETS; i++) {
         if (!strcmp(presets[i].name, name)) {
             uint64_t seed = c->seed;
-            int vclock = c->virtual_clock;
+            int vclock = c->virtual_clock, rt = c->realtime;
             *c = presets[i].c;
             c->seed = seed;
             c->virtual_clock = vclock;
+            c->realtime = rt;
             return 0;
         }
     }
@@ -118,6 +119,7 @@ static const key keys[] = {
     { "default_max_tokens", K_INT, OFF(default_max_tokens), 0 },
     { "seed", K_U64, OFF(seed), 0 },
     { "virtual_clock", K_BOOL, OFF(virtual_clock), 0 },
+    { "realtime", K_BOOL, OFF(realtime), 0 },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -26,6 +26,7 @@ typedef struct engine_config {
     int64_t default_max_tokens;   /* when a request gives none; 0 = max_model_len - prompt */
     uint64_t seed;                /* seeds output lengths and words */
     int virtual_clock;            /* 1: no sleeping, time advances by step costs (tests, simulation) */
+    int realtime;                 /* 1: run the engine thread SCHED_FIFO (needs CAP_SYS_NICE) */
 } engine_config;
 
 /* Fills c with the default preset ("gpu-7b"). */

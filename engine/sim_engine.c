@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -589,6 +590,20 @@ int sim_engine_start(sim_engine *e, char *err, size_t errlen)
         return ERR_SYSTEM;
     }
     e->started = 1;
+    if (e->cfg.realtime && !e->cfg.virtual_clock) {
+        /* Wakes on time even when another thread of the process holds the
+         * CPU; the thread sleeps at least one step cost after every step,
+         * so it cannot starve the others. */
+        struct sched_param sp = { .sched_priority = 1 };
+        rc = pthread_setschedparam(e->thread, SCHED_FIFO, &sp);
+        if (rc) {
+            sim_engine_stop(e);
+            errf(err, errlen, "cannot run the engine thread with real-time priority "
+                 "(SCHED_FIFO): %s; it needs CAP_SYS_NICE (or run without realtime)",
+                 strerror(rc));
+            return ERR_SYSTEM;
+        }
+    }
     return 0;
 }
 

@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# bench/replay.sh — benchmarks of the replay engine against `sagellm-bench
+# serve` on 127.0.0.1. Each prints figures measured in one run beside the
+# machine's own limits measured in the same run (docs/performance.md,
+# "Replay engine").
+#
+#   bash bench/replay.sh                  1-3 with short durations, one compact table (make bench)
+#   bash bench/replay.sh fidelity [quick] send lag at 100, 1,000 and 5,000 req/s vs the raw timer
+#   bash bench/replay.sh drift [MINUTES]  send lag over time, MINUTES (default 10) at 1,000 req/s
+#   bash bench/replay.sh cost [quick]     CPU per request and per SSE event; one thread vs wrk
+#   bash bench/replay.sh streams [quick]  10,000 concurrent streams: RSS per stream in flight
+#   bash bench/replay.sh million [N]      N requests (default 1,000,000) at top speed: RSS over time
+#   bash bench/replay.sh all              fidelity, cost, streams and million, full size
+#
+# On a machine with two cores or more, the server runs on CPU 1 and the
+# replay (one worker thread, --threads 1) and the baselines on CPU 0
+# (taskset), so each side has a core of its own; SERVER_CPU and CLIENT_CPU
+# choose others. Helpers (bench/timer_baseline.c, bench/replay_probe.c) are
+# built into a temporary directory; figures are computed by
+# bench/replay_stats.py from the run directories. Every process started
+# here is stopped on exit.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${BIN:-$ROOT/bin/sagellm-bench}
+MODE=${1:-quick}
+ARG=${2:-}
+ARRIVAL=${ARRIVAL:-constant}
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/sagellm-bench-replay.XXXXXX")
+SPID="" CPID=""
+cleanup() {
+    for p in $CPID $SPID; do kill "$p" 2>/dev/null; done
+    for p in $CPID $SPID; do wait "$p" 2>/dev/null; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "bench/replay.sh: $*" >&2; exit 1; }
+
+[ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
+cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"
+cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
+STATS="python3 $ROOT/bench/replay_stats.py"
+
+PIN_SRV=() PIN_CLI=() PINNING="none (taskset missing or one core)"
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    PIN_SRV=(taskset -c "${SERVER_CPU:-1}")
+    PIN_CLI=(taskset -c "${CLIENT_CPU:-0}")
+    PINNING="server on CPU ${SERVER_CPU:-1}, replay and baselines on CPU ${CLIENT_CPU:-0}"
+fi
+
+# kv FILE KEY: the value of KEY in a line of key=value pairs.
+kv() { awk -v k="$2" '{for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) { print substr($i, n + 1); exit } } }' "$1"; }
+# calc EXPR: floating-point arithmetic, two decimals.
+calc() { awk "BEGIN { printf \"%.2f\", $* }"; }
+calc0() { awk "BEGIN { printf \"%.0f\", $* }"; }
+# jget FILE KEY: a top-level value of a JSON file (compact JSON for objects).
+jget() { python3 -c 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"; }
+yesno() { awk "BEGIN { print (($*) ? \"yes\" : \"NO\") }"; }
+
+# Runs a command in the background and waits for it, so that a signal to
+# this script is acted on at once (and cleanup stops the command).
+run() {
+    "$@" &
+    CPID=$!
+    wait "$CPID"
+    local rc=$?
+    CPID=""
+    return $rc
+}
+
+# start_server SERVE-OPTIONS...: starts `serve` on a free loopback port with
+# the hard limit of open files; sets URL.
+start_server() {
+    stop_server
+    rm -f "$W/port"
+    (ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${PIN_SRV[@]}" "$BIN" serve --port 0 --port-file "$W/port" "$@") \
+        >"$W/serve.log" 2>&1 &
+    SPID=$!
+    local i
+    for i in $(seq 100); do
+        [ -s "$W/port" ] && break
+        kill -0 "$SPID" 2>/dev/null || { cat "$W/serve.log" >&2; die "serve did not start"; }
+        sleep 0.1
+    done
+    [ -s "$W/port" ] || die "serve did not write its port within 10 s"
+    URL="http://127.0.0.1:$(cat "$W/port")"
+}
+stop_server() {
+    [ -n "$SPID" ] || return 0
+    kill "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    SPID=""
+}
+
+synth() { # OUT DURATION RATE OUTPUT_TOKENS [extra synth options]
+    local out=$1 dur=$2 rate=$3 tok=$4
+    shift 4
+    "$BIN" trace synth -o "$out" --duration "$dur" --rate "$rate" --arrival "$ARRIVAL" \
+        --input fixed:16 --output "fixed:$tok" --seed 1 "$@" >/dev/null 2>&1 || die "trace synth failed"
+}
+
+# replay DIR TRACE [replay options]: one replay on the client CPU, one
+# worker thread, under the probe (CPU of the replay and of the server, RSS
+# samples every PROBE_MS). Leaves DIR/ and DIR.probe, DIR.samples.
+replay() {
+    local out=$1 trace=$2
+    shift 2
+    run "$W/probe" -i "${PROBE_MS:-100}" -s "$out.samples" -o "$out.probe" -p "$SPID" -- \
+        "${PIN_CLI[@]}" "$BIN" replay "$trace" --client vllm --url "$URL" --out "$out" -q --threads 1 "$@" \
+        >"$out.stdout" 2>"$out.stderr"
+    local rc=$?
+    [ -s "$out.probe" ] || die "replay produced no result (see $out.stderr)"
+    [ $rc -le 1 ] || { cat "$out.stderr" >&2; die "replay exited with $rc"; }
+}
+
+# CPU the rest of the machine used during a probed run (other programs).
+other_load() { # PROBEFILE -> cores busy on average with something else
+    local f=$1
+    calc "($(kv "$f" machine_busy_s) - $(kv "$f" cpu_s) - $(kv "$f" pid0_cpu_s)) / $(kv "$f" wall_s)"
+}
+
+note_load() {
+    local o
+    o=$(other_load "$1")
+    if awk "BEGIN { exit !($o > 0.10) }"; then
+        echo "   NOTE: other programs kept $o cores busy during this run; figures are disturbed"
+    fi
+}
+
+TABLE="$W/table"
+: >"$TABLE"
+row() { printf '%-46s %14s %22s %8s %4s\n' "$@" >>"$TABLE"; }
+
+echo "== bench/replay.sh $MODE: $(nproc) cores, $PINNING; $(uname -sr)"
+
+# ---------------------------------------------------------------------------
+# 1. Schedule fidelity: send lag vs the raw timer at the same rate.
+bench_fidelity() {
+    local plan="100:60 1000:30 5000:20"
+    [ "${1:-}" = quick ] && plan="100:10 1000:5 5000:3"
+    echo
+    echo "## 1. schedule fidelity: send lag vs raw timer wake-up ($ARRIVAL arrivals, 16 in / 4 out tokens, streaming, serve --preset fast)"
+    start_server --preset fast
+    printf '%-8s %8s %9s %9s %10s | %9s %9s %10s | %8s %9s %9s | %9s %9s\n' rate requests "lag p50" "lag p99" "lag max" \
+        "timer p50" "timer p99" "timer max" "p99/p99" "server" "new conn" "dur. p50" "dur. p99"
+    local rd r d
+    for rd in $plan; do
+        r=${rd%%:*} d=${rd##*:}
+        synth "$W/fid_$r.jsonl.zst" "${d}s" "$r" 4
+        "${PIN_CLI[@]}" "$W/timer_baseline" "$r" $((r * d)) "$ARRIVAL" >"$W/timer_$r.txt" || die "timer_baseline failed"
+        # The same timer again, alongside the replay on its CPU: what a bare
+        # timer achieves under the same load (the server's, the replay's).
+        "${PIN_CLI[@]}" "$W/timer_baseline" "$r" $((r * d)) "$ARRIVAL" >"$W/timer_during_$r.txt" &
+        local tpid=$!
+        replay "$W/fid_$r" "$W/fid_$r.jsonl.zst"
+        wait "$tpid"
+        $STATS lag "$W/fid_$r" >"$W/lag_$r.txt"
+        local lp50 lp99 lmax tp50 tp99 tmax ratio srv
+        lp50=$(kv "$W/lag_$r.txt" p50_us) lp99=$(kv "$W/lag_$r.txt" p99_us) lmax=$(kv "$W/lag_$r.txt" max_us)
+        tp50=$(kv "$W/timer_$r.txt" p50_us) tp99=$(kv "$W/timer_$r.txt" p99_us) tmax=$(kv "$W/timer_$r.txt" max_us)
+        ratio=$(calc "$lp99 / $tp99")
+        srv=$(calc0 "100 * $(kv "$W/fid_$r.probe" pid0_cpu_s) / $(kv "$W/fid_$r.probe" wall_s)")
+        printf '%-8s %8s %9s %9s %10s | %9s %9s %10s | %8s %8s%% %9s | %9s %9s\n' "$r/s" "$(kv "$W/lag_$r.txt" n)" \
+            "$lp50" "$lp99" "$lmax" "$tp50" "$tp99" "$tmax" "$ratio" "$srv" "$(kv "$W/lag_$r.txt" new_conn)" \
+            "$(kv "$W/timer_during_$r.txt" p50_us)" "$(kv "$W/timer_during_$r.txt" p99_us)"
+        [ "$(kv "$W/lag_$r.txt" ok)" = "$(kv "$W/lag_$r.txt" n)" ] ||
+            echo "   NOTE: $(($(kv "$W/lag_$r.txt" n) - $(kv "$W/lag_$r.txt" ok))) requests failed at $r/s"
+        note_load "$W/fid_$r.probe"
+        local target="-"
+        [ "$r" = 1000 ] && target="$(yesno "$ratio <= 2")"
+        row "send lag p99 at $r/s (us)" "$lp99" "raw timer p99 $tp99" "${ratio}x" "$target"
+    done
+    echo "(times in us; 'timer': bench/timer_baseline.c alone on the replay's CPU just before, at the"
+    echo " same rate and count; 'dur.': the same timer run alongside the replay; 'server': the"
+    echo " server's CPU as a share of its core; 'new conn': requests that opened a connection, whose"
+    echo " send lag includes the connect. Target at 1,000/s: p99/p99 <= 2)"
+    stop_server
+}
+
+# ---------------------------------------------------------------------------
+# 1b. No drift: send lag per minute of a long trace at 1,000 req/s.
+bench_drift() {
+    local min=${1:-10}
+    echo
+    echo "## 1b. drift: send lag per minute, $min minutes at 1,000 req/s ($ARRIVAL arrivals)"
+    start_server --preset fast
+    synth "$W/drift.jsonl.zst" "${min}m" 1000 4
+    "${PIN_CLI[@]}" "$W/timer_baseline" 1000 60000 "$ARRIVAL" >"$W/timer_drift.txt"
+    PROBE_MS=1000 replay "$W/drift" "$W/drift.jsonl.zst"
+    $STATS drift "$W/drift" 60 | tee "$W/drift.txt" | sed 's/^/   /'
+    $STATS lag "$W/drift" >"$W/lag_drift.txt"
+    echo "   whole run: $(cat "$W/lag_drift.txt")"
+    echo "   raw timer (60 s at 1,000/s, before): $(cat "$W/timer_drift.txt")"
+    echo "   achieved vs trace rate: $(jget "$W/drift/summary.json" achieved_rate) vs $(jget "$W/drift/summary.json" trace_rate)"
+    local last
+    last=$(tail -1 "$W/drift.txt")
+    echo "   first minute p50/p99 $(kv <(echo "$last") first_p50_us)/$(kv <(echo "$last") first_p99_us) us;" \
+        "last minute p50/p99 $(kv <(echo "$last") last_p50_us)/$(kv <(echo "$last") last_p99_us) us"
+    note_load "$W/drift.probe"
+    stop_server
+}
+
+# ---------------------------------------------------------------------------
+# 2. Client cost: CPU per request and per SSE event; one thread vs wrk.
+bench_cost() {
+    local d=10 n=200000 rate=500 long=130
+    [ "${1:-}" = quick ] && d=4 n=40000
+    echo
+    echo "## 2. client cost: CPU of the replay process ($rate req/s for $d s, 16 in tokens, serve --preset fast)"
+    start_server --preset fast
+    synth "$W/cost_short.jsonl.zst" "${d}s" "$rate" 2
+    synth "$W/cost_long.jsonl.zst" "${d}s" "$rate" "$long"
+    replay "$W/cost_s" "$W/cost_short.jsonl.zst"
+    replay "$W/cost_l" "$W/cost_long.jsonl.zst"
+    replay "$W/cost_n" "$W/cost_short.jsonl.zst" --no-stream
+    local k
+    for k in s l n; do $STATS events "$W/cost_$k" >"$W/ev_$k.txt"; done
+    local cs cl cn ns nl nn es el per_s per_n per_ev per_ev_naive
+    cs=$(kv "$W/cost_s.probe" cpu_s) cl=$(kv "$W/cost_l.probe" cpu_s) cn=$(kv "$W/cost_n.probe" cpu_s)
+    ns=$(kv "$W/ev_s.txt" requests) nl=$(kv "$W/ev_l.txt" requests) nn=$(kv "$W/ev_n.txt" requests)
+    es=$(kv "$W/ev_s.txt" sse_events) el=$(kv "$W/ev_l.txt" sse_events)
+    per_s=$(calc "1e6 * $cs / $ns")
+    per_n=$(calc "1e6 * $cn / $nn")
+    per_ev=$(calc "1e6 * ($cl - $cs) / ($el - $es)")
+    per_ev_naive=$(calc "1e6 * $cl / $el")
+    printf '%-44s %9s %9s %9s %10s %9s\n' run requests "SSE ev" "CPU s" "us/req" "server"
+    for k in s l n; do
+        local label
+        case $k in
+            s) label="streaming, 2 tokens (5 SSE events)" ;;
+            l) label="streaming, $long tokens ($((long + 3)) SSE events)" ;;
+            n) label="non-streaming, 2 tokens" ;;
+        esac
+        printf '%-44s %9s %9s %9s %10s %8s%%\n' "$label" "$(kv "$W/ev_$k.txt" requests)" \
+            "$( [ $k = n ] && echo - || kv "$W/ev_$k.txt" sse_events)" "$(kv "$W/cost_$k.probe" cpu_s)" \
+            "$(calc "1e6 * $(kv "$W/cost_$k.probe" cpu_s) / $(kv "$W/ev_$k.txt" requests)")" \
+            "$(calc0 "100 * $(kv "$W/cost_$k.probe" pid0_cpu_s) / $(kv "$W/cost_$k.probe" wall_s)")"
+        [ "$(kv "$W/ev_$k.txt" ok)" = "$(kv "$W/ev_$k.txt" requests)" ] || echo "   NOTE: requests failed in run $k"
+        note_load "$W/cost_$k.probe"
+    done
+    echo "CPU per request: streaming $per_s us, non-streaming $per_n us (target <= 30)"
+    echo "CPU per SSE event: $per_ev us marginal ((long - short) / (events difference); target <= 2);"
+    echo "   $per_ev_naive us if the whole long run is divided by its events"
+    echo "(CPU: user + system of the whole replay process from its rusage, all threads, start-up"
+    echo " and the summary at the end included)"
+    row "CPU per request, streaming (us)" "$per_s" "target <= 30" "-" "$(yesno "$per_s <= 30")"
+    row "CPU per request, non-streaming (us)" "$per_n" "target <= 30" "-" "$(yesno "$per_n <= 30")"
+    row "CPU per SSE event (us, marginal)" "$per_ev" "target <= 2" "-" "$(yesno "$per_ev <= 2")"
+
+    # One replay thread, closed loop at 64 in flight, against wrk -t1 -c64.
+    local conns=64 secs
+    echo
+    echo "## 2b. non-streaming requests/s: replay --threads 1 --max-inflight $conns vs wrk -t1 -c$conns (same endpoint, body, server)"
+    synth "$W/tput.jsonl.zst" "$(calc "$n / 1000000")s" 1000000 2
+    replay "$W/tput" "$W/tput.jsonl.zst" --no-stream --max-inflight "$conns"
+    $STATS events "$W/tput" >"$W/ev_tput.txt"
+    local rq rcpu rsrv rrate
+    rq=$(kv "$W/ev_tput.txt" requests)
+    rrate=$(jget "$W/tput/summary.json" request_throughput)
+    rcpu=$(calc "1e6 * $(kv "$W/tput.probe" cpu_s) / $rq")
+    rsrv=$(calc0 "100 * $(kv "$W/tput.probe" pid0_cpu_s) / $(kv "$W/tput.probe" wall_s)")
+    if ! command -v wrk >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "wrk is not installed: installing the Debian package wrk (apt-get install -y wrk)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 ||
+                echo "   apt-get install wrk failed"
+        fi
+    fi
+    if ! command -v wrk >/dev/null; then
+        echo "replay: $rrate req/s, $rcpu us CPU per request, server $rsrv%"
+        echo "wrk is not installed and cannot be installed here (not root): run 'apt-get install wrk' as root"
+        echo "to compare; skipped"
+        row "req/s on one thread, non-streaming" "$(calc0 "$rrate")" "wrk: not installed" "-" "-"
+    else
+        # The body the vllm client sends for the trace's first record.
+        "$BIN" trace materialize "$W/tput.jsonl.zst" -o "$W/tput_body.jsonl" >/dev/null 2>&1
+        python3 - "$W/tput_body.jsonl" "$W/post.lua" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+rec = json.loads(lines[1])
+body = dict(rec["body"])
+body.update(model="sagellm-sim", stream=False, min_tokens=rec["output_tokens"],
+            max_tokens=rec["output_tokens"], ignore_eos=True)
+with open(sys.argv[2], "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+    f.write("wrk.body = [==[" + json.dumps(body, separators=(",", ":")) + "]==]\n")
+EOF
+        secs=$(calc0 "$(kv "$W/tput.probe" wall_s) + 0.5")
+        [ "$secs" -ge 3 ] || secs=3
+        run "$W/probe" -o "$W/wrk.probe" -p "$SPID" -- "${PIN_CLI[@]}" wrk -t1 -c"$conns" -d"${secs}s" \
+            -s "$W/post.lua" "$URL/v1/chat/completions" >"$W/wrk.out" 2>&1
+        local wrate wreq wcpu wsrv ratio cratio
+        wrate=$(awk '/^Requests\/sec:/ { print $2 }' "$W/wrk.out")
+        wreq=$(awk '/requests in/ { print $1 }' "$W/wrk.out")
+        grep -q "Non-2xx" "$W/wrk.out" && echo "   NOTE: wrk got non-2xx answers: $(grep Non-2xx "$W/wrk.out")"
+        [ -n "$wrate" ] || { cat "$W/wrk.out"; die "wrk gave no result"; }
+        wcpu=$(calc "1e6 * $(kv "$W/wrk.probe" cpu_s) / $wreq")
+        wsrv=$(calc0 "100 * $(kv "$W/wrk.probe" pid0_cpu_s) / $(kv "$W/wrk.probe" wall_s)")
+        ratio=$(calc "$rrate / $wrate")
+        cratio=$(calc "$wcpu / $rcpu")
+        printf '%-10s %10s %12s %14s %12s\n' client requests "req/s" "CPU us/req" "server CPU"
+        printf '%-10s %10s %12s %14s %11s%%\n' replay "$rq" "$(calc0 "$rrate")" "$rcpu" "$rsrv"
+        printf '%-10s %10s %12s %14s %11s%%\n' wrk "$wreq" "$(calc0 "$wrate")" "$wcpu" "$wsrv"
+        echo "req/s replay/wrk = $ratio (target >= 0.5); CPU per request wrk/replay = $cratio"
+        echo "(server CPU near 100% means the server, not the client, set the rate)"
+        note_load "$W/tput.probe"
+        note_load "$W/wrk.probe"
+        row "req/s on one thread, non-streaming" "$(calc0 "$rrate")" "wrk $(calc0 "$wrate")" "${ratio}x" \
+            "$(yesno "$ratio >= 0.5")"
+    fi
+    stop_server
+}
+
+# ---------------------------------------------------------------------------
+# 3. 10,000 concurrent streams: RSS per stream in flight, no client errors.
+bench_streams() {
+    local n=10000 ramp=1000 tok=120 step=500ms
+    [ "${1:-}" = quick ] && ramp=2500 tok=24
+    echo
+    echo "## 3. $n concurrent streams: $ramp new streams/s, $tok tokens each, one every $step"
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt $((n + 200)) ]; then
+        echo "the open-files hard limit is $hard; $n streams need $((n + 200)) per process: skipped"
+        row "RSS per stream in flight (bytes)" "skipped" "RLIMIT_NOFILE $hard" "-" "-"
+        return 0
+    fi
+    start_server --preset fast --step-time "$step" --max-batch $((n * 2)) --max-connections $((n + 1000))
+    synth "$W/streams.jsonl.zst" "$(calc "$n / $ramp")s" "$ramp" "$tok"
+    PROBE_MS=250 replay "$W/streams" "$W/streams.jsonl.zst"
+    $STATS inflight "$W/streams" "$W/streams.samples" >"$W/rss.txt"
+    $STATS events "$W/streams" >"$W/ev_streams.txt"
+    local per_s per_e peak ok req errs
+    per_s=$(kv "$W/rss.txt" start_bytes_per_stream) per_e=$(kv "$W/rss.txt" end_bytes_per_stream)
+    peak=$(kv "$W/rss.txt" peak_inflight)
+    ok=$(kv "$W/ev_streams.txt" ok) req=$(kv "$W/ev_streams.txt" requests)
+    errs=$(jget "$W/streams/summary.json" errors)
+    echo "streams in flight at the peak: $peak (max_concurrency $(jget "$W/streams/summary.json" max_concurrency))"
+    echo "RSS idle $(kv "$W/rss.txt" idle_rss_kb) kB; plateau of $(kv "$W/rss.txt" plateau_s) s with >= 98% of the peak in flight:"
+    echo "   start: RSS $(kv "$W/rss.txt" start_rss_kb) kB, $(kv "$W/rss.txt" start_inflight) streams," \
+        "$(kv "$W/rss.txt" start_tokens_per_stream) tokens received each: $per_s bytes per stream"
+    echo "   end:   RSS $(kv "$W/rss.txt" end_rss_kb) kB, $(kv "$W/rss.txt" end_inflight) streams," \
+        "$(kv "$W/rss.txt" end_tokens_per_stream) tokens received each: $per_e bytes per stream"
+    local bpt
+    bpt=$(kv "$W/rss.txt" bytes_per_token)
+    [ -n "$bpt" ] && echo "   growth while streaming: $bpt bytes per token received"
+    echo "requests ok: $ok of $req; errors: ${errs:-none}; replay peak RSS $(kv "$W/streams.probe" maxrss_kb) kB"
+    echo "replay CPU $(kv "$W/streams.probe" cpu_s) s, server CPU $(kv "$W/streams.probe" pid0_cpu_s) s over $(kv "$W/streams.probe" wall_s) s"
+    echo "(target: <= 32 KB = 32768 bytes per stream, every request ok)"
+    note_load "$W/streams.probe"
+    row "RSS per stream in flight (bytes, end)" "$per_e" "target <= 32768" "-" \
+        "$(yesno "$per_e <= 32768 && $peak >= $n * 0.98")"
+    row "streams ok / sent" "$ok/$req" "all ok" "-" "$(yesno "$ok == $req")"
+    stop_server
+}
+
+# ---------------------------------------------------------------------------
+# 4. A million requests at top speed: RSS flat while replaying.
+bench_million() {
+    local n=${1:-1000000} conns=64
+    echo
+    echo "## 4. $n requests, streaming, 2 tokens each, closed loop at $conns in flight (as fast as the server answers)"
+    start_server --preset fast
+    synth "$W/million.jsonl.zst" "$(calc "$n / 100000")s" 100000 2
+    PROBE_MS=250 replay "$W/million" "$W/million.jsonl.zst" --max-inflight "$conns"
+    $STATS progress "$W/million" "$W/million.samples" >"$W/progress.txt"
+    local r10 r50 r90 pk ps
+    r10=$(kv "$W/progress.txt" rss_10_kb) r50=$(kv "$W/progress.txt" rss_50_kb) r90=$(kv "$W/progress.txt" rss_90_kb)
+    pk=$(kv "$W/progress.txt" peak_replay_kb) ps=$(kv "$W/progress.txt" peak_summary_kb)
+    echo "requests $(kv "$W/progress.txt" requests), $(jget "$W/million/summary.json" request_throughput) req/s," \
+        "failed $(jget "$W/million/summary.json" failed)"
+    echo "RSS after 10% / 50% / 90% of requests: $r10 / $r50 / $r90 kB; peak while replaying $pk kB" \
+        "(ratio 90%/10% $(calc "$r90 / $r10"))"
+    echo "summary phase ($(kv "$W/progress.txt" summary_s) s after the last response): peak $ps kB;" \
+        "whole-process peak (rusage) $(kv "$W/million.probe" maxrss_kb) kB"
+    note_load "$W/million.probe"
+    row "RSS at 90% / 10% of $n requests" "$r90/$r10 kB" "flat: 1.00" "$(calc "$r90 / $r10")x" \
+        "$(yesno "$r90 <= $r10 * 1.1")"
+    stop_server
+}
+
+print_table() {
+    [ -s "$TABLE" ] || return 0
+    echo
+    echo "== replay engine: summary ($MODE)"
+    printf '%-46s %14s %22s %8s %4s\n' measure value "beside" ratio ok
+    cat "$TABLE"
+}
+
+case $MODE in
+    quick) bench_fidelity quick; bench_cost quick; bench_streams quick ;;
+    fidelity) bench_fidelity "$ARG" ;;
+    drift) bench_drift "${ARG:-10}" ;;
+    cost) bench_cost "$ARG" ;;
+    streams) bench_streams "$ARG" ;;
+    million) bench_million "${ARG:-1000000}" ;;
+    all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac
+print_table
