@@ -29,6 +29,7 @@
  *   sums pairwise, so the two agree to rounding, while percentiles and
  *   medians are computed exactly as numpy does (same operations). */
 #include "analysis/summary.h"
+#include "analysis/stats.h"
 #include "common/util.h"
 #include "common/zio.h"
 
@@ -36,11 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct dvec {
-    double *v;
-    size_t n, cap;
-} dvec;
 
 typedef struct ivec {
     int64_t *v;
@@ -56,7 +52,7 @@ typedef struct err_count {
  * grouping is added, one per group). Latencies are in ns. */
 typedef struct acc {
     uint64_t completed, failed, good;
-    dvec ttft, tpot, itl, e2el, lag;
+    stats_vec ttft, tpot, itl, e2el, lag;
     ivec sends, ends;          /* [t_send, t_end) of measured requests with both */
     int64_t first_send, last_send;  /* over requests with a t_send (achieved rate) */
     uint64_t nsend;
@@ -89,16 +85,6 @@ typedef struct req_view {
 } req_view;
 
 /* Appends x, doubling the capacity when full (allocation aborts on failure). */
-static void dv_push(dvec *a, double x)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 64;
-        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
-}
-
-/* Appends x, as dv_push. */
 static void iv_push(ivec *a, int64_t x)
 {
     if (a->n == a->cap) {
@@ -111,7 +97,7 @@ static void iv_push(ivec *a, int64_t x)
 /* Frees what an accumulator owns (not a itself). */
 static void acc_free(acc *a)
 {
-    dvec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
+    stats_vec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(d[i]->v);
     free(a->sends.v);
     free(a->ends.v);
@@ -135,7 +121,7 @@ summary *summary_new(const summary_opts *opts, char *err, size_t errlen)
         }
     }
     if (o.group_by != SUMMARY_GROUP_NONE) {
-        errf(err, errlen, "summary: grouping is not implemented yet");
+        errf(err, errlen, "summary: grouping is done by groups_new (analysis/groups.h), one summary per group");
         return NULL;
     }
     summary *s = xcalloc(1, sizeof *s);
@@ -379,7 +365,7 @@ static void add_itl(acc *a, const req_view *v)
     cJSON_ArrayForEach(g, v->gaps) {
         int64_t gap = (int64_t)g->valuedouble;
         if (!k) {
-            dv_push(&a->itl, (double)gap);
+            stats_vec_push(&a->itl, (double)gap);
             continue;
         }
         int64_t n = (int64_t)k->valuedouble;
@@ -390,14 +376,14 @@ static void add_itl(acc *a, const req_view *v)
         }
         double per = (double)(gap + carry) / (double)n;
         carry = 0;
-        for (int64_t j = 0; j < n; j++) dv_push(&a->itl, per);
+        for (int64_t j = 0; j < n; j++) stats_vec_push(&a->itl, per);
     }
 }
 
 /* Adds one decoded measured request to a; cannot fail. */
 static void acc_add(acc *a, const summary_opts *o, const req_view *v)
 {
-    if (v->has_sched && v->has_send) dv_push(&a->lag, (double)(v->t_send - v->t_sched));
+    if (v->has_sched && v->has_send) stats_vec_push(&a->lag, (double)(v->t_send - v->t_sched));
     if (v->has_send) {
         if (a->nsend == 0 || v->t_send < a->first_send) a->first_send = v->t_send;
         if (a->nsend == 0 || v->t_send > a->last_send) a->last_send = v->t_send;
@@ -432,13 +418,13 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     else a->basis_chunk++;
 
     int64_t e2e = v->t_end - v->t_send;
-    dv_push(&a->e2el, (double)e2e);
+    stats_vec_push(&a->e2el, (double)e2e);
     int64_t ttft = v->has_first ? v->t_first - v->t_send : -1;
-    if (v->has_first) dv_push(&a->ttft, (double)ttft);
+    if (v->has_first) stats_vec_push(&a->ttft, (double)ttft);
     double tpot = 0;
     if (v->output_tokens > 1) {
         tpot = (double)(v->t_last - v->t_first) / (double)(v->output_tokens - 1);
-        dv_push(&a->tpot, tpot);
+        stats_vec_push(&a->tpot, tpot);
     }
     add_itl(a, v);
 
@@ -475,50 +461,11 @@ int summary_add(summary *s, const cJSON *req)
 
 /* ---- statistics ---- */
 
-/* qsort comparators, ascending. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* qsort comparator, ascending. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-/* numpy.percentile(x, q) with its default method ("linear"), on sorted x,
- * n > 0: the same operations in the same order as numpy's _lerp. */
-static double percentile(const double *x, size_t n, double q)
-{
-    double vi = (double)(n - 1) * (q / 100.0);
-    if (vi >= (double)(n - 1)) return x[n - 1];
-    double lo = floor(vi);
-    size_t i = (size_t)lo;
-    double a = x[i], b = x[i + 1], g = vi - lo, diff = b - a;
-    return g >= 0.5 ? b - diff * (1.0 - g) : a + diff * g;
-}
-
-/* numpy.median on sorted x, n > 0: the middle value, or the mean of the
- * two middle values. */
-static double median(const double *x, size_t n)
-{
-    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
-}
-
-/* Neumaier's compensated sum of (x[i] - shift)^p, p = 1 or 2. */
-static double csum(const double *x, size_t n, double shift, int p)
-{
-    double s = 0, c = 0;
-    for (size_t i = 0; i < n; i++) {
-        double y = x[i] - shift;
-        if (p == 2) y *= y;
-        double t = s + y;
-        c += fabs(s) >= fabs(y) ? (s - t) + y : (y - t) + s;
-        s = t;
-    }
-    return s + c;
 }
 
 /* Adds key: v, or key: null when !have. */
@@ -529,18 +476,18 @@ static void add_num_or_null(cJSON *o, const char *key, int have, double v)
 }
 
 /* mean/median/std/p90/p99 of X in ms, from values in ns. */
-static void add_latency(cJSON *o, const char *x, dvec *a)
+static void add_latency(cJSON *o, const char *x, stats_vec *a)
 {
     static const char *const stat[] = { "mean", "median", "std", "p90", "p99" };
     double r[5] = { 0 };
     if (a->n) {
-        qsort(a->v, a->n, sizeof *a->v, cmp_double);
-        double mean = csum(a->v, a->n, 0, 1) / (double)a->n;
+        stats_sort(a->v, a->n);
+        double mean = stats_mean(a->v, a->n);
         r[0] = mean;
-        r[1] = median(a->v, a->n);
-        r[2] = sqrt(csum(a->v, a->n, mean, 2) / (double)a->n);
-        r[3] = percentile(a->v, a->n, 90);
-        r[4] = percentile(a->v, a->n, 99);
+        r[1] = stats_median(a->v, a->n);
+        r[2] = stats_std(a->v, a->n, mean);
+        r[3] = stats_percentile(a->v, a->n, 90);
+        r[4] = stats_percentile(a->v, a->n, 99);
     }
     for (int i = 0; i < 5; i++) {
         char key[48];
@@ -601,10 +548,10 @@ static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
     add_latency(j, "itl", &a->itl);
     add_latency(j, "e2el", &a->e2el);
 
-    dvec *l = &a->lag;
-    if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_double);
-    add_num_or_null(j, "send_lag_p50_us", l->n != 0, l->n ? percentile(l->v, l->n, 50) / 1e3 : 0);
-    add_num_or_null(j, "send_lag_p99_us", l->n != 0, l->n ? percentile(l->v, l->n, 99) / 1e3 : 0);
+    stats_vec *l = &a->lag;
+    stats_sort(l->v, l->n);
+    add_num_or_null(j, "send_lag_p50_us", l->n != 0, l->n ? stats_percentile(l->v, l->n, 50) / 1e3 : 0);
+    add_num_or_null(j, "send_lag_p99_us", l->n != 0, l->n ? stats_percentile(l->v, l->n, 99) / 1e3 : 0);
     add_num_or_null(j, "send_lag_max_us", l->n != 0, l->n ? l->v[l->n - 1] / 1e3 : 0);
     double span = (double)(a->last_send - a->first_send) / 1e9;
     add_num_or_null(j, "achieved_rate", a->nsend >= 2 && span > 0, (double)(a->nsend - 1) / span);

@@ -25,7 +25,9 @@
 
 #include <cjson/cJSON.h>
 
-/* Per-group summaries (a later addition; only SUMMARY_GROUP_NONE so far). */
+/* What `report --by` groups requests by. A summary itself is always over
+ * one set of requests (summary_new refuses anything but
+ * SUMMARY_GROUP_NONE); analysis/groups.h keeps one summary per group. */
 typedef enum summary_group {
     SUMMARY_GROUP_NONE = 0,
     SUMMARY_GROUP_MODEL,

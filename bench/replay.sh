@@ -32,7 +32,7 @@ SPID="" CPID=""
 cleanup() {
     for p in $CPID $SPID; do kill "$p" 2>/dev/null; done
     for p in $CPID $SPID; do wait "$p" 2>/dev/null; done
-    rm -rf "$W"
+    [ -n "${KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -213,20 +213,25 @@ bench_cost() {
     start_server --preset fast
     synth "$W/cost_short.jsonl.zst" "${d}s" "$rate" 2
     synth "$W/cost_long.jsonl.zst" "${d}s" "$rate" "$long"
-    replay "$W/cost_s" "$W/cost_short.jsonl.zst"
-    replay "$W/cost_l" "$W/cost_long.jsonl.zst"
-    replay "$W/cost_n" "$W/cost_short.jsonl.zst" --no-stream
-    local k
-    for k in s l n; do $STATS events "$W/cost_$k" >"$W/ev_$k.txt"; done
+    PROBE_MS=20 replay "$W/cost_s" "$W/cost_short.jsonl.zst"
+    PROBE_MS=20 replay "$W/cost_l" "$W/cost_long.jsonl.zst"
+    PROBE_MS=20 replay "$W/cost_n" "$W/cost_short.jsonl.zst" --no-stream
+    local k tck
+    tck=$(kv "$W/cost_s.probe" clk_tck)
+    for k in s l n; do
+        $STATS events "$W/cost_$k" >"$W/ev_$k.txt"
+        $STATS phases "$W/cost_$k" "$W/cost_$k.samples" "$tck" >"$W/ph_$k.txt"
+    done
     local cs cl cn ns nl nn es el per_s per_n per_ev per_ev_naive
-    cs=$(kv "$W/cost_s.probe" cpu_s) cl=$(kv "$W/cost_l.probe" cpu_s) cn=$(kv "$W/cost_n.probe" cpu_s)
+    cs=$(kv "$W/ph_s.txt" replay_cpu_s) cl=$(kv "$W/ph_l.txt" replay_cpu_s) cn=$(kv "$W/ph_n.txt" replay_cpu_s)
     ns=$(kv "$W/ev_s.txt" requests) nl=$(kv "$W/ev_l.txt" requests) nn=$(kv "$W/ev_n.txt" requests)
     es=$(kv "$W/ev_s.txt" sse_events) el=$(kv "$W/ev_l.txt" sse_events)
     per_s=$(calc "1e6 * $cs / $ns")
     per_n=$(calc "1e6 * $cn / $nn")
     per_ev=$(calc "1e6 * ($cl - $cs) / ($el - $es)")
     per_ev_naive=$(calc "1e6 * $cl / $el")
-    printf '%-44s %9s %9s %9s %10s %9s\n' run requests "SSE ev" "CPU s" "us/req" "server"
+    printf '%-40s %9s %9s %12s %9s %12s %9s %8s\n' run requests "SSE ev" "CPU s, all" "us/req" "CPU s, sending" \
+        "us/req" server
     for k in s l n; do
         local label
         case $k in
@@ -234,18 +239,20 @@ bench_cost() {
             l) label="streaming, $long tokens ($((long + 3)) SSE events)" ;;
             n) label="non-streaming, 2 tokens" ;;
         esac
-        printf '%-44s %9s %9s %9s %10s %8s%%\n' "$label" "$(kv "$W/ev_$k.txt" requests)" \
+        printf '%-40s %9s %9s %12s %9s %12s %9s %7s%%\n' "$label" "$(kv "$W/ev_$k.txt" requests)" \
             "$( [ $k = n ] && echo - || kv "$W/ev_$k.txt" sse_events)" "$(kv "$W/cost_$k.probe" cpu_s)" \
             "$(calc "1e6 * $(kv "$W/cost_$k.probe" cpu_s) / $(kv "$W/ev_$k.txt" requests)")" \
+            "$(kv "$W/ph_$k.txt" replay_cpu_s)" "$(kv "$W/ph_$k.txt" replay_us_per_req)" \
             "$(calc0 "100 * $(kv "$W/cost_$k.probe" pid0_cpu_s) / $(kv "$W/cost_$k.probe" wall_s)")"
         [ "$(kv "$W/ev_$k.txt" ok)" = "$(kv "$W/ev_$k.txt" requests)" ] || echo "   NOTE: requests failed in run $k"
         note_load "$W/cost_$k.probe"
     done
-    echo "CPU per request: streaming $per_s us, non-streaming $per_n us (target <= 30)"
+    echo "CPU per request while sending: streaming $per_s us, non-streaming $per_n us (target <= 30)"
     echo "CPU per SSE event: $per_ev us marginal ((long - short) / (events difference); target <= 2);"
-    echo "   $per_ev_naive us if the whole long run is divided by its events"
-    echo "(CPU: user + system of the whole replay process from its rusage, all threads, start-up"
-    echo " and the summary at the end included)"
+    echo "   $per_ev_naive us if the long run's CPU is divided by its events"
+    echo "(CPU: user + system of all the replay's threads. 'all': the whole process from its rusage,"
+    echo " start-up and the summary at the end included; 'sending': from the first send to the last"
+    echo " response, from /proc/PID/stat samples every 20 ms)"
     row "CPU per request, streaming (us)" "$per_s" "target <= 30" "-" "$(yesno "$per_s <= 30")"
     row "CPU per request, non-streaming (us)" "$per_n" "target <= 30" "-" "$(yesno "$per_n <= 30")"
     row "CPU per SSE event (us, marginal)" "$per_ev" "target <= 2" "-" "$(yesno "$per_ev <= 2")"
@@ -255,12 +262,13 @@ bench_cost() {
     echo
     echo "## 2b. non-streaming requests/s: replay --threads 1 --max-inflight $conns vs wrk -t1 -c$conns (same endpoint, body, server)"
     synth "$W/tput.jsonl.zst" "$(calc "$n / 1000000")s" 1000000 2
-    replay "$W/tput" "$W/tput.jsonl.zst" --no-stream --max-inflight "$conns"
+    PROBE_MS=20 replay "$W/tput" "$W/tput.jsonl.zst" --no-stream --max-inflight "$conns"
     $STATS events "$W/tput" >"$W/ev_tput.txt"
     local rq rcpu rsrv rrate
     rq=$(kv "$W/ev_tput.txt" requests)
     rrate=$(jget "$W/tput/summary.json" request_throughput)
-    rcpu=$(calc "1e6 * $(kv "$W/tput.probe" cpu_s) / $rq")
+    $STATS phases "$W/tput" "$W/tput.samples" "$(kv "$W/tput.probe" clk_tck)" >"$W/ph_tput.txt"
+    rcpu=$(kv "$W/ph_tput.txt" replay_us_per_req)
     rsrv=$(calc0 "100 * $(kv "$W/tput.probe" pid0_cpu_s) / $(kv "$W/tput.probe" wall_s)")
     if ! command -v wrk >/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -305,7 +313,8 @@ EOF
         printf '%-10s %10s %12s %14s %11s%%\n' replay "$rq" "$(calc0 "$rrate")" "$rcpu" "$rsrv"
         printf '%-10s %10s %12s %14s %11s%%\n' wrk "$wreq" "$(calc0 "$wrate")" "$wcpu" "$wsrv"
         echo "req/s replay/wrk = $ratio (target >= 0.5); CPU per request wrk/replay = $cratio"
-        echo "(server CPU near 100% means the server, not the client, set the rate)"
+        echo "(replay CPU while sending, as in 2; whole process $(calc "1e6 * $(kv "$W/tput.probe" cpu_s) / $rq") us/req."
+        echo " Server CPU near 100% means the server, not the client, set the rate)"
         note_load "$W/tput.probe"
         note_load "$W/wrk.probe"
         row "req/s on one thread, non-streaming" "$(calc0 "$rrate")" "wrk $(calc0 "$wrate")" "${ratio}x" \

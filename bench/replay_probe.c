@@ -4,8 +4,9 @@
  *   replay_probe [-i MS] [-s SAMPLES] [-o RESULT] [-p PID]... -- CMD ARGS...
  *
  * While CMD runs, every MS milliseconds (default 100) it appends one line
- * "t_mono_ns rss_kb fds" to SAMPLES (VmRSS from /proc/PID/status, the
- * number of open descriptors from /proc/PID/fd; t on CLOCK_MONOTONIC, the
+ * "t_mono_ns rss_kb fds cpu_ticks" to SAMPLES (VmRSS from /proc/PID/status,
+ * the number of open descriptors from /proc/PID/fd, user + system CPU of all
+ * its threads so far in clock ticks from /proc/PID/stat; t on CLOCK_MONOTONIC, the
  * clock of run.json's start_monotonic_ns, so samples line up with the
  * times in requests.jsonl). When CMD ends it writes one line of key=value
  * pairs to RESULT (default stdout):
@@ -171,7 +172,8 @@ int main(int argc, char **argv)
         if (sf) {
             int64_t t = now_ns();
             long kb = rss_kb(pid), fds = count_fds(pid);
-            if (kb >= 0) fprintf(sf, "%lld %ld %ld\n", (long long)t, kb, fds);
+            long long cpu = proc_cpu_ticks(pid);
+            if (kb >= 0) fprintf(sf, "%lld %ld %ld %lld\n", (long long)t, kb, fds, cpu);
         }
         struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
@@ -194,8 +196,8 @@ int main(int argc, char **argv)
         long long c = proc_cpu_ticks(others[k]);
         fprintf(rf, " pid%d_cpu_s=%.2f", k, c >= 0 && o0[k] >= 0 ? (double)(c - o0[k]) / tick : -1.0);
     }
-    fprintf(rf, " machine_busy_s=%.2f ncpu=%ld\n", m0 >= 0 && m1 >= 0 ? (double)(m1 - m0) / tick : -1.0,
-            sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(rf, " machine_busy_s=%.2f ncpu=%ld clk_tck=%.0f\n", m0 >= 0 && m1 >= 0 ? (double)(m1 - m0) / tick : -1.0,
+            sysconf(_SC_NPROCESSORS_ONLN), tick);
     if (result) fclose(rf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -8,6 +8,8 @@ library only. Each command prints one line of key=value pairs.
   drift DIR BIN_S         send lag per BIN_S-second slice of the schedule:
                           one line per slice, then first vs last
   events DIR              requests, content events, SSE events received
+  phases DIR SAMPLES TCK  CPU while replaying, without start-up and summary
+                          (TCK: clock ticks per second)
   inflight DIR SAMPLES    RSS against streams in flight at each sample
   progress DIR SAMPLES    RSS at 10/50/90% of completions, peak while
                           replaying, peak in the summary phase after it
@@ -43,11 +45,12 @@ def start_mono(d):
 
 
 def samples(path):
+    """(t_mono_ns, rss_kb, fds, cpu_ticks) per line of replay_probe's samples."""
     out = []
     with open(path) as f:
         for line in f:
-            t, kb, fds = line.split()
-            out.append((int(t), int(kb), int(fds)))
+            v = [int(x) for x in line.split()]
+            out.append((v[0], v[1], v[2], v[3] if len(v) > 3 else -1))
     return out
 
 
@@ -99,6 +102,33 @@ def cmd_events(d):
     print("requests=%d ok=%d content_events=%d sse_events=%d" % (n, ok, content, content + 3 * ok))
 
 
+def cmd_phases(d, spath, tck):
+    """CPU of the replay while requests were being sent and answered (from
+    the last sample before the first send to the first sample after the
+    last response), apart from start-up and the summary at the end."""
+    t0 = start_mono(d)
+    first = last = None
+    n = 0
+    for ts, te in records(d, ("t_send_ns", "t_end_ns")):
+        n += 1
+        if ts is not None:
+            first = t0 + ts if first is None else min(first, t0 + ts)
+        if te is not None:
+            last = t0 + te if last is None else max(last, t0 + te)
+    sm = samples(spath)
+    before = [s for s in sm if s[0] <= first]
+    # the process may end before a sample follows the last response: then
+    # its last sample (the tail of the run is left out)
+    after = [s for s in sm if s[0] >= last] or sm[-1:]
+    if not before or sm[0][3] < 0:
+        print("error=too_few_samples")
+        return
+    a, b = before[-1], after[0]
+    cpu = (b[3] - a[3]) / tck
+    print("requests=%d replay_cpu_s=%.3f replay_wall_s=%.3f replay_us_per_req=%.2f" %
+          (n, cpu, (b[0] - a[0]) / 1e9, 1e6 * cpu / n))
+
+
 def cmd_inflight(d, spath):
     t0 = start_mono(d)
     sends, ends, events = [], [], []
@@ -128,10 +158,10 @@ def cmd_inflight(d, spath):
     for _, k in ends:
         c += k
         cum.append(c)
-    idle = [kb for t, kb, _ in sm if t < sends[0]]
+    idle = [kb for t, kb, _, _ in sm if t < sends[0]]
     idle_kb = idle[-1] if idle else sm[0][1]
     rows = []
-    for t, kb, fds in sm:
+    for t, kb, fds, _ in sm:
         ne = bisect.bisect_right(end_t, t)
         live = bisect.bisect_right(sends, t) - ne
         # tokens held by live streams: every event so far, less those of
@@ -165,13 +195,13 @@ def cmd_progress(d, spath):
     out = ["requests=%d" % n]
 
     def rss_at(t):
-        after = [kb for ts, kb, _ in sm if ts >= t]
+        after = [kb for ts, kb, _, _ in sm if ts >= t]
         return after[0] if after else sm[-1][1]
 
     for p in (10, 50, 90):
         out.append("rss_%d_kb=%d" % (p, rss_at(ends[min(n - 1, n * p // 100)])))
-    during = [kb for ts, kb, _ in sm if ts <= ends[-1]]
-    after = [kb for ts, kb, _ in sm if ts > ends[-1]]
+    during = [kb for ts, kb, _, _ in sm if ts <= ends[-1]]
+    after = [kb for ts, kb, _, _ in sm if ts > ends[-1]]
     out.append("peak_replay_kb=%d" % (max(during) if during else 0))
     out.append("peak_summary_kb=%d" % (max(after) if after else 0))
     out.append("replay_s=%.1f summary_s=%.1f" % ((ends[-1] - sm[0][0]) / 1e9,
@@ -186,6 +216,8 @@ def main(a):
         cmd_drift(a[1], float(a[2]))
     elif len(a) >= 2 and a[0] == "events":
         cmd_events(a[1])
+    elif len(a) >= 4 and a[0] == "phases":
+        cmd_phases(a[1], a[2], float(a[3]))
     elif len(a) >= 3 and a[0] == "inflight":
         cmd_inflight(a[1], a[2])
     elif len(a) >= 3 and a[0] == "progress":

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const client_ops client_gateway, client_vllm, client_lmdeploy;
+extern const client_ops client_gateway, client_vllm, client_lmdeploy, client_sagellm;
 
 const client_ops *const client_registry[] = {
-    &client_gateway, &client_vllm, &client_lmdeploy, NULL,
+    &client_gateway, &client_vllm, &client_lmdeploy, &client_sagellm, NULL,
 };
 
 const client_ops *client_find(const char *name, int *renamed)

@@ -18,12 +18,14 @@
 #include "engine/sim_engine.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct sagellm_engine {
     sim_engine *sim;
     int vclock;
+    atomic_int running;          /* started and not stopped */
 };
 
 /* One accepted request. */
@@ -49,7 +51,9 @@ static sagellm_engine *sim_create(const char *config_json, char *err, size_t err
 
 static int sim_start(sagellm_engine *e, char *err, size_t errlen)
 {
-    return sim_engine_start(e->sim, err, errlen);
+    int rc = sim_engine_start(e->sim, err, errlen);
+    if (rc == 0) atomic_store(&e->running, 1);
+    return rc;
 }
 
 static void sim_on_tokens(void *u, const sim_engine_tokens *t)
@@ -181,6 +185,7 @@ static int sim_cancel(sagellm_engine *e, int64_t handle)
 
 static void sim_stop(sagellm_engine *e)
 {
+    atomic_store(&e->running, 0);
     sim_engine_stop(e->sim);
 }
 
@@ -193,10 +198,9 @@ static void sim_destroy(sagellm_engine *e)
 
 static int sim_health(sagellm_engine *e, char *msg, size_t msglen)
 {
-    (void)e;
-    (void)msg;
-    (void)msglen;
-    return 0;
+    if (atomic_load(&e->running)) return 0;
+    errf(msg, msglen, "the simulated engine is not running");
+    return ERR_SYSTEM;
 }
 
 static char *sim_info(sagellm_engine *e)

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/sim_tokens.h"
 
 void server_config_default(server_config *c)
 {
@@ -402,7 +401,7 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;
-    if (ss.ss_family == AF_INET6)
+    if (strchr(cfg->host, ':'))
         snprintf(s->url, sizeof s->url, "http://[%s]:%d", cfg->host, s->port);
     else
         snprintf(s->url, sizeof s->url, "http://%s:%d", cfg->host, s->port);
@@ -410,6 +409,7 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
 }
 
 int server_port(const server *s) { return s->port; }
+
 const char *server_url(const server *s) { return s->url; }
 uint64_t server_requests(const server *s) { return atomic_load(&((server *)s)->nrequests); }
 

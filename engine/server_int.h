@@ -119,7 +119,11 @@ enum MHD_Result server_respond_error(xch *x, int status, const char *message, co
 void server_json_str(strbuf *b, const char *s, size_t n);
 
 /* --- server_exchange.c --- */
+/* A new exchange for a request on c, holding the connection's reference,
+ * stamped with its arrival and put on the live list. */
 xch *server_xch_new(struct server *s, struct MHD_Connection *c);
+/* Takes / drops a reference; the last drop writes the ground-truth line
+ * (generation endpoints only) and frees x. */
 void server_xch_ref(xch *x);
 void server_xch_unref(xch *x);
 /* Draws this request's fault from the seeded stream. */

@@ -6,6 +6,13 @@ set -u
 cd "$(dirname "$0")/.."
 : "${O:=build}" "${BIN:=$PWD/bin/sagellm-bench}"
 export BIN
+shared=${SAGELLM_SHARED_TRACES:-../shared/traces}
+if [ ! -f "$shared/AzureLLMInferenceTrace_conv.csv" ]; then
+    echo "tests need the sample traces in $shared (a checkout has shared/ beside it;"
+    echo "or set SAGELLM_SHARED_TRACES)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 total_p=0
 total_f=0
 failed_suites=()

@@ -1,0 +1,358 @@
+/* runlog.c — see runlog.h. The log is read line by line (zio), each line
+ * parsed once and handed to the summary, the groups and the row table, so
+ * memory is the summary's (docs/metrics.md) plus 56 bytes per request. */
+#include "analysis/runlog.h"
+#include "common/parse.h"
+#include "common/util.h"
+#include "common/zio.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_MSG_KINDS 256
+#define MAX_MSG_LEN 200
+
+int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen)
+{
+    char buf[256];
+    if (strlen(spec) >= sizeof buf) {
+        errf(err, errlen, "--slo: too long");
+        return ERR_USAGE;
+    }
+    snprintf(buf, sizeof buf, "%s", spec);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        int64_t us;
+        if (!eq || parse_duration_us(eq + 1, &us) < 0 || us <= 0) {
+            errf(err, errlen, "--slo: expected NAME=TIME such as ttft=200ms, got '%s'", tok);
+            return ERR_USAGE;
+        }
+        *eq = '\0';
+        double ms = (double)us / 1000.0;
+        if (!strcmp(tok, "ttft")) o->slo_ttft_ms = ms;
+        else if (!strcmp(tok, "tpot")) o->slo_tpot_ms = ms;
+        else if (!strcmp(tok, "e2el") || !strcmp(tok, "e2e")) o->slo_e2el_ms = ms;
+        else {
+            errf(err, errlen, "--slo: unknown metric '%s' (ttft, tpot, e2el)", tok);
+            return ERR_USAGE;
+        }
+        n++;
+    }
+    if (!n) {
+        errf(err, errlen, "--slo: expected NAME=TIME[,NAME=TIME...]");
+        return ERR_USAGE;
+    }
+    return 0;
+}
+
+/* Reads a whole small file. NULL when it does not exist (*rc 0) or cannot
+ * be read (*rc ERR_SYSTEM, message in err). Caller frees. */
+static char *slurp(const char *path, int *rc, char *err, size_t errlen)
+{
+    *rc = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno != ENOENT) {
+            errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            *rc = ERR_SYSTEM;
+        }
+        return NULL;
+    }
+    strbuf b = {0};
+    char chunk[8192];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&b, chunk, k);
+    if (ferror(f)) {
+        errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        *rc = ERR_SYSTEM;
+        fclose(f);
+        sb_free(&b);
+        return NULL;
+    }
+    fclose(f);
+    sb_addc(&b, '\0');
+    return b.buf;
+}
+
+/* Loads DIR/NAME as a JSON object into *out (NULL when absent). */
+static int load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
+{
+    strbuf p = {0};
+    sb_printf(&p, "%s/%s", dir, name);
+    int rc;
+    char *text = slurp(p.buf, &rc, err, errlen);
+    *out = NULL;
+    if (text) {
+        const char *end = NULL;
+        *out = cJSON_ParseWithOpts(text, &end, 0);
+        if (!cJSON_IsObject(*out)) {
+            errf(err, errlen, "%s: not a JSON object (error at byte %zu)", p.buf,
+                 end ? (size_t)(end - text) + 1 : (size_t)1);
+            cJSON_Delete(*out);
+            *out = NULL;
+            rc = ERR_INPUT;
+        }
+        free(text);
+    }
+    sb_free(&p);
+    return rc;
+}
+
+const char *runlog_manifest_str(const runlog *r, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(r->manifest, key);
+    return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+int runlog_manifest_num(const runlog *r, const char *key, double *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(r->manifest, key);
+    if (!cJSON_IsNumber(j)) return 0;
+    *out = j->valuedouble;
+    return 1;
+}
+
+/* The value of "--slo X" or "--slo=X" in a recorded command line, or NULL.
+ * Writes into buf. */
+static const char *slo_in_command(const char *cmd, char *buf, size_t len)
+{
+    for (const char *p = cmd; p && (p = strstr(p, "--slo")); p += 5) {
+        if (p != cmd && p[-1] != ' ') continue;
+        const char *v = p + 5;
+        if (*v != ' ' && *v != '=') continue;
+        v++;
+        size_t n = strcspn(v, " ");
+        if (n == 0 || n >= len) return NULL;
+        memcpy(buf, v, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+/* Counts one failure message (class and text, truncated). */
+static void count_msg(runlog *r, const cJSON *req)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(req, "error");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "class");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+    const char *cls = cJSON_IsString(c) && c->valuestring[0] ? c->valuestring : "unknown";
+    char msg[MAX_MSG_LEN + 1];
+    snprintf(msg, sizeof msg, "%s", cJSON_IsString(m) ? m->valuestring : "");
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        if (!strcmp(r->msgs[i].cls, cls) && !strcmp(r->msgs[i].message, msg)) {
+            r->msgs[i].n++;
+            return;
+        }
+    }
+    if (r->nmsgs >= MAX_MSG_KINDS) {
+        r->msgs_dropped++;
+        return;
+    }
+    r->msgs = xrealloc(r->msgs, (r->nmsgs + 1) * sizeof *r->msgs);
+    r->msgs[r->nmsgs].cls = xstrdup(cls);
+    r->msgs[r->nmsgs].message = xstrdup(msg);
+    r->msgs[r->nmsgs].n = 1;
+    r->nmsgs++;
+}
+
+/* An integer time member, or RUNLOG_NO_TIME (the record was checked by
+ * summary_add: present members are exact integers). */
+static int64_t tget(const cJSON *req, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
+    return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : RUNLOG_NO_TIME;
+}
+
+/* Appends the row of a measured record that summary_add accepted. */
+static void add_row(runlog *r, size_t *cap, const cJSON *req)
+{
+    if (r->nreqs == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        r->reqs = xrealloc(r->reqs, *cap * sizeof *r->reqs);
+    }
+    runlog_req *q = &r->reqs[r->nreqs++];
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
+    q->index = cJSON_IsNumber(ix) && ix->valuedouble >= 0 ? (int64_t)ix->valuedouble : -1;
+    q->t_sched = tget(req, "t_sched_ns");
+    q->t_send = tget(req, "t_send_ns");
+    q->t_first = tget(req, "t_first_token_ns");
+    q->t_end = tget(req, "t_end_ns");
+    q->ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "ok"));
+    q->tpot_ns = -1;
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(req, "output_tokens");
+    int64_t t_last = tget(req, "t_last_token_ns");
+    if (q->ok && cJSON_IsNumber(out) && out->valuedouble > 1)
+        q->tpot_ns = (double)(t_last - q->t_first) / (double)((int64_t)out->valuedouble - 1);
+    if (!q->ok) count_msg(r, req);
+}
+
+/* Marks req as warm-up when the options exclude it. */
+static void apply_exclusion(const runlog_opts *o, cJSON *req)
+{
+    if (o->exclude_first <= 0 && o->exclude_before_ns <= 0) return;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "warmup"))) return;
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(req, "t_sched_ns");
+    int warm = (o->exclude_first > 0 && cJSON_IsNumber(ix) && ix->valuedouble < (double)o->exclude_first) ||
+               (o->exclude_before_ns > 0 && cJSON_IsNumber(ts) && ts->valuedouble < (double)o->exclude_before_ns);
+    if (!warm) return;
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "warmup");
+    cJSON_AddTrueToObject(req, "warmup");
+}
+
+/* Streams the log through the summary, the groups and the rows. */
+static int read_log(runlog *r, const runlog_opts *o, char *err, size_t errlen)
+{
+    zio_reader *z = zio_reader_open(r->log_path, err, errlen);
+    if (!z) return ERR_SYSTEM;
+    char *line;
+    size_t len, cap = 0;
+    int rc;
+    while ((rc = zio_reader_getline(z, &line, &len)) > 0) {
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+        if (i == len) continue;
+        unsigned long long ln = (unsigned long long)zio_reader_lineno(z);
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+        if (j && end) {
+            while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+            if (end < line + len) {
+                cJSON_Delete(j);
+                j = NULL;
+            }
+        }
+        if (!j) {
+            errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", r->log_path, ln,
+                 end ? (size_t)(end - line) + 1 : (size_t)1);
+            rc = ERR_INPUT;
+            break;
+        }
+        if (cJSON_IsObject(j)) apply_exclusion(o, j);
+        rc = summary_add(r->sum, j);
+        if (rc < 0) errf(err, errlen, "%s:%llu: %s", r->log_path, ln, summary_error(r->sum));
+        else if (r->grp && (rc = groups_add(r->grp, j)) < 0)
+            errf(err, errlen, "%s:%llu: %s", r->log_path, ln, groups_error(r->grp));
+        else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "warmup")))
+            add_row(r, &cap, j);
+        cJSON_Delete(j);
+        if (rc < 0) break;
+    }
+    if (rc < 0 && !err[0]) errf(err, errlen, "%s", zio_reader_error(z));
+    else if (rc < 0 && rc != ERR_INPUT) errf(err, errlen, "%s", zio_reader_error(z));
+    zio_reader_close(z);
+    return rc < 0 ? rc : 0;
+}
+
+/* Most frequent first, then by class and message. */
+static int cmp_msg(const void *pa, const void *pb)
+{
+    const runlog_msg *a = pa, *b = pb;
+    if (a->n != b->n) return a->n > b->n ? -1 : 1;
+    int c = strcmp(a->cls, b->cls);
+    return c ? c : strcmp(a->message, b->message);
+}
+
+/* Finds the log and the directory of path. */
+static int locate(runlog *r, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(r->path, &st) < 0) {
+        errf(err, errlen, "%s: cannot open: %s", r->path, strerror(errno));
+        return ERR_SYSTEM;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        r->dir = xstrdup(r->path);
+        strbuf p = {0};
+        sb_printf(&p, "%s/requests.jsonl", r->path);
+        r->log_path = p.buf;
+        return 0;
+    }
+    r->log_path = xstrdup(r->path);
+    const char *slash = strrchr(r->path, '/');
+    r->dir = slash ? xstrndup(r->path, (size_t)(slash - r->path) + (slash == r->path)) : xstrdup(".");
+    return 0;
+}
+
+runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, size_t errlen)
+{
+    runlog_opts dflt;
+    if (!o) {
+        memset(&dflt, 0, sizeof dflt);
+        o = &dflt;
+    }
+    err[0] = '\0';
+    runlog *r = xcalloc(1, sizeof *r);
+    r->path = xstrdup(path);
+    r->so = o->sum;
+    r->so.group_by = SUMMARY_GROUP_NONE;
+    r->slo_source = "none";
+    if ((*rc = locate(r, err, errlen)) < 0) goto fail;
+    if ((*rc = load_json(r->dir, "run.json", &r->manifest, err, errlen)) < 0) goto fail;
+    if ((*rc = load_json(r->dir, "summary.json", &r->saved_summary, err, errlen)) < 0) goto fail;
+
+    int have_slo = o->sum.slo_ttft_ms > 0 || o->sum.slo_tpot_ms > 0 || o->sum.slo_e2el_ms > 0;
+    if (have_slo || o->slo_given) {
+        r->slo_source = have_slo ? "command line" : "none";
+    } else {
+        char buf[256];
+        const char *spec = slo_in_command(runlog_manifest_str(r, "command"), buf, sizeof buf);
+        if (spec && runlog_parse_slo(spec, &r->so, err, errlen) == 0) r->slo_source = "run.json";
+        err[0] = '\0';
+    }
+    double rate;
+    if (r->so.trace_rate <= 0 && runlog_manifest_num(r, "trace_rate", &rate) && isfinite(rate) && rate > 0)
+        r->so.trace_rate = rate;
+    r->sum = summary_new(&r->so, err, errlen);
+    if (!r->sum) {
+        *rc = ERR_USAGE;
+        goto fail;
+    }
+    if (o->by != SUMMARY_GROUP_NONE) {
+        r->grp = groups_new(&r->so, o->by, o->max_groups, err, errlen);
+        if (!r->grp) {
+            *rc = ERR_USAGE;
+            goto fail;
+        }
+    }
+    if ((*rc = read_log(r, o, err, errlen)) < 0) goto fail;
+    if (r->nmsgs > 1) qsort(r->msgs, r->nmsgs, sizeof *r->msgs, cmp_msg);
+    *rc = 0;
+    return r;
+fail:
+    runlog_free(r);
+    return NULL;
+}
+
+cJSON *runlog_summary_json(runlog *r)
+{
+    cJSON *j = summary_json(r->sum);
+    double not_sent;
+    if (runlog_manifest_num(r, "not_sent", &not_sent)) cJSON_AddNumberToObject(j, "not_sent", not_sent);
+    return j;
+}
+
+void runlog_free(runlog *r)
+{
+    if (!r) return;
+    free(r->path);
+    free(r->log_path);
+    free(r->dir);
+    cJSON_Delete(r->manifest);
+    cJSON_Delete(r->saved_summary);
+    summary_free(r->sum);
+    groups_free(r->grp);
+    free(r->reqs);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        free(r->msgs[i].cls);
+        free(r->msgs[i].message);
+    }
+    free(r->msgs);
+    free(r);
+}

@@ -1,0 +1,90 @@
+/* runlog.h — a run directory as analysis reads it: the per-request log
+ * (requests.jsonl, plain or zstd), the manifest (run.json) and the run's own
+ * summary.json when present. One pass over the log feeds the summary
+ * (analysis/summary.h, the code that wrote summary.json), the per-group
+ * summaries (analysis/groups.h) and a compact row per measured request for
+ * the time series, the SLO breakdown and `compare`.
+ *
+ * A runlog is plain data once loaded: read its fields; free it with
+ * runlog_free, which frees everything it points to. */
+#ifndef SAGELLM_RUNLOG_H
+#define SAGELLM_RUNLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "analysis/groups.h"
+#include "analysis/summary.h"
+
+#define RUNLOG_NO_TIME INT64_MIN
+
+/* One measured request (warm-up left out), in log order. Times are ns on
+ * the run's clock; RUNLOG_NO_TIME when the record has none. */
+typedef struct runlog_req {
+    int64_t index;      /* trace index; -1 when the record has none */
+    int64_t t_sched, t_send, t_first, t_end;
+    double tpot_ns;     /* (t_last - t_first) / (output_tokens - 1); < 0 when none */
+    int ok;
+} runlog_req;
+
+/* A failure message and how often it occurred. */
+typedef struct runlog_msg {
+    char *cls, *message;
+    uint64_t n;
+} runlog_msg;
+
+typedef struct runlog_opts {
+    summary_opts sum;       /* SLOs (trace_rate is taken from run.json) */
+    int slo_given;          /* 1: use sum's SLOs even if all are 0; 0: when sum
+                             * has none, use the run's own --slo (run.json) */
+    summary_group by;       /* per-group summaries, or SUMMARY_GROUP_NONE */
+    size_t max_groups;      /* 0: GROUPS_DEFAULT_MAX */
+    int64_t exclude_first;  /* > 0: requests with index < N count as warm-up */
+    int64_t exclude_before_ns; /* > 0: requests scheduled before it count as warm-up */
+} runlog_opts;
+
+typedef struct runlog {
+    char *path;             /* as given */
+    char *log_path;         /* the requests.jsonl read */
+    char *dir;              /* its directory (where run.json is looked for) */
+    cJSON *manifest;        /* run.json, or NULL when absent */
+    cJSON *saved_summary;   /* summary.json, or NULL when absent */
+    summary_opts so;        /* the options the summary was computed with */
+    const char *slo_source; /* "command line", "run.json" or "none" */
+    summary *sum;
+    groups *grp;            /* NULL without grouping */
+    runlog_req *reqs;       /* measured requests */
+    size_t nreqs;
+    runlog_msg *msgs;       /* failure messages by count, most frequent first */
+    size_t nmsgs;
+    uint64_t msgs_dropped;  /* failures whose message was not kept (too many kinds) */
+} runlog;
+
+/* Loads path: a run directory, or a requests.jsonl file (run.json and
+ * summary.json are then looked for beside it). o may be NULL (defaults).
+ * Returns NULL with a message in err and *rc set to ERR_INPUT (a malformed
+ * log: "FILE:LINE: request index N: field ..."; a malformed run.json),
+ * ERR_SYSTEM (a file that cannot be read) or ERR_USAGE (invalid options). */
+runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, size_t errlen);
+
+/* The summary exactly as the run's summary.json has it: summary_json plus
+ * "not_sent" from run.json when the manifest has it. Caller frees. */
+cJSON *runlog_summary_json(runlog *r);
+
+/* A string member of the manifest, or NULL. */
+const char *runlog_manifest_str(const runlog *r, const char *key);
+
+/* A numeric member of the manifest; 1 and *out set when present. */
+int runlog_manifest_num(const runlog *r, const char *key, double *out);
+
+/* Parses an SLO list "ttft=200ms,tpot=50ms,e2el=5s" (times as the rest of
+ * the tool takes them; "e2e" is accepted for "e2el") into o's SLOs.
+ * 0, or ERR_USAGE with a message. */
+int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen);
+
+/* Frees r. runlog_free(NULL) is a no-op. */
+void runlog_free(runlog *r);
+
+#endif
