@@ -40,6 +40,9 @@ LDFLAGS ?=
 ALL_CFLAGS  := $(BASE_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
+# The Python bridge of the sagellm client, where libpython is installed.
+include clients/python.mk
+
 # Library modules, in dependency order. Every .c in these folders is part of
 # the library; the command-line layer (cli/) links against it.
 LIBDIRS  := common traces clients engine replay capture analysis

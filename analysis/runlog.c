@@ -244,8 +244,7 @@ static int read_log(runlog *r, const runlog_opts *o, char *err, size_t errlen)
         cJSON_Delete(j);
         if (rc < 0) break;
     }
-    if (rc < 0 && !err[0]) errf(err, errlen, "%s", zio_reader_error(z));
-    else if (rc < 0 && rc != ERR_INPUT) errf(err, errlen, "%s", zio_reader_error(z));
+    if (rc < 0 && !err[0]) errf(err, errlen, "%s", zio_reader_error(z)); /* the reader failed */
     zio_reader_close(z);
     return rc < 0 ? rc : 0;
 }
@@ -314,6 +313,7 @@ runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, 
         *rc = ERR_USAGE;
         goto fail;
     }
+    r->by = o->by;
     if (o->by != SUMMARY_GROUP_NONE) {
         r->grp = groups_new(&r->so, o->by, o->max_groups, err, errlen);
         if (!r->grp) {

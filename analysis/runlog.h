@@ -54,6 +54,7 @@ typedef struct runlog {
     summary_opts so;        /* the options the summary was computed with */
     const char *slo_source; /* "command line", "run.json" or "none" */
     summary *sum;
+    summary_group by;       /* the grouping asked for */
     groups *grp;            /* NULL without grouping */
     runlog_req *reqs;       /* measured requests */
     size_t nreqs;

@@ -21,7 +21,5 @@ static int pending(const char *name, const char *usage, int argc, char **argv)
 
 PENDING(cmd_capture, "capture", "record live traffic into a trace",
         "sagellm-bench capture (-i IFACE | -r FILE | --proxy LISTEN --upstream URL) -o OUT [options]")
-PENDING(cmd_report, "report", "summarise a run's per-request log",
-        "sagellm-bench report RUN_DIR|requests.jsonl [options]")
 PENDING(cmd_compare, "compare", "compare two or more runs of the same trace",
         "sagellm-bench compare RUN_A RUN_B [...] [options]")

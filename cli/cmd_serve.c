@@ -233,7 +233,9 @@ static int run(int argc, char **argv)
         case '?':
             return cli_getopt_error("serve", usage, c, argv, longopts);
         default:
-            if (c >= O_ENGINE_KEY + 100 && c < O_ENGINE_KEY + 100 + (int)NENGINE && nkv < 64) {
+            if (c >= O_ENGINE_KEY + 100 && c < O_ENGINE_KEY + 100 + (int)NENGINE) {
+                if (nkv == sizeof ekeys / sizeof ekeys[0])
+                    return cli_usage_error("serve", usage, "too many engine options (64 at most)");
                 ekeys[nkv] = engine_opts[c - O_ENGINE_KEY - 100].key;
                 evals[nkv++] = optarg;
             }
