@@ -300,11 +300,8 @@ static void print_goodput(const cJSON *rep, table_format f, FILE *out)
     if (!cJSON_IsObject(g)) return;
     strbuf b = {0};
     const cJSON *x;
-    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(g, "slo")) {
-        char d[32];
-        table_fmt_ms(d, sizeof d, x->valuedouble);
-        sb_printf(&b, "%s%.*s <= %s", b.len ? ", " : "", (int)strcspn(x->string, "_"), x->string, d);
-    }
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(g, "slo"))
+        sb_printf(&b, "%s%.*s <= %g ms", b.len ? ", " : "", (int)strcspn(x->string, "_"), x->string, x->valuedouble);
     double met = num_or_nan(g, "met"), n = num_or_nan(g, "measured"), share = num_or_nan(g, "share");
     double gp = num_or_nan(g, "request_goodput");
     const char *from = cJSON_GetObjectItemCaseSensitive(g, "slo_from")->valuestring;

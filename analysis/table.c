@@ -56,7 +56,10 @@ void table_num(table *t, int have, double v, int decimals)
     }
     char a[64], b[64];
     snprintf(a, sizeof a, "%.*f", decimals, v);
-    snprintf(b, sizeof b, "%.17g", v);
+    for (int p = 15; p <= 17; p++) { /* the shortest text that reads back as v */
+        snprintf(b, sizeof b, "%.*g", p, v);
+        if (strtod(b, NULL) == v) break;
+    }
     push_cell(t, xstrdup(a), xstrdup(b));
 }
 

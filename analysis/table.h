@@ -21,7 +21,8 @@ table *table_new(const char *title);
 void table_cell(table *t, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 /* Appends a number with the given decimals, or "n/a" when !have. In CSV the
- * number is written with full precision (%.17g) so nothing is lost. */
+ * number is written in full: the shortest %.15g..%.17g text that reads back
+ * as the same double (an empty cell when !have). */
 void table_num(table *t, int have, double v, int decimals);
 
 /* Ends the current row. */

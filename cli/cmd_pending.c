@@ -21,5 +21,3 @@ static int pending(const char *name, const char *usage, int argc, char **argv)
 
 PENDING(cmd_capture, "capture", "record live traffic into a trace",
         "sagellm-bench capture (-i IFACE | -r FILE | --proxy LISTEN --upstream URL) -o OUT [options]")
-PENDING(cmd_compare, "compare", "compare two or more runs of the same trace",
-        "sagellm-bench compare RUN_A RUN_B [...] [options]")

@@ -81,13 +81,18 @@ static void sim_on_done(void *u, const sim_engine_result *r)
     res.prompt_tokens = r->prompt_tokens;
     res.completion_tokens = r->completion_tokens;
     res.cached_tokens = r->cached_tokens;
+    /* A step starts at the previous step's deadline, which can be a little
+     * before a request that joins it arrived: such a request counts as
+     * scheduled on arrival (queue 0), never before it. */
+    int64_t sched = r->t_scheduled_ns > 0 && r->t_scheduled_ns < r->t_queued_ns
+                    ? r->t_queued_ns : r->t_scheduled_ns;
     res.t_queued_ns = abs_time(q, r->t_queued_ns);
-    res.t_scheduled_ns = abs_time(q, r->t_scheduled_ns);
+    res.t_scheduled_ns = abs_time(q, sched);
     res.t_first_token_ns = abs_time(q, r->t_first_token_ns);
     res.t_finished_ns = abs_time(q, r->t_finished_ns);
     /* The engine's durations, or -1 for a phase that never began. */
-    res.queue_ns = span(r->t_queued_ns, r->t_scheduled_ns);
-    res.prefill_ns = span(r->t_scheduled_ns, r->t_first_token_ns);
+    res.queue_ns = span(r->t_queued_ns, sched);
+    res.prefill_ns = span(sched, r->t_first_token_ns);
     res.decode_ns = span(r->t_first_token_ns, r->t_finished_ns);
     q->cb.on_done(q->user, &res);
     free(q);

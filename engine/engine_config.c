@@ -25,7 +25,7 @@ typedef struct preset {
  * reproducing one GPU to the percent. */
 static const preset presets[] = {
     { "gpu-7b", "a 7-8B fp16 model on one A100-class GPU (the default)",
-      { "gpu-7b", 256, 65536, 2048, 8192, 8 * MS, 80 * US, 60 * US, 16, -1,
+      { "gpu-7b", 256, 131072, 2048, 8192, 8 * MS, 80 * US, 40 * US, 16, -1,
         256.0, 1, 0, 0, 0, 0 } },
     { "tiny-cpu", "a ~1B model on a laptop CPU (llama.cpp-like)",
       { "tiny-cpu", 4, 8192, 512, 4096, 25 * MS, 5 * MS, 1500 * US, 16, -1,

@@ -2,7 +2,7 @@
 # make demo — the main job end to end on the built-in target:
 #   1. import the public Azure conversation trace sample,
 #   2. start the built-in simulated server (sagellm-bench serve) on a free port,
-#   3. replay the trace's first three minutes at 10x speed through the vllm client,
+#   3. replay the trace's first two minutes at 2x speed through the vllm client,
 #   4. print the summary and leave everything in results/demo/,
 #   5. stop the server.
 set -euo pipefail
@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin/sagellm-bench}
 SHARED=${SAGELLM_SHARED_TRACES:-../shared/traces}
 OUT=results/demo
-SPEED=${DEMO_SPEED:-10}
-WINDOW=${DEMO_WINDOW:-180s}
+SPEED=${DEMO_SPEED:-2}
+WINDOW=${DEMO_WINDOW:-120s}
 step() { printf '\n$ %s\n' "$*" | sed "s|$BIN|sagellm-bench|"; "$@"; }
 
 src="$SHARED/AzureLLMInferenceTrace_conv.csv"

@@ -1,0 +1,313 @@
+/* cap_exchange.c — see cap_exchange.h. The record of an exchange: the
+ * request body re-serialised from its parsed JSON (so a pretty-printed body
+ * still makes one line), or with --redact the prompt's estimated length and
+ * the hashes of its 512-token blocks; and `orig`, what the server did. */
+#include "capture/cap_exchange.h"
+#include "common/jsonw.h"
+#include "common/rng.h"
+#include "common/tokcount.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
+
+#define REDACT_BLOCK 512
+
+cap_exchange *cap_exchange_new(uint64_t conn_id, int64_t t_req)
+{
+    cap_exchange *x = xcalloc(1, sizeof *x);
+    x->conn_id = conn_id;
+    x->t_req = t_req;
+    x->t_req_end = x->t_first_byte = x->t_end = -1;
+    x->scan.t_first_content = x->scan.t_last_content = -1;
+    x->scan.prompt_tokens = x->scan.completion_tokens = -1;
+    return x;
+}
+
+void cap_exchange_free(cap_exchange *x, resp_scan_pool *pool)
+{
+    if (!x) return;
+    resp_scan_release(&x->scan, pool);
+    free(x->url);
+    sb_free(&x->headers);
+    sb_free(&x->body);
+    free(x);
+}
+
+static int ends_with(const char *s, size_t n, const char *suf)
+{
+    size_t k = strlen(suf);
+    return n >= k && !memcmp(s + n - k, suf, k);
+}
+
+const char *cap_exchange_api_of(const char *url)
+{
+    if (!url) return NULL;
+    size_t n = strcspn(url, "?#");
+    while (n > 1 && url[n - 1] == '/') n--;
+    if (ends_with(url, n, "/v1/chat/completions")) return "chat";
+    if (ends_with(url, n, "/v1/completions")) return "completions";
+    if (n == 9 && !memcmp(url, "/generate", 9)) return "generate";
+    return NULL;
+}
+
+static int name_has(const char *lower, const char *word)
+{
+    return strstr(lower, word) != NULL;
+}
+
+int cap_exchange_header_kept(const char *name, size_t len)
+{
+    char l[128];
+    if (len == 0 || len >= sizeof l) return 0;
+    for (size_t i = 0; i < len; i++) l[i] = (char)tolower((unsigned char)name[i]);
+    l[len] = '\0';
+    static const char *const secret[] = {
+        "key", "token", "secret", "passw", "auth", "cookie", "session", "credential", NULL,
+    };
+    for (int i = 0; secret[i]; i++)
+        if (name_has(l, secret[i])) return 0;
+    static const char *const framing[] = {
+        "host", "connection", "content-length", "transfer-encoding", "expect", "keep-alive",
+        "te", "trailer", "upgrade", NULL,
+    };
+    for (int i = 0; framing[i]; i++)
+        if (!strcmp(l, framing[i])) return 0;
+    if (!strncmp(l, "proxy-", 6)) return 0;
+    return 1;
+}
+
+void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
+                             const char *value, size_t vlen)
+{
+    if (!cap_exchange_header_kept(name, nlen)) return;
+    if (x->headers.len + nlen + vlen > (64u << 10)) return;   /* bounded like the parser's limit */
+    char l[128];
+    for (size_t i = 0; i < nlen; i++) l[i] = (char)tolower((unsigned char)name[i]);
+    if (x->headers.len) sb_addc(&x->headers, ',');
+    sb_json_str(&x->headers, l, nlen);
+    sb_addc(&x->headers, ':');
+    sb_json_str(&x->headers, value, vlen);
+}
+
+/* ---- redaction: token estimate and block hashes ---- */
+
+typedef struct blocks {
+    uint64_t salt, chain, h;
+    int64_t tokens;            /* estimated tokens so far */
+    int64_t cur;               /* block being hashed */
+    strbuf ids;                /* "id,id,..." */
+    int64_t nids;
+} blocks;
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) *h = (*h ^ c[i]) * 0x100000001b3ULL;
+}
+
+/* Closes blocks up to (not including) block k. */
+static void close_blocks(blocks *b, int64_t k)
+{
+    while (b->cur < k) {
+        b->chain = mix64(b->chain ^ mix64(b->h ^ b->salt) ^ (uint64_t)b->cur);
+        sb_printf(&b->ids, b->nids ? ",%" PRIu64 : "%" PRIu64, b->chain & ((1ULL << 53) - 1));
+        b->nids++;
+        b->cur++;
+        b->h = 0xcbf29ce484222325ULL;
+    }
+}
+
+/* Adds text: spaces and tabs count no tokens and split every run the
+ * estimate counts, so the sum over the space-separated pieces equals
+ * tok_estimate of the whole text, and a block boundary falls between
+ * pieces. Each piece is hashed into the block where it starts. */
+static void add_text(blocks *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+        size_t a = i;
+        while (i < n && s[i] != ' ' && s[i] != '\t') i++;
+        if (i == a) break;
+        size_t t = tok_estimate(s + a, i - a);
+        if (!t) continue;
+        close_blocks(b, b->tokens / REDACT_BLOCK);
+        fnv(&b->h, s + a, i - a);
+        fnv(&b->h, " ", 1);
+        b->tokens += (int64_t)t;
+    }
+}
+
+static void add_token_ids(blocks *b, const cJSON *arr)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        close_blocks(b, b->tokens / REDACT_BLOCK);
+        int64_t v = cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
+        fnv(&b->h, &v, sizeof v);
+        b->tokens++;
+    }
+}
+
+static void add_content(blocks *b, const cJSON *c)
+{
+    if (cJSON_IsString(c)) {
+        add_text(b, c->valuestring, strlen(c->valuestring));
+    } else if (cJSON_IsArray(c)) {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, c) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (cJSON_IsString(t)) add_text(b, t->valuestring, strlen(t->valuestring));
+            else if (cJSON_IsString(part)) add_text(b, part->valuestring, strlen(part->valuestring));
+        }
+    }
+}
+
+/* The prompt of a parsed body, in order: chat messages (role and text),
+ * a completion prompt (text, texts, or token ids), LMDeploy's input_ids. */
+static void prompt_blocks(blocks *b, const cJSON *body)
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "input_ids");
+    if (cJSON_IsArray(msgs)) {
+        const cJSON *m;
+        cJSON_ArrayForEach(m, msgs) {
+            const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+            if (cJSON_IsString(role)) add_text(b, role->valuestring, strlen(role->valuestring));
+            add_content(b, cJSON_GetObjectItemCaseSensitive(m, "content"));
+        }
+    } else if (cJSON_IsArray(prompt) && prompt->child && cJSON_IsNumber(prompt->child)) {
+        add_token_ids(b, prompt);
+    } else if (prompt) {
+        add_content(b, prompt);
+    } else if (cJSON_IsArray(ids)) {
+        add_token_ids(b, ids);
+    }
+}
+
+/* ---- the record ---- */
+
+static void add_us(strbuf *o, const char *k, int64_t t, int64_t from)
+{
+    if (t >= 0 && from >= 0 && t >= from) sb_printf(o, ",\"%s\":%" PRId64, k, (t - from) / 1000);
+}
+
+static cJSON *parse_body(int ok, const strbuf *b)
+{
+    if (!ok || !b->len) return NULL;
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(b->buf, b->len, &end, 0);
+    if (!doc) return NULL;
+    while (end && end < b->buf + b->len && isspace((unsigned char)*end)) end++;
+    if (!cJSON_IsObject(doc) || end != b->buf + b->len) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out)
+{
+    const resp_scan *s = &x->scan;
+    int whole = !x->req_incomplete && !x->body_dropped && !x->req_encoding[0] && x->req_done;
+    cJSON *body = parse_body(whole, &x->body);
+    const char *body_error = NULL;
+    if (x->req_incomplete) body_error = NULL;
+    else if (x->body_dropped) body_error = "too large";
+    else if (x->req_encoding[0]) body_error = "compressed";
+    else if (!body) body_error = x->body.len ? "not a JSON object" : "empty";
+
+    sb_adds(out, ",\"api\":");
+    sb_json_str(out, x->api ? x->api : "other", strlen(x->api ? x->api : "other"));
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    if (cJSON_IsString(model)) {
+        sb_adds(out, ",\"model\":");
+        sb_json_str(out, model->valuestring, strlen(model->valuestring));
+    } else {
+        sb_adds(out, ",\"model\":null");
+    }
+    if (o->redact) {
+        blocks b = { .salt = o->salt, .h = 0xcbf29ce484222325ULL };
+        if (body) prompt_blocks(&b, body);
+        else add_text(&b, x->body.buf ? x->body.buf : "", x->body.len);
+        if (b.tokens > 0) close_blocks(&b, (b.tokens + REDACT_BLOCK - 1) / REDACT_BLOCK);
+        sb_printf(out, ",\"input_tokens\":%" PRId64, b.tokens);
+        if (b.nids) sb_printf(out, ",\"hash_ids\":[%s],\"block_size\":%d", b.ids.buf, REDACT_BLOCK);
+        sb_adds(out, ",\"tokens_estimated\":true");
+        sb_free(&b.ids);
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+        else if (cJSON_IsNumber(mt) && mt->valuedouble >= 0 && mt->valuedouble < 1e9)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, (int64_t)mt->valuedouble);
+    } else {
+        if (body) {
+            sb_adds(out, ",\"body\":");
+            jsonw_append(out, body);
+            if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+        } else if (s->prompt_tokens >= 0) {
+            sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+        } else {
+            /* No usable body and no count from the server: an estimate from
+             * the bytes seen, and the record says so. */
+            sb_printf(out, ",\"input_tokens\":%zu,\"tokens_estimated\":true",
+                      tok_estimate(x->body.buf ? x->body.buf : "", x->body.len));
+        }
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+        if (!o->no_headers && x->headers.len) {
+            sb_adds(out, ",\"headers\":{");
+            sb_add(out, x->headers.buf, x->headers.len);
+            sb_addc(out, '}');
+        }
+    }
+    if (!x->api) {
+        sb_adds(out, ",\"meta\":{\"method\":");
+        sb_json_str(out, x->method, strlen(x->method));
+        sb_adds(out, ",\"path\":");
+        const char *u = x->url ? x->url : "";
+        sb_json_str(out, u, strcspn(u, "?#"));   /* a query string may carry a key */
+        sb_addc(out, '}');
+    }
+
+    /* orig: what the server did, times relative to the request's arrival. */
+    int ok = x->status >= 200 && x->status < 300 && !x->incomplete && !s->stream_error && !s->sse_broken;
+    if (x->status) sb_printf(out, ",\"orig\":{\"status\":%d", x->status);
+    else sb_adds(out, ",\"orig\":{\"status\":null");
+    sb_printf(out, ",\"ok\":%s", ok ? "true" : "false");
+    add_us(out, "ttft_us", s->t_first_content, x->t_req);
+    add_us(out, "e2e_us", x->t_end, x->t_req);
+    add_us(out, "t_first_byte_us", x->t_first_byte, x->t_req);
+    add_us(out, "t_last_token_us", s->t_last_content, x->t_req);
+    if (s->prompt_tokens >= 0) sb_printf(out, ",\"prompt_tokens\":%" PRId64, s->prompt_tokens);
+    if (x->resp_started && !s->encoded) {
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"usage\"", s->completion_tokens);
+        else
+            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"chunks\"", s->events);
+        sb_printf(out, ",\"events\":%" PRId64, s->events);
+    }
+    if (s->kind == RESP_SSE) sb_adds(out, ",\"stream\":true");
+    if (s->encoded) {
+        sb_adds(out, ",\"encoding\":");
+        sb_json_str(out, s->encoding, strlen(s->encoding));
+    }
+    if (s->stream_error) sb_adds(out, ",\"stream_error\":true");
+    if (x->interim) sb_printf(out, ",\"interim_responses\":%d", x->interim);
+    if (x->incomplete) {
+        sb_adds(out, ",\"incomplete\":");
+        sb_json_str(out, x->incomplete, strlen(x->incomplete));
+    }
+    if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
+    else if (body_error) {
+        sb_adds(out, ",\"body_error\":");
+        sb_json_str(out, body_error, strlen(body_error));
+    }
+    sb_adds(out, "}}");
+    cJSON_Delete(body);
+}
