@@ -11,14 +11,14 @@
 #      parameters; TTFT/ITL/E2E, the delivery delay (client time minus the
 #      engine's own time of the same event) and CPU of each side.
 #
-#   bash bench/sagellm_client.sh [RECORDS [SPEED [PRESET]]]   (default 1000 5 gpu-7b)
+#   bash bench/sagellm_client.sh [RECORDS [SPEED [PRESET]]]   (default 600 1 gpu-7b)
 # Needs a build with the Python bridge for part 2 (skipped otherwise).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${BIN:-$ROOT/bin/sagellm-bench}
-N=${1:-1000}
-SPEED=${2:-5}
+N=${1:-600}
+SPEED=${2:-1}
 PRESET=${3:-gpu-7b}
 SHARED=${SAGELLM_SHARED_TRACES:-$ROOT/../shared/traces}
 [ -x "$BIN" ] || { echo "sagellm_client: build first ($BIN missing)" >&2; exit 2; }

@@ -115,10 +115,11 @@ typedef struct client_ops {
     int (*add_reply)(const client *c, cJSON *next_body, const char *reply, size_t len);
     /* In-process clients only (HTTP clients leave it NULL): starts the
      * request built by build() (out holds its api, model and body) and
-     * returns at once; events arrive through sink. Returns 0, or a negative
+     * returns at once; events arrive through sink. state is the request's
+     * state (state_size bytes), where cancel finds what it needs. Returns 0, or a negative
      * error with err (then no event will come). */
     int (*submit)(const client *c, const trace_rec *r, const client_request *req,
-                  client_sink *sink, char *err, size_t errlen);
+                  void *state, client_sink *sink, char *err, size_t errlen);
     /* In-process clients: asks the engine to end a submitted request early
      * (stall or operator cancel); done still comes, through the sink. */
     void (*cancel)(const client *c, void *state);

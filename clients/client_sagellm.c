@@ -227,9 +227,9 @@ static int submit_request(const client *c, const trace_rec *r, const client_requ
 }
 
 static int sagellm_submit(const client *c, const trace_rec *r, const client_request *req,
-                          client_sink *sink, char *err, size_t errlen)
+                          void *state, client_sink *sink, char *err, size_t errlen)
 {
-    return submit_request(c, r, req, NULL, sink, err, errlen);
+    return submit_request(c, r, req, state, sink, err, errlen);
 }
 
 static void sagellm_cancel(const client *c, void *state)

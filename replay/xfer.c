@@ -285,6 +285,8 @@ void client_sink_done(client_sink *s, const client_done *d)
     x->done.error = NULL;
     if (d->finish_reason) snprintf(x->finish_reason, sizeof x->finish_reason, "%s", d->finish_reason);
     if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
+    else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
+        fail(x, XERR_CANCELLED, "the engine aborted the request after %lld events", (long long)x->events);
     x->done.t_queued_ns = rel(x, d->t_queued_ns);
     x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
     x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
@@ -300,7 +302,7 @@ int xfer_submit(xfer *x)
     char err[512];
     x->t_send = stamp(x);
     touch(x, x->t_send);
-    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, (client_sink *)x, err, sizeof err) < 0) {
+    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, x->cstate, (client_sink *)x, err, sizeof err) < 0) {
         fail(x, XERR_PROTOCOL, "the engine refused the request: %s", err);
         x->ok = 0;
         return ERR_INPUT;

@@ -136,4 +136,18 @@ expect_err "python: an engine that fails to start is a clear error" 2 \
     --engine-opt "$PYCFG" --engine-opt start_fails=true --first 5 --out "$T/x"
 expect_err "python: a missing module is a clear error" 2 "ModuleNotFoundError: No module named 'no_such_mod'" \
     "$BIN" replay "$AZ" --client sagellm --engine python:no_such_mod:make --first 5 --out "$T/x"
+# SIGINT with in-process requests in flight: the engine is asked to cancel
+# them after the grace, every file is complete.
+spawn "$BIN" replay "$AZ" --client sagellm --engine sim --engine-opt preset=gpu-7b --speed 10 \
+    --grace 200ms --out "$T/sig" -q
+rpid=$SPAWN_PID
+for _ in $(seq 1 400); do [ -f "$T/sig/requests.jsonl" ] && [ "$(wc -l < "$T/sig/requests.jsonl")" -ge 5 ] && break; sleep 0.05; done
+kill -INT "$rpid"; wait "$rpid"; rc=$?
+check "in-process SIGINT: exit 5" "[ $rc = 5 ]"
+check "in-process SIGINT: in-flight requests cancelled through the engine" "grep -q '\"class\":\"cancelled\"' '$T/sig/requests.jsonl'"
+check "in-process SIGINT: the log is valid JSON and the summary exists" "python3 -c \"
+import json
+[json.loads(l) for l in open('$T/sig/requests.jsonl')]
+json.load(open('$T/sig/summary.json'))\""
+
 finish

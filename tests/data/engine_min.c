@@ -109,6 +109,7 @@ static void *worker(void *arg)
         if (!q) break;
         e->head = q->next;
         if (!e->head) e->tail = NULL;
+        e->served++;   /* counted before its on_done, so a host that saw it sees it here */
         if (e->stopping) {
             pthread_mutex_unlock(&e->mu);
             finish(q, "abort", NULL, 0, -1);
@@ -142,7 +143,6 @@ static void *worker(void *arg)
             finish(q, reason, NULL, produced, t_first);
         }
         pthread_mutex_lock(&e->mu);
-        e->served++;
     }
     pthread_mutex_unlock(&e->mu);
     return NULL;
