@@ -6,9 +6,10 @@ set -u
 cd "$(dirname "$0")/.."
 export BIN=${BIN:-$PWD/bin/sagellm-bench}
 rc=0
-for b in trace_io.sh sse.sh prompt_speed.sh prompt_tokens.sh serve*.sh replay*.sh; do
-    [ -f "bench/$b" ] || continue
-    echo "######## bench/$b"
-    bash "bench/$b" || { echo "bench/$b failed" >&2; rc=1; }
+for b in bench/trace_io.sh bench/sse.sh bench/prompt_speed.sh bench/prompt_tokens.sh \
+         bench/serve_bench.sh bench/replay.sh bench/sagellm_client.sh bench/capture*.sh bench/report*.sh; do
+    [ -f "$b" ] || continue
+    echo "######## $b"
+    bash "$b" || { echo "$b failed" >&2; rc=1; }
 done
 exit $rc
