@@ -46,6 +46,8 @@ struct worker {
     CURLM *multi;
     struct curl_slist *headers;
     int curl_due;             /* libcurl asked for a timeout action now */
+    int64_t curl_want;        /* when libcurl wants its timeout action (abs ns, -1 none) */
+    int64_t curl_armed;       /* what the curl timerfd is armed for (abs ns, -1 none) */
     rq **heap;                /* due requests, min-heap by t_sched */
     size_t nheap, capheap;
     int64_t armed;            /* t_sched the sched timer is armed for (-1 none) */
@@ -228,14 +230,23 @@ static void drain_queue(worker *w)
     }
 }
 
-/* The reader may refill once a request has left the lookahead. */
-static void lookahead_release(worker *w)
+/* n requests have left the lookahead. The reader, blocked while the
+ * lookahead is full, is woken once it has drained to half, not once per
+ * request (a wake-up costs two context switches). */
+static void lookahead_release_n(worker *w, long n)
 {
-    if (atomic_fetch_sub(&w->q->pending, 1) == REPLAY_LOOKAHEAD) {
+    if (n <= 0) return;
+    long before = atomic_fetch_sub(&w->q->pending, n);
+    if (before > REPLAY_LOOKAHEAD / 2 && before - n <= REPLAY_LOOKAHEAD / 2) {
         pthread_mutex_lock(&w->q->mu);
         pthread_cond_signal(&w->q->space);
         pthread_mutex_unlock(&w->q->mu);
     }
+}
+
+static void lookahead_release(worker *w)
+{
+    lookahead_release_n(w, 1);
 }
 
 /* ---- libcurl glue ---- */
@@ -262,23 +273,32 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
     return 0;
 }
 
-static void arm_rel(int fd, int64_t ns)
+static void arm_abs(int fd, int64_t abs_ns)
 {
     struct itimerspec its = { 0 };
-    if (ns > 0) {
-        its.it_value.tv_sec = ns / 1000000000LL;
-        its.it_value.tv_nsec = ns % 1000000000LL;
-    }
-    timerfd_settime(fd, 0, &its, NULL);
+    its.it_value.tv_sec = abs_ns / 1000000000LL;
+    its.it_value.tv_nsec = abs_ns % 1000000000LL;
+    timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* libcurl asks for its timer on nearly every transfer: the timerfd is
+ * re-armed only when the wanted time is earlier than the armed one; an
+ * early expiry re-arms for the wanted time (curl_timer_fired). */
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     worker *w = ud;
     (void)m;
-    if (timeout_ms < 0) arm_rel(w->curl_fd, 0);
-    else if (timeout_ms == 0) w->curl_due = 1;
-    else arm_rel(w->curl_fd, (int64_t)timeout_ms * 1000000LL);
+    if (timeout_ms < 0) {
+        w->curl_want = -1;
+    } else if (timeout_ms == 0) {
+        w->curl_due = 1;
+    } else {
+        w->curl_want = now_mono_ns() + (int64_t)timeout_ms * 1000000LL;
+        if (w->curl_armed < 0 || w->curl_want < w->curl_armed) {
+            w->curl_armed = w->curl_want;
+            arm_abs(w->curl_fd, w->curl_armed);
+        }
+    }
     return 0;
 }
 
@@ -412,6 +432,7 @@ static int take_slot(run *r)
 static void send_due(worker *w)
 {
     int added = 0;
+    long released = 0;
     while (w->nheap && atomic_load(&w->r->stop) == 0) {
         int64_t now = rel_now(w);
         if (w->heap[0]->t_sched > now) break;
@@ -431,7 +452,7 @@ static void send_due(worker *w)
             w->ninflight++;
             atomic_fetch_add(&w->st.inflight, 1);
             finish(w, x, rel_now(w));
-            lookahead_release(w);
+            released++;
             continue;
         }
         if (!x->inproc) curl_multi_add_handle(w->multi, x->easy);
@@ -443,7 +464,7 @@ static void send_due(worker *w)
         atomic_fetch_add(&w->st.sent, 1);
         long inf = atomic_fetch_add(&w->st.inflight, 1) + 1;
         if (inf > atomic_load(&w->st.max_inflight)) atomic_store(&w->st.max_inflight, inf);
-        lookahead_release(w);
+        released++;
         if (x->inproc) {
             x->owner = w;
             x->on_inproc_done = inproc_done;
@@ -452,7 +473,9 @@ static void send_due(worker *w)
         }
         added = 1;
     }
+    /* Write the requests first, then let the reader refill. */
     if (added) socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+    lookahead_release_n(w, released);
 }
 
 /* Stall checks, cancellation and periodic log flushes. */
@@ -517,6 +540,7 @@ void *worker_main(void *arg)
     struct itimerspec its = { { 0, TICK_NS }, { 0, TICK_NS } };
     timerfd_settime(w->tick_fd, 0, &its, NULL);
     w->armed = -2;
+    w->curl_want = w->curl_armed = -1;
     drain_queue(w);
     for (;;) {
         int stop = atomic_load(&r->stop);
@@ -543,6 +567,15 @@ void *worker_main(void *arg)
             atomic_store(&r->stop, 2);
             break;
         }
+        /* A due send goes before the other events of this batch. */
+        for (int i = 0; i < n; i++) {
+            if ((uint32_t)(evs[i].data.u64 >> 32) != TAG_SCHED) continue;
+            uint64_t v;
+            if (read((int)(uint32_t)evs[i].data.u64, &v, sizeof v) < 0) { /* spurious */ }
+            w->armed = -2;
+            if (!atomic_load(&r->stop)) send_due(w);
+            evs[i].data.u64 = TAG(TAG_TICK + 1, 0); /* handled */
+        }
         for (int i = 0; i < n; i++) {
             uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
             int fd = (int)(uint32_t)evs[i].data.u64;
@@ -561,7 +594,14 @@ void *worker_main(void *arg)
                 break;
             case TAG_CURLT:
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
-                socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+                w->curl_armed = -1;
+                if (w->curl_want >= 0 && now_mono_ns() >= w->curl_want) {
+                    w->curl_want = -1;
+                    socket_action(w, CURL_SOCKET_TIMEOUT, 0);
+                } else if (w->curl_want >= 0) {
+                    w->curl_armed = w->curl_want;
+                    arm_abs(w->curl_fd, w->curl_armed);
+                }
                 break;
             case TAG_EVENT:
                 drain_queue(w);

@@ -105,7 +105,7 @@ static void push_gap(xfer *x, int64_t gap, int64_t tokens)
         x->gap_tokens = xrealloc(x->gap_tokens, x->capgaps * sizeof *x->gap_tokens);
     }
     x->gaps[x->ngaps] = gap;
-    x->gap_tokens[x->ngaps] = tokens;
+    x->gap_tokens[x->ngaps] = tokens > INT32_MAX ? INT32_MAX : (int32_t)tokens;
     x->ngaps++;
 }
 
@@ -462,7 +462,7 @@ void xfer_format(const xfer *x, strbuf *b)
     int per_token = x->per_token && x->ngaps > 0;
     if (per_token) {
         sb_adds(b, ",\"gap_tokens\":[");
-        for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gap_tokens[i]);
+        for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%d" : "%d", (int)x->gap_tokens[i]);
         sb_addc(b, ']');
     }
     sb_printf(b, ",\"itl_basis\":\"%s\"", per_token ? "tokens" : "chunk");

@@ -37,7 +37,8 @@ typedef struct xfer {
     int64_t events;
     int64_t prompt_tokens, usage_tokens, ct_last;
     int per_token;                /* every content event had a running token count */
-    int64_t *gaps, *gap_tokens;
+    int64_t *gaps;                /* chunk gaps, ns */
+    int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
     size_t ngaps, capgaps;
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
     xfer_err err;
