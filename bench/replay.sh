@@ -15,10 +15,11 @@
 # On a machine with two cores or more, the server runs on CPU 1 and the
 # replay (one worker thread, --threads 1) and the baselines on CPU 0
 # (taskset), so each side has a core of its own; SERVER_CPU and CLIENT_CPU
-# choose others. Helpers (bench/timer_baseline.c, bench/replay_probe.c) are
-# built into a temporary directory; figures are computed by
-# bench/replay_stats.py from the run directories. Every process started
-# here is stopped on exit.
+# choose others. Helpers (bench/timer_baseline.c, bench/replay_floor.c,
+# bench/replay_probe.c) are
+# built into a temporary directory (KEEP=1 keeps it, with every run
+# directory); figures are computed by bench/replay_stats.py from the run
+# directories. Every process started here is stopped on exit.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,6 +43,7 @@ die() { echo "bench/replay.sh: $*" >&2; exit 1; }
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
 cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
+cc -O2 -o "$W/replay_floor" bench/replay_floor.c || die "cannot build bench/replay_floor.c"
 STATS="python3 $ROOT/bench/replay_stats.py"
 
 PIN_SRV=() PIN_CLI=() PINNING="none (taskset missing or one core)"
@@ -93,6 +95,26 @@ stop_server() {
     kill "$SPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
     SPID=""
+}
+
+# bodies TRACE TOKENS STREAM_BODY PLAIN_BODY: the request body the vllm
+# client sends for the trace's first record, streaming and not.
+bodies() {
+    "$BIN" trace materialize "$1" -o "$W/mat.jsonl" >/dev/null 2>&1 || die "trace materialize failed"
+    python3 - "$W/mat.jsonl" "$2" "$3" "$4" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    f.readline()
+    rec = json.loads(f.readline())
+n = int(sys.argv[2])
+body = dict(rec["body"], model="sagellm-sim", max_tokens=n, min_tokens=n, ignore_eos=True)
+for path, stream in ((sys.argv[3], True), (sys.argv[4], False)):
+    b = dict(body, stream=stream)
+    if stream:
+        b["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
+    with open(path, "w") as out:
+        out.write(json.dumps(b, separators=(",", ":")))
+EOF
 }
 
 synth() { # OUT DURATION RATE OUTPUT_TOKENS [extra synth options]
@@ -209,52 +231,70 @@ bench_cost() {
     local d=10 n=200000 rate=500 long=130
     [ "${1:-}" = quick ] && d=4 n=40000
     echo
-    echo "## 2. client cost: CPU of the replay process ($rate req/s for $d s, 16 in tokens, serve --preset fast)"
+    echo "## 2. client cost: CPU of the replay process vs the bare client (bench/replay_floor.c)"
+    echo "($rate req/s for $d s, 16 in tokens, serve --preset fast; one run each)"
     start_server --preset fast
     synth "$W/cost_short.jsonl.zst" "${d}s" "$rate" 2
     synth "$W/cost_long.jsonl.zst" "${d}s" "$rate" "$long"
+    bodies "$W/cost_short.jsonl.zst" 2 "$W/body_s.json" "$W/body_n.json"
+    bodies "$W/cost_long.jsonl.zst" "$long" "$W/body_l.json" /dev/null
     PROBE_MS=20 replay "$W/cost_s" "$W/cost_short.jsonl.zst"
     PROBE_MS=20 replay "$W/cost_l" "$W/cost_long.jsonl.zst"
     PROBE_MS=20 replay "$W/cost_n" "$W/cost_short.jsonl.zst" --no-stream
     local k
     for k in s l n; do
         $STATS events "$W/cost_$k" >"$W/ev_$k.txt"
-        $STATS phases "$W/cost_$k" "$W/cost_$k.samples" >"$W/ph_$k.txt"
+        $STATS phases "$W/cost_$k" "$W/cost_$k.samples" "$(kv "$W/cost_$k.probe" clk_tck)" >"$W/ph_$k.txt"
+        run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_$k.json" "$rate" \
+            "$(kv "$W/ev_$k.txt" requests)" >"$W/floor_$k.txt" || die "replay_floor failed"
     done
-    local cs cl cn ns nl nn es el per_s per_n per_ev per_ev_naive
+    local cs cl cn ns nn es el per_s per_n per_ev fs fl fes fel fper_s fper_n fper_ev
     cs=$(kv "$W/ph_s.txt" replay_cpu_s) cl=$(kv "$W/ph_l.txt" replay_cpu_s) cn=$(kv "$W/ph_n.txt" replay_cpu_s)
-    ns=$(kv "$W/ev_s.txt" requests) nl=$(kv "$W/ev_l.txt" requests) nn=$(kv "$W/ev_n.txt" requests)
+    ns=$(kv "$W/ev_s.txt" requests) nn=$(kv "$W/ev_n.txt" requests)
     es=$(kv "$W/ev_s.txt" sse_events) el=$(kv "$W/ev_l.txt" sse_events)
     per_s=$(calc "1e6 * $cs / $ns")
     per_n=$(calc "1e6 * $cn / $nn")
     per_ev=$(calc "1e6 * ($cl - $cs) / ($el - $es)")
-    per_ev_naive=$(calc "1e6 * $cl / $el")
-    printf '%-40s %9s %9s %12s %9s %12s %9s %8s\n' run requests "SSE ev" "CPU s, all" "us/req" "CPU s, sending" \
-        "us/req" server
+    fs=$(kv "$W/floor_s.txt" cpu_s) fl=$(kv "$W/floor_l.txt" cpu_s)
+    fes=$(kv "$W/floor_s.txt" events) fel=$(kv "$W/floor_l.txt" events)
+    fper_s=$(kv "$W/floor_s.txt" us_per_req) fper_n=$(kv "$W/floor_n.txt" us_per_req)
+    fper_ev=$(calc "1e6 * ($fl - $fs) / ($fel - $fes)")
+    printf '%-38s %8s %8s | %10s %9s %9s | %9s %9s | %6s\n' run requests "SSE ev" "replay CPU" "us/req" \
+        "us/event" "floor CPU" "us/req" server
     for k in s l n; do
-        local label
+        local label evs
         case $k in
             s) label="streaming, 2 tokens (5 SSE events)" ;;
             l) label="streaming, $long tokens ($((long + 3)) SSE events)" ;;
             n) label="non-streaming, 2 tokens" ;;
         esac
-        printf '%-40s %9s %9s %12s %9s %12s %9s %7s%%\n' "$label" "$(kv "$W/ev_$k.txt" requests)" \
-            "$( [ $k = n ] && echo - || kv "$W/ev_$k.txt" sse_events)" "$(kv "$W/cost_$k.probe" cpu_s)" \
-            "$(calc "1e6 * $(kv "$W/cost_$k.probe" cpu_s) / $(kv "$W/ev_$k.txt" requests)")" \
-            "$(kv "$W/ph_$k.txt" replay_cpu_s)" "$(kv "$W/ph_$k.txt" replay_us_per_req)" \
+        evs=$(kv "$W/ev_$k.txt" sse_events)
+        [ $k = n ] && evs=0
+        printf '%-38s %8s %8s | %10s %9s %9s | %9s %9s | %5s%%\n' "$label" "$(kv "$W/ev_$k.txt" requests)" \
+            "$evs" "$(kv "$W/ph_$k.txt" replay_cpu_s)" "$(kv "$W/ph_$k.txt" replay_us_per_req)" \
+            "$( [ "$evs" = 0 ] && echo - || calc "1e6 * $(kv "$W/ph_$k.txt" replay_cpu_s) / $evs")" \
+            "$(kv "$W/floor_$k.txt" cpu_s)" "$(kv "$W/floor_$k.txt" us_per_req)" \
             "$(calc0 "100 * $(kv "$W/cost_$k.probe" pid0_cpu_s) / $(kv "$W/cost_$k.probe" wall_s)")"
-        [ "$(kv "$W/ev_$k.txt" ok)" = "$(kv "$W/ev_$k.txt" requests)" ] || echo "   NOTE: requests failed in run $k"
+        [ "$(kv "$W/ev_$k.txt" ok)" = "$(kv "$W/ev_$k.txt" requests)" ] || echo "   NOTE: replay requests failed in run $k"
+        [ "$(kv "$W/floor_$k.txt" ok)" = "$(kv "$W/floor_$k.txt" requests)" ] || echo "   NOTE: floor requests failed in run $k"
         note_load "$W/cost_$k.probe"
     done
-    echo "CPU per request while sending: streaming $per_s us, non-streaming $per_n us (target <= 30)"
-    echo "CPU per SSE event: $per_ev us marginal ((long - short) / (events difference); target <= 2);"
-    echo "   $per_ev_naive us if the long run's CPU is divided by its events"
-    echo "(CPU: user + system of all the replay's threads. 'all': the whole process from its rusage,"
-    echo " start-up and the summary at the end included; 'sending': from the first send to the last"
-    echo " response, from the threads' schedstat sampled every 20 ms)"
-    row "CPU per request, streaming (us)" "$per_s" "target <= 30" "-" "$(yesno "$per_s <= 30")"
-    row "CPU per request, non-streaming (us)" "$per_n" "target <= 30" "-" "$(yesno "$per_n <= 30")"
-    row "CPU per SSE event (us, marginal)" "$per_ev" "target <= 2" "-" "$(yesno "$per_ev <= 2")"
+    echo "CPU per request: streaming $per_s us (floor $fper_s, ratio $(calc "$per_s / $fper_s")x);" \
+        "non-streaming $per_n us (floor $fper_n, ratio $(calc "$per_n / $fper_n")x); target <= 30"
+    echo "CPU per SSE event, marginal (long run - short run) / (events difference): $per_ev us" \
+        "(floor $fper_ev, ratio $(calc "$per_ev / $fper_ev")x); target <= 2"
+    echo "(replay CPU: user + system of all its threads from the last sample before its first send to"
+    echo " the first after its last response, /proc/PID/stat every 20 ms in 10 ms ticks: start-up and"
+    echo " the summary at the end left out; whole processes: $(kv "$W/cost_s.probe" cpu_s)," \
+        "$(kv "$W/cost_l.probe" cpu_s), $(kv "$W/cost_n.probe" cpu_s) s. Floor: bench/replay_floor.c on"
+    echo " the same CPU, server, rate, count and request body; its CPU from its own rusage)"
+    row "CPU per request, streaming (us)" "$per_s" "floor $fper_s; <= 30" "$(calc "$per_s / $fper_s")x" \
+        "$(yesno "$per_s <= 30")"
+    row "CPU per request, non-streaming (us)" "$per_n" "floor $fper_n; <= 30" "$(calc "$per_n / $fper_n")x" \
+        "$(yesno "$per_n <= 30")"
+    row "CPU per SSE event (us, marginal)" "$per_ev" "floor $fper_ev; <= 2" "$(calc "$per_ev / $fper_ev")x" \
+        "$(yesno "$per_ev <= 2")"
+    stop_server
 
     # One replay thread, closed loop at 64 in flight, against wrk -t1 -c64.
     # Engine steps of 100 us: at the preset's 1 ms, 64 requests in flight
@@ -270,7 +310,7 @@ bench_cost() {
     local rq rcpu rsrv rrate
     rq=$(kv "$W/ev_tput.txt" requests)
     rrate=$(jget "$W/tput/summary.json" request_throughput)
-    $STATS phases "$W/tput" "$W/tput.samples" >"$W/ph_tput.txt"
+    $STATS phases "$W/tput" "$W/tput.samples" "$(kv "$W/tput.probe" clk_tck)" >"$W/ph_tput.txt"
     rcpu=$(kv "$W/ph_tput.txt" replay_us_per_req)
     rsrv=$(calc0 "100 * $(kv "$W/tput.probe" pid0_cpu_s) / $(kv "$W/tput.probe" wall_s)")
     if ! command -v wrk >/dev/null; then
@@ -286,19 +326,9 @@ bench_cost() {
         echo "to compare; skipped"
         row "req/s on one thread, non-streaming" "$(calc0 "$rrate")" "wrk: not installed" "-" "-"
     else
-        # The body the vllm client sends for the trace's first record.
-        "$BIN" trace materialize "$W/tput.jsonl.zst" -o "$W/tput_body.jsonl" >/dev/null 2>&1
-        python3 - "$W/tput_body.jsonl" "$W/post.lua" <<'EOF'
-import json, sys
-lines = open(sys.argv[1]).read().splitlines()
-rec = json.loads(lines[1])
-body = dict(rec["body"])
-body.update(model="sagellm-sim", stream=False, min_tokens=rec["output_tokens"],
-            max_tokens=rec["output_tokens"], ignore_eos=True)
-with open(sys.argv[2], "w") as f:
-    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
-    f.write("wrk.body = [==[" + json.dumps(body, separators=(",", ":")) + "]==]\n")
-EOF
+        bodies "$W/tput.jsonl.zst" 2 /dev/null "$W/body_t.json"
+        { printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+          printf 'wrk.body = [==[%s]==]\n' "$(cat "$W/body_t.json")"; } >"$W/post.lua"
         secs=$(calc0 "$(kv "$W/tput.probe" wall_s) + 0.5")
         [ "$secs" -ge 3 ] || secs=3
         run "$W/probe" -o "$W/wrk.probe" -p "$SPID" -- "${PIN_CLI[@]}" wrk -t1 -c"$conns" -d"${secs}s" \
@@ -329,8 +359,8 @@ EOF
 # ---------------------------------------------------------------------------
 # 3. 10,000 concurrent streams: RSS per stream in flight, no client errors.
 bench_streams() {
-    local n=10000 ramp=1000 tok=120 step=500ms
-    [ "${1:-}" = quick ] && ramp=2500 tok=24
+    local n=10000 ramp=1000 tok=480 step=250ms
+    [ "${1:-}" = quick ] && ramp=2500 tok=24 step=500ms
     echo
     echo "## 3. $n concurrent streams: $ramp new streams/s, $tok tokens each, one every $step"
     local hard
@@ -382,7 +412,7 @@ bench_million() {
     local r10 r50 r90 pk ps
     r10=$(kv "$W/progress.txt" rss_10_kb) r50=$(kv "$W/progress.txt" rss_50_kb) r90=$(kv "$W/progress.txt" rss_90_kb)
     pk=$(kv "$W/progress.txt" peak_replay_kb) ps=$(kv "$W/progress.txt" peak_summary_kb)
-    echo "requests $(kv "$W/progress.txt" requests), $(jget "$W/million/summary.json" request_throughput) req/s," \
+    echo "requests $(kv "$W/progress.txt" requests), $(calc0 "$(jget "$W/million/summary.json" request_throughput)") req/s," \
         "failed $(jget "$W/million/summary.json" failed)"
     echo "RSS after 10% / 50% / 90% of requests: $r10 / $r50 / $r90 kB; peak while replaying $pk kB" \
         "(ratio 90%/10% $(calc "$r90 / $r10"))"
@@ -410,6 +440,6 @@ case $MODE in
     streams) bench_streams "$ARG" ;;
     million) bench_million "${ARG:-1000000}" ;;
     all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac
 print_table

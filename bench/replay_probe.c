@@ -3,10 +3,12 @@
  *
  *   replay_probe [-i MS] [-s SAMPLES] [-o RESULT] [-p PID]... -- CMD ARGS...
  *
- * While CMD runs, every MS milliseconds (default 100) it appends one line
- * "t_mono_ns rss_kb fds cpu_ns" to SAMPLES (VmRSS from /proc/PID/status,
- * the number of open descriptors from /proc/PID/fd, the CPU time of its
- * threads so far in ns from /proc/PID/task/TID/schedstat; t on CLOCK_MONOTONIC, the
+ * While CMD runs, every MS milliseconds (default 100; every 10 ms in the
+ * first second) it appends one line
+ * "t_mono_ns rss_kb fds cpu_ticks" to SAMPLES (VmRSS from /proc/PID/status,
+ * the number of open descriptors from /proc/PID/fd, user + system CPU of all
+ * its threads so far, exited ones included, in clock ticks from
+ * /proc/PID/stat; t on CLOCK_MONOTONIC, the
  * clock of run.json's start_monotonic_ns, so samples line up with the
  * times in requests.jsonl). When CMD ends it writes one line of key=value
  * pairs to RESULT (default stdout):
@@ -72,30 +74,6 @@ static long long machine_busy_ticks(void)
     if (k < 4) return -1;
     /* user nice system idle iowait irq softirq steal (guest is in user) */
     return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
-}
-
-/* CPU time of all the live threads of a process in ns (the scheduler's
- * sum_exec_runtime from /proc/PID/task/TID/schedstat), or -1. */
-static long long proc_cpu_ns(pid_t pid)
-{
-    char path[96];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d) return -1;
-    long long sum = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char p2[128];
-        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
-        FILE *f = fopen(p2, "r");
-        if (!f) continue;
-        long long ns = 0;
-        if (fscanf(f, "%lld", &ns) == 1) sum += ns;
-        fclose(f);
-    }
-    closedir(d);
-    return sum;
 }
 
 static long rss_kb(pid_t pid)
@@ -196,10 +174,13 @@ int main(int argc, char **argv)
         if (sf) {
             int64_t t = now_ns();
             long kb = rss_kb(pid), fds = count_fds(pid);
-            long long cpu = proc_cpu_ns(pid);
+            long long cpu = proc_cpu_ticks(pid);
             if (kb >= 0) fprintf(sf, "%lld %ld %ld %lld\n", (long long)t, kb, fds, cpu);
         }
-        struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
+        /* Every 10 ms in the first second, to catch the state before the
+         * first request (start-up done, nothing sent yet). */
+        long ms = now_ns() - t0 < 1000000000LL && interval_ms > 10 ? 10 : interval_ms;
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
     int64_t t1 = now_ns();

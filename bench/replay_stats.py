@@ -8,7 +8,8 @@ library only. Each command prints one line of key=value pairs.
   drift DIR BIN_S         send lag per BIN_S-second slice of the schedule:
                           one line per slice, then first vs last
   events DIR              requests, content events, SSE events received
-  phases DIR SAMPLES      CPU while replaying, without start-up and summary
+  phases DIR SAMPLES TCK  CPU while replaying, without start-up and summary
+                          (TCK: clock ticks per second of the samples' CPU)
   inflight DIR SAMPLES    RSS against streams in flight at each sample
   progress DIR SAMPLES    RSS at 10/50/90% of completions, peak while
                           replaying, peak in the summary phase after it
@@ -44,7 +45,7 @@ def start_mono(d):
 
 
 def samples(path):
-    """(t_mono_ns, rss_kb, fds, cpu_ns) per line of replay_probe's samples."""
+    """(t_mono_ns, rss_kb, fds, cpu_ticks) per line of replay_probe's samples."""
     out = []
     with open(path) as f:
         for line in f:
@@ -101,7 +102,7 @@ def cmd_events(d):
     print("requests=%d ok=%d content_events=%d sse_events=%d" % (n, ok, content, content + 3 * ok))
 
 
-def cmd_phases(d, spath):
+def cmd_phases(d, spath, tck):
     """CPU of the replay while requests were being sent and answered (from
     the last sample before the first send to the first sample after the
     last response), apart from start-up and the summary at the end."""
@@ -123,7 +124,7 @@ def cmd_phases(d, spath):
         print("error=too_few_samples")
         return
     a, b = before[-1], after[0]
-    cpu = (b[3] - a[3]) / 1e9
+    cpu = (b[3] - a[3]) / tck
     print("requests=%d replay_cpu_s=%.3f replay_wall_s=%.3f replay_us_per_req=%.2f" %
           (n, cpu, (b[0] - a[0]) / 1e9, 1e6 * cpu / n))
 
@@ -215,8 +216,8 @@ def main(a):
         cmd_drift(a[1], float(a[2]))
     elif len(a) >= 2 and a[0] == "events":
         cmd_events(a[1])
-    elif len(a) >= 3 and a[0] == "phases":
-        cmd_phases(a[1], a[2])
+    elif len(a) >= 4 and a[0] == "phases":
+        cmd_phases(a[1], a[2], float(a[3]))
     elif len(a) >= 3 and a[0] == "inflight":
         cmd_inflight(a[1], a[2])
     elif len(a) >= 3 and a[0] == "progress":

@@ -1,0 +1,202 @@
+/* replay_floor.c — the machine's floor for an open-loop HTTP client, for
+ * bench/replay.sh. Not part of the product: the least a client can do to
+ * send requests at trace times and read their answers, with nothing the
+ * replay adds (no libcurl, no JSON, no log): one thread, one epoll loop, a
+ * timerfd armed at absolute deadlines (timer slack 1 ns), keep-alive
+ * connections to 127.0.0.1:PORT, one fixed request (headers + BODYFILE)
+ * written with one write(), the answer read until its end (Content-Length,
+ * or the last chunk of a chunked SSE stream) and its SSE events counted.
+ * The replay's CPU per request and per event are compared with this
+ * program's, measured on the same server in the same run.
+ *
+ *   replay_floor PORT PATH BODYFILE RATE COUNT
+ *
+ * Prints one line: requests= ok= events= cpu_s= wall_s= us_per_req=
+ * us_per_event= lag_p50_us= lag_p99_us= (lag: write time - deadline). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct conn {
+    int fd;
+    int busy;
+    size_t len, cap;
+    char *buf;
+    struct conn *next_idle;
+} conn;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("replay_floor: connect");
+        exit(1);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* 1 when buf holds a whole response; counts its SSE events into *ev. */
+static int complete(const char *buf, size_t len, long *ev)
+{
+    const char *he = memmem(buf, len, "\r\n\r\n", 4);
+    if (!he) return 0;
+    size_t hlen = (size_t)(he - buf) + 4;
+    const char *cl = memmem(buf, hlen, "Content-Length:", 15);
+    if (cl) return len >= hlen + (size_t)atol(cl + 15);
+    if (len < 5 || memcmp(buf + len - 5, "0\r\n\r\n", 5)) return 0;
+    long n = 0;
+    for (const char *p = he; (p = memmem(p, (size_t)(buf + len - p), "data:", 5)); p += 5) n++;
+    *ev += n;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6) {
+        fprintf(stderr, "usage: replay_floor PORT PATH BODYFILE RATE COUNT\n");
+        return 2;
+    }
+    int port = atoi(argv[1]);
+    double rate = atof(argv[4]);
+    long count = atol(argv[5]);
+    FILE *bf = fopen(argv[3], "rb");
+    if (!bf || rate <= 0 || count <= 0) {
+        fprintf(stderr, "replay_floor: bad arguments or unreadable %s\n", argv[3]);
+        return 2;
+    }
+    static char body[1 << 16];
+    size_t blen = fread(body, 1, sizeof body, bf);
+    fclose(bf);
+    size_t rcap = blen + 512;
+    char *req = malloc(rcap);
+    int rlen = snprintf(req, rcap, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\n\r\n", argv[2], port, blen);
+    memcpy(req + rlen, body, blen);
+    rlen += (int)blen;
+
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct epoll_event tev = { .events = EPOLLIN, .data.ptr = NULL };
+    epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev);
+    conn *idle = NULL;
+    int64_t *lag = malloc((size_t)count * sizeof *lag);
+    long sent = 0, done = 0, ok = 0, events = 0;
+    double c0 = cpu_s();
+    int64_t t0 = now_ns() + 2000000, gap = (int64_t)(1e9 / rate);
+    int64_t next = t0;
+    struct itimerspec its = { { 0, 0 }, { next / 1000000000, next % 1000000000 } };
+    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    while (done < count) {
+        struct epoll_event evs[256];
+        int n = epoll_wait(ep, evs, 256, 5000);
+        if (n == 0) {
+            fprintf(stderr, "replay_floor: no answer for 5 s (%ld of %ld done)\n", done, count);
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            conn *c = evs[i].data.ptr;
+            if (!c) { /* the deadline */
+                uint64_t v;
+                if (read(tfd, &v, sizeof v) < 0) { /* spurious */ }
+                while (sent < count && next <= now_ns()) {
+                    conn *k = idle;
+                    if (k) idle = k->next_idle;
+                    else {
+                        k = calloc(1, sizeof *k);
+                        k->fd = connect_to(port);
+                        k->cap = 1 << 16;
+                        k->buf = malloc(k->cap);
+                        struct epoll_event e = { .events = EPOLLIN, .data.ptr = k };
+                        epoll_ctl(ep, EPOLL_CTL_ADD, k->fd, &e);
+                    }
+                    if (write(k->fd, req, (size_t)rlen) != rlen) {
+                        perror("replay_floor: write");
+                        return 1;
+                    }
+                    lag[sent] = now_ns() - next;
+                    k->busy = 1;
+                    k->len = 0;
+                    sent++;
+                    next = t0 + sent * gap;
+                }
+                if (sent < count) {
+                    its.it_value.tv_sec = next / 1000000000;
+                    its.it_value.tv_nsec = next % 1000000000;
+                    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+                }
+                continue;
+            }
+            for (;;) {
+                if (c->cap - c->len < 4096) c->buf = realloc(c->buf, c->cap *= 2);
+                size_t space = c->cap - c->len;
+                ssize_t r = read(c->fd, c->buf + c->len, space);
+                if (r <= 0) {
+                    if (r < 0 && errno == EAGAIN) break;
+                    if (r == 0 || errno != EINTR) {
+                        fprintf(stderr, "replay_floor: connection closed by the server\n");
+                        return 1;
+                    }
+                    continue;
+                }
+                c->len += (size_t)r;
+                if ((size_t)r < space) break; /* a short read: drained */
+            }
+            if (c->busy && complete(c->buf, c->len, &events)) {
+                ok += !memcmp(c->buf, "HTTP/1.1 200", 12);
+                done++;
+                c->busy = 0;
+                c->next_idle = idle;
+                idle = c;
+            }
+        }
+    }
+    double cpu = cpu_s() - c0;
+    double wall = (double)(now_ns() - t0) / 1e9;
+    qsort(lag, (size_t)sent, sizeof *lag, cmp_i64);
+    printf("requests=%ld ok=%ld events=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f us_per_event=%.3f "
+           "lag_p50_us=%.1f lag_p99_us=%.1f\n", done, ok, events, cpu, wall, 1e6 * cpu / (double)done,
+           events ? 1e6 * cpu / (double)events : 0.0, sent ? (double)lag[sent / 2] / 1e3 : 0.0,
+           sent ? (double)lag[(size_t)((double)sent * 0.99)] / 1e3 : 0.0);
+    return 0;
+}
