@@ -173,6 +173,13 @@ check "server_metrics.jsonl has vLLM's gauges" "grep -q 'vllm:num_requests_runni
 ok "--wait-ready on a ready server" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 2 --wait-ready=5s --out "$T/wr" -q
 ok "--from/--to window" "$BIN" replay "$AZ" --client vllm --url "$URL" --from 60s --to 70s --speed 10 --out "$T/win" -q
 check "window holds the trace's requests of that window" "[ \$(wc -l < '$T/win/requests.jsonl') = \$('$BIN' trace slice '$AZ' --from 60s --to 70s -o - | tail -n +2 | wc -l) ]"
+at=$(( $(date +%s) + 2 ))
+ok "--start-at waits for the agreed wall-clock second" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 3 --speed 20 --start-at "$at" --out "$T/sa" -q
+check "--start-at: the run started at that second, not before" "python3 -c \"
+import json,sys
+r=json.load(open('$T/sa/run.json'))
+t=int(r['start_realtime_ns'])
+sys.exit(0 if $at*10**9 <= t < ($at+1)*10**9 else 1)\""
 mkdir -p "$T/full" && ln -s /dev/full "$T/full/requests.jsonl"
 expect_err "a request log that cannot be written stops the run: exit 4" 4 'request log could not be written.*No space left' \
     "$BIN" replay "$AZ" --client vllm --url "$URL" --first 50 --speed 20 --out "$T/full" -q
