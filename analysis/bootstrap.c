@@ -106,6 +106,7 @@ int bootstrap_diff(const double *a, size_t na, const double *b, size_t nb, const
         resample_stats(b, nb, &rb, cb, nb_, nq, sb);
         for (size_t i = 0; i < nq; i++) d[i * R + r] = sb[i] - sa[i];
     }
+    double tail = (100.0 - 100.0 * o->level) / 2.0; /* 2.5 exactly for 0.95 */
     for (size_t i = 0; i < nq; i++) {
         double *di = d + i * R;
         stats_sort(di, R);
@@ -113,8 +114,8 @@ int bootstrap_diff(const double *a, size_t na, const double *b, size_t nb, const
         c->a = bootstrap_stat(a, na, q[i]);
         c->b = bootstrap_stat(b, nb, q[i]);
         c->diff = c->b - c->a;
-        c->lo = stats_percentile(di, R, 100.0 * (1.0 - o->level) / 2.0);
-        c->hi = stats_percentile(di, R, 100.0 * (1.0 + o->level) / 2.0);
+        c->lo = stats_percentile(di, R, tail);
+        c->hi = stats_percentile(di, R, 100.0 - tail);
         c->excludes_zero = c->lo > 0 || c->hi < 0;
     }
     free(d);

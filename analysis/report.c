@@ -86,7 +86,9 @@ static cJSON *send_lag_json(const runlog *r, const cJSON *sum, double late_us)
     table_fmt_ms(c, sizeof c, max / 1e3);
     table_fmt_ms(t, sizeof t, late_us / 1e3);
     double share = with ? 100.0 * (double)over / (double)with : 0;
-    if (!known)
+    if (!known && r->nreqs == 0)
+        snprintf(msg, sizeof msg, "Send lag unknown: the log holds no measured request.");
+    else if (!known)
         snprintf(msg, sizeof msg, "Send lag unknown: the log has no schedule times (t_sched_ns), so it "
                  "cannot say whether the client kept the trace's timing.");
     else if (late)
@@ -305,10 +307,11 @@ static void print_goodput(const cJSON *rep, table_format f, FILE *out)
     double met = num_or_nan(g, "met"), n = num_or_nan(g, "measured"), share = num_or_nan(g, "share");
     double gp = num_or_nan(g, "request_goodput");
     const char *from = cJSON_GetObjectItemCaseSensitive(g, "slo_from")->valuestring;
+    from = !strcmp(from, "run.json") ? "the run's own --slo, from run.json" : "the command line";
     if (f == TABLE_MD) fprintf(out, "### SLO\n\n");
-    fprintf(out, f == TABLE_MD ? "SLO %s (from the %s): met by %.0f of %.0f measured requests (%.1f%%); "
+    fprintf(out, f == TABLE_MD ? "SLO %s (from %s): met by %.0f of %.0f measured requests (%.1f%%); "
                                  "goodput %.2f req/s.\n\n"
-                               : "SLO %s (from the %s)\n  met by %.0f of %.0f measured requests (%.1f%%); "
+                               : "SLO %s (from %s)\n  met by %.0f of %.0f measured requests (%.1f%%); "
                                  "goodput %.2f req/s\n",
             b.buf, from, met, n, isfinite(share) ? 100 * share : 0.0, isfinite(gp) ? gp : 0.0);
     sb_clear(&b);
@@ -446,6 +449,13 @@ static int is_extra(const cJSON *k)
     return k->string && !strcmp(k->string, "source");
 }
 
+/* A CSV cell for a summary value: a number in full, a word, or empty. */
+static void csv_value(table *t, const cJSON *v)
+{
+    if (cJSON_IsString(v)) table_cell(t, "%s", v->valuestring);
+    else table_num(t, cJSON_IsNumber(v), cJSON_IsNumber(v) ? v->valuedouble : 0, 6);
+}
+
 void report_print_csv(const cJSON *rep, int series, FILE *out)
 {
     if (series) {
@@ -462,20 +472,17 @@ void report_print_csv(const cJSON *rep, int series, FILE *out)
     table_cell(t, "%s", by);
     const cJSON *k;
     for (k = rep->child; k && !is_extra(k); k = k->next)
-        if (cJSON_IsNumber(k) || cJSON_IsNull(k)) table_cell(t, "%s", k->string);
+        if (!cJSON_IsObject(k)) table_cell(t, "%s", k->string);
     table_end_row(t);
     table_cell(t, "all");
     for (k = rep->child; k && !is_extra(k); k = k->next)
-        if (cJSON_IsNumber(k) || cJSON_IsNull(k)) table_num(t, cJSON_IsNumber(k), k->valuedouble, 6);
+        if (!cJSON_IsObject(k)) csv_value(t, k);
     table_end_row(t);
     const cJSON *row;
     cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(g, "rows")) {
         table_cell(t, "%s", cJSON_GetObjectItemCaseSensitive(row, "group")->valuestring);
-        for (k = rep->child; k && !is_extra(k); k = k->next) {
-            if (!cJSON_IsNumber(k) && !cJSON_IsNull(k)) continue;
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, k->string);
-            table_num(t, cJSON_IsNumber(v), cJSON_IsNumber(v) ? v->valuedouble : 0, 6);
-        }
+        for (k = rep->child; k && !is_extra(k); k = k->next)
+            if (!cJSON_IsObject(k)) csv_value(t, cJSON_GetObjectItemCaseSensitive(row, k->string));
         table_end_row(t);
     }
     table_print(t, TABLE_CSV, out);

@@ -49,8 +49,9 @@ const char *report_verdict(const cJSON *rep);
  * errors, groups and the time series) or Markdown. */
 void report_print(const cJSON *rep, table_format f, FILE *out);
 
-/* Prints CSV: with series 0, a header and one row for the whole run
- * ("all") and one per group; with series 1, the time series. */
+/* Prints CSV: with series 0, a header of the summary's keys (all but the
+ * "errors" object) and one row for the whole run ("all") and one per group;
+ * with series 1, the time series. */
 void report_print_csv(const cJSON *rep, int series, FILE *out);
 
 #endif

@@ -20,10 +20,12 @@ Standard library and numpy only (matplotlib is imported by plot.py).
 import json
 import math
 import os
+from array import array
 
 import numpy as np
 
 LATE_US = 1000.0  # send lag p99 above this: the client was late (as replay and report say)
+MAX_INT = 2 ** 53  # larger integers do not survive a double (the C side refuses them too)
 
 
 class InputError(Exception):
@@ -37,20 +39,33 @@ def _int_field(rec, key, where, required=False):
         if required:
             raise InputError(f"{where}: field \"{key}\": missing")
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != math.floor(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != math.floor(v) \
+            or abs(v) > MAX_INT:
         raise InputError(f"{where}: field \"{key}\": expected an integer, got {json.dumps(v)[:40]}")
     return int(v)
 
 
+def _int_list(rec, key, where):
+    """A list of integers >= 0, or None when absent or null."""
+    v = rec.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise InputError(f"{where}: field \"{key}\": expected an array")
+    for i, x in enumerate(v):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) \
+                or x != math.floor(x) or not 0 <= x <= MAX_INT:
+            raise InputError(f"{where}: {key}[{i}]: expected an integer >= 0")
+    return v
+
+
 def itl_values(rec, where="record"):
     """The per-token (or per-chunk) ITL values of one completed record, in ns."""
-    gaps = rec.get("gaps_ns") or []
-    toks = rec.get("gap_tokens")
-    if not isinstance(gaps, list):
-        raise InputError(f"{where}: field \"gaps_ns\": expected an array")
+    gaps = _int_list(rec, "gaps_ns", where) or []
+    toks = _int_list(rec, "gap_tokens", where)
     if toks is None:
         return [float(g) for g in gaps]
-    if not isinstance(toks, list) or len(toks) != len(gaps):
+    if len(toks) != len(gaps):
         raise InputError(f"{where}: field \"gap_tokens\": expected an array as long as gaps_ns")
     out, carry = [], 0
     for g, k in zip(gaps, toks):
@@ -93,7 +108,7 @@ class Run:
     def _read_log(self):
         cols = {k: [] for k in ("index", "ok", "t_sched", "t_send", "t_first", "t_end",
                                 "tpot", "input_tokens", "output_tokens")}
-        itl = []
+        itl = array("d")  # 8 bytes per value: a long run has tens of millions
         self.errors = {}
         self.warmup = 0
         try:
@@ -142,7 +157,11 @@ class Run:
                     itl.extend(itl_values(rec, where))
                 else:
                     err = rec.get("error") or {}
-                    cls = err.get("class") if isinstance(err, dict) else None
+                    if not isinstance(err, dict):
+                        raise InputError(f"{where}: field \"error\": expected an object or null")
+                    cls = err.get("class")
+                    if cls is not None and not isinstance(cls, str):
+                        raise InputError(f"{where}: field \"error.class\": expected a string")
                     cls = cls or "unknown"
                     self.errors[cls] = self.errors.get(cls, 0) + 1
         self.index = np.array(cols["index"], dtype=np.int64)
@@ -151,7 +170,7 @@ class Run:
         for k in ("t_sched", "t_send", "t_first", "t_end", "input_tokens", "output_tokens"):
             setattr(self, k, np.array(cols[k], dtype=np.float64))
         self.tpot_ns = np.array(cols["tpot"], dtype=np.float64)
-        self.itl_ns = np.array(itl, dtype=np.float64)
+        self.itl_ns = np.frombuffer(itl, dtype=np.float64) if len(itl) else np.zeros(0)
 
     def _read_server_metrics(self):
         p = os.path.join(self.dir, "server_metrics.jsonl")
@@ -263,6 +282,8 @@ def timeseries(run, interval_ns=None):
     lo = min(0.0, float(send.min()))
     hi = float(max(end.max() if len(end) else send.max(), send.max()))
     w = interval_ns or auto_interval(max(hi - lo, 1))
+    if (hi - lo) / w >= 100000:  # as report: at most 100,000 intervals
+        w *= (hi - lo) // w // 99999 + 1
     nb = max(1, int(math.ceil((hi - lo) / w)))
     edges = lo + w * np.arange(nb + 1)
     sent, _ = np.histogram(send, bins=edges)

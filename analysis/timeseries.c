@@ -62,7 +62,12 @@ cJSON *timeseries_json(const runlog_req *reqs, size_t n, int64_t interval_ns)
         if (b > hi) hi = b;
     }
     cJSON *j = cJSON_CreateObject();
-    int64_t w = interval_ns > 0 ? interval_ns : timeseries_auto_interval(hi > lo ? hi - lo : 1);
+    int64_t span = hi > lo ? hi - (lo > 0 ? 0 : lo) : 1;
+    int64_t w = interval_ns > 0 ? interval_ns : timeseries_auto_interval(span);
+    if (span / w >= TIMESERIES_MAX_ROWS) {
+        cJSON_AddNumberToObject(j, "interval_widened_from_s", (double)w / 1e9);
+        w *= span / w / (TIMESERIES_MAX_ROWS - 1) + 1;
+    }
     cJSON_AddNumberToObject(j, "interval_s", (double)w / 1e9);
     cJSON *rows = cJSON_AddArrayToObject(j, "rows");
     if (lo == INT64_MAX) return j;

@@ -20,6 +20,9 @@
 
 /* Most intervals timeseries_auto_interval picks for a run. */
 #define TIMESERIES_TARGET_ROWS 60
+/* Most intervals at all: a finer interval asked for is widened (whole
+ * multiples) and the document says so in "interval_widened_from_s". */
+#define TIMESERIES_MAX_ROWS 100000
 
 /* A round interval (100 ms, 200 ms, 500 ms, 1 s, 2 s, 5 s, 10 s, 15 s,
  * 30 s, 1 min, 2 min, 5 min, ...) that cuts span_ns into at most

@@ -166,6 +166,6 @@ static int run_compare(int argc, char **argv)
 }
 
 const cli_cmd cmd_compare = {
-    "compare", "compare runs of the same trace: differences with bootstrap intervals, pairs, original vs replay",
+    "compare", "compare runs of one trace, with bootstrap intervals; original vs replay",
     U_COMPARE, compare_help, run_compare,
 };

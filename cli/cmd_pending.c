@@ -19,5 +19,3 @@ static int pending(const char *name, const char *usage, int argc, char **argv)
     static int run_##var(int argc, char **argv) { return pending(nm, use, argc, argv); } \
     const cli_cmd var = { nm, sum, use, "", run_##var };
 
-PENDING(cmd_capture, "capture", "record live traffic into a trace",
-        "sagellm-bench capture (-i IFACE | -r FILE | --proxy LISTEN --upstream URL) -o OUT [options]")

@@ -138,6 +138,6 @@ static int run_report(int argc, char **argv)
 }
 
 const cli_cmd cmd_report = {
-    "report", "summarise a run's per-request log: SLO goodput, errors, send lag, groups, time series",
+    "report", "summarise a run: its summary, SLO goodput, errors, send lag, groups, time series",
     U_REPORT, report_help, run_report,
 };

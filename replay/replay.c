@@ -6,6 +6,7 @@
  * prints progress. */
 #include "replay/replay_int.h"
 #include "replay/server_probe.h"
+#include "analysis/runlog.h"
 #include "analysis/summary.h"
 #include "common/parse.h"
 #include "common/util.h"
@@ -101,30 +102,6 @@ static void safe_url(const char *url, char *out, size_t len)
         snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
     else
         snprintf(out, len, "%s", url);
-}
-
-static int parse_slo(const char *spec, summary_opts *so, char *err, size_t errlen)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        int64_t us;
-        if (!eq || parse_duration_us(eq + 1, &us) < 0) {
-            errf(err, errlen, "--slo: expected NAME=TIME such as ttft=200ms, got '%s'", tok);
-            return ERR_USAGE;
-        }
-        *eq = '\0';
-        double ms = (double)us / 1000.0;
-        if (!strcmp(tok, "ttft")) so->slo_ttft_ms = ms;
-        else if (!strcmp(tok, "tpot")) so->slo_tpot_ms = ms;
-        else if (!strcmp(tok, "e2el") || !strcmp(tok, "e2e")) so->slo_e2el_ms = ms;
-        else {
-            errf(err, errlen, "--slo: unknown metric '%s' (ttft, tpot, e2el)", tok);
-            return ERR_USAGE;
-        }
-    }
-    return 0;
 }
 
 /* ---- progress ---- */
@@ -403,7 +380,7 @@ int replay_run(const replay_opts *o)
     if (o->dry_run) return dry_run(o);
     summary_opts so;
     memset(&so, 0, sizeof so);
-    if (o->slo && parse_slo(o->slo, &so, err, sizeof err)) {
+    if (o->slo && runlog_parse_slo(o->slo, &so, err, sizeof err)) {
         msg_err("%s", err);
         return EXIT_USAGE;
     }

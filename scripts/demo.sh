@@ -42,3 +42,9 @@ trap - EXIT
 echo
 echo "demo: per-request log $OUT/run/requests.jsonl, summary $OUT/run/summary.json,"
 echo "      run manifest $OUT/run/run.json, server ground truth $OUT/ground_truth.jsonl"
+
+# The plots and a self-contained HTML report of the run (Debian's python3-matplotlib).
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=python3
+step "$PY" analysis/plot.py "$OUT/run" -o "$OUT/report"
+echo "demo: plots and the HTML report in $OUT/report/ (open $OUT/report/report.html)"
