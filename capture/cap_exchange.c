@@ -16,6 +16,18 @@
 
 #define REDACT_BLOCK 512
 
+const char *const cap_exchange_reasons[CAP_NINC] = {
+    CAP_INC_GAP, CAP_INC_RESET, CAP_INC_CLOSED, CAP_INC_IDLE, CAP_INC_STOPPED, CAP_INC_MEMORY,
+    CAP_INC_PARSE, CAP_INC_WINDOW, CAP_INC_UPSTREAM, CAP_INC_CLIENT,
+};
+
+int cap_exchange_reason_index(const char *reason)
+{
+    for (int i = 0; reason && i < CAP_NINC; i++)
+        if (!strcmp(reason, cap_exchange_reasons[i])) return i;
+    return -1;
+}
+
 cap_exchange *cap_exchange_new(uint64_t conn_id, int64_t t_req)
 {
     cap_exchange *x = xcalloc(1, sizeof *x);
@@ -114,7 +126,7 @@ static void close_blocks(blocks *b, int64_t k)
 {
     while (b->cur < k) {
         b->chain = mix64(b->chain ^ mix64(b->h ^ b->salt) ^ (uint64_t)b->cur);
-        sb_printf(&b->ids, b->nids ? ",%" PRIu64 : "%" PRIu64, b->chain & ((1ULL << 53) - 1));
+        sb_printf(&b->ids, b->nids ? ",%" PRIu64 : "%" PRIu64, (uint64_t)(b->chain & ((UINT64_C(1) << 53) - 1)));
         b->nids++;
         b->cur++;
         b->h = 0xcbf29ce484222325ULL;

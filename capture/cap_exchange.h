@@ -33,6 +33,12 @@
 #define CAP_INC_WINDOW "window"           /* still open when the reorder window had to move on */
 #define CAP_INC_UPSTREAM "upstream_error" /* proxy: the upstream could not be reached or failed */
 #define CAP_INC_CLIENT "client_closed"    /* proxy: the client went away first */
+#define CAP_NINC 10
+
+/* The reasons above in a fixed order, for counting. */
+extern const char *const cap_exchange_reasons[CAP_NINC];
+/* Index of a reason in cap_exchange_reasons (compared by text), or -1. */
+int cap_exchange_reason_index(const char *reason);
 
 typedef struct cap_exchange {
     struct cap_exchange *next;        /* the connection's queue (its user's) */
@@ -59,6 +65,7 @@ typedef struct cap_exchange {
     const char *incomplete;           /* NULL, or a CAP_INC_* reason */
     int req_incomplete;               /* the request was not seen whole */
     void *ticket;                     /* capture_out ticket while the record is pending */
+    void *ctx;                        /* the user's (the owner's context) */
 } cap_exchange;
 
 typedef struct cap_format_opts {

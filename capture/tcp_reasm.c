@@ -31,6 +31,7 @@ typedef struct half {
     uint8_t synced, have_peer_ack, fin, closed, syn;
     int64_t ts;                /* delivery time of the last bytes handed on (non-decreasing) */
     int64_t suspect;           /* since when the peer acknowledged bytes we lack (0: not) */
+    int64_t blocked;           /* since when the head waits for the other side's bytes (0: not) */
 } half;
 
 typedef struct tcp_flow {
@@ -259,24 +260,58 @@ static void check_fin(tcp_reasm *r, tcp_flow *f, int side)
     }
 }
 
-/* Hands on queued pieces that the expected byte has reached. */
-static void drain(tcp_reasm *r, tcp_flow *f, int side, int64_t ts)
+/* 1 while a segment acknowledging `ack` must wait: it acknowledges bytes of
+ * the other side that were not handed on yet (the capture reordered the
+ * two directions, or lost those bytes). Handing it on first would let a
+ * response overtake its request. */
+static int waits_for_peer(const tcp_flow *f, int side, uint32_t ack, int has_ack)
+{
+    const half *o = &f->h[!side];
+    if (!has_ack || !o->synced || o->closed) return 0;
+    int32_t d = sdiff(ack, o->next);
+    if (d <= 0 || d > MAX_AHEAD) return 0;
+    if (o->fin && o->next == o->fin_seq && d == 1) return 0;   /* it acknowledges the FIN */
+    return 1;
+}
+
+/* Hands on queued pieces of `side` that the expected byte has reached and
+ * whose acknowledgement the other side has caught up with (or that waited
+ * longer than the grace, or all of them with force). Returns 1 if it
+ * handed anything on. */
+static int drain(tcp_reasm *r, tcp_flow *f, int side, int64_t ts, int force)
 {
     half *h = &f->h[side];
     seg *s;
+    int progress = 0;
     while ((s = h->q) && sdiff(s->seq, h->next) <= 0) {
+        uint32_t skip = (uint32_t)-sdiff(s->seq, h->next);
+        if (skip < s->len && !force && waits_for_peer(f, side, s->ack, s->has_ack)) {
+            if (!h->blocked) h->blocked = ts > 0 ? ts : 1;
+            if (ts - h->blocked < r->o.gap_grace_ns) break;
+        }
+        h->blocked = 0;
         h->q = s->next;
         h->qbytes -= s->len + SEG_OVERHEAD;
         r->st.queued_bytes -= s->len + SEG_OVERHEAD;
-        uint32_t skip = (uint32_t)-sdiff(s->seq, h->next);
         if (skip < s->len) {
             int64_t t = s->ts > ts ? s->ts : ts;
             deliver(r, f, side, t, s->seq + skip, s->data + skip, s->len - skip, s->ack, s->has_ack);
+            progress = 1;
         }
         free(s);
     }
+    if (!h->q) h->blocked = 0;
     pending_update(r, f);
     check_fin(r, f, side);
+    return progress;
+}
+
+/* Drains both directions until neither moves (bytes of one may free the
+ * other's). */
+static void drain_both(tcp_reasm *r, tcp_flow *f, int64_t ts, int force)
+{
+    for (int guard = 0; guard < 1 << 20; guard++)
+        if (!(drain(r, f, 0, ts, force) | drain(r, f, 1, ts, force))) break;
 }
 
 /* Gives up the hole before the first queued piece (or before `to` when the
@@ -287,7 +322,7 @@ static void skip_hole(tcp_reasm *r, tcp_flow *f, int side, int64_t ts, tcp_gap_c
     if (!h->q) return;
     int32_t d = sdiff(h->q->seq, h->next);
     if (d > 0) gap(r, f, side, ts, (uint32_t)d, cause);
-    drain(r, f, side, ts);
+    drain_both(r, f, ts, cause == TCP_GAP_CLOSE || cause == TCP_GAP_MEMORY);
 }
 
 /* Inserts [seq, seq+n) into the queue, keeping only bytes no queued piece
@@ -364,7 +399,7 @@ static void check_evidence(tcp_reasm *r, tcp_flow *f, int side, int64_t now)
         h->suspect = 0;
         uint32_t to = sdiff(h->peer_ack, h->q->seq) >= 0 ? h->q->seq : h->peer_ack;
         gap(r, f, side, now, to - h->next, TCP_GAP_LOSS);
-        drain(r, f, side, now);
+        drain_both(r, f, now, 0);
     }
 }
 
@@ -375,6 +410,10 @@ static void flush_half(tcp_reasm *r, tcp_flow *f, int side, int64_t ts)
     half *h = &f->h[side];
     if (!h->synced) return;
     for (int guard = 0; h->q && guard < 1 << 20; guard++) {
+        if (sdiff(h->q->seq, h->next) <= 0) {      /* no hole: it was waiting for the other side */
+            drain(r, f, side, ts, 1);
+            continue;
+        }
         int lost = h->have_peer_ack && sdiff(h->peer_ack, h->q->seq) >= 0;
         skip_hole(r, f, side, ts, lost ? TCP_GAP_LOSS : TCP_GAP_CLOSE);
     }
@@ -436,10 +475,16 @@ static void take_data(tcp_reasm *r, tcp_flow *f, int side, int64_t ts, uint32_t 
         }
         rel = 0;
     }
-    if (rel == 0) {
+    if (rel == 0 && !(len && (h->q || waits_for_peer(f, side, ack, has_ack)))) {
         if (len) deliver(r, f, side, ts, seq, d, len, ack, has_ack);
         if (wire > len) gap(r, f, side, ts, wire - len, TCP_GAP_SNAPLEN);
-        drain(r, f, side, ts);
+        drain_both(r, f, ts, 0);
+        return;
+    }
+    if (rel == 0) {                             /* in order, but behind the other side */
+        enqueue(r, f, side, ts, seq, d, len, ack, has_ack);
+        drain_both(r, f, ts, 0);
+        enforce_caps(r, f, side, ts);
         return;
     }
     r->st.ooo_segments++;
@@ -538,6 +583,7 @@ void tcp_reasm_tick(tcp_reasm *r, int64_t now)
         tcp_flow *nx = f->pnext;                /* f may leave the list, not be freed */
         check_evidence(r, f, 0, now);
         check_evidence(r, f, 1, now);
+        drain_both(r, f, now, 0);
         f = nx;
     }
 }
