@@ -69,6 +69,47 @@ static void report_skips(trace_reader *r)
                  (unsigned long long)trace_reader_skipped(r), trace_reader_first_skip(r));
 }
 
+/* A per-record edit for rewrite(): 1 writes the record, 0 skips it, -1 stops. */
+typedef int (*rec_edit)(trace_rec *rec, void *ud);
+
+/* Streams the trace at path through edit into out, whose header is the
+ * input's plus a history entry {op, args} (args is consumed). Returns the
+ * exit code. */
+static int rewrite(const char *path, unsigned flags, const char *out, int level,
+                   const char *op, cJSON *args, rec_edit edit, void *ud)
+{
+    char err[1024];
+    trace_reader *r = trace_reader_open(path, flags, err, sizeof err);
+    if (!r) {
+        cJSON_Delete(args);
+        return fail(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
+    }
+    int ec = EXIT_OK, rc;
+    trace_writer *w = open_out(out, trace_reader_header(r), level, op, args, &ec);
+    if (!w) {
+        trace_reader_close(r);
+        return ec;
+    }
+    trace_rec *rec;
+    while ((rc = trace_reader_next(r, &rec)) > 0) {
+        int k = edit(rec, ud);
+        if (k < 0) break;
+        if (k == 0) continue;
+        if ((rc = trace_writer_put_rec(w, rec)) < 0) {
+            ec = fail(rc, trace_writer_error(w));
+            break;
+        }
+    }
+    if (rc < 0 && ec == EXIT_OK) ec = fail(rc, trace_reader_error(r));
+    report_skips(r);
+    trace_reader_close(r);
+    if (ec != EXIT_OK) {
+        trace_writer_abort(w);
+        return ec;
+    }
+    return close_out(w);
+}
+
 /* ---- convert ---- */
 
 static const char convert_help[] =
@@ -391,6 +432,19 @@ static int run_validate(int argc, char **argv)
 
 /* ---- slice ---- */
 
+typedef struct slice_state { int64_t from, to, first, base; uint64_t kept; } slice_state;
+
+static int slice_edit(trace_rec *rec, void *ud)
+{
+    slice_state *st = ud;
+    if (st->first >= 0 && (int64_t)st->kept >= st->first) return -1;
+    if (st->from >= 0 && rec->t_us < st->from) return 0;
+    if (st->to >= 0 && rec->t_us >= st->to) return -1;
+    if (st->base) trace_rec_set_t_us(rec, rec->t_us - st->base);
+    st->kept++;
+    return 1;
+}
+
 static int run_slice(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -437,42 +491,12 @@ static int run_slice(int argc, char **argv)
     if (from >= 0 && to >= 0 && to <= from)
         return cli_usage_error("trace slice", U_SLICE, "--to must be after --from");
     if (!out) return cli_usage_error("trace slice", U_SLICE, "missing -o OUT");
-    char err[1024];
-    trace_reader *r = trace_reader_open(argv[optind], flags, err, sizeof err);
-    if (!r) return fail(ERR_INPUT, err);
     cJSON *args = cJSON_CreateObject();
     if (from >= 0) trace_add_int(args, "from_us", from);
     if (to >= 0) trace_add_int(args, "to_us", to);
     if (first >= 0) trace_add_int(args, "first", first);
-    int ec = EXIT_OK;
-    trace_writer *w = open_out(out, trace_reader_header(r), level, "slice", args, &ec);
-    if (!w) {
-        trace_reader_close(r);
-        return ec;
-    }
-    int64_t base = from > 0 ? from : 0;
-    uint64_t kept = 0;
-    trace_rec *rec;
-    int rc;
-    while ((rc = trace_reader_next(r, &rec)) > 0) {
-        if (first >= 0 && (int64_t)kept >= first) break;
-        if (from >= 0 && rec->t_us < from) continue;
-        if (to >= 0 && rec->t_us >= to) break;
-        if (base) trace_rec_set_t_us(rec, rec->t_us - base);
-        if ((rc = trace_writer_put_rec(w, rec)) < 0) {
-            ec = fail(rc, trace_writer_error(w));
-            break;
-        }
-        kept++;
-    }
-    if (rc < 0 && ec == EXIT_OK) ec = fail(rc, trace_reader_error(r));
-    report_skips(r);
-    trace_reader_close(r);
-    if (ec != EXIT_OK) {
-        trace_writer_abort(w);
-        return ec;
-    }
-    return close_out(w);
+    slice_state st = { from, to, first, from > 0 ? from : 0, 0 };
+    return rewrite(argv[optind], flags, out, level, "slice", args, slice_edit, &st);
 }
 
 /* ---- merge ---- */
@@ -579,6 +603,17 @@ done:
 
 /* ---- scale ---- */
 
+static int scale_edit(trace_rec *rec, void *ud)
+{
+    double speed = *(const double *)ud;
+    trace_rec_set_t_us(rec, (int64_t)((double)rec->t_us / speed + 0.5));
+    if (rec->think_us >= 0) {
+        cJSON *t = cJSON_GetObjectItem(rec->json, "think_us");
+        cJSON_SetNumberValue(t, (double)(int64_t)((double)rec->think_us / speed + 0.5));
+    }
+    return 1;
+}
+
 static int run_scale(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -629,36 +664,10 @@ static int run_scale(int argc, char **argv)
         }
         speed = rate / cur;
     }
-    trace_reader *r = trace_reader_open(path, 0, err, sizeof err);
-    if (!r) return fail(ERR_INPUT, err);
     cJSON *args = cJSON_CreateObject();
     cJSON_AddNumberToObject(args, "speed", speed);
     if (rate > 0) cJSON_AddNumberToObject(args, "rate", rate);
-    int ec = EXIT_OK, rc;
-    trace_writer *w = open_out(out, trace_reader_header(r), level, "scale", args, &ec);
-    if (!w) {
-        trace_reader_close(r);
-        return ec;
-    }
-    trace_rec *rec;
-    while ((rc = trace_reader_next(r, &rec)) > 0) {
-        trace_rec_set_t_us(rec, (int64_t)((double)rec->t_us / speed + 0.5));
-        if (rec->think_us >= 0) {
-            cJSON *t = cJSON_GetObjectItem(rec->json, "think_us");
-            cJSON_SetNumberValue(t, (double)(int64_t)((double)rec->think_us / speed + 0.5));
-        }
-        if ((rc = trace_writer_put_rec(w, rec)) < 0) {
-            ec = fail(rc, trace_writer_error(w));
-            break;
-        }
-    }
-    if (rc < 0 && ec == EXIT_OK) ec = fail(rc, trace_reader_error(r));
-    trace_reader_close(r);
-    if (ec != EXIT_OK) {
-        trace_writer_abort(w);
-        return ec;
-    }
-    return close_out(w);
+    return rewrite(path, 0, out, level, "scale", args, scale_edit, &speed);
 }
 
 static const sub subs[] = {
