@@ -1,5 +1,5 @@
 /* capture_pcapgen.c — writes synthetic pcap files of LLM traffic for
- * bench/capture.sh (Ethernet, IPv4, nanosecond timestamps):
+ * bench/capture_bench.sh (Ethernet, IPv4, nanosecond timestamps):
  *
  *   capture_pcapgen stream OUT REQUESTS CONNS EVENTS
  *       REQUESTS streamed chat exchanges spread over CONNS keep-alive

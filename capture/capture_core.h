@@ -50,6 +50,8 @@ int capture_core_finish(capture_core *c, int64_t now);
 /* 1 when --max-requests records are written. */
 int capture_core_done(const capture_core *c);
 
+/* Counters of the frames, the reassembly and the HTTP layer (owned by the
+ * core, valid until capture_core_free). */
 const capture_core_stats *capture_core_get_stats(const capture_core *c);
 const tcp_reasm_stats *capture_core_tcp_stats(const capture_core *c);
 const http_pair_stats *capture_core_http_stats(const capture_core *c);

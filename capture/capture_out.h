@@ -86,7 +86,9 @@ int capture_out_done(const capture_out *w);
 /* Tickets still open (reserved, not completed). */
 uint64_t capture_out_open(const capture_out *w);
 
+/* Counters (owned by the writer, valid until capture_out_free). */
 const capture_out_stats *capture_out_get_stats(const capture_out *w);
+/* The message of the last output failure ("" when none; owned by w). */
 const char *capture_out_error(const capture_out *w);
 
 /* Forces every open ticket, writes everything and finishes the file(s)

@@ -80,6 +80,7 @@ void http_pair_fin(http_pair *hp, http_conn *c, int side, int64_t ts);
  * _MEMORY). Frees c; NULL is a no-op. */
 void http_pair_conn_close(http_pair *hp, http_conn *c, int64_t ts, const char *reason);
 
+/* Counters (owned by the context, valid until http_pair_free). */
 const http_pair_stats *http_pair_get_stats(const http_pair *hp);
 
 /* Frees the context (connections must be closed first). NULL is a no-op. */

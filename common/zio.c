@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -266,10 +267,21 @@ int zio_path_wants_zstd(const char *path)
 
 zio_writer *zio_writer_open(const char *path, int level, char *err, size_t errlen)
 {
+    struct stat st;
     zio_writer *w = xcalloc(1, sizeof *w);
     if (strcmp(path, "-") == 0) {
         w->fd = 1;
         w->path = xstrdup("<stdout>");
+    } else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* A device or a FIFO (/dev/null, a pipe): write in place; renaming
+         * a file onto it would replace it. */
+        w->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (w->fd < 0) {
+            errf(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
+            free(w);
+            return NULL;
+        }
+        w->path = xstrdup(path);
     } else {
         strbuf t = {0};
         sb_printf(&t, "%s.tmp-%ld", path, (long)getpid());
@@ -381,11 +393,11 @@ int zio_writer_close(zio_writer *w, char *err, size_t errlen)
             errf(w->err, sizeof w->err, "%s: close: %s", w->path, strerror(errno));
             rc = ERR_SYSTEM;
         }
-        if (!rc && rename(w->tmp, w->path) < 0) {
+        if (w->tmp && !rc && rename(w->tmp, w->path) < 0) {
             errf(w->err, sizeof w->err, "%s: rename: %s", w->path, strerror(errno));
             rc = ERR_SYSTEM;
         }
-        if (rc) unlink(w->tmp);
+        if (w->tmp && rc) unlink(w->tmp);
     }
     if (rc) errf(err, errlen, "%s", w->err);
     writer_free(w);
@@ -397,7 +409,7 @@ void zio_writer_abort(zio_writer *w)
     if (!w) return;
     if (w->fd > 1) {
         close(w->fd);
-        unlink(w->tmp);
+        if (w->tmp) unlink(w->tmp);
     }
     writer_free(w);
 }

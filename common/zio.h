@@ -41,7 +41,8 @@ void zio_reader_close(zio_reader *r);
 /* Opens path for writing. level > 0 compresses with zstd at that level,
  * 0 writes plain. Except for "-", output goes to PATH.tmp-PID and is renamed
  * onto path by a successful zio_writer_close, so a failed run never leaves a
- * half-written file under the final name. */
+ * half-written file under the final name. A path that exists and is not a
+ * regular file (/dev/null, a FIFO) is written in place. */
 zio_writer *zio_writer_open(const char *path, int level, char *err, size_t errlen);
 int zio_writer_write(zio_writer *w, const void *buf, size_t n);
 /* Flushes buffered data (and ends the current zstd block) to the file. */

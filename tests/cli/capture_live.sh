@@ -265,7 +265,9 @@ check "IPv6: 40 records, all ok" "[ $rc6 = 0 ] && [ \$(grep -c '\"ok\":true' '$T
 check "-i any (Linux cooked): the same 40 requests" "[ $rca = 0 ] && grep -q LINUX_SLL '$T/Tany.jsonl' && [ \$(grep -c '\"ok\":true' '$T/Tany.jsonl') = 40 ]"
 check "the API key is in no trace" "! grep -q s3cret '$T/T6.jsonl' '$T/Tany.jsonl'"
 
-# --- no permission on the interface: exit 4 ---
+# --- no such interface, no permission on the interface: exit 4 ---
+expect_err "an interface that does not exist: exit 4" 4 'no such interface|No such device' \
+    "$BIN" capture -i sagellm-none0 -o "$T/x.jsonl"
 if command -v setpriv >/dev/null; then
     expect_err "capture as an unprivileged user: exit 4, says why" 4 'no permission|Operation not permitted' \
         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$BIN" capture -i lo -o /dev/null

@@ -61,7 +61,8 @@ start_proxy b "$PORT_up" -o "$T/Tb.jsonl" --all-paths
 ok "replay --no-stream through the proxy" \
     "$BIN" replay "$T/m.jsonl" --first 5 --client gateway --url "http://127.0.0.1:$PX_b" --api-key pr0xy-secret --no-stream --out "$T/r2" -q
 check "a GET passes through" "curl -sf -H 'Authorization: Bearer pr0xy-secret' http://127.0.0.1:$PX_b/v1/models | grep -q sagellm-sim"
-stop "$PXPID_b" INT
+kill -INT "$PXPID_b"; wait "$PXPID_b"; rc=$?
+check "SIGINT to an idle proxy: exit 5" "[ $rc = 5 ]"
 check "non-streamed: one content event each, usage read; the GET as api other" "$PY -c \"
 import json,sys
 rs=[json.loads(l) for l in list(open('$T/Tb.jsonl'))[1:]]
@@ -93,7 +94,8 @@ check "the client that left is recorded as client_closed, open streams as captur
 start_proxy d 9 -o "$T/Td.jsonl" --max-requests 3
 expect_exit "upstream down: the client gets errors" 1 \
     "$BIN" replay "$T/m.jsonl" --first 3 --client gateway --url "http://127.0.0.1:$PX_d" --out "$T/r5" -q
-wait "$PXPID_d"
+wait "$PXPID_d"; rc=$?
+check "the proxy stops after --max-requests even when every request failed: exit 0" "[ $rc = 0 ]"
 check "... 502 from the proxy, recorded as upstream_error" "[ \$(grep -c '\"status\":502' '$T/r5/requests.jsonl') = 3 ] && [ \$(grep -c '\"incomplete\":\"upstream_error\"' '$T/Td.jsonl') = 3 ]"
 
 # --- usage ---

@@ -306,3 +306,16 @@ TEST(jsonw_matches_cjson)
     cJSON_Delete(n);
     sb_free(&b);
 }
+
+#include <sys/stat.h>
+
+TEST(zio_writer_writes_devices_in_place)
+{
+    char err[256];
+    zio_writer *w = zio_writer_open("/dev/null", 3, err, sizeof err);
+    REQUIRE(w);
+    CHECK_INT(zio_writer_write(w, "x\n", 2), 0);
+    CHECK_INT(zio_writer_close(w, err, sizeof err), 0);
+    struct stat st;
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+}

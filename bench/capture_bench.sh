@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/capture.sh — what `sagellm-bench capture` sustains (docs/performance.md, "Capture"):
+# bench/capture_bench.sh — what `sagellm-bench capture` sustains (docs/performance.md, "Capture"):
 #   1. offline: a pcap of streamed chat exchanges (bench/capture_pcapgen.c)
 #      read with -r on one core: packets/s and requests/s of CPU time, next
 #      to tcpdump reading and writing the same file (libpcap's own cost);
@@ -7,7 +7,7 @@
 #   3. live (root only): `replay` sending streamed requests at RATE/s to
 #      `serve` on lo while `capture -i lo` records them: the rate achieved,
 #      kernel drops, incomplete exchanges, the capture's CPU time.
-# Usage: bench/capture.sh   (BIN; CAPTURE_BENCH_REQUESTS=100000,
+# Usage: bench/capture_bench.sh   (BIN; CAPTURE_BENCH_REQUESTS=100000,
 #        CAPTURE_BENCH_RATE=5000, CAPTURE_BENCH_SECONDS=10 optional)
 # Nothing is written in the tree; all traffic stays on 127.0.0.1.
 set -u
