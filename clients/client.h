@@ -159,6 +159,9 @@ int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_
 /* Finishes a body built by openai_build: serialises it into out->body. */
 void openai_finish_body(cJSON *body, client_request *out);
 void openai_release(const client *c, void *state);
+/* vLLM's way of forcing an output length of n tokens: max_tokens =
+ * min_tokens = n and ignore_eos (max_completion_tokens dropped). */
+void openai_force_output_len(cJSON *body, int64_t n);
 /* Per-request state of the OpenAI-protocol parsers. */
 typedef struct openai_state { cJSON *doc; } openai_state;
 

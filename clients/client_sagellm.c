@@ -23,13 +23,6 @@ typedef struct sagellm_state {
     int64_t handle;
 } sagellm_state;
 
-static void set_num(cJSON *body, const char *key, double v)
-{
-    cJSON *old = cJSON_GetObjectItemCaseSensitive(body, key);
-    if (old) cJSON_SetNumberValue(old, v);
-    else cJSON_AddNumberToObject(body, key, v);
-}
-
 static int sagellm_init(client *c, char *err, size_t errlen)
 {
     if (!c->opt.engine || !*c->opt.engine) {
@@ -64,14 +57,8 @@ static int sagellm_build(const client *c, const trace_rec *r, client_request *ou
     if (rc) return rc;
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
-    if (c->opt.force_output_len && r->output_tokens > 0) {
-        double n = (double)r->output_tokens;
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "max_completion_tokens");
-        set_num(body, "max_tokens", n);
-        set_num(body, "min_tokens", n);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "ignore_eos");
-        cJSON_AddBoolToObject(body, "ignore_eos", 1);
-    }
+    if (c->opt.force_output_len && r->output_tokens > 0)
+        openai_force_output_len(body, r->output_tokens);
     openai_finish_body(body, out);
     out->method = "SUBMIT";
     out->path[0] = '\0';

@@ -7,13 +7,6 @@
 
 #include <string.h>
 
-static void set_num(cJSON *body, const char *key, double v)
-{
-    cJSON *old = cJSON_GetObjectItemCaseSensitive(body, key);
-    if (old) cJSON_SetNumberValue(old, v);
-    else cJSON_AddNumberToObject(body, key, v);
-}
-
 static int vllm_build(const client *c, const trace_rec *r, client_request *out,
                       char *err, size_t errlen)
 {
@@ -22,14 +15,8 @@ static int vllm_build(const client *c, const trace_rec *r, client_request *out,
     if (!strcmp(api, "generate")) api = "completions";
     int rc = openai_build(c, r, api, out, &body, err, errlen);
     if (rc) return rc;
-    if (c->opt.force_output_len && r->output_tokens > 0) {
-        double n = (double)r->output_tokens;
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "max_completion_tokens");
-        set_num(body, "max_tokens", n);
-        set_num(body, "min_tokens", n);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "ignore_eos");
-        cJSON_AddBoolToObject(body, "ignore_eos", 1);
-    }
+    if (c->opt.force_output_len && r->output_tokens > 0)
+        openai_force_output_len(body, r->output_tokens);
     openai_finish_body(body, out);
     return 0;
 }

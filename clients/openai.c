@@ -132,6 +132,14 @@ void openai_finish_body(cJSON *body, client_request *out)
     cJSON_Delete(body);
 }
 
+void openai_force_output_len(cJSON *body, int64_t n)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "max_completion_tokens");
+    set_item(body, "max_tokens", cJSON_CreateNumber((double)n));
+    set_item(body, "min_tokens", cJSON_CreateNumber((double)n));
+    set_item(body, "ignore_eos", cJSON_CreateBool(1));
+}
+
 void openai_release(const client *c, void *state)
 {
     openai_state *st = state;
