@@ -3,6 +3,7 @@
  * memory is the summary's (docs/metrics.md) plus 56 bytes per request. */
 #include "analysis/runlog.h"
 #include "common/parse.h"
+#include "common/jsonw.h"
 #include "common/util.h"
 #include "common/zio.h"
 
@@ -220,14 +221,7 @@ static int read_log(runlog *r, const runlog_opts *o, char *err, size_t errlen)
         if (i == len) continue;
         unsigned long long ln = (unsigned long long)zio_reader_lineno(z);
         const char *end = NULL;
-        cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-        if (j && end) {
-            while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
-            if (end < line + len) {
-                cJSON_Delete(j);
-                j = NULL;
-            }
-        }
+        cJSON *j = jsonw_parse_line(line, len, &end);
         if (!j) {
             errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", r->log_path, ln,
                  end ? (size_t)(end - line) + 1 : (size_t)1);

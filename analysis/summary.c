@@ -30,6 +30,7 @@
  *   medians are computed exactly as numpy does (same operations). */
 #include "analysis/summary.h"
 #include "analysis/stats.h"
+#include "common/jsonw.h"
 #include "common/util.h"
 #include "common/zio.h"
 
@@ -600,14 +601,7 @@ summary *summary_from_file(const char *path, const summary_opts *opts, char *err
         while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
         if (i == len) continue;
         const char *end = NULL;
-        cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-        if (j && end) {
-            while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
-            if (end < line + len) {
-                cJSON_Delete(j);
-                j = NULL;
-            }
-        }
+        cJSON *j = jsonw_parse_line(line, len, &end);
         mine = 1;
         if (!j) {
             errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", path,

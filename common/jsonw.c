@@ -71,3 +71,18 @@ void jsonw_append(strbuf *b, const cJSON *v)
         break;
     }
 }
+
+cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (j && end) {
+        while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+        if (end < s + n) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
+    }
+    if (stop) *stop = end;
+    return j;
+}

@@ -13,4 +13,11 @@
 /* Appends v as compact JSON to b. */
 void jsonw_append(strbuf *b, const cJSON *v);
 
+/* Parses s (n bytes, not necessarily NUL-terminated) as exactly one JSON
+ * value: NULL when it is invalid or followed by anything but spaces, tabs
+ * or a carriage return; then *stop (if not NULL) points where parsing
+ * stopped, for messages. The caller frees the result with cJSON_Delete.
+ * Thread-safe (no use of cJSON's global error pointer). */
+cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop);
+
 #endif
