@@ -112,27 +112,23 @@ static cJSON *parse_prom(const char *text)
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         if (len && p[0] != '#') {
-            const char *sp = p + len;
-            while (sp > p && sp[-1] != ' ') sp--;
-            const char *name_end = sp > p ? sp - 1 : p;
-            /* "name{labels} value [timestamp]": the value is the last field
-             * unless there is a timestamp; take the first field after the
-             * closing brace or the name. */
+            /* "name{labels} value [timestamp]": the value follows the
+             * closing brace, or the first space when there are no labels. */
             const char *brace = memchr(p, '}', len);
             const char *vstart = brace ? brace + 1 : memchr(p, ' ', len);
             if (vstart) {
                 while (*vstart == ' ') vstart++;
-                name_end = brace ? brace + 1 : vstart - 1;
+                const char *name_end = brace ? brace + 1 : vstart - 1;
                 while (name_end > p && name_end[-1] == ' ') name_end--;
                 char *endv;
                 double v = strtod(vstart, &endv);
                 size_t nlen = (size_t)(name_end - p);
                 int bucket = nlen > 7 && memmem(p, nlen, "_bucket", 7);
-                if (endv != vstart && !bucket && nlen < 512) {
+                if (endv != vstart && !bucket && nlen < 512 && isfinite(v)) {
                     char key[512];
                     memcpy(key, p, nlen);
                     key[nlen] = '\0';
-                    if (isfinite(v)) cJSON_AddNumberToObject(m, key, v);
+                    cJSON_AddNumberToObject(m, key, v);
                 }
             }
         }
