@@ -1,5 +1,6 @@
 /* cmd_replay.c — `sagellm-bench replay TRACE --client C --url URL --out DIR`. */
 #include "cli/cli.h"
+#include "clients/base_url.h"
 #include "common/parse.h"
 #include "replay/replay.h"
 
@@ -168,7 +169,8 @@ static int run_replay(int argc, char **argv)
     o.copt.base_url = "http://127.0.0.1:8000";
     const char **headers = xcalloc((size_t)argc + 1, sizeof *headers);
     int nh = 0, rc = EXIT_OK, c;
-    char *url = NULL, *cmdline = NULL, *engine_cfg = NULL;
+    char *cmdline = NULL, *engine_cfg = NULL;
+    base_url burl = {0};
     cJSON *ecfg = NULL;
     const char **eopts = xcalloc((size_t)argc + 1, sizeof *eopts);
     int neo = 0;
@@ -275,12 +277,12 @@ static int run_replay(int argc, char **argv)
     } else if (o.copt.engine || ecfg || neo) {
         BAD("--engine, --engine-config and --engine-opt need --client sagellm");
     }
-    if (strncmp(o.copt.base_url, "http://", 7) && strncmp(o.copt.base_url, "https://", 8))
-        BAD("--url must start with http:// or https://, got '%s'", o.copt.base_url);
-    url = xstrdup(o.copt.base_url);
-    size_t ul = strlen(url);
-    while (ul > 0 && url[ul - 1] == '/') url[--ul] = '\0';
-    o.copt.base_url = url;
+    if (!o.client->submit) {
+        char uerr[600];
+        if (base_url_parse(o.copt.base_url, &burl, uerr, sizeof uerr)) BAD("%s", uerr);
+        o.copt.api_url = burl.api;
+        o.copt.root_url = burl.root;
+    }
     if (!o.copt.api_key) o.copt.api_key = getenv("OPENAI_API_KEY");
     o.copt.headers = headers;
     cmdline = safe_cmdline(argc, argv);
@@ -291,7 +293,7 @@ out:
     free(eopts);
     cJSON_Delete(ecfg);
     if (engine_cfg) cJSON_free(engine_cfg);
-    free(url);
+    base_url_clear(&burl);
     free(cmdline);
     return rc;
 }

@@ -27,7 +27,9 @@
 
 /* Options every client understands (from the replay command line). */
 typedef struct client_opts {
-    const char *base_url;        /* e.g. http://127.0.0.1:8000 (no trailing /) */
+    const char *base_url;        /* --url as the user gave it (for run.json, masked there) */
+    const char *api_url;         /* OpenAI API base, e.g. http://h:8000/v1 (clients/base_url.h) */
+    const char *root_url;        /* server root, e.g. http://h:8000: /health, /metrics, /generate */
     const char *api;             /* --api override: chat|completions|generate, or NULL */
     const char *model;           /* --model override, or NULL */
     const char *default_model;   /* from GET /v1/models when nothing else names one */
@@ -64,7 +66,11 @@ void client_done_clear(client_done *d);
 /* What a request needs from the transport. */
 typedef struct client_request {
     const char *method;          /* "POST" or "GET" */
-    char path[128];              /* appended to base_url, e.g. /v1/chat/completions */
+    char path[128];              /* appended to api_url (e.g. /chat/completions), or to
+                                  * root_url when path_root is set (e.g. /generate) */
+    int path_root;
+    int64_t forced_output;       /* output length the body forces (ignore_eos, min_tokens,
+                                  * ...), -1 when the body does not force one */
     const char *api;             /* the API called (for the log) */
     char model[256];             /* the model asked for (for the log), "" if none */
     strbuf body;                 /* request body (JSON) */

@@ -10,11 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *api_path(const char *api)
+/* The endpoint of api: under the API base (…/v1), or /generate under the
+ * server root (*root set). */
+static const char *api_path(const char *api, int *root)
 {
-    if (!strcmp(api, "completions")) return "/v1/completions";
-    if (!strcmp(api, "generate")) return "/generate";
-    return "/v1/chat/completions";
+    *root = 0;
+    if (!strcmp(api, "completions")) return "/completions";
+    if (!strcmp(api, "generate")) {
+        *root = 1;
+        return "/generate";
+    }
+    return "/chat/completions";
 }
 
 /* Joins the text of chat messages into one prompt (for --api completions
@@ -116,7 +122,7 @@ int openai_build(const client *c, const trace_rec *r, const char *api, client_re
         cJSON_AddItemToObject(body, "stream_options", so);
     }
     out->method = "POST";
-    snprintf(out->path, sizeof out->path, "%s", api_path(api));
+    snprintf(out->path, sizeof out->path, "%s", api_path(api, &out->path_root));
     out->api = !strcmp(api, "chat") ? "chat" : !strcmp(api, "completions") ? "completions" : "generate";
     out->expected_output = r->output_tokens;
     *body_out = body;

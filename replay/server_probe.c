@@ -20,12 +20,12 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-int probe_get(const client_opts *co, const char *path, long timeout_ms, strbuf *body,
+int probe_get(const client_opts *co, int root, const char *path, long timeout_ms, strbuf *body,
               long *status, char *err, size_t errlen)
 {
     CURL *e = curl_easy_init();
     strbuf url = {0};
-    sb_printf(&url, "%s%s", co->base_url, path);
+    sb_printf(&url, "%s%s", root ? co->root_url : co->api_url, path);
     struct curl_slist *h = NULL;
     if (co->api_key && *co->api_key) {
         strbuf a = {0};
@@ -57,7 +57,7 @@ int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t er
     for (;;) {
         strbuf b = {0};
         long st;
-        int rc = probe_get(co, "/health", 2000, &b, &st, last, sizeof last);
+        int rc = probe_get(co, 1, "/health", 2000, &b, &st, last, sizeof last);
         sb_free(&b);
         if (rc == 0 && st == 200) return 0;
         if (rc == 0) snprintf(last, sizeof last, "GET /health answered %ld", st);
@@ -75,7 +75,7 @@ char *probe_first_model(const client_opts *co, char *err, size_t errlen)
     strbuf b = {0};
     long st;
     char *model = NULL;
-    if (probe_get(co, "/v1/models", 5000, &b, &st, err, errlen) == 0) {
+    if (probe_get(co, 0, "/models", 5000, &b, &st, err, errlen) == 0) {
         cJSON *doc = cJSON_ParseWithLength(b.buf ? b.buf : "", b.len);
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
         const cJSON *first = cJSON_GetArrayItem(data, 0);
@@ -148,7 +148,7 @@ static void *scrape_main(void *arg)
         long st;
         char err[512];
         int64_t t = now_mono_ns();
-        if (probe_get(s->co, "/metrics", 2000, &b, &st, err, sizeof err) == 0 && st == 200) {
+        if (probe_get(s->co, 1, "/metrics", 2000, &b, &st, err, sizeof err) == 0 && st == 200) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "t_ns", (double)(t - s->t0));
             cJSON_AddItemToObject(o, "metrics", parse_prom(b.buf ? b.buf : ""));

@@ -7,9 +7,10 @@
 #include <stdint.h>
 #include "clients/client.h"
 
-/* GET base_url+path into body; *status is the HTTP status (0 when none).
+/* GET path under the server root (root = 1) or the API base (root = 0)
+ * into body; *status is the HTTP status (0 when none).
  * Returns 0 when the server answered, ERR_SYSTEM otherwise (err filled). */
-int probe_get(const client_opts *co, const char *path, long timeout_ms, strbuf *body,
+int probe_get(const client_opts *co, int root, const char *path, long timeout_ms, strbuf *body,
               long *status, char *err, size_t errlen);
 /* Polls GET /health every 200 ms until it answers 200 or max_ms passed. */
 int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t errlen);

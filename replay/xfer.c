@@ -16,7 +16,8 @@
 #define BODY_CAP (64u << 20)         /* non-streamed response bodies */
 
 static const char *const err_names[] = {
-    NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled"
+    NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled",
+    "aborted"   /* the server ended the request: finish_reason "abort" */
 };
 
 struct curl_slist *xfer_headers(const client_opts *co)
@@ -212,6 +213,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     sb_clear(&x->creq.body);
     x->creq.model[0] = '\0';
     x->creq.path[0] = '\0';
+    x->creq.path_root = 0;
+    x->creq.forced_output = -1;
     x->creq.api = q->rec.api;
     x->creq.expected_output = q->rec.output_tokens;
     if (x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err) < 0) {
@@ -226,7 +229,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     else curl_easy_reset(x->easy);
     CURL *e = x->easy;
     strbuf url = {0};
-    sb_printf(&url, "%s%s", x->cl->opt.base_url, x->creq.path);
+    sb_printf(&url, "%s%s", x->creq.path_root ? x->cl->opt.root_url : x->cl->opt.api_url,
+              x->creq.path);
     curl_easy_setopt(e, CURLOPT_URL, url.buf);
     sb_free(&url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -456,6 +460,8 @@ void xfer_format(const xfer *x, strbuf *b)
     if (r->input_tokens >= 0) sb_printf(b, ",\"input_tokens\":%" PRId64, r->input_tokens);
     if (r->output_tokens >= 0) sb_printf(b, ",\"expected_output_tokens\":%" PRId64, r->output_tokens);
     else sb_adds(b, ",\"expected_output_tokens\":null");
+    if (x->creq.forced_output >= 0)
+        sb_printf(b, ",\"forced_output_tokens\":%" PRId64, x->creq.forced_output);
     sb_printf(b, ",\"events\":%" PRId64 ",\"gaps_ns\":[", x->events);
     for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
     sb_addc(b, ']');

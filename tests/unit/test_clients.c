@@ -64,7 +64,8 @@ TEST(vllm_forces_output_length_and_usage)
     client_request cr;
     cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"model\":\"m\",\"input_tokens\":20,\"output_tokens\":7}", &cr);
     REQUIRE(b);
-    CHECK_STR(cr.path, "/v1/chat/completions");
+    CHECK_STR(cr.path, "/chat/completions");
+    CHECK(cr.path_root == 0);
     CHECK_STR(cr.model, "m");
     CHECK_INT(num(b, "max_tokens"), 7);
     CHECK_INT(num(b, "min_tokens"), 7);
@@ -109,7 +110,7 @@ TEST(gateway_keeps_trace_body_and_adapts_api)
     c = client_new(client_find("gateway", NULL), &o, err, sizeof err);
     b = build(c, line, &cr);
     REQUIRE(b);
-    CHECK_STR(cr.path, "/v1/completions");
+    CHECK_STR(cr.path, "/completions");
     CHECK_STR(str(b, "prompt"), "be brief\nhi");
     CHECK_STR(str(b, "model"), "forced");
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
@@ -133,6 +134,7 @@ TEST(lmdeploy_generate_body)
     cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"session\":\"12\",\"api\":\"chat\",\"input_tokens\":9,\"output_tokens\":4}", &cr);
     REQUIRE(b);
     CHECK_STR(cr.path, "/generate");
+    CHECK(cr.path_root == 1);
     CHECK(str(b, "prompt") != NULL);
     CHECK(cJSON_GetObjectItem(b, "messages") == NULL);
     CHECK_INT(num(b, "session_id"), 12);
