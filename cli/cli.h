@@ -27,4 +27,25 @@ int cli_print_help(const char *cmd, const char *usage, const char *help);
 int cli_getopt_error(const char *cmd, const char *usage, int c, char **argv,
                      const struct option *longopts);
 
+/* The HTTP connection options every command that talks to a server takes
+ * (replay, capture --proxy): --cacert, --capath, --insecure, --cert, --key,
+ * --http2. CLI_HTTP_LONGOPTS(base) expands to their getopt_long entries with
+ * codes base .. base+5; cli_http_opt() handles one of them. */
+#define CLI_HTTP_LONGOPTS(base) \
+    {"cacert", required_argument, 0, (base)}, {"capath", required_argument, 0, (base) + 1}, \
+    {"insecure", no_argument, 0, (base) + 2}, {"cert", required_argument, 0, (base) + 3}, \
+    {"key", required_argument, 0, (base) + 4}, {"http2", no_argument, 0, (base) + 5}
+#define CLI_HTTP_NOPTS 6
+#define CLI_HTTP_HELP \
+    "  --cacert FILE         trust the CA certificates in FILE (PEM); default: $CURL_CA_BUNDLE,\n" \
+    "                        $SSL_CERT_FILE, else the system store\n" \
+    "  --capath DIR          trust the CA directory DIR (default: $SSL_CERT_DIR)\n" \
+    "  --insecure            do not verify the server's certificate (noted in run.json)\n" \
+    "  --cert FILE --key FILE  client certificate and key for mutual TLS (PEM)\n" \
+    "  --http2               HTTP/2: h2 over TLS (ALPN), h2c with prior knowledge on http://\n"
+struct http_opts;
+/* Applies option code (base .. base+5) with arg to h. Returns 1 when code
+ * was one of them, 0 otherwise. */
+int cli_http_opt(int code, int base, const char *arg, struct http_opts *h);
+
 #endif

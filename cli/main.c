@@ -1,5 +1,6 @@
 /* main.c — sagellm-bench entry point: dispatches to subcommands. */
 #include "cli/cli.h"
+#include "clients/http_opts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,4 +110,17 @@ int main(int argc, char **argv)
     int rc = c->run(argc - 1, argv + 1);
     curl_global_cleanup();
     return rc;
+}
+
+int cli_http_opt(int code, int base, const char *arg, struct http_opts *h)
+{
+    switch (code - base) {
+    case 0: h->cacert = arg; h->cacert_from = "--cacert"; return 1;
+    case 1: h->capath = arg; h->capath_from = "--capath"; return 1;
+    case 2: h->insecure = 1; return 1;
+    case 3: h->cert = arg; return 1;
+    case 4: h->key = arg; return 1;
+    case 5: h->http2 = 1; return 1;
+    default: return 0;
+    }
 }

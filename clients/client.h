@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "clients/http_opts.h"
 #include "common/util.h"
 #include "traces/trace.h"
 
@@ -35,6 +36,7 @@ typedef struct client_opts {
     const char *default_model;   /* from GET /v1/models when nothing else names one */
     const char *api_key;         /* --api-key or OPENAI_API_KEY; never logged */
     const char *const *headers;  /* --header 'K: V' lines, NULL-terminated */
+    http_opts http;              /* TLS trust, client certificate, HTTP/2 */
     int stream;                  /* 1 = streaming (default), 0 = one JSON response */
     int force_output_len;        /* vllm/lmdeploy: output length = the trace's */
     int continuous_usage;        /* vllm: per-chunk usage for per-token ITL */
