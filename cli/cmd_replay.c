@@ -17,7 +17,9 @@ static const char replay_help[] =
     "target:\n"
     "  --client NAME         gateway (any OpenAI server), vllm, lmdeploy, sagellm (in-process)\n"
     "                        (default gateway)\n"
-    "  --url URL             server base URL (default http://127.0.0.1:8000)\n"
+    "  --url URL             server base URL, with or without /v1, or under a gateway's path\n"
+    "                        prefix: http://h:8000, http://h:8000/v1, https://gw/openai/v1\n"
+    "                        (default http://127.0.0.1:8000; see docs/real-servers.md)\n"
     "  --api KIND            chat, completions, or generate (lmdeploy); default: the record's\n"
     "  --model NAME          model to ask for (default: the record's, else GET /v1/models)\n"
     "  --api-key KEY         bearer token (default: $OPENAI_API_KEY); never written anywhere\n"
@@ -26,6 +28,7 @@ static const char replay_help[] =
     "  --no-force-output-len vllm/lmdeploy: let the server decide output lengths\n"
     "  --wait-ready[=TIME]   poll GET /health until ready (default up to 10m)\n"
     "  --scrape-metrics T    sample GET /metrics every T into DIR/server_metrics.jsonl\n"
+    CLI_HTTP_HELP
     "in-process engine (--client sagellm):\n"
     "  --engine SPEC         sim (the built-in engine), PATH.so, or python:MODULE:FACTORY\n"
     "  --engine-config FILE  engine configuration, a JSON object\n"
@@ -45,7 +48,7 @@ static const char replay_help[] =
     "  --dry-run             print the schedule's plan, send nothing\n"
     "faults and limits:\n"
     "  --timeout T           whole-request timeout (default none)\n"
-    "  --stall-timeout T     fail a request that receives nothing for T (default none)\n"
+    "  --stall-timeout T     fail a request that receives nothing for T (default 5m; 0: never)\n"
     "  --connect-timeout T   connection set-up timeout (default 10s)\n"
     "  --grace T             after SIGINT, wait T for requests in flight (default 30s)\n"
     "  --max-error-rate P    exit 0 despite failures up to this share (default 0)\n"
@@ -64,7 +67,8 @@ enum {
     O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
-    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT
+    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT,
+    O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
 static const struct option lo[] = {
@@ -86,7 +90,7 @@ static const struct option lo[] = {
     {"slo", required_argument, 0, O_SLO}, {"seed", required_argument, 0, O_SEED},
     {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
     {"engine", required_argument, 0, O_ENGINE}, {"engine-config", required_argument, 0, O_ENGINE_CFG},
-    {"engine-opt", required_argument, 0, O_ENGINE_OPT},
+    {"engine-opt", required_argument, 0, O_ENGINE_OPT}, CLI_HTTP_LONGOPTS(O_HTTP),
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -249,7 +253,10 @@ static int run_replay(int argc, char **argv)
             break;
         case 'q': case O_QUIET: o.quiet = 1; break;
         case 'h': case O_HELP: rc = cli_print_help("replay", U_REPLAY, replay_help); goto out;
-        default: rc = cli_getopt_error("replay", U_REPLAY, c, argv, lo); goto out;
+        default:
+            if (cli_http_opt(c, O_HTTP, optarg, &o.copt.http)) break;
+            rc = cli_getopt_error("replay", U_REPLAY, c, argv, lo);
+            goto out;
         }
     }
     if (optind >= argc) BAD("missing TRACE");
@@ -282,6 +289,8 @@ static int run_replay(int argc, char **argv)
         if (base_url_parse(o.copt.base_url, &burl, uerr, sizeof uerr)) BAD("%s", uerr);
         o.copt.api_url = burl.api;
         o.copt.root_url = burl.root;
+        http_opts_from_env(&o.copt.http);
+        if (http_opts_check(&o.copt.http, uerr, sizeof uerr)) BAD("%s", uerr);
     }
     if (!o.copt.api_key) o.copt.api_key = getenv("OPENAI_API_KEY");
     o.copt.headers = headers;

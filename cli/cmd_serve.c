@@ -30,6 +30,8 @@ static const char help[] =
     "  --port N                port; 0 (default) picks a free one. The chosen URL is printed\n"
     "                          on stdout as 'listening on http://HOST:PORT'\n"
     "  --port-file FILE        also write the port number to FILE once listening\n"
+    "  --root-path PREFIX      serve every endpoint under PREFIX (e.g. /openai: a gateway's\n"
+    "                          path-based mount; /openai/v1/chat/completions, /openai/health)\n"
     "  --model NAME            served model name (default sagellm-sim)\n"
     "  --api-key KEY           require 'Authorization: Bearer KEY' (401 otherwise)\n"
     "  --ground-truth FILE     write one JSON line per request with the server's timestamps\n"
@@ -70,6 +72,7 @@ enum {
     O_API = 256, O_HOST, O_PORT, O_PORT_FILE, O_MODEL, O_API_KEY, O_GT, O_SEED, O_MAX_BODY,
     O_THREADS, O_MAX_CONN, O_PRESET, O_ENGINE_CONFIG, O_LIST_PRESETS, O_FAIL, O_RESET, O_STALL,
     O_ERRSTREAM, O_STALL_TIME, O_REALTIME, O_ENGINE_KEY, O_HELP,
+    O_ROOT_PATH,
 };
 
 /* Engine options map onto engine_config keys (engine_config_set). */
@@ -132,6 +135,7 @@ static int run(int argc, char **argv)
         { "api", required_argument, NULL, O_API }, { "host", required_argument, NULL, O_HOST },
         { "port", required_argument, NULL, O_PORT },
         { "port-file", required_argument, NULL, O_PORT_FILE },
+        { "root-path", required_argument, NULL, O_ROOT_PATH },
         { "model", required_argument, NULL, O_MODEL },
         { "api-key", required_argument, NULL, O_API_KEY },
         { "ground-truth", required_argument, NULL, O_GT }, { "seed", required_argument, NULL, O_SEED },
@@ -183,6 +187,11 @@ static int run(int argc, char **argv)
             sc.port = (int)v;
             break;
         case O_PORT_FILE: port_file = optarg; break;
+        case O_ROOT_PATH:
+            if (optarg[0] != '/' || strlen(optarg) < 2 || strlen(optarg) > 64 || optarg[strlen(optarg) - 1] == '/')
+                return cli_usage_error("serve", usage, "--root-path needs a path such as /openai, got '%s'", optarg);
+            sc.root_path = optarg;
+            break;
         case O_MODEL:
             if (!*optarg) return cli_usage_error("serve", usage, "--model: the name is empty");
             sc.model = optarg;

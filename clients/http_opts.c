@@ -65,6 +65,10 @@ void http_opts_apply(CURL *e, const http_opts *h, const char *url)
     long ver = CURL_HTTP_VERSION_1_1;
     if (h->http2) ver = tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, ver);
+    /* libcurl 7.88 (Debian 12) cannot reuse an h2c prior-knowledge
+     * connection ("Error in the HTTP2 framing layer" on the second request;
+     * its own tool does the same): one connection per h2c request. */
+    if (h->http2 && !tls) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (!tls) return;
     if (h->cacert) curl_easy_setopt(e, CURLOPT_CAINFO, h->cacert);
     if (h->capath) curl_easy_setopt(e, CURLOPT_CAPATH, h->capath);

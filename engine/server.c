@@ -172,12 +172,20 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
     if (rid) snprintf(x->client_id, sizeof x->client_id, "%s", rid);
     const route *rt = NULL;
     int path_known = 0;
+    const char *full_url = url;
+    if (s->cfg.root_path) {
+        /* Mounted under a prefix: everything else is unknown. */
+        size_t n = strlen(s->cfg.root_path);
+        if (strncmp(url, s->cfg.root_path, n) || url[n] != '/')
+            return respond_route_error(x, 404, method, full_url);
+        url += n;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(routes[i].path, url) || !(routes[i].apis & (1u << s->cfg.api))) continue;
         path_known = 1;
         if (!strcmp(routes[i].method, method)) rt = &routes[i];
     }
-    if (!rt) return respond_route_error(x, path_known ? 405 : 404, method, url);
+    if (!rt) return respond_route_error(x, path_known ? 405 : 404, method, full_url);
     x->ep = rt->ep;
     x->path = rt->path;
     if (s->api_key && (x->ep == EP_CHAT || x->ep == EP_COMPLETIONS || x->ep == EP_GENERATE ||
@@ -402,9 +410,11 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;
     if (strchr(cfg->host, ':'))
-        snprintf(s->url, sizeof s->url, "http://[%s]:%d", cfg->host, s->port);
+        snprintf(s->url, sizeof s->url, "http://[%s]:%d%s", cfg->host, s->port,
+                 cfg->root_path ? cfg->root_path : "");
     else
-        snprintf(s->url, sizeof s->url, "http://%s:%d", cfg->host, s->port);
+        snprintf(s->url, sizeof s->url, "http://%s:%d%s", cfg->host, s->port,
+                 cfg->root_path ? cfg->root_path : "");
     return s;
 }
 

@@ -22,6 +22,7 @@ typedef struct server_config {
     server_api api;
     const char *host;            /* address to bind (default "127.0.0.1") */
     int port;                    /* 0 picks a free port */
+    const char *root_path;       /* every endpoint under this prefix (e.g. "/openai"), or NULL */
     const char *model;           /* served model name */
     const char *api_key;         /* when set, requests need "Authorization: Bearer KEY" */
     const char *ground_truth;    /* path of the ground-truth JSONL, or NULL */

@@ -8,6 +8,7 @@
 #include "replay/server_probe.h"
 #include "analysis/runlog.h"
 #include "analysis/summary.h"
+#include "traces/trace_io.h"
 #include "common/parse.h"
 #include "common/util.h"
 
@@ -35,6 +36,7 @@ void replay_opts_init(replay_opts *o)
     o->shard_k = o->shard_n = 1;
     o->grace_ms = 30000;
     o->connect_timeout_ms = 10000;
+    o->stall_timeout_ms = 300000;   /* 5 min without a byte: hung (docs/replay.md) */
     o->wait_ready_ms = 600000;
     o->copt.stream = 1;
     o->copt.force_output_len = 1;
@@ -198,6 +200,14 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     } else {
         safe_url(o->copt.base_url, buf, sizeof buf);
         cJSON_AddStringToObject(j, "url", buf);
+        safe_url(o->copt.api_url, buf, sizeof buf);
+        cJSON_AddStringToObject(j, "api_url", buf);
+        safe_url(o->copt.root_url, buf, sizeof buf);
+        cJSON_AddStringToObject(j, "root_url", buf);
+        cJSON_AddStringToObject(j, "protocol", r->protocol && r->protocol[0] ? r->protocol : "unknown");
+        http_opts_describe(&o->copt.http, j);
+        if (o->copt.http.insecure)
+            msg_warn("--insecure: the server's TLS certificate is not verified (noted in run.json)");
     }
     cJSON_AddStringToObject(j, "trace", o->trace_path);
     file_digest(o->trace_path, buf, sizeof buf);
@@ -229,6 +239,8 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
         cJSON_AddStringToObject(j, "shard", buf);
     }
     if (o->max_inflight) cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
+    cJSON_AddNumberToObject(j, "stall_timeout_ms", (double)o->stall_timeout_ms);
+    if (o->timeout_ms) cJSON_AddNumberToObject(j, "timeout_ms", (double)o->timeout_ms);
     if (o->max_connections) cJSON_AddNumberToObject(j, "max_connections", (double)o->max_connections);
     cJSON_AddNumberToObject(j, "trace_rate", r->trace_rate);
     cJSON_AddNumberToObject(j, "scheduled", (double)atomic_load(&r->scheduled));
@@ -374,6 +386,25 @@ static int dry_run(const replay_opts *o)
     return EXIT_OK;
 }
 
+/* What is checked before anything is created or sent: the trace opens and
+ * has a valid header (a mistyped path leaves no output directory behind),
+ * the server is ready (--wait-ready), reachable and accepts us
+ * (probe_server). Returns EXIT_OK, or the exit code with err filled. */
+static int preflight(replay_opts *oc, probe_report *pr, char *err, size_t errlen)
+{
+    if (strcmp(oc->trace_path, "-")) {
+        trace_reader *tr = trace_reader_open(oc->trace_path, 0, err, errlen);
+        if (!tr) return access(oc->trace_path, R_OK) < 0 ? EXIT_SYSTEM : EXIT_INPUT;
+        trace_reader_close(tr);
+    }
+    if (oc->client->submit) return EXIT_OK;   /* in-process: no server to probe */
+    if (oc->wait_ready && probe_wait_ready(&oc->copt, oc->wait_ready_ms, err, errlen))
+        return EXIT_SYSTEM;
+    if (probe_server(&oc->copt, pr, err, errlen)) return EXIT_USAGE;
+    if (!oc->copt.model && pr->model) oc->copt.default_model = pr->model;
+    return EXIT_OK;
+}
+
 int replay_run(const replay_opts *o)
 {
     char err[1024];
@@ -384,38 +415,31 @@ int replay_run(const replay_opts *o)
         msg_err("%s", err);
         return EXIT_USAGE;
     }
-    if (mkdir_p(o->out_dir, err, sizeof err)) {
-        msg_err("%s", err);
-        return EXIT_SYSTEM;
-    }
     run R;
     memset(&R, 0, sizeof R);
     run *r = &R;
     replay_opts oc = *o;
     r->o = &oc;
     r->nworkers = o->threads;
-    pthread_mutex_init(&r->start_mu, NULL);
-    pthread_cond_init(&r->start_cv, NULL);
-    int exitc = EXIT_OK;
-
-    char *model = NULL;
-    const char *model_note = NULL;
-    char mnote[1100];
-    int http = o->client->submit == NULL; /* in-process clients have no server to probe */
-    if (http && o->wait_ready && probe_wait_ready(&oc.copt, o->wait_ready_ms, err, sizeof err)) {
+    probe_report probe;
+    memset(&probe, 0, sizeof probe);
+    int exitc = preflight(&oc, &probe, err, sizeof err);
+    if (exitc != EXIT_OK) {
         msg_err("%s", err);
+        free(probe.model);
+        return exitc;
+    }
+    char *model = probe.model;
+    const char *model_note = probe.note[0] ? probe.note : NULL;
+    int http = o->client->submit == NULL; /* in-process clients have no server */
+    r->protocol = probe.protocol;
+    if (mkdir_p(o->out_dir, err, sizeof err)) {
+        msg_err("%s", err);
+        free(model);
         return EXIT_SYSTEM;
     }
-    if (http && !oc.copt.model) {
-        model = probe_first_model(&oc.copt, err, sizeof err);
-        if (model) {
-            oc.copt.default_model = model;
-            snprintf(mnote, sizeof mnote, "GET /v1/models: %s", model);
-        } else {
-            snprintf(mnote, sizeof mnote, "failed: %s", err);
-        }
-        model_note = mnote;
-    }
+    pthread_mutex_init(&r->start_mu, NULL);
+    pthread_cond_init(&r->start_cv, NULL);
     r->cl = client_new(o->client, &oc.copt, err, sizeof err);
     if (!r->cl) {
         msg_err("%s", err);
@@ -580,7 +604,7 @@ int replay_run(const replay_opts *o)
         if (ok && p99 > 1000)
             printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
                    "(*_from_sched) include the wait\n", p99);
-        print_summary(sj);
+        if (!atomic_load(&r->refused)) print_summary(sj);
         double completed = jnum(sj, "completed", &ok), failed = jnum(sj, "failed", &ok);
         double total = completed + failed;
         if (exitc == EXIT_OK && failed > 0 && (total <= 0 || failed / total > o->max_error_rate))
@@ -602,6 +626,11 @@ int replay_run(const replay_opts *o)
     free(model);
     pthread_mutex_destroy(&r->start_mu);
     pthread_cond_destroy(&r->start_cv);
+    if (atomic_load(&r->refused)) {
+        msg_err("the server refused the run's first request, stopped before sending the trace "
+                "(%s); the requests sent are in %s/requests.jsonl", r->refused_msg, o->out_dir);
+        exitc = EXIT_USAGE;
+    }
     if (interrupted && exitc == EXIT_OK) exitc = EXIT_INTERRUPTED;
     if (interrupted && exitc == EXIT_REQFAIL) exitc = EXIT_INTERRUPTED;
     return exitc;

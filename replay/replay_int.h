@@ -57,6 +57,10 @@ struct run {
     atomic_long concurrency_max;
     atomic_long scheduled, not_sent, reader_done;
     atomic_long bad_records;
+    atomic_long ok_total;     /* requests that succeeded so far (all workers) */
+    atomic_int refused;       /* the server refused the run (401/403/404 before any success) */
+    char refused_msg[512];    /* written once, by the worker that set refused */
+    const char *protocol;     /* HTTP version the probe negotiated ("h2", ...), or "" */
     int nworkers;
     worker **workers;
     rq_queue *queues;

@@ -13,6 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+/* The protocol of the last probe that got an answer (set before the run's
+ * threads start; read by probe_server). */
+static char probe_last_protocol[16] = "";
+
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
     strbuf *b = ud;
@@ -25,6 +29,7 @@ int probe_get(const client_opts *co, int root, const char *path, long timeout_ms
 {
     CURL *e = curl_easy_init();
     strbuf url = {0};
+    char cerr[CURL_ERROR_SIZE] = "";
     sb_printf(&url, "%s%s", root ? co->root_url : co->api_url, path);
     struct curl_slist *h = NULL;
     if (co->api_key && *co->api_key) {
@@ -35,15 +40,21 @@ int probe_get(const client_opts *co, int root, const char *path, long timeout_ms
     }
     for (const char *const *p = co->headers; p && *p; p++) h = curl_slist_append(h, *p);
     curl_easy_setopt(e, CURLOPT_URL, url.buf);
+    http_opts_apply(e, &co->http, url.buf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
     CURLcode rc = curl_easy_perform(e);
     *status = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-    else errf(err, errlen, "GET %s: %s", url.buf, curl_easy_strerror(rc));
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+        snprintf(probe_last_protocol, sizeof probe_last_protocol, "%s", http_opts_protocol(e));
+    } else {
+        errf(err, errlen, "GET %s: %s", url.buf, cerr[0] ? cerr : curl_easy_strerror(rc));
+    }
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
     sb_free(&url);
@@ -60,7 +71,7 @@ int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t er
         int rc = probe_get(co, 1, "/health", 2000, &b, &st, last, sizeof last);
         sb_free(&b);
         if (rc == 0 && st == 200) return 0;
-        if (rc == 0) snprintf(last, sizeof last, "GET /health answered %ld", st);
+        if (rc == 0) snprintf(last, sizeof last, "GET %s/health answered %ld", co->root_url, st);
         if (now_mono_ns() >= deadline) {
             errf(err, errlen, "the server was not ready after %lld ms (%s)", (long long)max_ms, last);
             return ERR_SYSTEM;
@@ -70,22 +81,67 @@ int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t er
     }
 }
 
-char *probe_first_model(const client_opts *co, char *err, size_t errlen)
+/* A short message from an error body: the "message" of {"error": {...}},
+ * a flat {"message": ...} or {"detail": ...}, else the first bytes. */
+static void body_message(const strbuf *b, char *out, size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength(b->buf ? b->buf : "", b->len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+    if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(doc, "message");
+    if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(doc, "detail");
+    if (cJSON_IsString(m)) snprintf(out, len, "%s", m->valuestring);
+    else if (b->len) snprintf(out, len, "%.*s", (int)(b->len < 160 ? b->len : 160), b->buf);
+    else snprintf(out, len, "(empty body)");
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    cJSON_Delete(doc);
+}
+
+int probe_server(const client_opts *co, probe_report *pr, char *err, size_t errlen)
 {
     strbuf b = {0};
     long st;
-    char *model = NULL;
-    if (probe_get(co, 0, "/models", 5000, &b, &st, err, errlen) == 0) {
+    char msg[300];
+    memset(pr, 0, sizeof *pr);
+    int rc = probe_get(co, 0, "/models", 10000, &b, &st, err, errlen);
+    if (rc) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", err);
+        errf(err, errlen, "cannot reach the server: %s", why);
+        sb_free(&b);
+        return ERR_USAGE;
+    }
+    pr->status = st;
+    snprintf(pr->protocol, sizeof pr->protocol, "%s", probe_last_protocol);
+    body_message(&b, msg, sizeof msg);
+    if (st == 401 || st == 403) {
+        errf(err, errlen, "the server refused us: GET %s/models answered %ld: %s (check --api-key, "
+             "$OPENAI_API_KEY or --header)", co->api_url, st, msg);
+        rc = ERR_USAGE;
+    } else if (st == 404 && !co->model) {
+        errf(err, errlen, "GET %s/models answered 404: no OpenAI API under this base URL (check "
+             "--url: give the server's base URL with or without /v1, e.g. http://host:8000/v1; "
+             "or name the model with --model if the server has no /v1/models)", co->api_url);
+        rc = ERR_USAGE;
+    } else if (st == 200) {
         cJSON *doc = cJSON_ParseWithLength(b.buf ? b.buf : "", b.len);
-        const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
-        const cJSON *first = cJSON_GetArrayItem(data, 0);
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(first, "id");
-        if (st == 200 && cJSON_IsString(id)) model = xstrdup(id->valuestring);
-        else errf(err, errlen, "GET /v1/models answered %ld without a model id", st);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "data"), 0), "id");
+        if (cJSON_IsString(id)) pr->model = xstrdup(id->valuestring);
+        snprintf(pr->note, sizeof pr->note, "GET /models: %s",
+                 pr->model ? pr->model : "answered 200 without a model id");
         cJSON_Delete(doc);
+    } else {
+        snprintf(pr->note, sizeof pr->note, "GET /models answered %ld: %s", st, msg);
     }
     sb_free(&b);
-    return model;
+    return rc;
+}
+
+int probe_is_refusal(int status)
+{
+    return status == 401 || status == 403 || status == 404;
 }
 
 /* ---- /metrics scraper ---- */

@@ -14,8 +14,24 @@ int probe_get(const client_opts *co, int root, const char *path, long timeout_ms
               long *status, char *err, size_t errlen);
 /* Polls GET /health every 200 ms until it answers 200 or max_ms passed. */
 int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t errlen);
-/* The first model id of GET /v1/models (caller frees), or NULL with err. */
-char *probe_first_model(const client_opts *co, char *err, size_t errlen);
+/* What probe_server found. */
+typedef struct probe_report {
+    char *model;          /* the first model id of GET /models, or NULL (caller frees) */
+    char note[1100];      /* what discovery found, for run.json */
+    char protocol[16];    /* "http/1.1", "h2", ... as negotiated */
+    long status;          /* status of GET /models */
+} probe_report;
+
+/* Checks, before the run's clock starts, that the server can be reached and
+ * accepts us: GET {api_url}/models. Fails (ERR_USAGE, one line in err) when
+ * the server cannot be reached (connection, DNS, TLS: libcurl's words), when
+ * it answers 401 or 403, or 404 when no --model names the model (the base
+ * URL is wrong). Otherwise fills pr (model: the first id, when given). */
+int probe_server(const client_opts *co, probe_report *pr, char *err, size_t errlen);
+
+/* 1 for the statuses that mean every request of the run will fail the same
+ * way (401, 403, 404), so the replay stops at the first one. */
+int probe_is_refusal(int status);
 
 typedef struct scraper scraper;
 /* Starts sampling /metrics every interval_ms into path (JSON lines

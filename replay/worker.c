@@ -9,6 +9,7 @@
  * reads from (rq_queue, shared with the reader) and the counters it
  * publishes (wstats, atomics). */
 #include "replay/replay_int.h"
+#include "replay/server_probe.h"
 #include "replay/xfer.h"
 #include "common/util.h"
 
@@ -346,6 +347,24 @@ static void flush_log(worker *w, int force)
     sb_clear(&w->logbuf);
 }
 
+/* Fail fast: a 401/403/404 before any request succeeded means every request
+ * will fail the same way (wrong key, wrong URL, unknown model), so the run
+ * stops at once instead of sending the whole trace (docs/replay.md). */
+static void check_refusal(worker *w, const xfer *x)
+{
+    run *r = w->r;
+    if (x->ok) {
+        atomic_fetch_add(&r->ok_total, 1);
+        return;
+    }
+    if (x->inproc || !probe_is_refusal(x->status) || atomic_load(&r->ok_total) > 0) return;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&r->refused, &expect, 1)) return;
+    snprintf(r->refused_msg, sizeof r->refused_msg, "HTTP %d: %s", x->status, x->errmsg);
+    atomic_store(&r->stop, 2);
+    run_wake_all(r);
+}
+
 static void finish(worker *w, xfer *x, int64_t now)
 {
     x->t_end = now;
@@ -362,6 +381,7 @@ static void finish(worker *w, xfer *x, int64_t now)
         atomic_fetch_add(&w->st.lag_hist[b], 1);
     }
     atomic_fetch_add(x->ok ? &w->st.completed : &w->st.failed, 1);
+    check_refusal(w, x);
     atomic_fetch_sub(&w->st.inflight, 1);
     long before = atomic_fetch_sub(&w->r->inflight, 1);
     if (w->r->o->max_inflight && before == w->r->o->max_inflight) run_wake_all(w->r);
@@ -659,6 +679,12 @@ worker *worker_new(run *r, int id, char *err, size_t errlen)
         /* Keep every connection for reuse (libcurl's default cache is small). */
         curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 100000L);
     }
+    /* h2c with prior knowledge (--http2 on http://): libcurl 7.88 (Debian 12)
+     * fails streams that share such a connection ("Error in the HTTP2
+     * framing layer"; its own tool's --parallel does too), so each request
+     * gets its own h2c connection (http_opts.c; docs/real-servers.md). */
+    if (r->cl->opt.http.http2 && r->cl->opt.api_url && !strncmp(r->cl->opt.api_url, "http://", 7))
+        curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     w->headers = xfer_headers(&r->cl->opt);
     return w;
 }

@@ -232,9 +232,11 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     sb_printf(&url, "%s%s", x->creq.path_root ? x->cl->opt.root_url : x->cl->opt.api_url,
               x->creq.path);
     curl_easy_setopt(e, CURLOPT_URL, url.buf);
+    http_opts_apply(e, &x->cl->opt.http, url.buf);
     sb_free(&url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    x->curl_err[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
@@ -329,6 +331,14 @@ void xfer_complete_inproc(xfer *x)
     x->ok = x->err == XERR_NONE;
 }
 
+/* libcurl's own words for a failure: the error buffer's detail (e.g. "SSL
+ * certificate problem: unable to get local issuer certificate") when it has
+ * one, else the generic text of the code. */
+static const char *curl_why(const xfer *x, CURLcode res)
+{
+    return x->curl_err[0] ? x->curl_err : curl_easy_strerror(res);
+}
+
 static xfer_err http_class(int status)
 {
     return status >= 500 ? XERR_HTTP_5XX : XERR_HTTP_4XX;
@@ -351,16 +361,16 @@ void xfer_complete(xfer *x, CURLcode res)
     } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
                res == CURLE_COULDNT_RESOLVE_PROXY || (res != CURLE_OK && x->t_send < 0)) {
         fail(x, res == CURLE_OPERATION_TIMEDOUT ? XERR_TIMEOUT : XERR_CONNECT,
-             "%s", curl_easy_strerror(res));
+             "%s", curl_why(x, res));
     } else if (res == CURLE_OPERATION_TIMEDOUT) {
         fail(x, XERR_TIMEOUT, "timed out after %lld ms (--timeout) with %lld events received",
              (long long)x->o->timeout_ms, (long long)x->events);
     } else if (res != CURLE_OK) {
         if (x->status >= 300) {
-            fail(x, http_class(x->status), "HTTP %d, then %s", x->status, curl_easy_strerror(res));
+            fail(x, http_class(x->status), "HTTP %d, then %s", x->status, curl_why(x, res));
         } else {
             fail(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
-                 (long long)x->events, curl_easy_strerror(res));
+                 (long long)x->events, curl_why(x, res));
         }
     } else if (x->status >= 300 || x->status < 200) {
         char msg[256];

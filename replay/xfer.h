@@ -44,6 +44,7 @@ typedef struct xfer {
     xfer_err err;
     int ok;
     char errmsg[320];
+    char curl_err[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER: libcurl's detailed message */
     char finish_reason[32];
     /* in-process requests (client ops->submit) */
     int inproc;

@@ -69,9 +69,9 @@ expect_exit "gateway: with the key, exit 0" 0 \
     "$BIN" replay "$AZ" --client gateway --url "$URL" --api-key s3cret-key --first 40 --speed 20 --out "$T/r4" -q
 OPENAI_API_KEY=s3cret-key expect_exit "gateway: key from OPENAI_API_KEY" 0 \
     "$BIN" replay "$AZ" --client gateway --url "$URL" --first 5 --speed 20 --out "$T/r4b" -q
-expect_exit "gateway: without the key, every request fails: exit 1" 1 \
+expect_err "gateway: without the key: fails fast, exit 2, one line naming the 401" 2 'answered 401.*--api-key' \
     "$BIN" replay "$AZ" --client gateway --url "$URL" --first 10 --speed 20 --out "$T/r5" -q
-check "gateway: failures are http_4xx with the server's message" "[ \$(grep -c '\"class\":\"http_4xx\"' '$T/r5/requests.jsonl') = 10 ]"
+check "... no output directory, nothing on stdout" "[ ! -e '$T/r5' ] && [ ! -s '$T/.out' ] && [ \$(wc -l < '$T/.err') = 1 ]"
 expect_exit "gateway: --no-stream" 0 \
     "$BIN" replay "$AZ" --client gateway --url "$URL" --api-key s3cret-key --no-stream --first 10 --speed 20 --out "$T/r6" -q
 check "gateway --no-stream: one event per request" "grep -q '\"events\":1,' '$T/r6/requests.jsonl'"
@@ -98,8 +98,9 @@ e=json.load(open('$T/f1/summary.json'))['errors']
 sys.exit(0 if all(e.get(k,0)>0 for k in ('http_5xx','protocol','timeout','stream_error')) else 1)\""
 
 # --- no server: connection refused ---
-expect_exit "refused: exit 1" 1 "$BIN" replay "$AZ" --client gateway --url http://127.0.0.1:9 --first 5 --out "$T/c1" -q
-check "refused: five connect errors" "[ \$(grep -c '\"class\":\"connect\"' '$T/c1/requests.jsonl') = 5 ]"
+expect_err "unreachable: fails fast, exit 2, libcurl's words" 2 'cannot reach the server: .*Couldn.t connect' \
+    "$BIN" replay "$AZ" --client gateway --url http://127.0.0.1:9 --first 5 --out "$T/c1" -q
+check "... no output directory" "[ ! -e '$T/c1' ]"
 
 # --- a broken server: garbage, truncated stream, no [DONE] ---
 for mode in garbage truncated nodone; do
@@ -191,7 +192,8 @@ expect_err "unknown client" 2 "unknown client 'nope'" "$BIN" replay "$AZ" --clie
 expect_err "bad --shard" 2 'shard needs K/N' "$BIN" replay "$AZ" --shard 3/2 --out "$T/x"
 expect_err "bad --url" 2 'must start with http' "$BIN" replay "$AZ" --url ftp://x --out "$T/x"
 expect_err "missing trace file: exit 4" 4 'cannot open' "$BIN" replay "$T/none.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q
+check "... no output directory, no result table" "[ ! -e '$T/x' ] && [ ! -s '$T/.out' ]"
 printf '{"format":"sagellm-trace","version":1}\n{"t_us":0,"id":"a","api":"chat","input_tokens":"x"}\n' > "$T/bad.jsonl"
-expect_err "bad trace: exit 3 with file:line:field" 3 'bad\.jsonl:2: field .input_tokens.' "$BIN" replay "$T/bad.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q
+expect_err "bad trace: exit 3 with file:line:field" 3 'bad\.jsonl:2: field .input_tokens.' "$BIN" replay "$T/bad.jsonl" --client sagellm --out "$T/x" -q
 
 finish
