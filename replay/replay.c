@@ -601,7 +601,7 @@ int replay_run(const replay_opts *o)
         }
         int ok;
         double p99 = jnum(sj, "send_lag_p99_us", &ok);
-        if (ok && p99 > 1000)
+        if (ok && p99 > 1000 && !atomic_load(&r->refused))
             printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
                    "(*_from_sched) include the wait\n", p99);
         if (!atomic_load(&r->refused)) print_summary(sj);
