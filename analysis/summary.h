@@ -12,7 +12,8 @@
  * nanoseconds. Memory: 48 bytes per measured request (TTFT, E2EL, TPOT,
  * send lag, and the send and end times for the concurrency sweep) plus 8
  * bytes per ITL value (one per token with the per-token basis, one per
- * chunk gap otherwise); arrays grow by doubling, so up to twice that is
+ * chunk gap otherwise), and 40 bytes per request with engine times (the
+ * engine view); arrays grow by doubling, so up to twice that is
  * allocated. A run of 1M requests of 500 tokens needs about 4 GB.
  *
  * Ownership: the summary owns what it accumulates; summary_json returns a
