@@ -12,13 +12,20 @@
 
 /* The figures set side by side (keys of summary.json). */
 static const char *const metric_keys[] = {
-    "completed", "failed", "duration", "request_throughput", "request_goodput", "output_throughput",
+    "completed", "failed", "duration", "total_output_tokens", "short_outputs", "request_throughput", "request_goodput", "output_throughput",
     "total_token_throughput", "achieved_rate", "max_concurrency",
     "mean_ttft_ms", "median_ttft_ms", "p90_ttft_ms", "p99_ttft_ms",
     "mean_tpot_ms", "median_tpot_ms", "p90_tpot_ms", "p99_tpot_ms",
     "mean_itl_ms", "median_itl_ms", "p90_itl_ms", "p99_itl_ms",
     "mean_e2el_ms", "median_e2el_ms", "p90_e2el_ms", "p99_e2el_ms",
     "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us",
+    /* the engine view (in-process engines only) */
+    "engine_requests",
+    "mean_engine_ttft_ms", "median_engine_ttft_ms", "p90_engine_ttft_ms", "p99_engine_ttft_ms",
+    "mean_engine_tpot_ms", "median_engine_tpot_ms", "p90_engine_tpot_ms", "p99_engine_tpot_ms",
+    "mean_engine_queue_ms", "median_engine_queue_ms", "p99_engine_queue_ms",
+    "mean_engine_prefill_ms", "median_engine_prefill_ms", "p99_engine_prefill_ms",
+    "mean_engine_decode_ms", "median_engine_decode_ms", "p99_engine_decode_ms",
 };
 
 /* Per-request metrics with bootstrap intervals and pairing. */
@@ -269,6 +276,41 @@ static void check_run(cJSON *w, runlog *const *runs, cJSON *const *sums, size_t 
              failed + done);
 }
 
+/* Warnings about the work done: run i's outputs shorter than forced, and
+ * (i > 0) a token total that differs from the baseline's, with the likely
+ * cause. */
+static void check_tokens(cJSON *w, cJSON *const *sums, size_t i)
+{
+    char nm = run_name(i);
+    double sh = jnum(sums[i], "short_outputs");
+    if (sh > 0)
+        warn(w, "run %c: %.0f of %.0f requests that forced their output length came back short (%.0f tokens "
+             "missing): the server or a gateway in front of it ignored ignore_eos/min_tokens", nm, sh,
+             jnum(sums[i], "forced_outputs"), jnum(sums[i], "short_output_tokens_missing"));
+    double a = jnum(sums[0], "total_output_tokens"), b = jnum(sums[i], "total_output_tokens");
+    if (i == 0 || !isfinite(a) || !isfinite(b) || a == b) return;
+    char why[300];
+    double sa = jnum(sums[0], "short_outputs");
+    double ca = jnum(sums[0], "completed"), cb = jnum(sums[i], "completed");
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(sums[0], "token_source");
+    const cJSON *tb = cJSON_GetObjectItemCaseSensitive(sums[i], "token_source");
+    if (sa > 0 || sh > 0)
+        snprintf(why, sizeof why, "outputs shorter than forced (short_outputs A %.0f, %c %.0f): a server or "
+                 "gateway dropped ignore_eos/min_tokens", sa > 0 ? sa : 0, nm, sh > 0 ? sh : 0);
+    else if (ca != cb)
+        snprintf(why, sizeof why, "the runs completed different numbers of requests (A %.0f, %c %.0f)", ca, nm, cb);
+    else if (cJSON_IsString(ta) && cJSON_IsString(tb) && strcmp(ta->valuestring, tb->valuestring))
+        snprintf(why, sizeof why, "the runs counted differently (token_source A %s, %c %s: chunks are not "
+                 "tokens)", ta->valuestring, nm, tb->valuestring);
+    else
+        snprintf(why, sizeof why, "output lengths not forced in both runs (forced_outputs A %.0f, %c %.0f): "
+                 "the model stopped at its own end of sequence, or a server or gateway dropped "
+                 "ignore_eos/min_tokens", jnum(sums[0], "forced_outputs"), nm, jnum(sums[i], "forced_outputs"));
+    warn(w, "runs A and %c generated different token totals: A %.0f, %c %.0f (%+.0f, %+.1f%%), so their "
+         "throughputs and TPOT are over different work; likely cause: %s", nm, a, nm, b, b - a,
+         a > 0 ? 100 * (b - a) / a : 0.0, why);
+}
+
 /* Original-vs-replay for one run, or NULL (reason in err, *rc < 0 on a
  * read error). */
 static cJSON *original_json(const runlog *r, size_t run, const compare_opts *o, int *rc, char *err, size_t errlen)
@@ -359,7 +401,10 @@ cJSON *compare_json(runlog *const *runs, size_t n, const compare_opts *o, int *r
     cJSON_AddItemToObject(doc, "runs", runs_json(runs, sums, n));
     cJSON_AddItemToObject(doc, "baseline", cJSON_CreateString("A"));
     cJSON *w = cJSON_AddArrayToObject(doc, "warnings");
-    for (size_t i = 0; i < n; i++) check_run(w, runs, sums, i, late_us);
+    for (size_t i = 0; i < n; i++) {
+        check_run(w, runs, sums, i, late_us);
+        check_tokens(w, sums, i);
+    }
     cJSON_AddItemToObject(doc, "bootstrap", method_json(o, min_effect));
     cJSON_AddItemToObject(doc, "metrics", metrics_json(sums, n));
 

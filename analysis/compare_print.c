@@ -22,7 +22,9 @@ static const char *jstr(const cJSON *o, const char *k)
 /* Decimals for a summary key: counts 0, send lag 1, the rest 2. */
 static int decimals(const char *key)
 {
-    if (!strcmp(key, "completed") || !strcmp(key, "failed") || !strcmp(key, "max_concurrency")) return 0;
+    if (!strcmp(key, "completed") || !strcmp(key, "failed") || !strcmp(key, "max_concurrency") ||
+        !strcmp(key, "total_output_tokens") || !strcmp(key, "short_outputs") || !strcmp(key, "engine_requests"))
+        return 0;
     if (!strncmp(key, "send_lag", 8)) return 1;
     return 2;
 }

@@ -58,7 +58,19 @@ SUMMARY_ROWS = [
      for m in ("ttft", "tpot", "itl", "e2el") for s in ("mean", "median", "p90", "p99")] + [
     ("P50 send lag (us)", "send_lag_p50_us", 1), ("P99 send lag (us)", "send_lag_p99_us", 1),
     ("Max send lag (us)", "send_lag_max_us", 1),
-]
+    ("Short outputs (below forced length)", "short_outputs", 0),
+    ("Requests with engine times", "engine_requests", 0),
+] + [(f"{s.capitalize() if s[0] != 'p' else s.upper()} engine {m.upper() if m in ('ttft', 'tpot') else m} (ms)",
+      f"{s}_engine_{m}_ms", 2)
+     for m in ("ttft", "tpot", "queue", "prefill", "decode") for s in ("mean", "median", "p90", "p99")]
+
+# Rows whose unit is the token count basis: labels when the counts are
+# chunks (token_source "chunks": the server sent no usage) or mixed.
+CHUNK_LABELS = {
+    "total_output_tokens": ("Total generated chunks (no usage)", "Total generated tokens or chunks"),
+    "output_throughput": ("Output chunk throughput (chunk/s)", "Output token or chunk throughput (/s)"),
+    "total_token_throughput": ("Total in tok + out chunk (/s)", "Total token or chunk throughput (/s)"),
+}
 
 
 def expected_files(runs):
@@ -236,9 +248,14 @@ def _summary_table(runs):
     sums = [r.summary() for r in runs]
     head = "".join(f"<th>{html.escape(r.name)}</th>" for r in runs)
     rows = []
+    sources = {s.get("token_source") for s in sums}
     for label, key, d in SUMMARY_ROWS:
+        if all(s.get(key) is None for s in sums) and (key.startswith("short_") or "engine" in key):
+            continue
         if all(key not in s for s in sums):
             continue
+        if key in CHUNK_LABELS and sources & {"chunks", "mixed"}:
+            label = CHUNK_LABELS[key][0 if sources == {"chunks"} else 1]
         cells = "".join(f"<td>{_fmt(s.get(key), d)}</td>" for s in sums)
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"

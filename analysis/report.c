@@ -2,6 +2,7 @@
  * printing it (report_print*) are apart, so `--format json` prints exactly
  * what the text is made from. */
 #include "analysis/report.h"
+#include "analysis/sumtable.h"
 #include "analysis/stats.h"
 #include "analysis/timeseries.h"
 #include "common/util.h"
@@ -202,83 +203,6 @@ const char *report_verdict(const cJSON *rep)
 
 /* ---- printing ---- */
 
-typedef struct line {
-    const char *label, *key;
-    int decimals;
-} line;
-
-/* The vLLM-style block, in sections; a NULL label starts a section named
- * by key. */
-static const line summary_lines[] = {
-    { "Successful requests:", "completed", 0 },
-    { "Failed requests:", "failed", 0 },
-    { "Benchmark duration (s):", "duration", 2 },
-    { "Total input tokens:", "total_input_tokens", 0 },
-    { "Total generated tokens:", "total_output_tokens", 0 },
-    { "Request throughput (req/s):", "request_throughput", 2 },
-    { "Request goodput (req/s):", "request_goodput", 2 },
-    { "Output token throughput (tok/s):", "output_throughput", 2 },
-    { "Total Token throughput (tok/s):", "total_token_throughput", 2 },
-    { "Achieved rate (req/s):", "achieved_rate", 2 },
-    { "Trace rate (req/s):", "trace_rate", 2 },
-    { "Max concurrency:", "max_concurrency", 0 },
-    { NULL, "Time to First Token", 0 },
-    { "Mean TTFT (ms):", "mean_ttft_ms", 2 }, { "Median TTFT (ms):", "median_ttft_ms", 2 },
-    { "P90 TTFT (ms):", "p90_ttft_ms", 2 }, { "P99 TTFT (ms):", "p99_ttft_ms", 2 },
-    { NULL, "Time per Output Token (excl. 1st token)", 0 },
-    { "Mean TPOT (ms):", "mean_tpot_ms", 2 }, { "Median TPOT (ms):", "median_tpot_ms", 2 },
-    { "P90 TPOT (ms):", "p90_tpot_ms", 2 }, { "P99 TPOT (ms):", "p99_tpot_ms", 2 },
-    { NULL, "Inter-token Latency", 0 },
-    { "Mean ITL (ms):", "mean_itl_ms", 2 }, { "Median ITL (ms):", "median_itl_ms", 2 },
-    { "P90 ITL (ms):", "p90_itl_ms", 2 }, { "P99 ITL (ms):", "p99_itl_ms", 2 },
-    { NULL, "End-to-end Latency", 0 },
-    { "Mean E2EL (ms):", "mean_e2el_ms", 2 }, { "Median E2EL (ms):", "median_e2el_ms", 2 },
-    { "P90 E2EL (ms):", "p90_e2el_ms", 2 }, { "P99 E2EL (ms):", "p99_e2el_ms", 2 },
-    { NULL, "Send lag", 0 },
-    { "P50 send lag (us):", "send_lag_p50_us", 1 }, { "P99 send lag (us):", "send_lag_p99_us", 1 },
-    { "Max send lag (us):", "send_lag_max_us", 1 },
-};
-
-static const char dashes[] = "--------------------------------------------------";
-
-static void print_block_text(const cJSON *rep, FILE *out)
-{
-    fprintf(out, "============ Serving Benchmark Result ============\n");
-    for (size_t i = 0; i < sizeof summary_lines / sizeof summary_lines[0]; i++) {
-        const line *l = &summary_lines[i];
-        if (!l->label) {
-            int len = (int)strlen(l->key), pad = (50 - len) / 2;
-            fprintf(out, "%.*s%s%.*s\n", pad, dashes, l->key, 50 - pad - len, dashes);
-            continue;
-        }
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rep, l->key);
-        if (!v) continue; /* request_goodput without SLOs */
-        if (cJSON_IsNumber(v)) fprintf(out, "%-40s%10.*f\n", l->label, l->decimals, v->valuedouble);
-        else fprintf(out, "%-40s%10s\n", l->label, "n/a");
-    }
-    fprintf(out, "==================================================\n");
-}
-
-static void print_block_md(const cJSON *rep, FILE *out)
-{
-    table *t = table_new("Summary");
-    table_cell(t, "metric");
-    table_cell(t, "value");
-    table_end_row(t);
-    for (size_t i = 0; i < sizeof summary_lines / sizeof summary_lines[0]; i++) {
-        const line *l = &summary_lines[i];
-        if (!l->label) continue;
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rep, l->key);
-        if (!v) continue;
-        size_t n = strlen(l->label);
-        table_cell(t, "%.*s", (int)(n && l->label[n - 1] == ':' ? n - 1 : n), l->label);
-        table_num(t, cJSON_IsNumber(v), v->valuedouble, l->decimals);
-        table_end_row(t);
-    }
-    table_print(t, TABLE_MD, out);
-    table_free(t);
-}
-
 /* Where the run came from, one line. */
 static void print_source(const cJSON *rep, table_format f, FILE *out)
 {
@@ -428,13 +352,14 @@ void report_print(const cJSON *rep, table_format f, FILE *out)
 {
     if (f == TABLE_MD) {
         fprintf(out, "# sagellm-bench report\n\n**%s**\n\n", report_verdict(rep));
+        sumtable_warnings(rep, f, out);
         print_source(rep, f, out);
-        print_block_md(rep, out);
     } else {
         fprintf(out, "%s\n", report_verdict(rep));
+        sumtable_warnings(rep, f, out);
         print_source(rep, f, out);
-        print_block_text(rep, out);
     }
+    sumtable_print(rep, f, 0, out);
     print_goodput(rep, f, out);
     print_failures(rep, f, out);
     print_groups(rep, f, out);

@@ -187,9 +187,11 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     q->ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "ok"));
     q->tpot_ns = -1;
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(req, "output_tokens");
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(req, "events");
     int64_t t_last = tget(req, "t_last_token_ns");
-    if (q->ok && cJSON_IsNumber(out) && out->valuedouble > 1)
-        q->tpot_ns = (double)(t_last - q->t_first) / (double)((int64_t)out->valuedouble - 1);
+    if (q->ok && cJSON_IsNumber(out) && q->t_first != RUNLOG_NO_TIME && t_last != RUNLOG_NO_TIME)
+        q->tpot_ns = summary_tpot_ns((int64_t)out->valuedouble, cJSON_IsNumber(ev) ? (int64_t)ev->valuedouble : -1,
+                                     q->t_first, t_last);
     if (!q->ok) count_msg(r, req);
 }
 

@@ -136,8 +136,11 @@ class Run:
                       for k in ("sched", "send", "first_token", "last_token", "end")}
                 out = _int_field(rec, "output_tokens", where, required=ok)
                 tpot = math.nan
+                events = _int_field(rec, "events", where)
+                # summary.c's rule: no TPOT when every token came in one event
                 if ok and out is not None and out > 1 and ts["first_token"] is not None \
-                        and ts["last_token"] is not None:
+                        and ts["last_token"] is not None and ts["last_token"] > ts["first_token"] \
+                        and (events is None or events > 1):
                     tpot = (ts["last_token"] - ts["first_token"]) / (out - 1)
                 prompt = _int_field(rec, "prompt_tokens", where)
                 if prompt is None:

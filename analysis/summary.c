@@ -7,7 +7,17 @@
  *   flight); a failed request without t_send_ns or t_end_ns (never sent) is
  *   left out of the figures that need the missing time.
  * - Latencies are over completed requests: TTFT over those with a first
- *   token, TPOT over those with output_tokens > 1, ITL over their gaps.
+ *   token, TPOT over those with output_tokens > 1 whose tokens came in more
+ *   than one event (summary_tpot_ns), ITL over their gaps.
+ * - The engine view (records with an "engine" object, from in-process
+ *   engines): engine TTFT = t_first_token - t_queued, engine TPOT =
+ *   decode / (output_tokens - 1), queue, prefill and decode as the engine
+ *   gives them (else from its timestamps); unknown or negative values are
+ *   left out. Its keys appear only when some completed request has one.
+ * - Short outputs: a completed request whose output length was forced
+ *   (forced_output_tokens) and whose server-counted output_tokens is below
+ *   it. Chunk counts (token_source "chunks") are not compared: a chunk may
+ *   carry several tokens.
  * - ITL: gap i closed by an event carrying k = gap_tokens[i] new tokens
  *   counts as k values of gap/k. A gap closed by an event with k = 0 is
  *   carried into the next gap (no token arrived in it); gaps with k = 0 at
@@ -39,6 +49,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { SUM_ENG_TTFT, SUM_ENG_TPOT, SUM_ENG_QUEUE, SUM_ENG_PREFILL, SUM_ENG_DECODE, SUM_ENG_N };
+static const char *const eng_names[SUM_ENG_N] = {
+    "engine_ttft", "engine_tpot", "engine_queue", "engine_prefill", "engine_decode",
+};
+
 typedef struct ivec {
     int64_t *v;
     size_t n, cap;
@@ -62,6 +77,10 @@ typedef struct acc {
     uint64_t tok_usage, tok_chunks;       /* token_source of completed requests */
     uint64_t basis_tokens, basis_chunk;   /* itl_basis of completed requests */
     uint64_t in_server, in_trace, in_none; /* where total_input_tokens came from */
+    uint64_t forced, short_out;           /* forced output lengths, and those not met */
+    uint64_t short_missing;               /* tokens the short ones lacked */
+    stats_vec eng[SUM_ENG_N];             /* the engine view, ns */
+    uint64_t eng_reqs;
     err_count *errs;
     size_t nerr;
 } acc;
@@ -79,6 +98,9 @@ typedef struct req_view {
     int has_sched, has_send, has_first, has_last, has_end;
     int64_t t_sched, t_send, t_first, t_last, t_end;
     int64_t output_tokens, prompt_tokens, input_tokens; /* -1: null */
+    int64_t events, forced;  /* -1: absent */
+    int has_engine;
+    double eng[SUM_ENG_N];   /* ns; < 0: unknown */
     int token_source;  /* 0 not given, 1 usage, 2 chunks */
     int per_token;     /* gap_tokens present */
     const cJSON *gaps, *gap_tokens;
@@ -100,6 +122,7 @@ static void acc_free(acc *a)
 {
     stats_vec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(d[i]->v);
+    for (int i = 0; i < SUM_ENG_N; i++) free(a->eng[i].v);
     free(a->sends.v);
     free(a->ends.v);
     for (size_t i = 0; i < a->nerr; i++) free(a->errs[i].cls);
@@ -240,6 +263,52 @@ static int field_word(dec *d, const cJSON *req, const char *key, const char *w1,
 
 #define MAX_NS 9007199254740992LL
 
+double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t t_first, int64_t t_last)
+{
+    if (output_tokens < 2 || (events >= 0 && events < 2) || t_last <= t_first) return -1;
+    return (double)(t_last - t_first) / (double)(output_tokens - 1);
+}
+
+/* b - a when both are known, else -1 (also when negative). */
+static double span(int ha, int64_t a, int hb, int64_t b)
+{
+    return ha > 0 && hb > 0 && b >= a ? (double)(b - a) : -1;
+}
+
+/* Decodes a completed record's "engine" object (absent or null: none) into
+ * v's engine view. 0 or ERR_INPUT on a member that is not an integer. */
+static int decode_engine(dec *d, const cJSON *req, req_view *v)
+{
+    static const char *const keys[] = { "t_queued_ns", "t_scheduled_ns", "t_first_token_ns",
+                                        "t_finished_ns", "queue_ns", "prefill_ns", "decode_ns" };
+    enum { Q, S, F, E, QD, PD, DD, NK };
+    for (int i = 0; i < SUM_ENG_N; i++) v->eng[i] = -1;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(req, "engine");
+    if (!e || cJSON_IsNull(e)) return 0;
+    if (!cJSON_IsObject(e)) {
+        bad(d, "field \"engine\": expected an object or null, got %s", type_name(e));
+        return ERR_INPUT;
+    }
+    int64_t t[NK];
+    int h[NK];
+    for (int i = 0; i < NK; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(e, keys[i]);
+        h[i] = x && !cJSON_IsNull(x);
+        if (h[i] && !as_int(x, &t[i])) {
+            bad(d, "field \"engine.%s\": expected an integer or null, got %s", keys[i], type_name(x));
+            return ERR_INPUT;
+        }
+        v->has_engine |= h[i];
+    }
+    v->eng[SUM_ENG_TTFT] = span(h[Q], t[Q], h[F], t[F]);
+    v->eng[SUM_ENG_QUEUE] = h[QD] ? (t[QD] >= 0 ? (double)t[QD] : -1) : span(h[Q], t[Q], h[S], t[S]);
+    v->eng[SUM_ENG_PREFILL] = h[PD] ? (t[PD] >= 0 ? (double)t[PD] : -1) : span(h[S], t[S], h[F], t[F]);
+    v->eng[SUM_ENG_DECODE] = h[DD] ? (t[DD] >= 0 ? (double)t[DD] : -1) : span(h[F], t[F], h[E], t[E]);
+    if (v->output_tokens > 1 && v->eng[SUM_ENG_DECODE] >= 0)
+        v->eng[SUM_ENG_TPOT] = v->eng[SUM_ENG_DECODE] / (double)(v->output_tokens - 1);
+    return 0;
+}
+
 /* Checks and decodes a measured record's fields into v. 0 or ERR_INPUT. */
 static int decode(dec *d, const cJSON *req, req_view *v)
 {
@@ -270,9 +339,11 @@ static int decode(dec *d, const cJSON *req, req_view *v)
 
     /* A completed request: the fields the latencies and totals need. */
     if (field_int(d, req, "output_tokens", 1, 0, &v->output_tokens) < 0) return ERR_INPUT;
-    v->prompt_tokens = v->input_tokens = -1;
+    v->prompt_tokens = v->input_tokens = v->events = v->forced = -1;
     if (field_int(d, req, "prompt_tokens", 0, 0, &v->prompt_tokens) == 0) v->prompt_tokens = -1;
     if (field_int(d, req, "input_tokens", 0, 0, &v->input_tokens) == 0) v->input_tokens = -1;
+    if (field_int(d, req, "events", 0, 0, &v->events) == 0) v->events = -1;
+    if (field_int(d, req, "forced_output_tokens", 0, 0, &v->forced) == 0) v->forced = -1;
     v->token_source = field_word(d, req, "token_source", "usage", "chunks");
     int basis = field_word(d, req, "itl_basis", "tokens", "chunk");
     if (d->bad) return ERR_INPUT;
@@ -284,7 +355,7 @@ static int decode(dec *d, const cJSON *req, req_view *v)
     if (v->output_tokens > 1 && (!v->has_first || !v->has_last))
         bad(d, "output_tokens is %lld but t_first_token_ns or t_last_token_ns is null",
             (long long)v->output_tokens);
-    if (d->bad) return ERR_INPUT;
+    if (d->bad || decode_engine(d, req, v) < 0) return ERR_INPUT;
 
     v->gaps = cJSON_GetObjectItemCaseSensitive(req, "gaps_ns");
     v->gap_tokens = cJSON_GetObjectItemCaseSensitive(req, "gap_tokens");
@@ -422,12 +493,22 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     stats_vec_push(&a->e2el, (double)e2e);
     int64_t ttft = v->has_first ? v->t_first - v->t_send : -1;
     if (v->has_first) stats_vec_push(&a->ttft, (double)ttft);
-    double tpot = 0;
-    if (v->output_tokens > 1) {
-        tpot = (double)(v->t_last - v->t_first) / (double)(v->output_tokens - 1);
-        stats_vec_push(&a->tpot, tpot);
-    }
+    double tpot = v->has_first && v->has_last
+                      ? summary_tpot_ns(v->output_tokens, v->events, v->t_first, v->t_last) : -1;
+    if (tpot >= 0) stats_vec_push(&a->tpot, tpot);
     add_itl(a, v);
+    if (v->forced >= 0 && v->token_source != 2) {
+        a->forced++;
+        if (v->output_tokens < v->forced) {
+            a->short_out++;
+            a->short_missing += (uint64_t)(v->forced - v->output_tokens);
+        }
+    }
+    if (v->has_engine) {
+        a->eng_reqs++;
+        for (int i = 0; i < SUM_ENG_N; i++)
+            if (v->eng[i] >= 0) stats_vec_push(&a->eng[i], v->eng[i]);
+    }
 
     int good = 1;
     if (o->slo_ttft_ms > 0 && (ttft < 0 || (double)ttft > o->slo_ttft_ms * 1e6)) good = 0;
@@ -576,6 +657,13 @@ static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
     if (w) cJSON_AddStringToObject(j, "input_token_source", w);
     else cJSON_AddNullToObject(j, "input_token_source");
     cJSON_AddNumberToObject(j, "warmup_excluded", (double)warmup);
+    cJSON_AddNumberToObject(j, "forced_outputs", (double)a->forced);
+    add_num_or_null(j, "short_outputs", a->forced != 0, (double)a->short_out);
+    add_num_or_null(j, "short_output_tokens_missing", a->forced != 0, (double)a->short_missing);
+    if (a->eng_reqs) {
+        cJSON_AddNumberToObject(j, "engine_requests", (double)a->eng_reqs);
+        for (int i = 0; i < SUM_ENG_N; i++) add_latency(j, eng_names[i], &a->eng[i]);
+    }
     return j;
 }
 

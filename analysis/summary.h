@@ -12,7 +12,8 @@
  * nanoseconds. Memory: 48 bytes per measured request (TTFT, E2EL, TPOT,
  * send lag, and the send and end times for the concurrency sweep) plus 8
  * bytes per ITL value (one per token with the per-token basis, one per
- * chunk gap otherwise); arrays grow by doubling, so up to twice that is
+ * chunk gap otherwise), and 40 bytes per request with engine times (the
+ * engine view); arrays grow by doubling, so up to twice that is
  * allocated. A run of 1M requests of 500 tokens needs about 4 GB.
  *
  * Ownership: the summary owns what it accumulates; summary_json returns a
@@ -73,6 +74,12 @@ cJSON *summary_json(summary *s);
  * Blank lines are skipped. Returns the summary (free with summary_free), or
  * NULL with "PATH:LINE: message" in err. */
 summary *summary_from_file(const char *path, const summary_opts *opts, char *err, size_t errlen);
+
+/* The TPOT of one request in ns: (t_last - t_first) / (output_tokens - 1),
+ * or -1 when it is not measured: fewer than two output tokens, or every
+ * token in one event (events < 2 when events >= 0 is given, or t_last equal
+ * to t_first), where the gap between tokens cannot be seen. */
+double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t t_first, int64_t t_last);
 
 /* Records added so far (warm-up included). */
 uint64_t summary_records(const summary *s);

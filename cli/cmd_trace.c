@@ -1,7 +1,7 @@
 /* cmd_trace.c — `sagellm-bench trace SUBCOMMAND`: convert, inspect, cat,
- * validate, slice, merge, scale (synth and materialize live in
- * cmd_trace_synth.c). Each subcommand streams its input: memory does not
- * grow with the trace. */
+ * validate, slice, merge, scale, sort (synth and materialize live in
+ * cmd_trace_synth.c). Each subcommand but sort streams its input: memory
+ * does not grow with the trace; sort holds every record. */
 #include "cli/cli.h"
 #include "cli/cmd_trace_synth.h"
 #include "common/parse.h"
@@ -20,7 +20,7 @@ typedef struct sub {
 } sub;
 
 static const char trace_usage[] =
-    "sagellm-bench trace (convert|inspect|cat|validate|slice|merge|scale|synth|materialize) ...";
+    "sagellm-bench trace (convert|inspect|cat|validate|slice|merge|scale|sort|synth|materialize) ...";
 
 #define U_CONVERT "sagellm-bench trace convert --from FORMAT IN -o OUT [options]"
 #define U_INSPECT "sagellm-bench trace inspect FILE [--json] [--skip-invalid]"
@@ -29,6 +29,7 @@ static const char trace_usage[] =
 #define U_SLICE "sagellm-bench trace slice FILE (--from T --to T | --first N) -o OUT"
 #define U_MERGE "sagellm-bench trace merge A B ... -o OUT [--prefix-ids]"
 #define U_SCALE "sagellm-bench trace scale FILE (--speed X | --rate R) -o OUT"
+#define U_SORT "sagellm-bench trace sort FILE -o OUT"
 
 static int is_help(const char *a)
 {
@@ -434,12 +435,15 @@ static int run_validate(int argc, char **argv)
 
 typedef struct slice_state { int64_t from, to, first, base; uint64_t kept; } slice_state;
 
+/* Keeps the window; times are rebased on --from, or with --first and no
+ * --from on the first record kept (so the slice starts at 0). */
 static int slice_edit(trace_rec *rec, void *ud)
 {
     slice_state *st = ud;
     if (st->first >= 0 && (int64_t)st->kept >= st->first) return -1;
     if (st->from >= 0 && rec->t_us < st->from) return 0;
     if (st->to >= 0 && rec->t_us >= st->to) return -1;
+    if (st->base < 0) st->base = rec->t_us;
     if (st->base) trace_rec_set_t_us(rec, rec->t_us - st->base);
     st->kept++;
     return 1;
@@ -476,7 +480,8 @@ static int run_slice(int argc, char **argv)
         case 'h': return cli_print_help("trace slice", U_SLICE,
             "Keeps the records in a time window and/or the first N records.\n"
             "With --from, times are rebased so that the window's start is 0 (the\n"
-            "wait before the first arrival in the window is kept).\n\n"
+            "wait before the first arrival in the window is kept); with --first\n"
+            "alone, so that the first record kept is at 0.\n\n"
             "  --from T       window start (trace time: 90s, 1.5m, 250ms, 2h; bare = s)\n"
             "  --to T         window end, exclusive\n"
             "  --first N      at most N records (after the window)\n"
@@ -495,7 +500,7 @@ static int run_slice(int argc, char **argv)
     if (from >= 0) trace_add_int(args, "from_us", from);
     if (to >= 0) trace_add_int(args, "to_us", to);
     if (first >= 0) trace_add_int(args, "first", first);
-    slice_state st = { from, to, first, from > 0 ? from : 0, 0 };
+    slice_state st = { from, to, first, from >= 0 ? from : first >= 0 ? -1 : 0, 0 };
     return rewrite(argv[optind], flags, out, level, "slice", args, slice_edit, &st);
 }
 
@@ -670,6 +675,88 @@ static int run_scale(int argc, char **argv)
     return rewrite(path, 0, out, level, "scale", args, scale_edit, &speed);
 }
 
+/* ---- sort ---- */
+
+/* By time, then by line: records with equal times keep their order. */
+static int cmp_rec(const void *pa, const void *pb)
+{
+    const trace_rec *a = pa, *b = pb;
+    if (a->t_us != b->t_us) return a->t_us < b->t_us ? -1 : 1;
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+/* Reads every record of r (in any order) into *out; returns the count, or
+ * -1 after reporting a read error (exit code in *ec). */
+static ssize_t read_all(trace_reader *r, trace_rec **out, int *ec)
+{
+    size_t n = 0, cap = 0;
+    trace_rec *v = NULL, *rec;
+    int rc;
+    while ((rc = trace_reader_next(r, &rec)) > 0) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        memset(&v[n], 0, sizeof v[n]);
+        trace_rec_move(&v[n++], rec);
+    }
+    if (rc < 0) {
+        *ec = fail(rc, trace_reader_error(r));
+        for (size_t i = 0; i < n; i++) trace_rec_clear(&v[i]);
+        free(v);
+        return -1;
+    }
+    *out = v;
+    return (ssize_t)n;
+}
+
+static int run_sort(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"out", required_argument, 0, 'o'}, {"level", required_argument, 0, 'l'},
+        {"skip-invalid", no_argument, 0, 'k'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c, level = -1, ec = EXIT_OK;
+    unsigned flags = TRACE_NO_ORDER_CHECK;
+    const char *out = NULL;
+    while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'l': level = atoi(optarg); break;
+        case 'k': flags |= TRACE_SKIP_INVALID; break;
+        case 'h': return cli_print_help("trace sort", U_SORT,
+            "Sorts a trace's records by arrival time (records with equal times keep\n"
+            "their order). Holds the whole trace in memory.\n\n"
+            "  -o OUT          output trace\n"
+            "  --skip-invalid  skip bad records (counted) instead of stopping\n");
+        default: return cli_getopt_error("trace sort", U_SORT, c, argv, lo);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("trace sort", U_SORT, optind >= argc ? "missing FILE" : "too many arguments");
+    if (!out) return cli_usage_error("trace sort", U_SORT, "missing -o OUT");
+    char err[1024];
+    trace_reader *r = trace_reader_open(argv[optind], flags, err, sizeof err);
+    if (!r) return fail(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
+    trace_rec *v = NULL;
+    ssize_t n = read_all(r, &v, &ec);
+    trace_writer *w = n < 0 ? NULL : open_out(out, trace_reader_header(r), level, "sort", NULL, &ec);
+    report_skips(r);
+    trace_reader_close(r);
+    if (n > 0) qsort(v, (size_t)n, sizeof *v, cmp_rec);
+    for (ssize_t i = 0; w && i < n && ec == EXIT_OK; i++) {
+        int rc = trace_writer_put_rec(w, &v[i]);
+        if (rc < 0) ec = fail(rc, trace_writer_error(w));
+    }
+    for (ssize_t i = 0; i < n; i++) trace_rec_clear(&v[i]);
+    free(v);
+    if (!w) return ec;
+    if (ec != EXIT_OK) {
+        trace_writer_abort(w);
+        return ec;
+    }
+    return close_out(w);
+}
+
 static const sub subs[] = {
     {"convert", U_CONVERT, "import a public trace format", run_convert},
     {"inspect", U_INSPECT, "statistics of a trace", run_inspect},
@@ -678,6 +765,7 @@ static const sub subs[] = {
     {"slice", U_SLICE, "keep a time window or the first N records", run_slice},
     {"merge", U_MERGE, "interleave traces by time", run_merge},
     {"scale", U_SCALE, "speed a trace up or slow it down", run_scale},
+    {"sort", U_SORT, "sort a trace's records by arrival time", run_sort},
     {"synth", "sagellm-bench trace synth -o OUT --duration D --rate R [--arrival A] --input DIST --output DIST [options]", "synthesise a trace", trace_cmd_synth},
     {"materialize", "sagellm-bench trace materialize FILE -o OUT [options]", "give length-only records request bodies", trace_cmd_materialize},
 };
@@ -709,7 +797,7 @@ static int run_trace(int argc, char **argv)
 }
 
 static const char trace_help[] =
-    "subcommands: convert inspect cat validate slice merge scale synth materialize\n"
+    "subcommands: convert inspect cat validate slice merge scale sort synth materialize\n"
     "Run 'sagellm-bench trace SUBCOMMAND --help' for each one's options.\n";
 
 const cli_cmd cmd_trace = {

@@ -8,6 +8,7 @@
 #include "replay/server_probe.h"
 #include "analysis/runlog.h"
 #include "analysis/summary.h"
+#include "analysis/sumtable.h"
 #include "traces/trace_io.h"
 #include "common/parse.h"
 #include "common/util.h"
@@ -251,70 +252,13 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     return j;
 }
 
-/* ---- the summary table (like vllm bench serve's) ---- */
+/* ---- summary.json numbers ---- */
 
 static double jnum(const cJSON *o, const char *k, int *ok)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     *ok = cJSON_IsNumber(v);
     return *ok ? v->valuedouble : 0;
-}
-
-static void row(const cJSON *s, const char *label, const char *key, int decimals)
-{
-    int ok;
-    double v = jnum(s, key, &ok);
-    printf("%-40s", label);
-    if (ok) printf("%10.*f", decimals, v);
-    else printf("%10s", "n/a");
-    printf("\n");
-}
-
-static void metric_block(const cJSON *s, const char *title, const char *m, const char *label)
-{
-    char k[64], l[96];
-    int pad = (50 - (int)strlen(title)) / 2;
-    printf("%.*s%s%.*s\n", pad, "--------------------------------------------------", title,
-           50 - pad - (int)strlen(title), "--------------------------------------------------");
-    static const char *const stats[] = { "mean", "median", "p90", "p99" };
-    static const char *const names[] = { "Mean", "Median", "P90", "P99" };
-    for (int i = 0; i < 4; i++) {
-        snprintf(k, sizeof k, "%s_%s_ms", stats[i], m);
-        snprintf(l, sizeof l, "%s %s (ms):", names[i], label);
-        row(s, l, k, 2);
-    }
-}
-
-static void print_summary(const cJSON *s)
-{
-    int ok;
-    printf("============ Serving Benchmark Result ============\n");
-    row(s, "Successful requests:", "completed", 0);
-    row(s, "Failed requests:", "failed", 0);
-    row(s, "Benchmark duration (s):", "duration", 2);
-    row(s, "Total input tokens:", "total_input_tokens", 0);
-    row(s, "Total generated tokens:", "total_output_tokens", 0);
-    row(s, "Request throughput (req/s):", "request_throughput", 2);
-    jnum(s, "request_goodput", &ok);
-    if (ok) row(s, "Request goodput (req/s):", "request_goodput", 2);
-    row(s, "Output token throughput (tok/s):", "output_throughput", 2);
-    row(s, "Total Token throughput (tok/s):", "total_token_throughput", 2);
-    row(s, "Achieved rate vs trace (req/s):", "achieved_rate", 2);
-    row(s, "Max concurrency:", "max_concurrency", 0);
-    metric_block(s, "Time to First Token", "ttft", "TTFT");
-    metric_block(s, "Time per Output Token (excl. 1st token)", "tpot", "TPOT");
-    metric_block(s, "Inter-token Latency", "itl", "ITL");
-    metric_block(s, "End-to-end Latency", "e2el", "E2EL");
-    printf("-------------------Send lag-----------------------\n");
-    row(s, "P50 send lag (us):", "send_lag_p50_us", 1);
-    row(s, "P99 send lag (us):", "send_lag_p99_us", 1);
-    row(s, "Max send lag (us):", "send_lag_max_us", 1);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(s, "errors");
-    if (e && e->child) {
-        printf("-----------------------Errors---------------------\n");
-        for (const cJSON *c = e->child; c; c = c->next) printf("%-40s%10.0f\n", c->string, c->valuedouble);
-    }
-    printf("==================================================\n");
 }
 
 /* ---- the run ---- */
@@ -604,7 +548,10 @@ int replay_run(const replay_opts *o)
         if (ok && p99 > 1000 && !atomic_load(&r->refused))
             printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
                    "(*_from_sched) include the wait\n", p99);
-        if (!atomic_load(&r->refused)) print_summary(sj);
+        if (!atomic_load(&r->refused)) {
+            sumtable_warnings(sj, TABLE_TEXT, stdout);
+            sumtable_print(sj, TABLE_TEXT, SUMTABLE_ERRORS, stdout);
+        }
         double completed = jnum(sj, "completed", &ok), failed = jnum(sj, "failed", &ok);
         double total = completed + failed;
         if (exitc == EXIT_OK && failed > 0 && (total <= 0 || failed / total > o->max_error_rate))

@@ -459,7 +459,8 @@ void xfer_format(const xfer *x, strbuf *b)
     add_ms(b, "e2e_ms", x->t_send >= 0 ? x->t_end : -1, x->t_send);
     add_ms(b, "e2e_from_sched_ms", x->t_end, q->t_sched);
     int64_t out = x->usage_tokens >= 0 ? x->usage_tokens : x->events;
-    if (x->ok && out > 1 && x->t_first_tok >= 0)
+    /* One content event: every token came at once, the gap is not seen. */
+    if (x->ok && out > 1 && x->events > 1 && x->t_first_tok >= 0)
         sb_printf(b, ",\"tpot_ms\":%.6f", (double)(x->t_last_tok - x->t_first_tok) / (double)(out - 1) / 1e6);
     else
         sb_adds(b, ",\"tpot_ms\":null");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern const importer import_azure, import_burstgpt, import_mooncake, import_bailian,
     import_aibrix, import_splitwise, import_sharegpt, import_jsonl;
@@ -37,6 +38,10 @@ struct import_ctx {
     uint64_t nid;
     pending *buf;          /* --sort */
     size_t nbuf, capbuf;
+    const char *time_field; /* the source's name for the time, for messages */
+    int rebase_epoch;      /* epoch times are rebased on the first record */
+    int have_base;
+    int64_t base;          /* subtracted from every time (0: none) */
     char err[1024];
 };
 
@@ -77,6 +82,40 @@ int import_bad(import_ctx *ctx, uint64_t line, const char *field, const char *fm
     return ERR_INPUT;
 }
 
+void import_time_field(import_ctx *ctx, const char *name) { ctx->time_field = name; }
+void import_rebase_epoch(import_ctx *ctx) { ctx->rebase_epoch = 1; }
+
+void import_utc_iso(int64_t t_us, char *buf, size_t len)
+{
+    int64_t s = t_us / 1000000, us = t_us % 1000000;
+    if (us < 0) us += 1000000, s--;
+    time_t tt = (time_t)s;
+    struct tm tm;
+    char tmp[40];
+    gmtime_r(&tt, &tm);
+    strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%06lldZ", tmp, (long long)us);
+}
+
+/* Takes t (the first record's time, or the earliest with --sort) as the
+ * base when it is an epoch time, and writes it into the header as "t0". */
+static void set_base(import_ctx *ctx, int64_t t)
+{
+    ctx->have_base = 1;
+    ctx->base = t >= IMPORT_EPOCH_US ? t : 0;
+    if (!ctx->base) return;
+    char iso[64];
+    import_utc_iso(t, iso, sizeof iso);
+    cJSON_DeleteItemFromObjectCaseSensitive(ctx->header, "t0");
+    cJSON_AddStringToObject(ctx->header, "t0", iso);
+}
+
+/* Sets the record's t_us to t. */
+static void set_t(cJSON *rec, int64_t t)
+{
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "t_us"), (double)t);
+}
+
 static int open_writer(import_ctx *ctx)
 {
     char e[512];
@@ -94,9 +133,21 @@ static int64_t rec_t(const cJSON *rec)
 int import_emit(import_ctx *ctx, cJSON *rec, uint64_t line)
 {
     int64_t t = rec_t(rec);
+    const char *tf = ctx->time_field ? ctx->time_field : "timestamp";
     if (t < 0) {
         cJSON_Delete(rec);
-        return import_bad(ctx, line, "timestamp", "expected a time at or after the trace start");
+        return import_bad(ctx, line, tf, "expected a time at or after the trace start");
+    }
+    if (ctx->rebase_epoch && !ctx->opt->sort) {
+        if (!ctx->have_base) set_base(ctx, t);
+        if (t < ctx->base) {
+            cJSON_Delete(rec);
+            return import_bad(ctx, line, tf, "out of order: %.6f s before the first record's time; re-run "
+                              "with --sort to sort the records in memory",
+                              (double)(ctx->base - t) / 1e6);
+        }
+        t -= ctx->base;
+        set_t(rec, t);
     }
     if (ctx->opt->sort) {
         if (ctx->nbuf == ctx->capbuf) {
@@ -108,7 +159,7 @@ int import_emit(import_ctx *ctx, cJSON *rec, uint64_t line)
         return 0;
     }
     if (t < ctx->last_t) {
-        int rc = import_bad(ctx, line, "timestamp",
+        int rc = import_bad(ctx, line, tf,
                             "out of order: %.6f s comes after %.6f s (line %llu); "
                             "re-run with --sort to sort the records in memory",
                             (double)t / 1e6, (double)ctx->last_t / 1e6,
@@ -157,6 +208,10 @@ int import_run(const importer *imp, const import_opts *opt, import_stats *stats,
     int rc = imp->run(&ctx);
     if (!rc && opt->sort) {
         if (ctx.nbuf) qsort(ctx.buf, ctx.nbuf, sizeof *ctx.buf, cmp_pending);
+        if (ctx.nbuf && ctx.rebase_epoch) {
+            set_base(&ctx, ctx.buf[0].t);
+            for (size_t i = 0; i < ctx.nbuf && ctx.base; i++) set_t(ctx.buf[i].rec, ctx.buf[i].t - ctx.base);
+        }
         if (!ctx.w) rc = open_writer(&ctx);
         for (size_t i = 0; i < ctx.nbuf && !rc; i++) {
             rc = trace_writer_put(ctx.w, ctx.buf[i].rec);

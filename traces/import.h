@@ -73,4 +73,20 @@ void import_count_row(import_ctx *ctx);
 /* Builds "PREFIX-N" ids: the n-th record of this import (1-based). */
 void import_make_id(import_ctx *ctx, char *buf, size_t len);
 
+/* Times at or above this (2001-09-09 in µs since the Unix epoch) are
+ * wall-clock times, not offsets: no trace runs for 31 years. */
+#define IMPORT_EPOCH_US INT64_C(1000000000000000)
+/* Names the source field the records' times come from, for messages
+ * (default "timestamp"); name must outlive the import. */
+void import_time_field(import_ctx *ctx, const char *name);
+/* Asks the framework to rebase epoch times: when the first record's time
+ * (the earliest with --sort) is at or above IMPORT_EPOCH_US, it becomes 0,
+ * every time is taken relative to it, and the header gets "t0", that time
+ * in ISO-8601 UTC. Offsets below it are kept as they are. Call before the
+ * first import_emit(). */
+void import_rebase_epoch(import_ctx *ctx);
+/* Formats t_us (µs since the Unix epoch) as ISO-8601 UTC with
+ * microseconds: "2024-05-10T00:00:00.123456Z". */
+void import_utc_iso(int64_t t_us, char *buf, size_t len);
+
 #endif

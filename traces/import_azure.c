@@ -128,18 +128,6 @@ static int parse_ts(azure_st *st, const char *s, size_t n, int64_t *out)
 }
 
 /* ISO-8601 UTC with microseconds for any epoch µs (floor division). */
-static void fmt_utc(int64_t t, char *buf, size_t len)
-{
-    int64_t s = t / 1000000, us = t % 1000000;
-    if (us < 0) us += 1000000, s--;
-    time_t tt = (time_t)s;
-    struct tm tm;
-    char tmp[40];
-    gmtime_r(&tt, &tm);
-    strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%06lldZ", tmp, (long long)us);
-}
-
 static int azure_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
     azure_st *st = ud;
@@ -159,14 +147,14 @@ static int azure_row(import_ctx *ctx, const import_csv_row *r, void *ud)
         char iso[64];
         st->t0 = t;
         st->have_t0 = 1;
-        fmt_utc(t, iso, sizeof iso);
+        import_utc_iso(t, iso, sizeof iso);
         cJSON_AddStringToObject(import_header(ctx), "t0", iso);
     }
     int64_t rel = o->sort ? t : t - st->t0;
     if (!o->sort && rel < 0) {
         char a[64], b[64];
-        fmt_utc(t, a, sizeof a);
-        fmt_utc(st->t0, b, sizeof b);
+        import_utc_iso(t, a, sizeof a);
+        import_utc_iso(st->t0, b, sizeof b);
         return import_bad(ctx, r->line, azure_cols[COL_TS].name, "out of order: %s is before "
                           "the first row's %s; re-run with --sort to sort the records in memory",
                           a, b);
@@ -202,7 +190,7 @@ static int flush_held(import_ctx *ctx, azure_st *st)
     size_t i = 0;
     if (st->nheld) {
         char iso[64];
-        fmt_utc(st->t0, iso, sizeof iso);
+        import_utc_iso(st->t0, iso, sizeof iso);
         cJSON_AddStringToObject(import_header(ctx), "t0", iso);
     }
     for (; i < st->nheld && !rc; i++) {

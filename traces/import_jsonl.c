@@ -7,8 +7,11 @@
  *
  * Record names and what the source value must be:
  *   t          -> t_us: a number (or numeric string) in --time-unit
- *                 s (default), ms or us, kept as an offset (not rebased;
- *                 negative is an error)
+ *                 s (default), ms or us; negative is an error. Offsets are
+ *                 kept; wall-clock times (the first record at or after
+ *                 2001 since the Unix epoch) are rebased on the first
+ *                 record (the earliest with --sort), whose time goes into
+ *                 the header as "t0"
  *   id, session, parent -> same names: a non-empty string or an integer
  *                 (written as text); id defaults to "jsonl-N"
  *   turn       -> turn: a non-negative integer
@@ -259,6 +262,10 @@ static int jsonl_run(import_ctx *ctx)
     int rc = parse_map(ctx, &st);
     if (!rc && st.block_const)
         cJSON_AddNumberToObject(import_header(ctx), "block_size", (double)st.block_const);
+    if (!rc) {
+        import_time_field(ctx, st.f[F_T].path);
+        import_rebase_epoch(ctx);
+    }
     if (!rc) rc = import_rec_jsonl(ctx, jl_line, &st);
     st_free(&st);
     return rc;

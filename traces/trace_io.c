@@ -69,6 +69,37 @@ int trace_reader_fatal(const trace_reader *r) { return r->fatal != 0; }
 uint64_t trace_reader_skipped(const trace_reader *r) { return r->skipped; }
 const char *trace_reader_first_skip(const trace_reader *r) { return r->first_skip; }
 
+/* Appends s to b quoted for a POSIX shell. */
+static void shell_quote(strbuf *b, const char *s)
+{
+    sb_addc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') sb_adds(b, "'\\''");
+        else sb_addc(b, *s);
+    }
+    sb_addc(b, '\'');
+}
+
+/* The command that sorts the trace at path: "sagellm-bench trace sort
+ * 'PATH' -o 'PATH.sorted...'" (the output beside it, same compression). */
+static void sort_command(const char *path, char *buf, size_t len)
+{
+    strbuf b = {0};
+    size_t n = strlen(path);
+    const char *ext = n > 10 && !strcmp(path + n - 10, ".jsonl.zst") ? ".jsonl.zst"
+                    : n > 6 && !strcmp(path + n - 6, ".jsonl") ? ".jsonl" : "";
+    size_t stem = n - strlen(ext);
+    char *out = xmalloc(n + 32);
+    snprintf(out, n + 32, "%.*s.sorted%s", (int)stem, path, ext[0] ? ext : ".jsonl.zst");
+    sb_adds(&b, "sagellm-bench trace sort ");
+    shell_quote(&b, path);
+    sb_adds(&b, " -o ");
+    shell_quote(&b, out);
+    snprintf(buf, len, "%s", b.buf);
+    free(out);
+    sb_free(&b);
+}
+
 int trace_reader_next(trace_reader *r, trace_rec **rec)
 {
     char msg[512];
@@ -89,9 +120,10 @@ int trace_reader_next(trace_reader *r, trace_rec **rec)
         if (len == 0) continue; /* blank lines are allowed (e.g. a final newline) */
         rc = trace_rec_parse(&r->rec, line, len, r->default_block, msg, sizeof msg);
         if (rc == 0 && !(r->flags & TRACE_NO_ORDER_CHECK) && r->rec.t_us < r->last_t) {
+            char cmd[320];
+            sort_command(zio_reader_path(r->z), cmd, sizeof cmd);
             errf(msg, sizeof msg, "field 't_us': expected records sorted by arrival, "
-                 "got %lld after %lld (sort with 'sagellm-bench trace convert --from jsonl --sort')",
-                 (long long)r->rec.t_us, (long long)r->last_t);
+                 "got %lld after %lld (sort it with: %s)", (long long)r->rec.t_us, (long long)r->last_t, cmd);
             rc = ERR_INPUT;
         }
         if (rc < 0) {

@@ -45,6 +45,25 @@ class TestPlot(unittest.TestCase):
         self.assertIn("<td>119.50</td><td>169.50</td>", html)   # median TTFT
         self.assertNotIn('src="cdf_', html)                     # embedded, not linked
 
+    def test_summary_table_labels_chunks_and_shows_engine_view(self):
+        run = os.path.join(self.tmp, "run")
+        shutil.copytree(os.path.join(RUNS, "a"), run)
+        with open(os.path.join(run, "requests.jsonl")) as f:
+            recs = [json.loads(line) for line in f]
+        summary = {"completed": len(recs), "failed": 0, "total_output_tokens": 123, "token_source": "chunks",
+                   "mean_tpot_ms": None, "short_outputs": 2, "engine_requests": 40,
+                   "median_engine_ttft_ms": 12.6}
+        with open(os.path.join(run, "summary.json"), "w") as f:
+            json.dump(summary, f)
+        out = os.path.join(self.tmp, "out")
+        plot.plot([run], out)
+        html = read(os.path.join(out, "report.html"))
+        self.assertIn("<th>Total generated chunks (no usage)</th><td>123</td>", html)
+        self.assertNotIn("Total generated tokens", html)
+        self.assertIn("<th>Mean TPOT (ms)</th><td>n/a</td>", html)
+        self.assertIn("<th>Short outputs (below forced length)</th><td>2</td>", html)
+        self.assertIn("<th>Median engine TTFT (ms)</th><td>12.60</td>", html)
+
     def test_server_metrics_and_same_names(self):
         run = os.path.join(self.tmp, "run")
         shutil.copytree(os.path.join(RUNS, "basic"), run)

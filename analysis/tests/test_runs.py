@@ -50,6 +50,21 @@ class TestRunLog(unittest.TestCase):
         self.assertEqual(s["total_input_tokens"], 450)   # 100 + 50 + 70 (trace) + 200 + 30
         self.assertEqual(s["total_output_tokens"], 22)
 
+    def test_tpot_not_measured_for_one_event(self):
+        d = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(d, "requests.jsonl"), "w") as f:
+                f.write(json.dumps({"index": 0, "ok": True, "t_send_ns": 0, "t_first_token_ns": 5000000,
+                                    "t_last_token_ns": 5000000, "t_end_ns": 6000000, "output_tokens": 44,
+                                    "events": 1}) + "\n")
+                f.write(json.dumps({"index": 1, "ok": True, "t_send_ns": 0, "t_first_token_ns": 5000000,
+                                    "t_last_token_ns": 9000000, "t_end_ns": 9000000, "output_tokens": 3,
+                                    "events": 3}) + "\n")
+            s = sr.compute_summary(sr.Run(d))
+            self.assertEqual(s["mean_tpot_ms"], 2)   # only the second: 4 ms over 2 gaps
+        finally:
+            shutil.rmtree(d)
+
     def test_late(self):
         late, p99 = self.r.late()
         self.assertTrue(late)

@@ -117,6 +117,39 @@ cp -r "$R/orig" "$T/orig2" && mv "$T/orig2/trace.jsonl" "$T/moved-trace.jsonl"
 expect_err "original: a trace that moved is not found" 2 'not found \(give it with --trace\)' "$BIN" compare "$T/orig2"
 expect_out "original: --trace gives it" '^  A +ttft +9 +50\.00' "$BIN" compare "$T/orig2" --trace "$T/moved-trace.jsonl"
 
+# --- outputs shorter than forced, chunk counts, the engine view ---
+# mkrun DIR OUT... : a run whose requests force 10 output tokens and get OUT
+mkrun() {
+    local d=$1 i=0; shift
+    mkdir -p "$d"; : > "$d/requests.jsonl"
+    for n in "$@"; do
+        printf '{"index":%d,"ok":true,"t_sched_ns":%d,"t_send_ns":%d,"t_first_token_ns":%d,"t_last_token_ns":%d,"t_end_ns":%d,"output_tokens":%d,"events":%d,"token_source":"usage","forced_output_tokens":10,"engine":{"t_queued_ns":%d,"t_first_token_ns":%d}}\n' \
+            $i $((i * 100000000)) $((i * 100000000)) $((i * 100000000 + 20000000)) $((i * 100000000 + 50000000)) \
+            $((i * 100000000 + 60000000)) "$n" "$n" $((i * 100000000)) $((i * 100000000 + 5000000)) >> "$d/requests.jsonl"
+        i=$((i + 1))
+    done
+}
+mkrun "$T/full" 10 10 10
+mkrun "$T/cut" 10 4 10
+save "$T/cmp_tok.txt" "$BIN" compare "$T/full" "$T/cut"
+check "compare warns that the runs generated different token totals, by how much, and why" \
+    "grep -q '^WARNING: runs A and B generated different token totals: A 30, B 24 (-6, -20.0%).*likely cause: outputs shorter than forced' '$T/cmp_tok.txt'"
+check "compare warns about the short outputs of run B" \
+    "grep -q '^WARNING: run B: 1 of 3 requests that forced their output length came back short (6 tokens missing)' '$T/cmp_tok.txt'"
+check "compare sets the engine view side by side" "grep -q '^  median_engine_ttft_ms ' '$T/cmp_tok.txt'"
+save "$T/rep_cut.txt" "$BIN" report "$T/cut"
+check "report: the short outputs, counted and warned about" \
+    "grep -q '^Short outputs (below forced length): *1$' '$T/rep_cut.txt' && grep -q '^WARNING: 1 of 3 requests' '$T/rep_cut.txt'"
+check "report: the engine's view in a labelled section" \
+    "grep -q 'Engine-reported (engine.s own clock)' '$T/rep_cut.txt' && grep -q '^Median engine TTFT (ms): *5.00$' '$T/rep_cut.txt'"
+save "$T/rep_cut.json" "$BIN" report "$T/cut" --format json
+check "report json: short_outputs and the engine view" \
+    "pyjson '$T/rep_cut.json' 'd[\"short_outputs\"] == 1 and d[\"forced_outputs\"] == 3 and d[\"median_engine_ttft_ms\"] == 5'"
+sed -i 's/"token_source":"usage"/"token_source":"chunks"/' "$T/cut/requests.jsonl"
+save "$T/rep_chunks.txt" "$BIN" report "$T/cut"
+check "report: chunk counts are labelled chunks, not tokens" \
+    "grep -q '^Total generated chunks (no usage): *24$' '$T/rep_chunks.txt' && ! grep -q 'Total generated tokens' '$T/rep_chunks.txt'"
+
 # --- plot.py over the fixtures ---
 if "$PY" -c 'import matplotlib, numpy' 2>/dev/null; then
     expect_exit "plot.py without runs: exit 2" 2 "$PY" "$ROOT/analysis/plot.py" -o "$T/p0"

@@ -130,6 +130,28 @@ import json,sys
 s=[json.loads(l) for l in open('$T/py_stream/requests.jsonl')]
 g=[json.loads(l) for l in open('$T/py_generate/requests.jsonl')]
 sys.exit(0 if all(r['events']==r['output_tokens'] for r in s) and all(r['events']==1 for r in g) else 1)\""
+# An engine shaped like the original Python benchmark's backends: generate()
+# with required positional temperature/top_p, the whole answer at once, its
+# first-token time only as metrics.ttft_ms and epoch-millisecond timestamps.
+expect_exit "python backend: a generate()-only engine with required arguments, exit 0" 0 timeout 300 \
+    "$BIN" replay "$AZ" --client sagellm --engine python:backend_engine:make_engine --engine-opt "$PYCFG" \
+    --engine-opt decode_ms=0.2 --first 20 --speed 50 --out "$T/py_backend"
+ok "python backend: every request ok, the engine's epoch-ms times mapped onto the run's clock" \
+    check_run "$T/py_backend" 20
+check "python backend: TPOT of one-event responses is null in the log and n/a in the summary" "python3 -c \"
+import json,sys
+rs=[json.loads(l) for l in open('$T/py_backend/requests.jsonl')]
+s=json.load(open('$T/py_backend/summary.json'))
+sys.exit(0 if all(r['events']==1 and r['tpot_ms'] is None for r in rs) and s['mean_tpot_ms'] is None else 1)\""
+expect_out "python backend: the printed table says n/a for TPOT, never 0.00" '^Mean TPOT \(ms\): +n/a$' \
+    "$BIN" report "$T/py_backend"
+check "python backend: the engine view, from metrics.ttft_ms, is in summary.json and below the client's TTFT" "python3 -c \"
+import json,sys
+s=json.load(open('$T/py_backend/summary.json'))
+sys.exit(0 if s['engine_requests']==20 and 0 < s['median_engine_ttft_ms'] < s['median_ttft_ms']
+         and s['median_engine_queue_ms'] > 0 and s['median_engine_prefill_ms'] > 0 else 1)\""
+expect_out "python backend: report prints the engine's view, labelled" "Engine-reported.*-+$" \
+    "$BIN" report "$T/py_backend"
 expect_err "python: an engine that fails to start is a clear error" 2 \
     "engine.start\(\): RuntimeError: the test engine refuses to start" \
     "$BIN" replay "$AZ" --client sagellm --engine python:test_engine:make_engine \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI tests for `sagellm-bench trace` on the native format: help and usage
-# errors, cat, validate, inspect, slice, merge, scale, zstd round trips,
+# errors, cat, validate, inspect, slice, merge, scale, sort (and the hint
+# for unsorted traces), JSON Lines with epoch times, zstd round trips,
 # unknown fields surviving, and bad input with exit codes.
 source "$(dirname "$0")/../lib.sh"
 D=$ROOT/tests/data
@@ -49,6 +50,51 @@ ok "slice --first" "$BIN" trace slice "$S" --first 2 -o "$T/first.jsonl.zst"
 check "slice --first writes zstd" "[ \"\$(head -c 4 '$T/first.jsonl.zst' | od -An -tx1 | tr -d ' ')\" = 28b52ffd ]"
 check "slice --first keeps 2 with unknown fields" "[ \$('$BIN' trace cat --no-header '$T/first.jsonl.zst' | wc -l) = 2 ] && '$BIN' trace cat '$T/first.jsonl.zst' | grep -q x_custom"
 expect_err "slice needs a range" 2 'give --from/--to or --first' "$BIN" trace slice "$S" -o "$T/x"
+# --first alone rebases on the first record kept, like --from does
+"$BIN" trace slice "$S" --from 0.5s -o "$T/late.jsonl"
+ok "slice --first of a trace that starts late" "$BIN" trace slice "$T/late.jsonl" --from 0.25s --first 2 -o "$T/late2.jsonl"
+ok "slice --first alone" "$BIN" trace slice "$T/late2.jsonl" --first 1 -o "$T/late1.jsonl"
+check "slice --first rebases: the first record kept is at 0" \
+    "'$BIN' trace cat --no-header '$T/late1.jsonl' | grep -q '^{\"t_us\":0,'"
+check "slice --from keeps the wait before the first arrival in the window" \
+    "[ \"\$('$BIN' trace cat --no-header '$T/late2.jsonl' | head -1 | sed -E 's/.*\"t_us\":([0-9]+).*/\\1/')\" != 0 ]"
+
+# --- sort, and the hint for an unsorted trace ---
+{ head -1 "$S"; printf '%s\n' '{"t_us":900,"id":"u1","api":"completions","input_tokens":3,"output_tokens":2}' \
+    '{"t_us":100,"id":"u2","api":"completions","input_tokens":3,"output_tokens":2}' \
+    '{"t_us":100,"id":"u3","api":"completions","input_tokens":3,"output_tokens":2}'; } > "$T/unsorted.jsonl"
+expect_err "an unsorted trace: validate names the field and suggests a command" 3 \
+    "field 't_us': expected records sorted by arrival, got 100 after 900 \\(sort it with: sagellm-bench trace sort " \
+    "$BIN" trace validate "$T/unsorted.jsonl"
+hint=$(sed -n 's/.*(sort it with: sagellm-bench \(.*\))$/\1/p' "$T/.err" | head -1)
+check "the suggested command is there" "[ -n \"\$hint\" ]"
+ok "the suggested command succeeds" eval "'$BIN' $hint"
+ok "its output validates" "$BIN" trace validate "$T/unsorted.sorted.jsonl"
+check "sort orders by time, equal times in input order, header kept" \
+    "[ \"\$('$BIN' trace cat --no-header '$T/unsorted.sorted.jsonl' | grep -o '\"id\":\"u[0-9]\"' | tr -d '\\n')\" = '\"id\":\"u2\"\"id\":\"u3\"\"id\":\"u1\"' ] && head -1 '$T/unsorted.sorted.jsonl' | grep -q '\"op\":\"sort\"'"
+expect_err "replay of an unsorted trace suggests the same command" 3 "sort it with: sagellm-bench trace sort" \
+    "$BIN" replay "$T/unsorted.jsonl" --client sagellm --engine sim --out "$T/unsorted_run" -q
+ok "replay of the sorted trace runs" "$BIN" replay "$T/unsorted.sorted.jsonl" --client sagellm --engine sim \
+    --engine-opt preset=fast --out "$T/sorted_run" -q
+zstd -q -c "$T/unsorted.jsonl" > "$T/unsorted.jsonl.zst"
+expect_err "a zstd trace: the suggestion keeps the compression" 3 \
+    "sort it with: sagellm-bench trace sort '[^']*unsorted.jsonl.zst' -o '[^']*unsorted.sorted.jsonl.zst'" \
+    "$BIN" trace validate "$T/unsorted.jsonl.zst"
+expect_err "sort: missing -o" 2 "missing -o OUT" "$BIN" trace sort "$T/unsorted.jsonl"
+
+# --- JSON Lines with wall-clock times ---
+printf '%s\n' '{"ts": 1733400000.5, "len": 10, "gen": 3}' '{"ts": 1733400000.75, "len": 11, "gen": 3}' > "$T/epoch.jsonl"
+ok "jsonl with epoch times converts" "$BIN" trace convert --from jsonl --map t=ts,input=len,output=gen "$T/epoch.jsonl" -o "$T/epoch.trace.jsonl"
+check "epoch times rebased on the first record, the epoch kept as t0" \
+    "head -1 '$T/epoch.trace.jsonl' | grep -q '\"t0\":\"2024-12-05T12:00:00.500000Z\"' && grep -q '^{\"t_us\":0,' '$T/epoch.trace.jsonl' && grep -q '^{\"t_us\":250000,' '$T/epoch.trace.jsonl'"
+expect_out "the rebased trace lasts a quarter second" 'duration +0\.250 s' "$BIN" trace inspect "$T/epoch.trace.jsonl"
+printf '%s\n' '{"ts": 1733400000.75, "len": 10}' '{"ts": 1733400000.5, "len": 11}' > "$T/epoch_unsorted.jsonl"
+expect_err "jsonl out of order names the mapped field and suggests --sort" 3 \
+    "epoch_unsorted.jsonl:2: field 'ts': out of order.*re-run with --sort" \
+    "$BIN" trace convert --from jsonl --map t=ts,input=len "$T/epoch_unsorted.jsonl" -o "$T/x.jsonl"
+ok "... and the suggested --sort works" "$BIN" trace convert --from jsonl --map t=ts,input=len --sort \
+    "$T/epoch_unsorted.jsonl" -o "$T/x.jsonl"
+check "--sort rebases on the earliest record" "grep -q '^{\"t_us\":0,.*\"input_tokens\":11' '$T/x.jsonl'"
 
 # --- merge ---
 ok "merge two traces" "$BIN" trace merge "$S" "$T/sl.jsonl" -o "$T/m.jsonl"

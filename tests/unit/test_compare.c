@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static double num(const cJSON *o, const char *key)
 {
@@ -358,4 +359,83 @@ TEST(compare_original_vs_replay)
     CHECK_CONTAINS(str(doc, "original_unavailable"), "holds no original timings");
     cJSON_Delete(doc);
     for (int i = 0; i < 2; i++) runlog_free(r[i]);
+}
+
+/* Writes NAME/requests.jsonl under the test directory: n requests, each
+ * forcing 10 output tokens and getting out[i], with engine times whose
+ * TTFT is eng_ttft_ms. Returns the directory (static buffer). */
+static const char *token_run(const char *name, const int *out, int n, int eng_ttft_ms)
+{
+    static char dir[512];
+    char path[600];
+    snprintf(dir, sizeof dir, "%s/%s", unit_tmpdir(), name);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/requests.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        unit_fail(__FILE__, __LINE__, "cannot write %s", path);
+        return dir;
+    }
+    for (int i = 0; i < n; i++)
+        fprintf(f, "{\"index\":%d,\"ok\":true,\"t_sched_ns\":%d000000,\"t_send_ns\":%d000000,"
+                "\"t_first_token_ns\":%d000000,\"t_last_token_ns\":%d000000,\"t_end_ns\":%d000000,"
+                "\"output_tokens\":%d,\"events\":%d,\"token_source\":\"usage\",\"forced_output_tokens\":10,"
+                "\"engine\":{\"t_queued_ns\":%d000000,\"t_first_token_ns\":%d000000}}\n",
+                i, 100 * i, 100 * i, 100 * i + 20, 100 * i + 50, 100 * i + 60, out[i], out[i],
+                100 * i, 100 * i + eng_ttft_ms);
+    fclose(f);
+    return dir;
+}
+
+/* Runs that generated different token totals are flagged, with how much
+ * and the likely cause; the engine view and the short outputs are set
+ * side by side. */
+TEST(compare_warns_on_token_totals_and_shows_engine_view)
+{
+    const int full[] = { 10, 10, 10 }, cut[] = { 10, 4, 10 };
+    char a[512], b[512], err[512];
+    snprintf(a, sizeof a, "%s", token_run("tok_a", full, 3, 5));
+    snprintf(b, sizeof b, "%s", token_run("tok_b", cut, 3, 8));
+    int rc;
+    runlog *r[2];
+    r[0] = runlog_open(a, NULL, &rc, err, sizeof err);
+    r[1] = runlog_open(b, NULL, &rc, err, sizeof err);
+    REQUIRE(r[0] && r[1]);
+    compare_opts o = copts();
+    cJSON *doc = compare_json(r, 2, &o, &rc, err, sizeof err);
+    REQUIRE(doc);
+    CHECK(warned(doc, "run B: 1 of 3 requests that forced their output length came back short (6 tokens missing)"));
+    CHECK(warned(doc, "runs A and B generated different token totals: A 30, B 24 (-6, -20.0%)"));
+    CHECK(warned(doc, "likely cause: outputs shorter than forced (short_outputs A 0, B 1)"));
+    CHECK(!warned(doc, "run A:"));
+    int seen = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj(doc, "metrics")) {
+        if (!strcmp(str(m, "key"), "median_engine_ttft_ms")) {
+            seen |= 1;
+            CHECK_NEAR(cJSON_GetArrayItem(obj(m, "values"), 0)->valuedouble, 5, 1e-12);
+            CHECK_NEAR(cJSON_GetArrayItem(obj(m, "diff"), 1)->valuedouble, 3, 1e-12);
+        }
+        if (!strcmp(str(m, "key"), "short_outputs")) {
+            seen |= 2;
+            CHECK_NEAR(cJSON_GetArrayItem(obj(m, "values"), 1)->valuedouble, 1, 0);
+        }
+    }
+    CHECK_INT(seen, 3);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    compare_print(doc, TABLE_TEXT, f);
+    fclose(f);
+    CHECK_CONTAINS(buf, "WARNING: runs A and B generated different token totals");
+    CHECK_CONTAINS(buf, "median_engine_ttft_ms");
+    free(buf);
+    cJSON_Delete(doc);
+    /* the same totals: no such warning */
+    cJSON *same = compare_json((runlog *const[]){ r[0], r[0] }, 2, &o, &rc, err, sizeof err);
+    REQUIRE(same);
+    CHECK(!warned(same, "different token totals"));
+    cJSON_Delete(same);
+    runlog_free(r[0]);
+    runlog_free(r[1]);
 }

@@ -1042,3 +1042,62 @@ TEST(import_csv_line_numbers_with_quotes_and_blank_lines)
     CHECK_CONTAINS(l.err, "lines.csv:3: field '(csv)'");
     loaded_free(&l);
 }
+
+/* Wall-clock times (epoch seconds, ms or us) are rebased on the first
+ * record, the earliest with --sort, and kept in the header as t0; offsets
+ * stay as they are. Order errors name the user's field, not "t". */
+TEST(import_jsonl_epoch_times_rebased)
+{
+    const char *p = tmp("epoch.jsonl");
+    /* 1733400000.5 s = 2024-12-05T12:00:00.5Z */
+    write_file(p, "{\"ts\": 1733400000.5, \"n\": 10}\n"
+                  "{\"ts\": 1733400002.0, \"n\": 11}\n"
+                  "{\"ts\": 1733400001.25, \"n\": 12}\n");
+    import_opts o = {0};
+    o.map = "t=ts,input=n";
+    loaded l;
+    convert("jsonl", p, &o, &l);
+    CHECK_INT(l.rc, ERR_INPUT);
+    CHECK_CONTAINS(l.err, "epoch.jsonl:3: field 'ts': out of order: 0.750000 s comes after 1.500000 s (line 2)");
+    CHECK_CONTAINS(l.err, "re-run with --sort");
+    loaded_free(&l);
+    o.sort = 1;
+    convert("jsonl", p, &o, &l);
+    REQUIRE(l.rc == 0 && l.n == 3);
+    CHECK_STR(S(l.header, "t0"), "2024-12-05T12:00:00.500000Z");
+    CHECK_INT(I(l.rec[0], "t_us"), 0);
+    CHECK_INT(I(l.rec[1], "t_us"), 750000);
+    CHECK_INT(I(l.rec[2], "t_us"), 1500000);
+    loaded_free(&l);
+
+    /* milliseconds, in order, without --sort; a record before the first */
+    write_file(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000750, \"n\": 11}\n");
+    o.sort = 0;
+    o.time_unit = "ms";
+    convert("jsonl", p, &o, &l);
+    REQUIRE(l.rc == 0 && l.n == 2);
+    CHECK_STR(S(l.header, "t0"), "2024-12-05T12:00:00.500000Z");
+    CHECK_INT(I(l.rec[0], "t_us"), 0);
+    CHECK_INT(I(l.rec[1], "t_us"), 250000);
+    loaded_free(&l);
+    write_file(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000250, \"n\": 11}\n");
+    convert("jsonl", p, &o, &l);
+    CHECK_INT(l.rc, ERR_INPUT);
+    CHECK_CONTAINS(l.err, "epoch.jsonl:2: field 'ts': out of order: 0.250000 s before the first record's time");
+    loaded_free(&l);
+
+    /* offsets are kept (the wait before the first request too), no t0 */
+    write_file(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": 3, \"n\": 11}\n");
+    o.time_unit = NULL;
+    convert("jsonl", p, &o, &l);
+    REQUIRE(l.rc == 0 && l.n == 2);
+    CHECK(F(l.header, "t0") == NULL);
+    CHECK_INT(I(l.rec[0], "t_us"), 2500000);
+    loaded_free(&l);
+    /* a negative time names the user's field */
+    write_file(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": -1, \"n\": 11}\n");
+    convert("jsonl", p, &o, &l);
+    CHECK_INT(l.rc, ERR_INPUT);
+    CHECK_CONTAINS(l.err, "epoch.jsonl:2: field 'ts':");
+    loaded_free(&l);
+}

@@ -600,3 +600,117 @@ TEST(report_stats_sort_large_equals_qsort)
     free(x);
     free(y);
 }
+
+/* Writes a run directory DIR/requests.jsonl (under the test directory)
+ * from records; returns the directory's path (static buffer). */
+static const char *write_run(const char *name, const char *const *lines, size_t n)
+{
+    static char dir[512];
+    char path[600];
+    snprintf(dir, sizeof dir, "%s/%s", unit_tmpdir(), name);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/requests.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        unit_fail(__FILE__, __LINE__, "cannot write %s", path);
+        return dir;
+    }
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s\n", lines[i]);
+    fclose(f);
+    return dir;
+}
+
+/* The report of a run dir in format f (caller frees the text). */
+static char *report_text(const char *dir, table_format f, cJSON **docp)
+{
+    char err[512] = "";
+    int rc;
+    runlog *r = runlog_open(dir, NULL, &rc, err, sizeof err);
+    if (!r) {
+        unit_fail(__FILE__, __LINE__, "runlog_open: %s", err);
+        return NULL;
+    }
+    cJSON *doc = report_json(r, NULL);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (f == TABLE_CSV) report_print_csv(doc, 0, m);
+    else report_print(doc, f, m);
+    fclose(m);
+    runlog_free(r);
+    if (docp) *docp = doc;
+    else cJSON_Delete(doc);
+    return buf;
+}
+
+/* Without usage the counts are chunks, and the table says so; a response
+ * in one event has no TPOT (n/a, never 0.00). */
+TEST(report_labels_chunk_counts_and_unmeasured_tpot)
+{
+    const char *lines[] = {
+        "{\"index\":0,\"ok\":true,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_first_token_ns\":5000000,"
+        "\"t_last_token_ns\":5000000,\"t_end_ns\":6000000,\"output_tokens\":7,\"events\":1,"
+        "\"token_source\":\"chunks\",\"gaps_ns\":[]}",
+    };
+    const char *dir = write_run("chunks", lines, 1);
+    char *t = report_text(dir, TABLE_TEXT, NULL);
+    REQUIRE(t);
+    CHECK_CONTAINS(t, "Total generated chunks (no usage):               7\n");
+    CHECK_CONTAINS(t, "Output chunk throughput (chunk/s):");
+    CHECK(!strstr(t, "Total generated tokens"));
+    CHECK_CONTAINS(t, "Mean TPOT (ms):                                n/a\n");
+    CHECK(!strstr(t, "Engine-reported"));
+    CHECK(!strstr(t, "Short outputs"));
+    free(t);
+    t = report_text(dir, TABLE_MD, NULL);
+    REQUIRE(t);
+    CHECK_CONTAINS(t, "| Total generated chunks (no usage) | 7 |");
+    CHECK_CONTAINS(t, "| Mean TPOT (ms) | n/a |");
+    free(t);
+}
+
+/* The engine's own view beside the client's, labelled, in every format;
+ * outputs shorter than forced are counted and warned about. */
+TEST(report_engine_view_and_short_outputs)
+{
+    const char *lines[] = {
+        "{\"index\":0,\"ok\":true,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_first_token_ns\":118000000,"
+        "\"t_last_token_ns\":118000000,\"t_end_ns\":118000000,\"output_tokens\":44,\"events\":1,"
+        "\"token_source\":\"usage\",\"forced_output_tokens\":44,\"gaps_ns\":[],"
+        "\"engine\":{\"t_queued_ns\":1000000,\"t_scheduled_ns\":3000000,\"t_first_token_ns\":12600000,"
+        "\"t_finished_ns\":117000000,\"queue_ns\":2000000,\"prefill_ns\":9600000,\"decode_ns\":104400000}}",
+        "{\"index\":1,\"ok\":true,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_first_token_ns\":50000000,"
+        "\"t_last_token_ns\":50000000,\"t_end_ns\":50000000,\"output_tokens\":10,\"events\":1,"
+        "\"token_source\":\"usage\",\"forced_output_tokens\":44,\"gaps_ns\":[],"
+        "\"engine\":{\"t_queued_ns\":1000000,\"t_scheduled_ns\":3000000,\"t_first_token_ns\":12600000,"
+        "\"t_finished_ns\":49000000,\"queue_ns\":2000000,\"prefill_ns\":9600000,\"decode_ns\":36400000}}",
+    };
+    const char *dir = write_run("engine", lines, 2);
+    cJSON *doc = NULL;
+    char *t = report_text(dir, TABLE_TEXT, &doc);
+    REQUIRE(t && doc);
+    CHECK_NEAR(num(doc, "median_engine_ttft_ms"), 11.6, 1e-9);
+    CHECK_NEAR(num(doc, "median_ttft_ms"), 84, 1e-9);
+    CHECK_INT(num(doc, "short_outputs"), 1);
+    CHECK_CONTAINS(t, "WARNING: 1 of 2 requests that forced their output length came back short (34 tokens "
+                      "missing)");
+    CHECK_CONTAINS(t, "Short outputs (below forced length):             1\n");
+    CHECK_CONTAINS(t, "-------Engine-reported (engine's own clock)-------\n");
+    CHECK_CONTAINS(t, "Median engine TTFT (ms):                     11.60\n");
+    CHECK_CONTAINS(t, "Median TTFT (ms):                            84.00\n");
+    CHECK_CONTAINS(t, "Mean engine decode (ms):                     70.40\n");
+    CHECK_CONTAINS(t, "Mean TPOT (ms):                                n/a\n");
+    free(t);
+    cJSON_Delete(doc);
+    t = report_text(dir, TABLE_MD, NULL);
+    REQUIRE(t);
+    CHECK_CONTAINS(t, "**WARNING**: 1 of 2 requests");
+    CHECK_CONTAINS(t, "| Median engine TTFT (ms) | 11.60 |");
+    CHECK_CONTAINS(t, "| Short outputs (below forced length) | 1 |");
+    free(t);
+    t = report_text(dir, TABLE_CSV, NULL);
+    REQUIRE(t);
+    CHECK_CONTAINS(t, ",short_outputs,");
+    CHECK_CONTAINS(t, ",median_engine_ttft_ms,");
+    free(t);
+}

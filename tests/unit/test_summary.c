@@ -416,7 +416,7 @@ TEST(summary_empty)
         "total_output_tokens", "request_throughput", "output_throughput", "total_token_throughput",
         "request_goodput", "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us", "achieved_rate",
         "trace_rate", "max_concurrency", "errors", "token_source", "itl_basis", "input_token_source",
-        "warmup_excluded" };
+        "warmup_excluded", "forced_outputs", "short_outputs", "short_output_tokens_missing" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!cJSON_GetObjectItemCaseSensitive(j, keys[i])) unit_fail(__FILE__, __LINE__, "no key %s", keys[i]);
     const char *xs[] = { "ttft", "tpot", "itl", "e2el" }, *st[] = { "mean", "median", "std", "p90", "p99" };
@@ -427,7 +427,7 @@ TEST(summary_empty)
             if (!cJSON_GetObjectItemCaseSensitive(j, key)) unit_fail(__FILE__, __LINE__, "no key %s", key);
         }
     }
-    CHECK_INT(cJSON_GetArraySize(j), 20 + 20);
+    CHECK_INT(cJSON_GetArraySize(j), 23 + 20); /* no engine view without engine data */
     cJSON_Delete(j);
     summary_free(s);
 }
@@ -586,4 +586,112 @@ TEST(summary_from_file_matches_records)
     snprintf(path, sizeof path, "%s/missing.jsonl", unit_tmpdir());
     CHECK(summary_from_file(path, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "missing.jsonl: cannot open");
+}
+
+/* A response whose tokens all came in one event (an in-process engine that
+ * only has generate(), a non-streamed answer) has no measurable TPOT: it
+ * is left out, never counted as 0. */
+TEST(summary_tpot_not_measured_for_one_event)
+{
+    summary *s = new_summary(0, 0, 0, 0);
+    /* 44 tokens in one event at 118 ms: t_first == t_last */
+    CHECK_INT(add_ok(s, 0, 0, 0, 118 * MS, 118 * MS, 118 * MS, 44, ",\"events\":1"), 0);
+    /* an older log without "events": t_first == t_last says the same */
+    CHECK_INT(add_ok(s, 1, 0, 0, 100 * MS, 100 * MS, 101 * MS, 10, ""), 0);
+    cJSON *j = summary_json(s);
+    CHECK(is_null(j, "mean_tpot_ms"));
+    CHECK(is_null(j, "median_tpot_ms"));
+    CHECK(is_null(j, "p99_tpot_ms"));
+    cJSON_Delete(j);
+    /* events says 1 even though the times differ: still not measured */
+    CHECK_INT(add_ok(s, 2, 0, 0, 10 * MS, 20 * MS, 30 * MS, 5, ",\"events\":1"), 0);
+    /* two events: measured, (20 - 10) / (3 - 1) = 5 ms */
+    CHECK_INT(add_ok(s, 3, 0, 0, 10 * MS, 20 * MS, 30 * MS, 3, ",\"events\":2"), 0);
+    j = summary_json(s);
+    CHECK_NEAR(num(j, "mean_tpot_ms"), 5, 1e-12);
+    CHECK_NEAR(num(j, "p99_tpot_ms"), 5, 1e-12);
+    cJSON_Delete(j);
+    CHECK_NEAR(summary_tpot_ns(11, 10, 10, 110), 10, 1e-12);
+    CHECK(summary_tpot_ns(11, 1, 10, 110) < 0);
+    CHECK(summary_tpot_ns(1, 1, 10, 10) < 0);
+    CHECK(summary_tpot_ns(11, -1, 10, 10) < 0);
+    summary_free(s);
+}
+
+/* The engine's own account, as an in-process engine reports it: engine
+ * TTFT from queued to first token, TPOT from the decode time, queue,
+ * prefill and decode. Times in ms:
+ *   A  queued 1, scheduled 3, first 12.6, finished 118; 44 tokens
+ *      ttft 11.6, queue 2, prefill 9.6, decode 105.4, tpot 105.4/43
+ *   B  queue_ns 4, prefill_ns 6, decode_ns 20 given, no absolute times;
+ *      3 tokens: tpot 10, no ttft
+ *   C  no engine object: not in the engine view */
+TEST(summary_engine_view)
+{
+    summary *s = new_summary(0, 0, 0, 0);
+    CHECK_INT(add_ok(s, 0, 0, 0, 118 * MS, 118 * MS, 118 * MS, 44,
+                     ",\"events\":1,\"engine\":{\"clock\":\"monotonic\",\"t_queued_ns\":1000000,"
+                     "\"t_scheduled_ns\":3000000,\"t_first_token_ns\":12600000,\"t_finished_ns\":118000000,"
+                     "\"queue_ns\":null,\"prefill_ns\":null,\"decode_ns\":null}"), 0);
+    CHECK_INT(add_ok(s, 1, 0, 0, 50 * MS, 60 * MS, 70 * MS, 3,
+                     ",\"engine\":{\"t_queued_ns\":null,\"queue_ns\":4000000,\"prefill_ns\":6000000,"
+                     "\"decode_ns\":20000000}"), 0);
+    CHECK_INT(add_ok(s, 2, 0, 0, 5 * MS, 7 * MS, 8 * MS, 3, ""), 0);
+    cJSON *j = summary_json(s);
+    CHECK_INT(num(j, "engine_requests"), 2);
+    CHECK_NEAR(num(j, "mean_engine_ttft_ms"), 11.6, 1e-9);
+    CHECK_NEAR(num(j, "p99_engine_ttft_ms"), 11.6, 1e-9);
+    CHECK_NEAR(num(j, "mean_engine_queue_ms"), 3, 1e-9);      /* 2 and 4 */
+    CHECK_NEAR(num(j, "median_engine_prefill_ms"), 7.8, 1e-9); /* 9.6 and 6 */
+    CHECK_NEAR(num(j, "mean_engine_decode_ms"), (105.4 + 20) / 2, 1e-9);
+    CHECK_NEAR(num(j, "mean_engine_tpot_ms"), (105.4 / 43 + 10) / 2, 1e-9);
+    /* p90 of {2.4512.., 10}: 2.4512 + 0.9 * (10 - 2.4512) */
+    CHECK_NEAR(num(j, "p90_engine_tpot_ms"), 105.4 / 43 + 0.9 * (10 - 105.4 / 43), 1e-9);
+    /* the client's view is untouched: TTFT of A is 118 ms, its TPOT not measured */
+    CHECK_NEAR(num(j, "median_ttft_ms"), 50, 1e-12);
+    CHECK_NEAR(num(j, "mean_tpot_ms"), (5 + 1) / 2.0, 1e-12); /* B (10/2) and C (2/2) */
+    cJSON_Delete(j);
+    summary_free(s);
+
+    /* without engine objects there are no engine keys at all */
+    s = new_summary(0, 0, 0, 0);
+    CHECK_INT(add_ok(s, 0, 0, 0, 5 * MS, 7 * MS, 8 * MS, 3, ",\"engine\":null"), 0);
+    j = summary_json(s);
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "engine_requests") == NULL);
+    CHECK(cJSON_GetObjectItemCaseSensitive(j, "mean_engine_ttft_ms") == NULL);
+    cJSON_Delete(j);
+    /* a malformed engine member is named */
+    CHECK_INT(add_ok(s, 1, 0, 0, 5 * MS, 7 * MS, 8 * MS, 3, ",\"engine\":{\"queue_ns\":\"x\"}"), ERR_INPUT);
+    CHECK_CONTAINS(summary_error(s), "engine.queue_ns");
+    CHECK_INT(add_ok(s, 1, 0, 0, 5 * MS, 7 * MS, 8 * MS, 3, ",\"engine\":[1]"), ERR_INPUT);
+    summary_free(s);
+}
+
+/* Forced output lengths that came back short (a gateway dropped
+ * ignore_eos / min_tokens): counted over completed requests whose token
+ * count is the server's; chunk counts and failed requests are left out. */
+TEST(summary_short_outputs)
+{
+    summary *s = new_summary(0, 0, 0, 0);
+    CHECK_INT(add_ok(s, 0, 0, 0, 5 * MS, 7 * MS, 8 * MS, 3, ""), 0);
+    cJSON *j = summary_json(s);
+    CHECK_INT(num(j, "forced_outputs"), 0);
+    CHECK(is_null(j, "short_outputs"));
+    CHECK(is_null(j, "short_output_tokens_missing"));
+    cJSON_Delete(j);
+    CHECK_INT(add_ok(s, 1, 0, 0, 5 * MS, 7 * MS, 8 * MS, 100,
+                     ",\"forced_output_tokens\":100,\"token_source\":\"usage\""), 0);
+    CHECK_INT(add_ok(s, 2, 0, 0, 5 * MS, 7 * MS, 8 * MS, 40, ",\"forced_output_tokens\":100"), 0);
+    CHECK_INT(add_ok(s, 3, 0, 0, 5 * MS, 7 * MS, 8 * MS, 7,
+                     ",\"forced_output_tokens\":10,\"token_source\":\"usage\""), 0);
+    CHECK_INT(add_ok(s, 4, 0, 0, 5 * MS, 7 * MS, 8 * MS, 5,
+                     ",\"forced_output_tokens\":10,\"token_source\":\"chunks\""), 0);
+    CHECK_INT(add_failed(s, 5, 0, 0, 8 * MS, "http_5xx"), 0);
+    j = summary_json(s);
+    CHECK_INT(num(j, "forced_outputs"), 3);   /* 1, 2, 3: the chunk count of 4 is not compared */
+    CHECK_INT(num(j, "short_outputs"), 2);    /* 2 and 3 */
+    CHECK_INT(num(j, "short_output_tokens_missing"), 63);
+    cJSON_Delete(j);
+    CHECK_INT(add_ok(s, 6, 0, 0, 5 * MS, 7 * MS, 8 * MS, 5, ",\"forced_output_tokens\":-1"), ERR_INPUT);
+    summary_free(s);
 }
