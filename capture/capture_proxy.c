@@ -572,9 +572,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     pthread_mutex_lock(&q->mu);
     q->conn_done = 1;
-    int cancel = !q->finished && q->easy;
+    /* Completed OK: the client has the whole response. With a
+     * Content-Length libmicrohttpd stops calling the reader once that many
+     * bytes are sent (no end-of-stream return marks it), and this can come
+     * before libcurl reports the transfer's end, so the transfer is left to
+     * finish on its own rather than cancelled. */
+    int delivered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && q->state == Q_RESPONDING;
+    if (delivered) q->sent_all = 1;
+    int cancel = !q->finished && q->easy && !delivered;
     if (cancel) q->cancel = 1;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->x->incomplete && !(q->finished && q->sent_all))
+    if (!delivered && !q->x->incomplete && !(q->finished && q->sent_all))
         q->x->incomplete = atomic_load(&px->stopping) ? CAP_INC_STOPPED : CAP_INC_CLIENT;
     uint64_t sent = q->sent;
     pthread_mutex_unlock(&q->mu);
