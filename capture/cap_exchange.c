@@ -6,6 +6,7 @@
 #include "common/jsonw.h"
 #include "common/rng.h"
 #include "common/tokcount.h"
+#include "traces/import_rec.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -223,6 +224,34 @@ static cJSON *parse_body(int ok, const strbuf *b)
     return doc;
 }
 
+/* The path of a request target without its query string or fragment (a
+ * query may carry a key); an absolute-form target ("http://host/p") gives
+ * its path. Sets *n to its length. */
+static const char *target_path(const char *url, size_t *n)
+{
+    if (!url) url = "";
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+        const char *slash = strchr(strstr(url, "//") + 2, '/');
+        url = slash ? slash : "/";
+    }
+    *n = strcspn(url, "?#");
+    return url;
+}
+
+/* After the body's compact text (out from at on): the bytes as the client
+ * sent them, when they differ from it, so replay can send them exactly;
+ * only valid UTF-8 can be a JSON string, so other bytes are noted. */
+static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
+{
+    if (out->len - at == raw->len && !memcmp(out->buf + at, raw->buf, raw->len)) return;
+    if (!import_rec_utf8_ok(raw->buf, raw->len)) {
+        sb_adds(out, ",\"body_raw_omitted\":\"invalid utf-8\"");
+        return;
+    }
+    sb_adds(out, ",\"body_raw\":");
+    sb_json_str(out, raw->buf, raw->len);
+}
+
 void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out)
 {
     const resp_scan *s = &x->scan;
@@ -236,6 +265,12 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
 
     sb_adds(out, ",\"api\":");
     sb_json_str(out, x->api ? x->api : "other", strlen(x->api ? x->api : "other"));
+    size_t plen;
+    const char *path = target_path(x->url, &plen);
+    if (x->url && import_rec_utf8_ok(path, plen)) {
+        sb_adds(out, ",\"path\":");
+        sb_json_str(out, path, plen);
+    }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
     if (cJSON_IsString(model)) {
         sb_adds(out, ",\"model\":");
@@ -260,7 +295,9 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
     } else {
         if (body) {
             sb_adds(out, ",\"body\":");
+            size_t at = out->len;
             jsonw_append(out, body);
+            add_body_raw(out, at, &x->body);
             if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
         } else if (s->prompt_tokens >= 0) {
             sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
