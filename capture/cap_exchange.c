@@ -45,6 +45,7 @@ void cap_exchange_free(cap_exchange *x, resp_scan_pool *pool)
     if (!x) return;
     resp_scan_release(&x->scan, pool);
     free(x->url);
+    free(x->error);
     sb_free(&x->headers);
     sb_free(&x->body);
     free(x);
@@ -351,6 +352,10 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
     if (x->incomplete) {
         sb_adds(out, ",\"incomplete\":");
         sb_json_str(out, x->incomplete, strlen(x->incomplete));
+    }
+    if (x->error && import_rec_utf8_ok(x->error, strlen(x->error))) {
+        sb_adds(out, ",\"error\":");
+        sb_json_str(out, x->error, strlen(x->error));
     }
     if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
     else if (body_error) {

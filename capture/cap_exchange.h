@@ -63,6 +63,7 @@ typedef struct cap_exchange {
     int interim;                      /* 1xx responses seen before the final one */
     resp_scan scan;
     const char *incomplete;           /* NULL, or a CAP_INC_* reason */
+    char *error;                      /* proxy: the upstream transfer's error text (malloc'd), or NULL */
     int req_incomplete;               /* the request was not seen whole */
     void *ticket;                     /* capture_out ticket while the record is pending */
     void *ctx;                        /* the user's (the owner's context) */

@@ -267,15 +267,16 @@ static void transfer_done(capture_proxy *px, preq *q, CURLcode res)
     q->x->t_end = t;
     if (q->x->resp_started) resp_scan_end(&q->x->scan, t, res == CURLE_OK);
     resp_scan_release(&q->x->scan, &px->pool);
-    if (res != CURLE_OK && !q->cancel && !q->x->incomplete) q->x->incomplete = CAP_INC_UPSTREAM;
     int err = res != CURLE_OK && !q->cancel;
+    if (err && !q->x->incomplete) q->x->incomplete = CAP_INC_UPSTREAM;
+    if (err && !q->x->error) q->x->error = xstrdup(q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+    const char *proto = res == CURLE_OK ? http_opts_protocol(q->easy) : NULL;
     resume_locked(q);
     pthread_mutex_unlock(&q->mu);
-    if (err) {
-        pthread_mutex_lock(&px->out_mu);
-        px->st.upstream_errors++;
-        pthread_mutex_unlock(&px->out_mu);
-    }
+    pthread_mutex_lock(&px->out_mu);
+    if (err) px->st.upstream_errors++;
+    if (proto) px->st.protocol = proto;
+    pthread_mutex_unlock(&px->out_mu);
     unref(q);                                   /* the transfer's reference */
 }
 
@@ -391,10 +392,10 @@ static int start_transfer(capture_proxy *px, preq *q, const char *method)
     strbuf u = {0};
     sb_printf(&u, "%s%s", px->upstream, q->url);
     curl_easy_setopt(e, CURLOPT_URL, u.buf);
+    http_opts_apply(e, &px->o.http, u.buf);
     sb_free(&u);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(px->o.connect_timeout_ns / 1000000));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, q);

@@ -91,6 +91,7 @@ cJSON *capture_report_json(const capture_report *r)
         num(px, "bytes_up", p->bytes_up);
         num(px, "bytes_down", p->bytes_down);
         num(px, "peak_active", p->peak_active);
+        if (p->protocol) cJSON_AddStringToObject(px, "upstream_protocol", p->protocol);
     }
     const capture_out_stats *w = r->out;
     num(o, "records", w->written);

@@ -23,6 +23,7 @@
 #include "capture/capture_proxy.h"
 #include "capture/capture_report.h"
 #include "capture/pcap_source.h"
+#include "clients/http_opts.h"
 #include "common/parse.h"
 #include "traces/trace.h"
 
@@ -38,7 +39,10 @@ static const char help[] =
     "  -r, --read FILE         read a pcap or pcapng file (- is standard input)\n"
     "  --proxy [HOST:]PORT     run a recording reverse proxy there (HOST defaults to 127.0.0.1;\n"
     "                          port 0 picks a free one) ...\n"
-    "  --upstream URL          ... forwarding to URL (http://HOST:PORT[/PREFIX])\n"
+    "  --upstream URL          ... forwarding to URL (http[s]://HOST:PORT[/PREFIX])\n"
+    "\n"
+    "the proxy's upstream connection (--proxy only; the trace header's \"tls\" says which applied):\n"
+    CLI_HTTP_HELP
     "\n"
     "packets:\n"
     "  --port P                the server's port; repeatable (filter: tcp and (port P or ...))\n"
@@ -82,7 +86,7 @@ static const char help[] =
 enum {
     O_PROXY = 256, O_UPSTREAM, O_PORT, O_SNAPLEN, O_BUFFER, O_DURATION, O_MAX_REQ, O_LEVEL,
     O_ROTATE, O_ALL_PATHS, O_REDACT, O_NO_HEADERS, O_SAMPLE, O_SEED, O_IDLE, O_WINDOW, O_FLOW_MEM,
-    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP,
+    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_HTTP,
 };
 
 #define MAX_PORTS 64
@@ -96,6 +100,8 @@ typedef struct copts {
     int64_t duration_ns, idle_ns, window_ns;
     uint64_t max_requests, rotate_mb, flow_mem_mb, mem_mb, max_flows, max_body_mb, seed;
     double sample;
+    http_opts http;            /* the proxy's upstream connection */
+    int http_given;            /* one of the options above was given */
 } copts;
 
 #define bad(...) cli_usage_error("capture", usage, __VA_ARGS__)
@@ -133,12 +139,16 @@ static int parse_args(int argc, char **argv, copts *o)
         { "max-flows", required_argument, NULL, O_MAX_FLOWS },
         { "max-body-mb", required_argument, NULL, O_MAX_BODY }, { "stats", required_argument, NULL, O_STATS },
         { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, O_HELP }, CLI_HTTP_LONGOPTS(O_HTTP), { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, ":i:r:f:o:qh", lo, NULL)) != -1) {
         int64_t v;
         const char *opt = argv[optind - 1];
+        if (cli_http_opt(c, O_HTTP, optarg, &o->http)) {
+            o->http_given = 1;
+            continue;
+        }
         switch (c) {
         case 'h': case O_HELP: return -1;
         case 'i': o->iface = optarg; break;
@@ -205,9 +215,17 @@ static int parse_args(int argc, char **argv, copts *o)
                                                        : "missing a source: -i IFACE, -r FILE or --proxy PORT");
     if (o->proxy && !o->upstream) return cli_usage_error("capture", usage, "--proxy needs --upstream URL");
     if (!o->proxy && o->upstream) return cli_usage_error("capture", usage, "--upstream goes with --proxy");
+    if (!o->proxy && o->http_given)
+        return cli_usage_error("capture", usage, "--cacert, --capath, --insecure, --cert, --key and --http2 "
+                               "are for --proxy's upstream");
     if (o->proxy && (o->nports || o->filter))
         return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
     if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
+    if (o->proxy) {
+        char herr[600];
+        http_opts_from_env(&o->http);
+        if (http_opts_check(&o->http, herr, sizeof herr)) return cli_usage_error("capture", usage, "%s", herr);
+    }
     if (o->rotate_mb && !strcmp(o->out, "-"))
         return cli_usage_error("capture", usage, "--rotate-mb needs an output file, not -");
     if (strcmp(o->out, "-") && is_special(o->out)) {
@@ -294,6 +312,8 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->proxy) {
         cJSON_AddStringToObject(h, "proxy", o->proxy);
         cJSON_AddStringToObject(h, "upstream", o->upstream);
+        /* The trust and protocol settings that applied, never a key. */
+        if (o->http_given || !strncmp(o->upstream, "https://", 8)) http_opts_describe(&o->http, h);
     }
     if (filter) cJSON_AddStringToObject(h, "filter", filter);
     if (start_ns > 0) {
@@ -420,6 +440,7 @@ static int run_proxy(const copts *o, int sfd)
     memset(&po, 0, sizeof po);
     po.listen = o->proxy;
     po.upstream = o->upstream;
+    po.http = o->http;
     po.all_paths = o->all_paths;
     po.max_body = o->max_body_mb << 20;
     po.fmt = format_opts(o);
