@@ -46,6 +46,7 @@ void cap_exchange_free(cap_exchange *x, resp_scan_pool *pool)
     resp_scan_release(&x->scan, pool);
     free(x->url);
     free(x->error);
+    free(x->key_value);
     sb_free(&x->headers);
     sb_free(&x->body);
     free(x);
@@ -97,6 +98,9 @@ int cap_exchange_header_kept(const char *name, size_t len)
 void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
                              const char *value, size_t vlen)
 {
+    if (x->key_header && !x->key_value && strlen(x->key_header) == nlen &&
+        !strncasecmp(x->key_header, name, nlen))
+        x->key_value = xstrndup(value, vlen < 1024 ? vlen : 1024);
     if (!cap_exchange_header_kept(name, nlen)) return;
     if (x->headers.len + nlen + vlen > (64u << 10)) return;   /* bounded like the parser's limit */
     char l[128];
@@ -253,7 +257,7 @@ static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
     sb_json_str(out, raw->buf, raw->len);
 }
 
-void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out)
+void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf)
 {
     const resp_scan *s = &x->scan;
     int whole = !x->req_incomplete && !x->body_dropped && !x->req_encoding[0] && x->req_done;
@@ -363,5 +367,9 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
         sb_json_str(out, body_error, strlen(body_error));
     }
     sb_adds(out, "}}");
+    if (sf) {
+        sess_facts_fill(sf, body, x->key_value, x->key_value ? strlen(x->key_value) : 0, o->session_field);
+        if (x->t_end >= 0 && x->t_end >= x->t_req) sf->e2e_us = (x->t_end - x->t_req) / 1000;
+    }
     cJSON_Delete(body);
 }

@@ -111,8 +111,9 @@ static void ctl(capture_proxy *px, preq *q, int add)
 static void record_locked(capture_proxy *px, cap_exchange *x)
 {
     sb_clear(&px->rec);
-    cap_exchange_format(x, &px->o.fmt, &px->rec);
-    if (capture_out_complete(px->out, x->ticket, px->rec.buf, px->rec.len)) px->out_failed = 1;
+    sess_facts sf;
+    cap_exchange_format(x, &px->o.fmt, &px->rec, &sf);
+    if (capture_out_complete(px->out, x->ticket, px->rec.buf, px->rec.len, &sf)) px->out_failed = 1;
     x->ticket = NULL;
     px->st.recorded++;
     int i = cap_exchange_reason_index(x->incomplete);
@@ -340,6 +341,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     pthread_mutex_init(&q->mu, NULL);
     q->url = xstrdup(uri ? uri : "/");
     q->x = cap_exchange_new(0, now_cap(px));
+    q->x->key_header = px->o.fmt.session_header;
     q->clen = -1;
     pthread_mutex_lock(&px->mu);
     q->lnext = px->live;

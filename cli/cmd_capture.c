@@ -65,6 +65,15 @@ static const char help[] =
     "  --sample P              record each request with probability P (default 1)\n"
     "  --seed S                seeds --sample and --redact's hashes (default: random hashes)\n"
     "\n"
+    "sessions (session, turn, parent, think_us; see docs/capture.md):\n"
+    "  --session-header NAME   requests with the same value of header NAME are one conversation\n"
+    "                          (x-conversation-id, ...); it comes before the others\n"
+    "  --session-field NAME    ... or of the body's top-level field NAME (user, ...)\n"
+    "                          otherwise: a chat request whose messages before its last assistant\n"
+    "                          message equal an earlier request's messages continues it\n"
+    "  --max-sessions N        conversations remembered, the least recent forgotten (default 100000)\n"
+    "  --no-sessions           write no session fields\n"
+    "\n"
     "limits:\n"
     "  --idle-timeout DUR      end a connection silent this long (default 300s)\n"
     "  --reorder-window DUR    how long an unfinished exchange may hold back later records\n"
@@ -86,7 +95,8 @@ static const char help[] =
 enum {
     O_PROXY = 256, O_UPSTREAM, O_PORT, O_SNAPLEN, O_BUFFER, O_DURATION, O_MAX_REQ, O_LEVEL,
     O_ROTATE, O_ALL_PATHS, O_REDACT, O_NO_HEADERS, O_SAMPLE, O_SEED, O_IDLE, O_WINDOW, O_FLOW_MEM,
-    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_HTTP,
+    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_SESS_HEADER, O_SESS_FIELD,
+    O_MAX_SESS, O_NO_SESS, O_HTTP,
 };
 
 #define MAX_PORTS 64
@@ -100,6 +110,9 @@ typedef struct copts {
     int64_t duration_ns, idle_ns, window_ns;
     uint64_t max_requests, rotate_mb, flow_mem_mb, mem_mb, max_flows, max_body_mb, seed;
     double sample;
+    const char *session_header, *session_field;
+    int no_sessions;
+    uint64_t max_sessions;
     http_opts http;            /* the proxy's upstream connection */
     int http_given;            /* one of the options above was given */
 } copts;
@@ -139,6 +152,9 @@ static int parse_args(int argc, char **argv, copts *o)
         { "max-flows", required_argument, NULL, O_MAX_FLOWS },
         { "max-body-mb", required_argument, NULL, O_MAX_BODY }, { "stats", required_argument, NULL, O_STATS },
         { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
+        { "session-header", required_argument, NULL, O_SESS_HEADER },
+        { "session-field", required_argument, NULL, O_SESS_FIELD },
+        { "max-sessions", required_argument, NULL, O_MAX_SESS }, { "no-sessions", no_argument, NULL, O_NO_SESS },
         { "help", no_argument, NULL, O_HELP }, CLI_HTTP_LONGOPTS(O_HTTP), { NULL, 0, NULL, 0 },
     };
     int c;
@@ -163,6 +179,16 @@ static int parse_args(int argc, char **argv, copts *o)
         case O_ALL_PATHS: o->all_paths = 1; break;
         case O_REDACT: o->redact = 1; break;
         case O_NO_HEADERS: o->no_headers = 1; break;
+        case O_NO_SESS: o->no_sessions = 1; break;
+        case O_SESS_HEADER: case O_SESS_FIELD:
+            if (!optarg[0] || strlen(optarg) > 100 || strpbrk(optarg, " :\t\r\n"))
+                return bad("%s: expected a header or field name, got '%s'", opt, optarg);
+            *(c == O_SESS_HEADER ? &o->session_header : &o->session_field) = optarg;
+            break;
+        case O_MAX_SESS:
+            if (parse_u64(optarg, &o->max_sessions) || !o->max_sessions || o->max_sessions > 100000000)
+                return bad("%s: expected 1..100000000, got '%s'", "--max-sessions", optarg);
+            break;
         case O_PORT:
             if (parse_i64(optarg, &v) || v < 1 || v > 65535) return bad("%s: expected a port 1..65535, got '%s'", "--port", optarg);
             if (o->nports == MAX_PORTS) return bad("%s: at most 64 ports, got more ('%s')", "--port", optarg);
@@ -221,6 +247,8 @@ static int parse_args(int argc, char **argv, copts *o)
     if (o->proxy && (o->nports || o->filter))
         return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
     if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
+    if (o->no_sessions && (o->session_header || o->session_field || o->max_sessions))
+        return cli_usage_error("capture", usage, "--no-sessions goes with no other session option");
     if (o->proxy) {
         char herr[600];
         http_opts_from_env(&o->http);
@@ -323,6 +351,14 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->redact) cJSON_AddTrueToObject(h, "redacted");
     if (o->sample < 1) cJSON_AddNumberToObject(h, "sample", o->sample);
     if (o->all_paths) cJSON_AddTrueToObject(h, "all_paths");
+    if (o->no_sessions) {
+        cJSON_AddStringToObject(h, "sessions", "none");
+    } else {
+        cJSON *s = cJSON_AddObjectToObject(h, "sessions");
+        if (o->session_header) cJSON_AddStringToObject(s, "header", o->session_header);
+        if (o->session_field) cJSON_AddStringToObject(s, "field", o->session_field);
+        cJSON_AddStringToObject(s, "messages", "prefix chains");
+    }
     return h;
 }
 
@@ -337,11 +373,14 @@ static void fill_out_opts(const copts *o, capture_out_opts *w, const cJSON *hdr)
     w->seed = o->seed;
     w->max_requests = o->max_requests;
     w->window_ns = o->window_ns;
+    w->no_sessions = o->no_sessions;
+    w->max_sessions = o->max_sessions;
 }
 
 static cap_format_opts format_opts(const copts *o)
 {
-    cap_format_opts f = { o->redact, o->no_headers, o->seed };
+    cap_format_opts f = { .redact = o->redact, .no_headers = o->no_headers, .salt = o->seed,
+                          .session_header = o->session_header, .session_field = o->session_field };
     if (!o->have_seed && getrandom(&f.salt, sizeof f.salt, 0) != (ssize_t)sizeof f.salt)
         f.salt = (uint64_t)now_real_ns() ^ (uint64_t)getpid() << 32;
     return f;

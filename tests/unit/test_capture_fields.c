@@ -21,10 +21,10 @@ static cJSON *format_rec(const char *url, const char *body, size_t blen, int red
     x->hdr_done = x->req_done = 1;
     sb_add(&x->body, body, blen);
     x->status = 200;
-    cap_format_opts o = { redact, 0, 1 };
+    cap_format_opts o = { .redact = redact, .salt = 1 };
     strbuf b = {0};
     sb_adds(&b, "{\"t_us\":0,\"id\":\"cap-1\"");
-    cap_exchange_format(x, &o, &b);
+    cap_exchange_format(x, &o, &b, NULL);
     trace_rec r = {0};
     char err[256];
     int bad = trace_rec_parse(&r, b.buf, b.len, 0, err, sizeof err);
