@@ -257,6 +257,50 @@ static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
     sb_json_str(out, raw->buf, raw->len);
 }
 
+/* orig: what the server did, times relative to the request's arrival;
+ * closes the record. */
+static void format_orig(const cap_exchange *x, const char *body_error, strbuf *out)
+{
+    const resp_scan *s = &x->scan;
+    int ok = x->status >= 200 && x->status < 300 && !x->incomplete && !s->stream_error && !s->sse_broken;
+    if (x->status) sb_printf(out, ",\"orig\":{\"status\":%d", x->status);
+    else sb_adds(out, ",\"orig\":{\"status\":null");
+    sb_printf(out, ",\"ok\":%s", ok ? "true" : "false");
+    add_us(out, "ttft_us", s->t_first_content, x->t_req);
+    add_us(out, "e2e_us", x->t_end, x->t_req);
+    add_us(out, "t_first_byte_us", x->t_first_byte, x->t_req);
+    add_us(out, "t_last_token_us", s->t_last_content, x->t_req);
+    if (s->prompt_tokens >= 0) sb_printf(out, ",\"prompt_tokens\":%" PRId64, s->prompt_tokens);
+    if (x->resp_started && !s->encoded) {
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"usage\"", s->completion_tokens);
+        else
+            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"chunks\"", s->events);
+        sb_printf(out, ",\"events\":%" PRId64, s->events);
+    }
+    if (s->kind == RESP_SSE) sb_adds(out, ",\"stream\":true");
+    if (s->encoded) {
+        sb_adds(out, ",\"encoding\":");
+        sb_json_str(out, s->encoding, strlen(s->encoding));
+    }
+    if (s->stream_error) sb_adds(out, ",\"stream_error\":true");
+    if (x->interim) sb_printf(out, ",\"interim_responses\":%d", x->interim);
+    if (x->incomplete) {
+        sb_adds(out, ",\"incomplete\":");
+        sb_json_str(out, x->incomplete, strlen(x->incomplete));
+    }
+    if (x->error && import_rec_utf8_ok(x->error, strlen(x->error))) {
+        sb_adds(out, ",\"error\":");
+        sb_json_str(out, x->error, strlen(x->error));
+    }
+    if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
+    else if (body_error) {
+        sb_adds(out, ",\"body_error\":");
+        sb_json_str(out, body_error, strlen(body_error));
+    }
+    sb_adds(out, "}}");
+}
+
 void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf)
 {
     const resp_scan *s = &x->scan;
@@ -329,44 +373,7 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
         sb_addc(out, '}');
     }
 
-    /* orig: what the server did, times relative to the request's arrival. */
-    int ok = x->status >= 200 && x->status < 300 && !x->incomplete && !s->stream_error && !s->sse_broken;
-    if (x->status) sb_printf(out, ",\"orig\":{\"status\":%d", x->status);
-    else sb_adds(out, ",\"orig\":{\"status\":null");
-    sb_printf(out, ",\"ok\":%s", ok ? "true" : "false");
-    add_us(out, "ttft_us", s->t_first_content, x->t_req);
-    add_us(out, "e2e_us", x->t_end, x->t_req);
-    add_us(out, "t_first_byte_us", x->t_first_byte, x->t_req);
-    add_us(out, "t_last_token_us", s->t_last_content, x->t_req);
-    if (s->prompt_tokens >= 0) sb_printf(out, ",\"prompt_tokens\":%" PRId64, s->prompt_tokens);
-    if (x->resp_started && !s->encoded) {
-        if (s->completion_tokens >= 0)
-            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"usage\"", s->completion_tokens);
-        else
-            sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"chunks\"", s->events);
-        sb_printf(out, ",\"events\":%" PRId64, s->events);
-    }
-    if (s->kind == RESP_SSE) sb_adds(out, ",\"stream\":true");
-    if (s->encoded) {
-        sb_adds(out, ",\"encoding\":");
-        sb_json_str(out, s->encoding, strlen(s->encoding));
-    }
-    if (s->stream_error) sb_adds(out, ",\"stream_error\":true");
-    if (x->interim) sb_printf(out, ",\"interim_responses\":%d", x->interim);
-    if (x->incomplete) {
-        sb_adds(out, ",\"incomplete\":");
-        sb_json_str(out, x->incomplete, strlen(x->incomplete));
-    }
-    if (x->error && import_rec_utf8_ok(x->error, strlen(x->error))) {
-        sb_adds(out, ",\"error\":");
-        sb_json_str(out, x->error, strlen(x->error));
-    }
-    if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
-    else if (body_error) {
-        sb_adds(out, ",\"body_error\":");
-        sb_json_str(out, body_error, strlen(body_error));
-    }
-    sb_adds(out, "}}");
+    format_orig(x, body_error, out);
     if (sf) {
         sess_facts_fill(sf, body, x->key_value, x->key_value ? strlen(x->key_value) : 0, o->session_field);
         if (x->t_end >= 0 && x->t_end >= x->t_req) sf->e2e_us = (x->t_end - x->t_req) / 1000;

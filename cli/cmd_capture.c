@@ -134,6 +134,48 @@ static int parse_mb(const char *opt, const char *v, uint64_t *out)
     return 0;
 }
 
+/* The options' combinations, after parsing; 0 or an exit code. */
+static int check_args(copts *o)
+{
+    int nsrc = !!o->iface + !!o->file + !!o->proxy;
+    if (nsrc != 1)
+        return cli_usage_error("capture", usage, nsrc ? "give only one of -i, -r and --proxy"
+                                                       : "missing a source: -i IFACE, -r FILE or --proxy PORT");
+    if (o->proxy && !o->upstream) return cli_usage_error("capture", usage, "--proxy needs --upstream URL");
+    if (!o->proxy && o->upstream) return cli_usage_error("capture", usage, "--upstream goes with --proxy");
+    if (!o->proxy && o->http_given)
+        return cli_usage_error("capture", usage, "--cacert, --capath, --insecure, --cert, --key and --http2 "
+                               "are for --proxy's upstream");
+    if (o->proxy && (o->nports || o->filter))
+        return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
+    if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
+    if (o->no_sessions && (o->session_header || o->session_field || o->max_sessions))
+        return cli_usage_error("capture", usage, "--no-sessions goes with no other session option");
+    if (o->proxy) {
+        char herr[600];
+        http_opts_from_env(&o->http);
+        if (http_opts_check(&o->http, herr, sizeof herr)) return cli_usage_error("capture", usage, "%s", herr);
+    }
+    if (o->rotate_mb && !strcmp(o->out, "-"))
+        return cli_usage_error("capture", usage, "--rotate-mb needs an output file, not -");
+    if (strcmp(o->out, "-") && is_special(o->out)) {
+        /* The trace writer renames a temporary file onto its output, which
+         * must not happen to a device or a FIFO: write it as standard output. */
+        if (o->rotate_mb)
+            return cli_usage_error("capture", usage, "--rotate-mb needs a regular output file, not %s", o->out);
+        int fd = open(o->out, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+            msg_err("capture: cannot open %s: %s", o->out, strerror(errno));
+            if (fd >= 0) close(fd);
+            return EXIT_SYSTEM;
+        }
+        close(fd);
+        o->out_shown = o->out;
+        o->out = "-";
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, copts *o)
 {
     static const struct option lo[] = {
@@ -235,43 +277,7 @@ static int parse_args(int argc, char **argv, copts *o)
         }
     }
     if (optind < argc) return cli_usage_error("capture", usage, "unexpected argument '%s'", argv[optind]);
-    int nsrc = !!o->iface + !!o->file + !!o->proxy;
-    if (nsrc != 1)
-        return cli_usage_error("capture", usage, nsrc ? "give only one of -i, -r and --proxy"
-                                                       : "missing a source: -i IFACE, -r FILE or --proxy PORT");
-    if (o->proxy && !o->upstream) return cli_usage_error("capture", usage, "--proxy needs --upstream URL");
-    if (!o->proxy && o->upstream) return cli_usage_error("capture", usage, "--upstream goes with --proxy");
-    if (!o->proxy && o->http_given)
-        return cli_usage_error("capture", usage, "--cacert, --capath, --insecure, --cert, --key and --http2 "
-                               "are for --proxy's upstream");
-    if (o->proxy && (o->nports || o->filter))
-        return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
-    if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
-    if (o->no_sessions && (o->session_header || o->session_field || o->max_sessions))
-        return cli_usage_error("capture", usage, "--no-sessions goes with no other session option");
-    if (o->proxy) {
-        char herr[600];
-        http_opts_from_env(&o->http);
-        if (http_opts_check(&o->http, herr, sizeof herr)) return cli_usage_error("capture", usage, "%s", herr);
-    }
-    if (o->rotate_mb && !strcmp(o->out, "-"))
-        return cli_usage_error("capture", usage, "--rotate-mb needs an output file, not -");
-    if (strcmp(o->out, "-") && is_special(o->out)) {
-        /* The trace writer renames a temporary file onto its output, which
-         * must not happen to a device or a FIFO: write it as standard output. */
-        if (o->rotate_mb)
-            return cli_usage_error("capture", usage, "--rotate-mb needs a regular output file, not %s", o->out);
-        int fd = open(o->out, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
-            msg_err("capture: cannot open %s: %s", o->out, strerror(errno));
-            if (fd >= 0) close(fd);
-            return EXIT_SYSTEM;
-        }
-        close(fd);
-        o->out_shown = o->out;
-        o->out = "-";
-    }
-    return 0;
+    return check_args(o);
 }
 
 static int write_small_file(const char *path, const char *text)
