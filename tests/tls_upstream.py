@@ -4,8 +4,9 @@ proxy's TLS tests: POST .../chat/completions answers a streamed (SSE,
 chunked) or a JSON completion (Content-Length) as the body's "stream"
 asks; a body without "messages" gets a 400 JSON error.
 
-usage: tls_upstream.py CERT KEY PORT_FILE
+usage: tls_upstream.py CERT KEY PORT_FILE [CLIENT_CA]
 Listens on 127.0.0.1, on a free port written to PORT_FILE; stops on SIGTERM.
+With CLIENT_CA, clients must present a certificate that CA signed.
 """
 import json
 import os
@@ -71,6 +72,9 @@ def main():
     cert, key, port_file = sys.argv[1:4]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if len(sys.argv) > 4:
+        ctx.load_verify_locations(sys.argv[4])
+        ctx.verify_mode = ssl.CERT_REQUIRED
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)

@@ -17,9 +17,14 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=12
     -keyout "$T/srv.key" -out "$T/srv.csr" 2>>"$T/ssl.err" &&
 printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$T/ext" &&
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
-    -extfile "$T/ext" -out "$T/srv.pem" 2>>"$T/ssl.err"
-check "openssl made a CA and a server certificate" "[ -s '$T/srv.pem' ]"
-[ -s "$T/srv.pem" ] || { cat "$T/ssl.err"; finish; exit 1; }
+    -extfile "$T/ext" -out "$T/srv.pem" 2>>"$T/ssl.err" &&
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=sagellm-test-client \
+    -keyout "$T/cli.key" -out "$T/cli.csr" 2>>"$T/ssl.err" &&
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >"$T/cext" &&
+openssl x509 -req -in "$T/cli.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
+    -extfile "$T/cext" -out "$T/cli.pem" 2>>"$T/ssl.err"
+check "openssl made a CA, a server and a client certificate" "[ -s '$T/srv.pem' ] && [ -s '$T/cli.pem' ]"
+[ -s "$T/cli.pem" ] || { cat "$T/ssl.err"; finish; exit 1; }
 
 spawn $PY "$ROOT/tests/tls_upstream.py" "$T/srv.pem" "$T/srv.key" "$T/up.port"
 wait_for_file "$T/up.port" 10 || fail "the TLS upstream started"
@@ -88,6 +93,23 @@ PXENV="-u SSL_CERT_FILE" start_proxy d --insecure --max-requests 1
 check "--insecure: passes" "[ \$(chat $PX_d false '$T/d1.out') = 200 ]"
 wait "$PXPID_d"
 check "--insecure: the header says so" "head -1 '$T/d.jsonl' | grep -q '\"insecure\":true'"
+
+# --- mutual TLS: an upstream that wants a client certificate ---
+rm -f "$T/up2.port"
+spawn $PY "$ROOT/tests/tls_upstream.py" "$T/srv.pem" "$T/srv.key" "$T/up2.port" "$T/ca.pem"
+wait_for_file "$T/up2.port" 10 || fail "the mutual-TLS upstream started"
+UP=https://127.0.0.1:$(cat "$T/up2.port")
+PXENV="-u SSL_CERT_FILE" start_proxy e --cacert "$T/ca.pem" --max-requests 1
+check "no client certificate: refused, a 502" "[ \$(chat $PX_e false '$T/e1.out') = 502 ]"
+wait "$PXPID_e"
+check "... recorded as upstream_error with libcurl's text" \
+    "origs '$T/e.jsonl' \"len(o)==1 and o[0]['incomplete']=='upstream_error' and len(o[0]['error']) > 5\""
+PXENV="-u SSL_CERT_FILE" start_proxy f --cacert "$T/ca.pem" --cert "$T/cli.pem" --key "$T/cli.key" --max-requests 1
+check "--cert/--key: a stream passes" "[ \$(chat $PX_f true '$T/f1.out') = 200 ]"
+wait "$PXPID_f"
+check "--cert/--key: recorded ok; the header names the certificate, never the key" \
+    "origs '$T/f.jsonl' \"len(o)==1 and o[0]['ok'] is True\" && head -1 '$T/f.jsonl' | grep -q 'cli.pem' &&
+     ! grep -q 'cli.key' '$T/f.jsonl'"
 
 # --- usage ---
 expect_err "--cacert is for the proxy" 2 'for --proxy' "$BIN" capture -r "$T/none.pcap" --cacert "$T/ca.pem" -o "$T/x.jsonl"
