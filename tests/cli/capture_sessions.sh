@@ -5,7 +5,8 @@
 # think_us; `replay --sessions dependent` then replays them turn after turn;
 # `trace sessionize` infers the same for a trace without them; a header or
 # a body field groups requests instead; the memory cap forgets the least
-# recent conversation. Also the `path` and `body_raw` fields. Traffic on
+# recent conversation; `capture -i lo` (as root) finds the same sessions
+# in packets. Also the `path` and `body_raw` fields. Traffic on
 # 127.0.0.1 only; every process started here is stopped here.
 source "$(dirname "$0")/../lib.sh"
 PY=python3
@@ -61,6 +62,20 @@ sys.exit(0 if len(rs)==5 and all(r['path']=='/v1/chat/completions' and ': ' in r
 check "the statistics count 2 sessions and 3 continued turns" "$PY -c \"
 import json,sys; s=json.load(open('$T/a.stats'))['sessions']
 sys.exit(0 if s['first_turns']==2 and s['continued_by_messages']==3 and s['evicted']==0 else 1)\""
+
+# --- the same conversations captured from packets (live on lo; needs root) ---
+if [ "$(id -u)" = 0 ]; then
+    rm -f "$T/live.ready"
+    spawn timeout 60 "$BIN" capture -i lo --port "$UP" --max-requests 5 --ready-file "$T/live.ready" \
+        -o "$T/live.jsonl" -q 2>"$T/live.err"
+    LIVEPID=$SPAWN_PID
+    wait_for_file "$T/live.ready" 10 || fail "capture -i lo started" "$(cat "$T/live.err")"
+    ok "two conversations straight to the server" $PY "$TURNS" "http://127.0.0.1:$UP" 3,2
+    wait "$LIVEPID"
+    check "capture -i lo: the same sessions, turns and parents" "sessions '$T/live.jsonl' \"$CHAINS\""
+else
+    echo "skip: capture -i lo needs root"
+fi
 
 # --- replayed with --sessions dependent ---
 ok "replay --sessions dependent" "$BIN" replay "$T/a.jsonl" --client gateway --url "http://127.0.0.1:$UP" \
