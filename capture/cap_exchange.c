@@ -6,6 +6,7 @@
 #include "common/jsonw.h"
 #include "common/rng.h"
 #include "common/tokcount.h"
+#include "traces/import_rec.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -44,6 +45,8 @@ void cap_exchange_free(cap_exchange *x, resp_scan_pool *pool)
     if (!x) return;
     resp_scan_release(&x->scan, pool);
     free(x->url);
+    free(x->error);
+    free(x->key_value);
     sb_free(&x->headers);
     sb_free(&x->body);
     free(x);
@@ -95,6 +98,9 @@ int cap_exchange_header_kept(const char *name, size_t len)
 void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
                              const char *value, size_t vlen)
 {
+    if (x->key_header && !x->key_value && strlen(x->key_header) == nlen &&
+        !strncasecmp(x->key_header, name, nlen))
+        x->key_value = xstrndup(value, vlen < 1024 ? vlen : 1024);
     if (!cap_exchange_header_kept(name, nlen)) return;
     if (x->headers.len + nlen + vlen > (64u << 10)) return;   /* bounded like the parser's limit */
     char l[128];
@@ -223,71 +229,39 @@ static cJSON *parse_body(int ok, const strbuf *b)
     return doc;
 }
 
-void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out)
+/* The path of a request target without its query string or fragment (a
+ * query may carry a key); an absolute-form target ("http://host/p") gives
+ * its path. Sets *n to its length. */
+static const char *target_path(const char *url, size_t *n)
+{
+    if (!url) url = "";
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+        const char *slash = strchr(strstr(url, "//") + 2, '/');
+        url = slash ? slash : "/";
+    }
+    *n = strcspn(url, "?#");
+    return url;
+}
+
+/* After the body's compact text (out from at on): the bytes as the client
+ * sent them, when they differ from it, so replay can send them exactly;
+ * only valid UTF-8 can be a JSON string, so other bytes are noted. */
+static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
+{
+    if (out->len - at == raw->len && !memcmp(out->buf + at, raw->buf, raw->len)) return;
+    if (!import_rec_utf8_ok(raw->buf, raw->len)) {
+        sb_adds(out, ",\"body_raw_omitted\":\"invalid utf-8\"");
+        return;
+    }
+    sb_adds(out, ",\"body_raw\":");
+    sb_json_str(out, raw->buf, raw->len);
+}
+
+/* orig: what the server did, times relative to the request's arrival;
+ * closes the record. */
+static void format_orig(const cap_exchange *x, const char *body_error, strbuf *out)
 {
     const resp_scan *s = &x->scan;
-    int whole = !x->req_incomplete && !x->body_dropped && !x->req_encoding[0] && x->req_done;
-    cJSON *body = parse_body(whole, &x->body);
-    const char *body_error = NULL;
-    if (x->req_incomplete) body_error = NULL;
-    else if (x->body_dropped) body_error = "too large";
-    else if (x->req_encoding[0]) body_error = "compressed";
-    else if (!body) body_error = x->body.len ? "not a JSON object" : "empty";
-
-    sb_adds(out, ",\"api\":");
-    sb_json_str(out, x->api ? x->api : "other", strlen(x->api ? x->api : "other"));
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    if (cJSON_IsString(model)) {
-        sb_adds(out, ",\"model\":");
-        sb_json_str(out, model->valuestring, strlen(model->valuestring));
-    } else {
-        sb_adds(out, ",\"model\":null");
-    }
-    if (o->redact) {
-        blocks b = { .salt = o->salt, .h = 0xcbf29ce484222325ULL };
-        if (body) prompt_blocks(&b, body);
-        else add_text(&b, x->body.buf ? x->body.buf : "", x->body.len);
-        if (b.tokens > 0) close_blocks(&b, (b.tokens + REDACT_BLOCK - 1) / REDACT_BLOCK);
-        sb_printf(out, ",\"input_tokens\":%" PRId64, b.tokens);
-        if (b.nids) sb_printf(out, ",\"hash_ids\":[%s],\"block_size\":%d", b.ids.buf, REDACT_BLOCK);
-        sb_adds(out, ",\"tokens_estimated\":true");
-        sb_free(&b.ids);
-        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
-        if (s->completion_tokens >= 0)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
-        else if (cJSON_IsNumber(mt) && mt->valuedouble >= 0 && mt->valuedouble < 1e9)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, (int64_t)mt->valuedouble);
-    } else {
-        if (body) {
-            sb_adds(out, ",\"body\":");
-            jsonw_append(out, body);
-            if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
-        } else if (s->prompt_tokens >= 0) {
-            sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
-        } else {
-            /* No usable body and no count from the server: an estimate from
-             * the bytes seen, and the record says so. */
-            sb_printf(out, ",\"input_tokens\":%zu,\"tokens_estimated\":true",
-                      tok_estimate(x->body.buf ? x->body.buf : "", x->body.len));
-        }
-        if (s->completion_tokens >= 0)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
-        if (!o->no_headers && x->headers.len) {
-            sb_adds(out, ",\"headers\":{");
-            sb_add(out, x->headers.buf, x->headers.len);
-            sb_addc(out, '}');
-        }
-    }
-    if (!x->api) {
-        sb_adds(out, ",\"meta\":{\"method\":");
-        sb_json_str(out, x->method, strlen(x->method));
-        sb_adds(out, ",\"path\":");
-        const char *u = x->url ? x->url : "";
-        sb_json_str(out, u, strcspn(u, "?#"));   /* a query string may carry a key */
-        sb_addc(out, '}');
-    }
-
-    /* orig: what the server did, times relative to the request's arrival. */
     int ok = x->status >= 200 && x->status < 300 && !x->incomplete && !s->stream_error && !s->sse_broken;
     if (x->status) sb_printf(out, ",\"orig\":{\"status\":%d", x->status);
     else sb_adds(out, ",\"orig\":{\"status\":null");
@@ -315,11 +289,94 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
         sb_adds(out, ",\"incomplete\":");
         sb_json_str(out, x->incomplete, strlen(x->incomplete));
     }
+    if (x->error && import_rec_utf8_ok(x->error, strlen(x->error))) {
+        sb_adds(out, ",\"error\":");
+        sb_json_str(out, x->error, strlen(x->error));
+    }
     if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
     else if (body_error) {
         sb_adds(out, ",\"body_error\":");
         sb_json_str(out, body_error, strlen(body_error));
     }
     sb_adds(out, "}}");
+}
+
+void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf)
+{
+    const resp_scan *s = &x->scan;
+    int whole = !x->req_incomplete && !x->body_dropped && !x->req_encoding[0] && x->req_done;
+    cJSON *body = parse_body(whole, &x->body);
+    const char *body_error = NULL;
+    if (x->req_incomplete) body_error = NULL;
+    else if (x->body_dropped) body_error = "too large";
+    else if (x->req_encoding[0]) body_error = "compressed";
+    else if (!body) body_error = x->body.len ? "not a JSON object" : "empty";
+
+    sb_adds(out, ",\"api\":");
+    sb_json_str(out, x->api ? x->api : "other", strlen(x->api ? x->api : "other"));
+    size_t plen;
+    const char *path = target_path(x->url, &plen);
+    if (x->url && import_rec_utf8_ok(path, plen)) {
+        sb_adds(out, ",\"path\":");
+        sb_json_str(out, path, plen);
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    if (cJSON_IsString(model)) {
+        sb_adds(out, ",\"model\":");
+        sb_json_str(out, model->valuestring, strlen(model->valuestring));
+    } else {
+        sb_adds(out, ",\"model\":null");
+    }
+    if (o->redact) {
+        blocks b = { .salt = o->salt, .h = 0xcbf29ce484222325ULL };
+        if (body) prompt_blocks(&b, body);
+        else add_text(&b, x->body.buf ? x->body.buf : "", x->body.len);
+        if (b.tokens > 0) close_blocks(&b, (b.tokens + REDACT_BLOCK - 1) / REDACT_BLOCK);
+        sb_printf(out, ",\"input_tokens\":%" PRId64, b.tokens);
+        if (b.nids) sb_printf(out, ",\"hash_ids\":[%s],\"block_size\":%d", b.ids.buf, REDACT_BLOCK);
+        sb_adds(out, ",\"tokens_estimated\":true");
+        sb_free(&b.ids);
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+        else if (cJSON_IsNumber(mt) && mt->valuedouble >= 0 && mt->valuedouble < 1e9)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, (int64_t)mt->valuedouble);
+    } else {
+        if (body) {
+            sb_adds(out, ",\"body\":");
+            size_t at = out->len;
+            jsonw_append(out, body);
+            add_body_raw(out, at, &x->body);
+            if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+        } else if (s->prompt_tokens >= 0) {
+            sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+        } else {
+            /* No usable body and no count from the server: an estimate from
+             * the bytes seen, and the record says so. */
+            sb_printf(out, ",\"input_tokens\":%zu,\"tokens_estimated\":true",
+                      tok_estimate(x->body.buf ? x->body.buf : "", x->body.len));
+        }
+        if (s->completion_tokens >= 0)
+            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+        if (!o->no_headers && x->headers.len) {
+            sb_adds(out, ",\"headers\":{");
+            sb_add(out, x->headers.buf, x->headers.len);
+            sb_addc(out, '}');
+        }
+    }
+    if (!x->api) {
+        sb_adds(out, ",\"meta\":{\"method\":");
+        sb_json_str(out, x->method, strlen(x->method));
+        sb_adds(out, ",\"path\":");
+        const char *u = x->url ? x->url : "";
+        sb_json_str(out, u, strcspn(u, "?#"));   /* a query string may carry a key */
+        sb_addc(out, '}');
+    }
+
+    format_orig(x, body_error, out);
+    if (sf) {
+        sess_facts_fill(sf, body, x->key_value, x->key_value ? strlen(x->key_value) : 0, o->session_field);
+        if (x->t_end >= 0 && x->t_end >= x->t_req) sf->e2e_us = (x->t_end - x->t_req) / 1000;
+    }
     cJSON_Delete(body);
 }

@@ -21,6 +21,7 @@
 
 #include "capture/resp_scan.h"
 #include "common/util.h"
+#include "traces/sessionize.h"
 
 /* Why an exchange is incomplete (the record's orig.incomplete). */
 #define CAP_INC_GAP "gap"                 /* bytes of it were never captured */
@@ -63,6 +64,9 @@ typedef struct cap_exchange {
     int interim;                      /* 1xx responses seen before the final one */
     resp_scan scan;
     const char *incomplete;           /* NULL, or a CAP_INC_* reason */
+    char *error;                      /* proxy: the upstream transfer's error text (malloc'd), or NULL */
+    const char *key_header;           /* the session header's name (its owner's), or NULL */
+    char *key_value;                  /* that header's value as sent (malloc'd), or NULL */
     int req_incomplete;               /* the request was not seen whole */
     void *ticket;                     /* capture_out ticket while the record is pending */
     void *ctx;                        /* the user's (the owner's context) */
@@ -72,6 +76,8 @@ typedef struct cap_format_opts {
     int redact;                       /* lengths and block hashes instead of the prompt */
     int no_headers;                   /* leave request headers out */
     uint64_t salt;                    /* seeds the block hashes of --redact */
+    const char *session_header;       /* a request header that names the conversation, or NULL */
+    const char *session_field;        /* a body field that does, or NULL */
 } cap_format_opts;
 
 /* A new exchange with every time at -1. Never returns NULL. */
@@ -92,12 +98,15 @@ const char *cap_exchange_api_of(const char *url);
  * Expect, Keep-Alive, TE, Upgrade, Proxy-*). */
 int cap_exchange_header_kept(const char *name, size_t len);
 
-/* Adds a request header to x->headers when kept (name lower-cased). */
+/* Adds a request header to x->headers when kept (name lower-cased); keeps
+ * the value of x->key_header (any case) whether or not it is kept. */
 void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
                              const char *value, size_t vlen);
 
 /* Appends the record's fields after "t_us" and "id" to out: text that
- * starts with ',' and ends with '}' (docs/capture.md, "Records"). */
-void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out);
+ * starts with ',' and ends with '}' (docs/capture.md, "Records"). When sf
+ * is not NULL it gets what the exchange says about its conversation (for
+ * the writer's sessionizer; redacted records too, as it holds only hashes). */
+void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf);
 
 #endif

@@ -19,6 +19,8 @@ struct capture_ticket {
     char *rec;                 /* the record text once completed */
     size_t len;
     int done;
+    int has_facts;
+    sess_facts facts;
 };
 
 struct capture_out {
@@ -33,6 +35,7 @@ struct capture_out {
     uint64_t part, ids;
     int failed, busy, closed;
     strbuf line;
+    sessionizer *sess;         /* NULL with no_sessions */
     capture_out_stats st;
     char err[1024];
 };
@@ -60,6 +63,7 @@ capture_out *capture_out_new(const capture_out_opts *o, char *err, size_t errlen
     w->header = o->header ? cJSON_Duplicate(o->header, 1) : trace_header_new("capture");
     w->o.header = NULL;
     rng_seed2(&w->rng, o->seed, 0x5a3d1eULL);
+    if (!o->no_sessions) w->sess = sessionizer_new(o->max_sessions);
     return w;
 }
 
@@ -176,6 +180,14 @@ static int write_one(capture_out *w, capture_ticket *k)
     w->last_t_us = t_us;
     sb_clear(&w->line);
     sb_printf(&w->line, "{\"t_us\":%" PRId64 ",\"id\":\"cap-%" PRIu64 "\"", t_us, ++w->ids);
+    sess_assign a;
+    char id[32];
+    snprintf(id, sizeof id, "cap-%" PRIu64, w->ids);
+    /* Times in µs of the capture clock, so think times span rotated files. */
+    if (w->sess && k->has_facts) {
+        if (sessionizer_step(w->sess, &k->facts, id, k->t / 1000, &a)) sess_assign_append(&a, &w->line);
+        sessionizer_stats(w->sess, &w->st.sessions);
+    }
     sb_add(&w->line, k->rec, k->len);
     int rc;
     if (w->o.sink) {
@@ -210,9 +222,14 @@ static int emit_ready(capture_out *w)
     return rc;
 }
 
-int capture_out_complete(capture_out *w, capture_ticket *k, const char *rec, size_t len)
+int capture_out_complete(capture_out *w, capture_ticket *k, const char *rec, size_t len,
+                         const sess_facts *sf)
 {
     if (!k || k->done) return w->failed ? ERR_SYSTEM : 0;
+    if (sf) {
+        k->facts = *sf;
+        k->has_facts = 1;
+    }
     k->rec = xmalloc(len + 1);
     memcpy(k->rec, rec, len);
     k->rec[len] = '\0';
@@ -286,6 +303,7 @@ void capture_out_free(capture_out *w)
         free(k);
     }
     cJSON_Delete(w->header);
+    sessionizer_free(w->sess);
     sb_free(&w->line);
     free(w->path);
     free(w);

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "traces/sessionize.h"
+
 typedef struct capture_out capture_out;
 typedef struct capture_ticket capture_ticket;
 
@@ -45,6 +47,8 @@ typedef struct capture_out_opts {
     uint64_t max_requests;     /* record at most this many (0: no limit) */
     int64_t window_ns;         /* oldest open ticket's age limit (0: 600 s) */
     size_t window_bytes;       /* finished records held behind it (0: 256 MiB) */
+    int no_sessions;           /* write no session fields */
+    size_t max_sessions;       /* conversations remembered (0: 100000) */
 } capture_out_opts;
 
 typedef struct capture_out_stats {
@@ -58,6 +62,7 @@ typedef struct capture_out_stats {
     uint64_t files;            /* output files completed */
     uint64_t held_bytes, peak_held_bytes;
     uint64_t bytes_out;        /* bytes written to disk (after compression) */
+    sess_stats sessions;       /* the sessionizer's (zero with no_sessions) */
 } capture_out_stats;
 
 /* Creates the writer; the file is opened when the first record is written.
@@ -69,9 +74,13 @@ capture_out *capture_out_new(const capture_out_opts *o, char *err, size_t errlen
 capture_ticket *capture_out_reserve(capture_out *w, int64_t t, capture_force_fn force, void *owner);
 
 /* Completes t with a record from cap_exchange_format (copied: the text
- * after "t_us" and "id", starting with ','). t is freed once written.
+ * after "t_us" and "id", starting with ',') and what it says about its
+ * conversation (sf, copied; NULL: nothing). Records are written in arrival
+ * order, and that is when session, turn, parent and think_us are inferred
+ * (sessionize.h) and put after the id. t is freed once written.
  * Returns 0 or ERR_SYSTEM when the output failed. */
-int capture_out_complete(capture_out *w, capture_ticket *t, const char *rec, size_t len);
+int capture_out_complete(capture_out *w, capture_ticket *t, const char *rec, size_t len,
+                         const sess_facts *sf);
 
 /* Gives t up: nothing is written for it. */
 void capture_out_cancel(capture_out *w, capture_ticket *t);

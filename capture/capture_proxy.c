@@ -111,8 +111,9 @@ static void ctl(capture_proxy *px, preq *q, int add)
 static void record_locked(capture_proxy *px, cap_exchange *x)
 {
     sb_clear(&px->rec);
-    cap_exchange_format(x, &px->o.fmt, &px->rec);
-    if (capture_out_complete(px->out, x->ticket, px->rec.buf, px->rec.len)) px->out_failed = 1;
+    sess_facts sf;
+    cap_exchange_format(x, &px->o.fmt, &px->rec, &sf);
+    if (capture_out_complete(px->out, x->ticket, px->rec.buf, px->rec.len, &sf)) px->out_failed = 1;
     x->ticket = NULL;
     px->st.recorded++;
     int i = cap_exchange_reason_index(x->incomplete);
@@ -267,15 +268,16 @@ static void transfer_done(capture_proxy *px, preq *q, CURLcode res)
     q->x->t_end = t;
     if (q->x->resp_started) resp_scan_end(&q->x->scan, t, res == CURLE_OK);
     resp_scan_release(&q->x->scan, &px->pool);
-    if (res != CURLE_OK && !q->cancel && !q->x->incomplete) q->x->incomplete = CAP_INC_UPSTREAM;
     int err = res != CURLE_OK && !q->cancel;
+    if (err && !q->x->incomplete) q->x->incomplete = CAP_INC_UPSTREAM;
+    if (err && !q->x->error) q->x->error = xstrdup(q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+    const char *proto = res == CURLE_OK ? http_opts_protocol(q->easy) : NULL;
     resume_locked(q);
     pthread_mutex_unlock(&q->mu);
-    if (err) {
-        pthread_mutex_lock(&px->out_mu);
-        px->st.upstream_errors++;
-        pthread_mutex_unlock(&px->out_mu);
-    }
+    pthread_mutex_lock(&px->out_mu);
+    if (err) px->st.upstream_errors++;
+    if (proto) px->st.protocol = proto;
+    pthread_mutex_unlock(&px->out_mu);
     unref(q);                                   /* the transfer's reference */
 }
 
@@ -339,6 +341,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     pthread_mutex_init(&q->mu, NULL);
     q->url = xstrdup(uri ? uri : "/");
     q->x = cap_exchange_new(0, now_cap(px));
+    q->x->key_header = px->o.fmt.session_header;
     q->clen = -1;
     pthread_mutex_lock(&px->mu);
     q->lnext = px->live;
@@ -391,10 +394,10 @@ static int start_transfer(capture_proxy *px, preq *q, const char *method)
     strbuf u = {0};
     sb_printf(&u, "%s%s", px->upstream, q->url);
     curl_easy_setopt(e, CURLOPT_URL, u.buf);
+    http_opts_apply(e, &px->o.http, u.buf);
     sb_free(&u);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(px->o.connect_timeout_ns / 1000000));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
@@ -572,9 +575,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     pthread_mutex_lock(&q->mu);
     q->conn_done = 1;
-    int cancel = !q->finished && q->easy;
+    /* Completed OK: the client has the whole response. With a
+     * Content-Length libmicrohttpd stops calling the reader once that many
+     * bytes are sent (no end-of-stream return marks it), and this can come
+     * before libcurl reports the transfer's end, so the transfer is left to
+     * finish on its own rather than cancelled. */
+    int delivered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && q->state == Q_RESPONDING;
+    if (delivered) q->sent_all = 1;
+    int cancel = !q->finished && q->easy && !delivered;
     if (cancel) q->cancel = 1;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->x->incomplete && !(q->finished && q->sent_all))
+    if (!delivered && !q->x->incomplete && !(q->finished && q->sent_all))
         q->x->incomplete = atomic_load(&px->stopping) ? CAP_INC_STOPPED : CAP_INC_CLIENT;
     uint64_t sent = q->sent;
     pthread_mutex_unlock(&q->mu);

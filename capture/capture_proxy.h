@@ -23,12 +23,14 @@
 
 #include "capture/cap_exchange.h"
 #include "capture/capture_out.h"
+#include "clients/http_opts.h"
 
 typedef struct capture_proxy capture_proxy;
 
 typedef struct capture_proxy_opts {
     const char *listen;        /* "[HOST:]PORT" ("[::1]:PORT" for IPv6); HOST defaults to 127.0.0.1; port 0 picks one */
-    const char *upstream;      /* "http://HOST:PORT[/PREFIX]": request paths are appended */
+    const char *upstream;      /* "http[s]://HOST:PORT[/PREFIX]": request paths are appended */
+    http_opts http;            /* TLS trust, client certificate, HTTP/2 towards the upstream */
     int all_paths;             /* record requests on any path (api "other") */
     size_t max_body;           /* larger request bodies get 413 (0: 64 MiB) */
     size_t max_json;           /* non-streamed response bodies kept for their usage (0: 16 MiB) */
@@ -46,6 +48,7 @@ typedef struct capture_proxy_stats {
     uint64_t too_large;        /* bodies over max_body, answered 413 */
     uint64_t bytes_up, bytes_down;
     uint64_t peak_active;      /* requests in flight at once, at most */
+    const char *protocol;      /* of the last finished upstream transfer ("http/1.1", "h2"), or NULL */
 } capture_proxy_stats;
 
 /* Starts listening and the forwarding thread. NULL with err filled on

@@ -91,6 +91,7 @@ cJSON *capture_report_json(const capture_report *r)
         num(px, "bytes_up", p->bytes_up);
         num(px, "bytes_down", p->bytes_down);
         num(px, "peak_active", p->peak_active);
+        if (p->protocol) cJSON_AddStringToObject(px, "upstream_protocol", p->protocol);
     }
     const capture_out_stats *w = r->out;
     num(o, "records", w->written);
@@ -99,6 +100,16 @@ cJSON *capture_report_json(const capture_report *r)
     num(o, "window_forced", w->forced);
     num(o, "files", w->files);
     num(o, "bytes_written", w->bytes_out);
+    const sess_stats *ss = &w->sessions;
+    cJSON *so = cJSON_AddObjectToObject(o, "sessions");
+    num(so, "requests", ss->requests);
+    num(so, "first_turns", ss->first_turns);
+    num(so, "continued_by_key", ss->by_key);
+    num(so, "continued_by_messages", ss->by_prefix);
+    num(so, "remembered", ss->open);
+    num(so, "peak_remembered", ss->peak_open);
+    num(so, "evicted", ss->evicted);
+    num(so, "ids_too_long", ss->long_ids);
     const uint64_t *inc = incomplete(r);
     num(o, "incomplete_total", sum(inc, CAP_NINC));
     cJSON *ic = cJSON_AddObjectToObject(o, "incomplete");
@@ -147,4 +158,9 @@ void capture_report_text(const capture_report *r, strbuf *b)
         first = 0;
     }
     sb_addc(b, '\n');
+    const sess_stats *ss = &r->out->sessions;
+    if (ss->requests)
+        sb_printf(b, "  sessions  %" PRIu64 " started, %" PRIu64 " turns continued (%" PRIu64 " by key, %" PRIu64
+                  " by messages), %" PRIu64 " forgotten at --max-sessions\n", ss->first_turns,
+                  ss->by_key + ss->by_prefix, ss->by_key, ss->by_prefix, ss->evicted);
 }

@@ -65,8 +65,9 @@ static void held_sub(http_pair *hp, cap_exchange *x)
 static void record(http_pair *hp, cap_exchange *x)
 {
     sb_clear(&hp->rec);
-    cap_exchange_format(x, &hp->o.fmt, &hp->rec);
-    capture_out_complete(hp->out, x->ticket, hp->rec.buf, hp->rec.len);
+    sess_facts sf;
+    cap_exchange_format(x, &hp->o.fmt, &hp->rec, &sf);
+    capture_out_complete(hp->out, x->ticket, hp->rec.buf, hp->rec.len, &sf);
     x->ticket = NULL;
     hp->st.recorded++;
     int i = cap_exchange_reason_index(x->incomplete);
@@ -220,6 +221,7 @@ static int q_begin(http_parser *p)
     if (c->qlen >= hp->o.max_queue && c->qhead)  /* a client that never hears back */
         resp_abort(hp, c, c->qhead, c->ts, CAP_INC_MEMORY);
     cap_exchange *x = cap_exchange_new(c->id, c->ts);
+    x->key_header = hp->o.fmt.session_header;
     x->ctx = hp;
     if (c->qtail) c->qtail->next = x; else c->qhead = x;
     c->qtail = x;

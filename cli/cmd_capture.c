@@ -23,6 +23,7 @@
 #include "capture/capture_proxy.h"
 #include "capture/capture_report.h"
 #include "capture/pcap_source.h"
+#include "clients/http_opts.h"
 #include "common/parse.h"
 #include "traces/trace.h"
 
@@ -38,7 +39,10 @@ static const char help[] =
     "  -r, --read FILE         read a pcap or pcapng file (- is standard input)\n"
     "  --proxy [HOST:]PORT     run a recording reverse proxy there (HOST defaults to 127.0.0.1;\n"
     "                          port 0 picks a free one) ...\n"
-    "  --upstream URL          ... forwarding to URL (http://HOST:PORT[/PREFIX])\n"
+    "  --upstream URL          ... forwarding to URL (http[s]://HOST:PORT[/PREFIX])\n"
+    "\n"
+    "the proxy's upstream connection (--proxy only; the trace header's \"tls\" says which applied):\n"
+    CLI_HTTP_HELP
     "\n"
     "packets:\n"
     "  --port P                the server's port; repeatable (filter: tcp and (port P or ...))\n"
@@ -61,6 +65,15 @@ static const char help[] =
     "  --sample P              record each request with probability P (default 1)\n"
     "  --seed S                seeds --sample and --redact's hashes (default: random hashes)\n"
     "\n"
+    "sessions (session, turn, parent, think_us; see docs/capture.md):\n"
+    "  --session-header NAME   requests with the same value of header NAME are one conversation\n"
+    "                          (x-conversation-id, ...); it comes before the others\n"
+    "  --session-field NAME    ... or of the body's top-level field NAME (user, ...)\n"
+    "                          otherwise: a chat request whose messages before its last assistant\n"
+    "                          message equal an earlier request's messages continues it\n"
+    "  --max-sessions N        conversations remembered, the least recent forgotten (default 100000)\n"
+    "  --no-sessions           write no session fields\n"
+    "\n"
     "limits:\n"
     "  --idle-timeout DUR      end a connection silent this long (default 300s)\n"
     "  --reorder-window DUR    how long an unfinished exchange may hold back later records\n"
@@ -82,7 +95,8 @@ static const char help[] =
 enum {
     O_PROXY = 256, O_UPSTREAM, O_PORT, O_SNAPLEN, O_BUFFER, O_DURATION, O_MAX_REQ, O_LEVEL,
     O_ROTATE, O_ALL_PATHS, O_REDACT, O_NO_HEADERS, O_SAMPLE, O_SEED, O_IDLE, O_WINDOW, O_FLOW_MEM,
-    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP,
+    O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_SESS_HEADER, O_SESS_FIELD,
+    O_MAX_SESS, O_NO_SESS, O_HTTP,
 };
 
 #define MAX_PORTS 64
@@ -96,6 +110,11 @@ typedef struct copts {
     int64_t duration_ns, idle_ns, window_ns;
     uint64_t max_requests, rotate_mb, flow_mem_mb, mem_mb, max_flows, max_body_mb, seed;
     double sample;
+    const char *session_header, *session_field;
+    int no_sessions;
+    uint64_t max_sessions;
+    http_opts http;            /* the proxy's upstream connection */
+    int http_given;            /* one of the options above was given */
 } copts;
 
 #define bad(...) cli_usage_error("capture", usage, __VA_ARGS__)
@@ -112,6 +131,48 @@ static int parse_mb(const char *opt, const char *v, uint64_t *out)
 {
     if (parse_u64(v, out) || *out == 0 || *out > (1u << 20))
         return bad("%s: expected a positive number of MiB, got '%s'", opt, v);
+    return 0;
+}
+
+/* The options' combinations, after parsing; 0 or an exit code. */
+static int check_args(copts *o)
+{
+    int nsrc = !!o->iface + !!o->file + !!o->proxy;
+    if (nsrc != 1)
+        return cli_usage_error("capture", usage, nsrc ? "give only one of -i, -r and --proxy"
+                                                       : "missing a source: -i IFACE, -r FILE or --proxy PORT");
+    if (o->proxy && !o->upstream) return cli_usage_error("capture", usage, "--proxy needs --upstream URL");
+    if (!o->proxy && o->upstream) return cli_usage_error("capture", usage, "--upstream goes with --proxy");
+    if (!o->proxy && o->http_given)
+        return cli_usage_error("capture", usage, "--cacert, --capath, --insecure, --cert, --key and --http2 "
+                               "are for --proxy's upstream");
+    if (o->proxy && (o->nports || o->filter))
+        return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
+    if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
+    if (o->no_sessions && (o->session_header || o->session_field || o->max_sessions))
+        return cli_usage_error("capture", usage, "--no-sessions goes with no other session option");
+    if (o->proxy) {
+        char herr[600];
+        http_opts_from_env(&o->http);
+        if (http_opts_check(&o->http, herr, sizeof herr)) return cli_usage_error("capture", usage, "%s", herr);
+    }
+    if (o->rotate_mb && !strcmp(o->out, "-"))
+        return cli_usage_error("capture", usage, "--rotate-mb needs an output file, not -");
+    if (strcmp(o->out, "-") && is_special(o->out)) {
+        /* The trace writer renames a temporary file onto its output, which
+         * must not happen to a device or a FIFO: write it as standard output. */
+        if (o->rotate_mb)
+            return cli_usage_error("capture", usage, "--rotate-mb needs a regular output file, not %s", o->out);
+        int fd = open(o->out, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+            msg_err("capture: cannot open %s: %s", o->out, strerror(errno));
+            if (fd >= 0) close(fd);
+            return EXIT_SYSTEM;
+        }
+        close(fd);
+        o->out_shown = o->out;
+        o->out = "-";
+    }
     return 0;
 }
 
@@ -133,12 +194,19 @@ static int parse_args(int argc, char **argv, copts *o)
         { "max-flows", required_argument, NULL, O_MAX_FLOWS },
         { "max-body-mb", required_argument, NULL, O_MAX_BODY }, { "stats", required_argument, NULL, O_STATS },
         { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+        { "session-header", required_argument, NULL, O_SESS_HEADER },
+        { "session-field", required_argument, NULL, O_SESS_FIELD },
+        { "max-sessions", required_argument, NULL, O_MAX_SESS }, { "no-sessions", no_argument, NULL, O_NO_SESS },
+        { "help", no_argument, NULL, O_HELP }, CLI_HTTP_LONGOPTS(O_HTTP), { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, ":i:r:f:o:qh", lo, NULL)) != -1) {
         int64_t v;
         const char *opt = argv[optind - 1];
+        if (cli_http_opt(c, O_HTTP, optarg, &o->http)) {
+            o->http_given = 1;
+            continue;
+        }
         switch (c) {
         case 'h': case O_HELP: return -1;
         case 'i': o->iface = optarg; break;
@@ -153,6 +221,16 @@ static int parse_args(int argc, char **argv, copts *o)
         case O_ALL_PATHS: o->all_paths = 1; break;
         case O_REDACT: o->redact = 1; break;
         case O_NO_HEADERS: o->no_headers = 1; break;
+        case O_NO_SESS: o->no_sessions = 1; break;
+        case O_SESS_HEADER: case O_SESS_FIELD:
+            if (!optarg[0] || strlen(optarg) > 100 || strpbrk(optarg, " :\t\r\n"))
+                return bad("%s: expected a header or field name, got '%s'", opt, optarg);
+            *(c == O_SESS_HEADER ? &o->session_header : &o->session_field) = optarg;
+            break;
+        case O_MAX_SESS:
+            if (parse_u64(optarg, &o->max_sessions) || !o->max_sessions || o->max_sessions > 100000000)
+                return bad("%s: expected 1..100000000, got '%s'", "--max-sessions", optarg);
+            break;
         case O_PORT:
             if (parse_i64(optarg, &v) || v < 1 || v > 65535) return bad("%s: expected a port 1..65535, got '%s'", "--port", optarg);
             if (o->nports == MAX_PORTS) return bad("%s: at most 64 ports, got more ('%s')", "--port", optarg);
@@ -199,33 +277,7 @@ static int parse_args(int argc, char **argv, copts *o)
         }
     }
     if (optind < argc) return cli_usage_error("capture", usage, "unexpected argument '%s'", argv[optind]);
-    int nsrc = !!o->iface + !!o->file + !!o->proxy;
-    if (nsrc != 1)
-        return cli_usage_error("capture", usage, nsrc ? "give only one of -i, -r and --proxy"
-                                                       : "missing a source: -i IFACE, -r FILE or --proxy PORT");
-    if (o->proxy && !o->upstream) return cli_usage_error("capture", usage, "--proxy needs --upstream URL");
-    if (!o->proxy && o->upstream) return cli_usage_error("capture", usage, "--upstream goes with --proxy");
-    if (o->proxy && (o->nports || o->filter))
-        return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
-    if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
-    if (o->rotate_mb && !strcmp(o->out, "-"))
-        return cli_usage_error("capture", usage, "--rotate-mb needs an output file, not -");
-    if (strcmp(o->out, "-") && is_special(o->out)) {
-        /* The trace writer renames a temporary file onto its output, which
-         * must not happen to a device or a FIFO: write it as standard output. */
-        if (o->rotate_mb)
-            return cli_usage_error("capture", usage, "--rotate-mb needs a regular output file, not %s", o->out);
-        int fd = open(o->out, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
-            msg_err("capture: cannot open %s: %s", o->out, strerror(errno));
-            if (fd >= 0) close(fd);
-            return EXIT_SYSTEM;
-        }
-        close(fd);
-        o->out_shown = o->out;
-        o->out = "-";
-    }
-    return 0;
+    return check_args(o);
 }
 
 static int write_small_file(const char *path, const char *text)
@@ -294,6 +346,8 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->proxy) {
         cJSON_AddStringToObject(h, "proxy", o->proxy);
         cJSON_AddStringToObject(h, "upstream", o->upstream);
+        /* The trust and protocol settings that applied, never a key. */
+        if (o->http_given || !strncmp(o->upstream, "https://", 8)) http_opts_describe(&o->http, h);
     }
     if (filter) cJSON_AddStringToObject(h, "filter", filter);
     if (start_ns > 0) {
@@ -303,6 +357,14 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->redact) cJSON_AddTrueToObject(h, "redacted");
     if (o->sample < 1) cJSON_AddNumberToObject(h, "sample", o->sample);
     if (o->all_paths) cJSON_AddTrueToObject(h, "all_paths");
+    if (o->no_sessions) {
+        cJSON_AddStringToObject(h, "sessions", "none");
+    } else {
+        cJSON *s = cJSON_AddObjectToObject(h, "sessions");
+        if (o->session_header) cJSON_AddStringToObject(s, "header", o->session_header);
+        if (o->session_field) cJSON_AddStringToObject(s, "field", o->session_field);
+        cJSON_AddStringToObject(s, "messages", "prefix chains");
+    }
     return h;
 }
 
@@ -317,11 +379,14 @@ static void fill_out_opts(const copts *o, capture_out_opts *w, const cJSON *hdr)
     w->seed = o->seed;
     w->max_requests = o->max_requests;
     w->window_ns = o->window_ns;
+    w->no_sessions = o->no_sessions;
+    w->max_sessions = o->max_sessions;
 }
 
 static cap_format_opts format_opts(const copts *o)
 {
-    cap_format_opts f = { o->redact, o->no_headers, o->seed };
+    cap_format_opts f = { .redact = o->redact, .no_headers = o->no_headers, .salt = o->seed,
+                          .session_header = o->session_header, .session_field = o->session_field };
     if (!o->have_seed && getrandom(&f.salt, sizeof f.salt, 0) != (ssize_t)sizeof f.salt)
         f.salt = (uint64_t)now_real_ns() ^ (uint64_t)getpid() << 32;
     return f;
@@ -420,6 +485,7 @@ static int run_proxy(const copts *o, int sfd)
     memset(&po, 0, sizeof po);
     po.listen = o->proxy;
     po.upstream = o->upstream;
+    po.http = o->http;
     po.all_paths = o->all_paths;
     po.max_body = o->max_body_mb << 20;
     po.fmt = format_opts(o);

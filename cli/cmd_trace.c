@@ -4,6 +4,7 @@
  * does not grow with the trace; sort holds every record. */
 #include "cli/cli.h"
 #include "cli/cmd_trace_synth.h"
+#include "cli/cmd_trace_sessionize.h"
 #include "common/parse.h"
 #include "common/zio.h"
 #include "traces/import.h"
@@ -768,6 +769,7 @@ static const sub subs[] = {
     {"sort", U_SORT, "sort a trace's records by arrival time", run_sort},
     {"synth", "sagellm-bench trace synth -o OUT --duration D --rate R [--arrival A] --input DIST --output DIST [options]", "synthesise a trace", trace_cmd_synth},
     {"materialize", "sagellm-bench trace materialize FILE -o OUT [options]", "give length-only records request bodies", trace_cmd_materialize},
+    {"sessionize", "sagellm-bench trace sessionize FILE -o OUT [options]", "infer sessions from chat message prefixes or a key", trace_cmd_sessionize},
 };
 
 static int print_trace_help(void)

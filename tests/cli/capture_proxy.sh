@@ -49,7 +49,8 @@ by={int(r['headers']['x-request-id']):r for r in rs}
 ok=len(rs)==$N and sorted(by)==list(range($N))
 for i,r in by.items():
     b=dict(r['body']); [b.pop(k) for k in ('model','stream','stream_options')]
-    ok = ok and b==T[i]['body'] and r['orig']['ok'] and r['orig']['events']==log[i]['events'] \
+    ok = ok and b==T[i]['body'] and r['orig']['ok'] is True and 'incomplete' not in r['orig'] \
+        and r['orig']['status']==200 and r['orig'].get('stream') is True and r['orig']['events']==log[i]['events'] \
         and r['orig']['output_tokens']==log[i]['output_tokens'] and r['orig']['ttft_us'] <= r['orig']['e2e_us']
 sys.exit(0 if ok else 1)\""
 check "the API key was forwarded (the server wants it) and is in no file" "! grep -rq pr0xy-secret '$T/Ta.jsonl' '$T/a.stats'"
@@ -61,14 +62,23 @@ start_proxy b "$PORT_up" -o "$T/Tb.jsonl" --all-paths
 ok "replay --no-stream through the proxy" \
     "$BIN" replay "$T/m.jsonl" --first 5 --client gateway --url "http://127.0.0.1:$PX_b" --api-key pr0xy-secret --no-stream --out "$T/r2" -q
 check "a GET passes through" "curl -sf -H 'Authorization: Bearer pr0xy-secret' http://127.0.0.1:$PX_b/v1/models | grep -q sagellm-sim"
+check "a JSON error (400) passes through" "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer pr0xy-secret' \
+    -H 'Content-Type: application/json' -d '{\"model\":\"sagellm-sim\",\"messages\":\"bad\"}' \
+    http://127.0.0.1:$PX_b/v1/chat/completions) = 400 ]"
 kill -INT "$PXPID_b"; wait "$PXPID_b"; rc=$?
 check "SIGINT to an idle proxy: exit 5" "[ $rc = 5 ]"
-check "non-streamed: one content event each, usage read; the GET as api other" "$PY -c \"
+check "non-streamed: one content event each, usage read, complete and ok; the GET as api other" "$PY -c \"
 import json,sys
 rs=[json.loads(l) for l in list(open('$T/Tb.jsonl'))[1:]]
-chat=[r for r in rs if r['api']=='chat']; other=[r for r in rs if r['api']=='other']
-sys.exit(0 if len(chat)==5 and all(r['orig']['events']==1 and r['orig']['token_source']=='usage' and 'stream' not in r['orig'] for r in chat)
-         and any(r['meta']['path']=='/v1/models' for r in other) else 1)\""
+chat=[r for r in rs if r['api']=='chat' and r['orig']['status']==200]; other=[r for r in rs if r['api']=='other']
+sys.exit(0 if len(chat)==5 and all(r['orig']['events']==1 and r['orig']['token_source']=='usage' and 'stream' not in r['orig']
+                                   and r['orig']['ok'] is True and 'incomplete' not in r['orig'] for r in chat)
+         and any(r['meta']['path']=='/v1/models' and r['orig']['ok'] is True and 'incomplete' not in r['orig'] for r in other) else 1)\""
+check "the JSON error is recorded whole: status 400, not ok, no incomplete reason" "$PY -c \"
+import json,sys
+rs=[json.loads(l) for l in list(open('$T/Tb.jsonl'))[1:]]
+e=[r['orig'] for r in rs if r['api']=='chat' and r['orig']['status']!=200]
+sys.exit(0 if len(e)==1 and e[0]['status']==400 and e[0]['ok'] is False and 'incomplete' not in e[0] else 1)\""
 
 # --- the client leaves in mid-stream; SIGINT with streams open ---
 stop "$PID_up"
@@ -87,8 +97,12 @@ stop "$RP" INT
 stop "$PID_slow"
 check "SIGINT: exit 5" "[ $rc = 5 ]"
 ok "SIGINT: the trace is valid" "$BIN" trace validate "$T/Tc.jsonl"
-check "the client that left is recorded as client_closed, open streams as capture_stopped" \
-    "grep -q '\"incomplete\":\"client_closed\"' '$T/Tc.jsonl' && grep -q '\"incomplete\":\"capture_stopped\"' '$T/Tc.jsonl'"
+check "the clients that left mid-stream are recorded as client_closed, open streams as capture_stopped" "$PY -c \"
+import json,sys
+rs=[json.loads(l) for l in list(open('$T/Tc.jsonl'))[1:]]
+first=[r['orig'] for r in rs[:3]]
+sys.exit(0 if all(o.get('incomplete')=='client_closed' and o['ok'] is False and o['status']==200 for o in first)
+         and any(r['orig'].get('incomplete')=='capture_stopped' for r in rs[3:]) else 1)\""
 
 # --- an upstream that is not there ---
 start_proxy d 9 -o "$T/Td.jsonl" --max-requests 3

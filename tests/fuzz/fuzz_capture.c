@@ -18,6 +18,8 @@
  *     4   a raw frame: then LEN and LEN bytes, given to the decoder as is.
  *     5   a second connection sends a data segment (LEN, LEN bytes): flow
  *         table churn.
+ * Sessions are inferred with a header (x-conversation-id), with bit 3 a body
+ * field (user) too, and room for 3 conversations.
  * Every record written must be a valid trace record, in arrival order. */
 #include "capture/capture_core.h"
 #include "common/util.h"
@@ -121,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wo.sink_ud = &f;
     wo.sample = 1;
     wo.window_ns = 50LL * 1000000;
+    wo.max_sessions = 3;                       /* the sessionizer forgets early */
     char err[256];
     capture_out *w = capture_out_new(&wo, err, sizeof err);
     capture_core_opts co;
@@ -131,6 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     co.tcp.max_flows = 8;
     co.http.all_paths = (opt & 8) != 0;
     co.http.fmt.redact = (opt & 16) != 0;
+    co.http.fmt.session_header = "x-conversation-id";
+    co.http.fmt.session_field = opt & 8 ? "user" : NULL;
     co.http.max_body = 4096;
     f.core = capture_core_new(&co, w);
     if (opt & 1) {
