@@ -196,7 +196,7 @@ TEST(openai_stream_events)
 TEST(lmdeploy_generate_events)
 {
     client *c = mk("lmdeploy", 1);
-    openai_state st = {0};
+    char st[256] = {0};          /* the client's per-request state */
     client_event ev;
     CHECK_INT(event(c, &st, "{\"text\":\" hi\",\"output_ids\":[5],\"meta_info\":{\"prompt_tokens\":4,"
                     "\"completion_tokens\":1,\"finish_reason\":null}}", &ev), 0);
@@ -288,11 +288,18 @@ TEST(openai_choices_by_index)
 TEST(generate_abort_keeps_the_servers_reason)
 {
     client *c = mk("lmdeploy", 1);
-    openai_state st = {0};
+    char st[256] = {0};          /* the client's per-request state */
     client_event ev;
-    CHECK_INT(event(c, &st, "{\"text\":\"\",\"output_ids\":[],\"index\":1,\"meta_info\":{\"id\":\"x\","
+    REQUIRE(c->ops->state_size <= sizeof st);
+    /* SGLang's cumulative text: the abort chunk repeats it with no new
+     * token, which is not content. */
+    CHECK_INT(event(c, &st, "{\"text\":\"The\",\"output_ids\":[785],\"index\":1,\"meta_info\":{\"id\":\"x\","
+                    "\"finish_reason\":null,\"prompt_tokens\":4,\"completion_tokens\":1}}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_INT(ev.choice, 1);
+    CHECK_INT(event(c, &st, "{\"text\":\"The\",\"output_ids\":[785],\"index\":1,\"meta_info\":{\"id\":\"x\","
                     "\"finish_reason\":{\"type\":\"abort\",\"message\":\"Abort before prefill\","
-                    "\"status_code\":503},\"prompt_tokens\":4,\"completion_tokens\":0}}", &ev), 0);
+                    "\"status_code\":503},\"prompt_tokens\":4,\"completion_tokens\":1}}", &ev), 0);
     CHECK(!ev.content);
     CHECK(!ev.error);
     CHECK_STR(ev.finish_reason, "abort");
