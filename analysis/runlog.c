@@ -188,8 +188,12 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     q->tpot_ns = -1;
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(req, "output_tokens");
     int64_t t_last = tget(req, "t_last_token_ns");
-    if (q->ok && cJSON_IsNumber(out) && out->valuedouble > 1)
-        q->tpot_ns = (double)(t_last - q->t_first) / (double)((int64_t)out->valuedouble - 1);
+    /* n > 1: per choice, the mean tokens of one choice (docs/metrics.md). */
+    const cJSON *nch = cJSON_GetObjectItemCaseSensitive(req, "n");
+    double per = cJSON_IsNumber(out) ? (double)(int64_t)out->valuedouble : 0;
+    if (cJSON_IsNumber(nch) && nch->valuedouble > 1) per /= (double)(int64_t)nch->valuedouble;
+    if (q->ok && per > 1)
+        q->tpot_ns = (double)(t_last - q->t_first) / (per - 1);
     if (!q->ok) count_msg(r, req);
 }
 
