@@ -331,7 +331,7 @@ void client_sink_done(client_sink *s, const client_done *d)
     if (d->finish_reason) snprintf(x->finish_reason, sizeof x->finish_reason, "%s", d->finish_reason);
     if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
     else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
-        fail(x, XERR_CANCELLED, "the engine aborted the request after %lld events", (long long)x->events);
+        fail(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);
     x->done.t_queued_ns = rel(x, d->t_queued_ns);
     x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
     x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
