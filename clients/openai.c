@@ -345,8 +345,13 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
 {
     (void)c;
     if (type && !strcmp(type, "error")) {
+        /* "event: error": its data is an error object, or plain text. */
+        const char *end = NULL;
+        cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+        if (!cJSON_IsObject(doc) || !read_error(doc, ev->errmsg, sizeof ev->errmsg))
+            snprintf(ev->errmsg, sizeof ev->errmsg, "%.*s", (int)(len < 200 ? len : 200), data);
+        cJSON_Delete(doc);
         ev->error = 1;
-        snprintf(ev->errmsg, sizeof ev->errmsg, "%.*s", (int)(len < 200 ? len : 200), data);
         return 0;
     }
     if (len == 6 && !memcmp(data, "[DONE]", 6)) {

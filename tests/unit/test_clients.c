@@ -189,6 +189,16 @@ TEST(openai_stream_events)
     CHECK(ev.error);
     CHECK_STR(ev.errmsg, "flat boom (400)");
     CHECK(event(c, &st, "not json", &ev) < 0);
+    /* "event: error" with an error object, and with plain text. */
+    static const char ej[] = "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}";
+    client_event_clear(&ev);
+    CHECK_INT(c->ops->on_event(c, &st, "error", ej, strlen(ej), &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "overloaded (server_error)");
+    client_event_clear(&ev);
+    CHECK_INT(c->ops->on_event(c, &st, "error", "upstream gone", 13, &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "upstream gone");
     openai_release(c, &st);
     client_free(c);
 }
