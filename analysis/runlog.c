@@ -188,10 +188,11 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     q->tpot_ns = -1;
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(req, "output_tokens");
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(req, "events");
+    const cJSON *nch = cJSON_GetObjectItemCaseSensitive(req, "n");
     int64_t t_last = tget(req, "t_last_token_ns");
     if (q->ok && cJSON_IsNumber(out) && q->t_first != RUNLOG_NO_TIME && t_last != RUNLOG_NO_TIME)
         q->tpot_ns = summary_tpot_ns((int64_t)out->valuedouble, cJSON_IsNumber(ev) ? (int64_t)ev->valuedouble : -1,
-                                     q->t_first, t_last);
+                                     cJSON_IsNumber(nch) ? (int64_t)nch->valuedouble : -1, q->t_first, t_last);
     if (!q->ok) count_msg(r, req);
 }
 

@@ -137,11 +137,14 @@ class Run:
                 out = _int_field(rec, "output_tokens", where, required=ok)
                 tpot = math.nan
                 events = _int_field(rec, "events", where)
-                # summary.c's rule: no TPOT when every token came in one event
-                if ok and out is not None and out > 1 and ts["first_token"] is not None \
+                nch = _int_field(rec, "n", where)
+                # summary.c's rule: per choice when n > 1; no TPOT when every
+                # token came in one event
+                per = out / nch if out is not None and nch is not None and nch > 1 else out
+                if ok and per is not None and per > 1 and ts["first_token"] is not None \
                         and ts["last_token"] is not None and ts["last_token"] > ts["first_token"] \
                         and (events is None or events > 1):
-                    tpot = (ts["last_token"] - ts["first_token"]) / (out - 1)
+                    tpot = (ts["last_token"] - ts["first_token"]) / (per - 1)
                 prompt = _int_field(rec, "prompt_tokens", where)
                 if prompt is None:
                     prompt = _int_field(rec, "input_tokens", where)

@@ -99,6 +99,7 @@ typedef struct req_view {
     int64_t t_sched, t_send, t_first, t_last, t_end;
     int64_t output_tokens, prompt_tokens, input_tokens; /* -1: null */
     int64_t events, forced;  /* -1: absent */
+    int64_t n;               /* choices (n > 1), -1: absent */
     int has_engine;
     double eng[SUM_ENG_N];   /* ns; < 0: unknown */
     int token_source;  /* 0 not given, 1 usage, 2 chunks */
@@ -263,10 +264,14 @@ static int field_word(dec *d, const cJSON *req, const char *key, const char *w1,
 
 #define MAX_NS 9007199254740992LL
 
-double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t t_first, int64_t t_last)
+double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t n, int64_t t_first,
+                       int64_t t_last)
 {
-    if (output_tokens < 2 || (events >= 0 && events < 2) || t_last <= t_first) return -1;
-    return (double)(t_last - t_first) / (double)(output_tokens - 1);
+    /* n > 1: the choices decode side by side, so the gap is over the tokens
+     * of one choice (their mean, output_tokens / n), not over all. */
+    double per_choice = n > 1 ? (double)output_tokens / (double)n : (double)output_tokens;
+    if (per_choice <= 1 || (events >= 0 && events < 2) || t_last <= t_first) return -1;
+    return (double)(t_last - t_first) / (per_choice - 1);
 }
 
 /* b - a when both are known, else -1 (also when negative). */
@@ -339,10 +344,11 @@ static int decode(dec *d, const cJSON *req, req_view *v)
 
     /* A completed request: the fields the latencies and totals need. */
     if (field_int(d, req, "output_tokens", 1, 0, &v->output_tokens) < 0) return ERR_INPUT;
-    v->prompt_tokens = v->input_tokens = v->events = v->forced = -1;
+    v->prompt_tokens = v->input_tokens = v->events = v->forced = v->n = -1;
     if (field_int(d, req, "prompt_tokens", 0, 0, &v->prompt_tokens) == 0) v->prompt_tokens = -1;
     if (field_int(d, req, "input_tokens", 0, 0, &v->input_tokens) == 0) v->input_tokens = -1;
     if (field_int(d, req, "events", 0, 0, &v->events) == 0) v->events = -1;
+    if (field_int(d, req, "n", 0, 0, &v->n) == 0) v->n = -1;
     if (field_int(d, req, "forced_output_tokens", 0, 0, &v->forced) == 0) v->forced = -1;
     v->token_source = field_word(d, req, "token_source", "usage", "chunks");
     int basis = field_word(d, req, "itl_basis", "tokens", "chunk");
@@ -494,7 +500,7 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     int64_t ttft = v->has_first ? v->t_first - v->t_send : -1;
     if (v->has_first) stats_vec_push(&a->ttft, (double)ttft);
     double tpot = v->has_first && v->has_last
-                      ? summary_tpot_ns(v->output_tokens, v->events, v->t_first, v->t_last) : -1;
+                      ? summary_tpot_ns(v->output_tokens, v->events, v->n, v->t_first, v->t_last) : -1;
     if (tpot >= 0) stats_vec_push(&a->tpot, tpot);
     add_itl(a, v);
     if (v->forced >= 0 && v->token_source != 2) {

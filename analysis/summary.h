@@ -76,10 +76,13 @@ cJSON *summary_json(summary *s);
 summary *summary_from_file(const char *path, const summary_opts *opts, char *err, size_t errlen);
 
 /* The TPOT of one request in ns: (t_last - t_first) / (output_tokens - 1),
- * or -1 when it is not measured: fewer than two output tokens, or every
- * token in one event (events < 2 when events >= 0 is given, or t_last equal
- * to t_first), where the gap between tokens cannot be seen. */
-double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t t_first, int64_t t_last);
+ * with n > 1 choices output_tokens / n in place of output_tokens (n <= 1:
+ * one choice), or -1 when it is not measured: fewer than two output tokens
+ * per choice, or every token in one event (events < 2 when events >= 0 is
+ * given, or t_last equal to t_first), where the gap between tokens cannot
+ * be seen. The one rule the log line, the summary and report use. */
+double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t n, int64_t t_first,
+                       int64_t t_last);
 
 /* Records added so far (warm-up included). */
 uint64_t summary_records(const summary *s);

@@ -80,9 +80,19 @@ typedef struct client_request {
 } client_request;
 
 /* One response event, free of protocol details. Fields the event does not
- * carry are -1 / NULL / 0. */
+ * carry are -1 / NULL / 0.
+ *
+ * Content: an event carries generated content when any choice in it has
+ * text, delta/message content, reasoning, a refusal or a tool call; a
+ * role-only delta or empty strings are not content. Choices are told apart
+ * by their index (n > 1): bit i of content_choices / seen_choices stands
+ * for choice i (indices above 63 share bit 63). An in-process client that
+ * leaves the masks 0 means choice 0. */
 typedef struct client_event {
-    int content;                 /* carries generated content (text, delta, reasoning) */
+    int content;                 /* carries generated content (see above) */
+    int choice;                  /* the first choice with content (its index) */
+    uint64_t content_choices;    /* choices that carried content */
+    uint64_t seen_choices;       /* choices the event mentions at all */
     int64_t tokens_delta;        /* tokens this event carried, if the server says */
     int64_t completion_tokens;   /* usage.completion_tokens (cumulative) if present */
     int64_t prompt_tokens;       /* usage.prompt_tokens if present */
@@ -90,8 +100,10 @@ typedef struct client_event {
     size_t text_len;
     int done;                    /* end of stream marker ([DONE]) */
     int error;                   /* an error object: the request failed */
-    char errmsg[256];
-    const char *finish_reason;   /* when the event says */
+    char errmsg[256];            /* its message; with finish_reason "abort" and no
+                                  * error, the server's reason for the abort if given */
+    const char *finish_reason;   /* when the event says; "abort" and "error" win over
+                                  * others when one event ends several choices */
 } client_event;
 
 typedef struct client client;

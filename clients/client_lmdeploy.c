@@ -72,35 +72,46 @@ static int lmdeploy_build(const client *c, const trace_rec *r, client_request *o
     return 0;
 }
 
-static int lmdeploy_on_event(const client *c, void *state, const char *type, const char *data,
-                             size_t len, client_event *ev)
+/* The native /generate shape (LMDeploy's, and SGLang's, which this parser
+ * also reads): {"text", "output_ids", "meta_info": {"prompt_tokens",
+ * "completion_tokens" (cumulative), "finish_reason": null | {"type": T,
+ * "message"?: ...}}, "index"? (SGLang, n > 1)}. */
+/* Per-request state: the OpenAI parser's, plus the last running token
+ * count of the native stream. */
+typedef struct lmdeploy_state {
+    openai_state oa;             /* first: openai_on_event reads it */
+    int64_t ct_prev;             /* meta_info.completion_tokens so far */
+} lmdeploy_state;
+
+/* Content is a chunk that delivers text or token ids. SGLang's native text
+ * is cumulative by default, so a chunk that repeats it without new tokens
+ * (an abort, a finish) is not content: when meta_info counts tokens, the
+ * count must also have grown. */
+static int generate_event(lmdeploy_state *st, const cJSON *doc, client_event *ev)
 {
-    openai_state *st = state;
-    if (len == 6 && !memcmp(data, "[DONE]", 6)) {
-        ev->done = 1;
-        return 0;
-    }
-    /* /generate chunks have meta_info; everything else is OpenAI-shaped. */
-    if (!memmem(data, len, "\"meta_info\"", 11)) return openai_on_event(c, state, type, data, len, ev);
-    cJSON_Delete(st->doc);
-    st->doc = cJSON_ParseWithLength(data, len);
-    const cJSON *doc = st->doc;
-    if (!cJSON_IsObject(doc)) {
-        snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the /generate stream: %.80s", data);
-        return ERR_INPUT;
-    }
     const cJSON *mi = cJSON_GetObjectItemCaseSensitive(doc, "meta_info");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "text");
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(doc, "output_ids");
-    if (cJSON_IsString(t) && t->valuestring[0]) {
-        ev->content = 1;
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(doc, "index");
+    int index = cJSON_IsNumber(ix) && ix->valueint > 0 ? (ix->valueint > 63 ? 63 : ix->valueint) : 0;
+    ev->seen_choices = 1ull << index;
+    /* tokens without decoded text still are output */
+    ev->content = (cJSON_IsString(t) && t->valuestring[0]) ||
+                  (cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(mi, "completion_tokens");
+    if (cJSON_IsNumber(v)) {
+        ev->completion_tokens = (int64_t)v->valuedouble;
+        if (ev->completion_tokens <= st->ct_prev) ev->content = 0;
+        else st->ct_prev = ev->completion_tokens;
+    }
+    if (ev->content && cJSON_IsString(t) && t->valuestring[0]) {
         ev->text = t->valuestring;
         ev->text_len = strlen(t->valuestring);
-    } else if (cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0) {
-        ev->content = 1; /* tokens without decoded text still are output */
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(mi, "completion_tokens");
-    if (cJSON_IsNumber(v)) ev->completion_tokens = (int64_t)v->valuedouble;
+    if (ev->content) {
+        ev->choice = index;
+        ev->content_choices = ev->seen_choices;
+    }
     v = cJSON_GetObjectItemCaseSensitive(mi, "prompt_tokens");
     if (cJSON_IsNumber(v)) ev->prompt_tokens = (int64_t)v->valuedouble;
     v = cJSON_GetObjectItemCaseSensitive(mi, "finish_reason");
@@ -108,9 +119,33 @@ static int lmdeploy_on_event(const client *c, void *state, const char *type, con
         ev->finish_reason = v->valuestring;
     } else if (cJSON_IsObject(v)) {
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(v, "type");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "message");
         if (cJSON_IsString(ty)) ev->finish_reason = ty->valuestring;
+        if (cJSON_IsString(m)) snprintf(ev->errmsg, sizeof ev->errmsg, "%s", m->valuestring);
     }
     return 0;
+}
+
+static int lmdeploy_on_event(const client *c, void *state, const char *type, const char *data,
+                             size_t len, client_event *ev)
+{
+    openai_state *st = &((lmdeploy_state *)state)->oa;
+    if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+        ev->done = 1;
+        return 0;
+    }
+    /* /generate chunks have meta_info; everything else is OpenAI-shaped. */
+    if (!memmem(data, len, "\"meta_info\"", 11)) return openai_on_event(c, state, type, data, len, ev);
+    const char *end = NULL;
+    cJSON_Delete(st->doc);
+    st->doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (!cJSON_IsObject(st->doc)) {
+        snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the /generate stream: %.80s", data);
+        return ERR_INPUT;
+    }
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st->doc, "meta_info")))
+        return openai_on_event(c, state, type, data, len, ev);
+    return generate_event(state, st->doc, ev);
 }
 
 /* A non-streamed response: /generate's has meta_info, the rest are OpenAI-shaped. */
@@ -123,7 +158,7 @@ static int lmdeploy_on_body(const client *c, void *state, const char *data, size
 const client_ops client_lmdeploy = {
     .name = "lmdeploy",
     .summary = "LMDeploy's api_server: OpenAI endpoints and native /generate",
-    .state_size = sizeof(openai_state),
+    .state_size = sizeof(lmdeploy_state),
     .build = lmdeploy_build,
     .on_event = lmdeploy_on_event,
     .on_body = lmdeploy_on_body,

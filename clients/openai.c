@@ -168,21 +168,80 @@ static void read_usage(const cJSON *doc, client_event *ev)
     ev->prompt_tokens = get_count(u, "prompt_tokens");
 }
 
-/* An error object in a response or a stream: {"error": {...}|"..."} or a
- * flat {"object": "error", "message": ...}. Returns 1 and fills msg. */
+/* Appends " (TYPE, CODE)" for the parts of an error object that say more
+ * than its message: OpenAI's type and string code, LMDeploy's and SGLang's
+ * numeric code (the HTTP status they meant). */
+static void error_suffix(const cJSON *e, char *msg, size_t msglen)
+{
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(e, "type");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    char c[48] = "";
+    if (cJSON_IsString(code) && code->valuestring[0]) snprintf(c, sizeof c, "%.40s", code->valuestring);
+    else if (cJSON_IsNumber(code)) snprintf(c, sizeof c, "%d", code->valueint);
+    int has_ty = cJSON_IsString(ty) && ty->valuestring[0];
+    if (!has_ty && !c[0]) return;
+    size_t n = strlen(msg);
+    if (n + 4 >= msglen) return;
+    snprintf(msg + n, msglen - n, " (%.60s%s%s)", has_ty ? ty->valuestring : "",
+             has_ty && c[0] ? ", " : "", c);
+}
+
+/* FastAPI's {"detail": [...]} for a request that failed validation: one
+ * "LOC: MSG" per entry, e.g. "body.messages: Field required". */
+static void detail_list(const cJSON *d, char *msg, size_t msglen)
+{
+    strbuf b = {0};
+    const cJSON *it;
+    cJSON_ArrayForEach(it, d) {
+        const cJSON *loc = cJSON_GetObjectItemCaseSensitive(it, "loc");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "msg");
+        const cJSON *p;
+        if (b.len) sb_adds(&b, "; ");
+        int first = 1;
+        cJSON_ArrayForEach(p, loc) {
+            if (!first) sb_addc(&b, '.');
+            first = 0;
+            if (cJSON_IsString(p)) sb_adds(&b, p->valuestring);
+            else if (cJSON_IsNumber(p)) sb_printf(&b, "%d", p->valueint);
+        }
+        if (!first) sb_adds(&b, ": ");
+        sb_adds(&b, cJSON_IsString(m) ? m->valuestring : "invalid");
+    }
+    snprintf(msg, msglen, "%s", b.buf ? b.buf : "request validation failed");
+    sb_free(&b);
+}
+
+/* An error object, in a response or in a stream: nested {"error": {message,
+ * type, param, code}} (OpenAI, vLLM, SGLang, LMDeploy inside streams) or
+ * {"error": "..."}; flat {"object": "error", "message", "type", "code"}
+ * (LMDeploy, SGLang and older vLLM over HTTP); FastAPI's {"detail": STRING
+ * | [validation errors]}. Returns 1 and fills msg, or 0 when doc is not one. */
 static int read_error(const cJSON *doc, char *msg, size_t msglen)
 {
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-    const cJSON *m = NULL;
-    if (cJSON_IsObject(e)) m = cJSON_GetObjectItemCaseSensitive(e, "message");
-    else if (cJSON_IsString(e)) m = e;
-    else {
-        const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "object");
-        if (!(cJSON_IsString(o) && !strcmp(o->valuestring, "error"))) return 0;
-        m = cJSON_GetObjectItemCaseSensitive(doc, "message");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "object");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "detail");
+    const cJSON *m;
+    if (cJSON_IsString(e)) {
+        snprintf(msg, msglen, "%s", e->valuestring);
+        return 1;
     }
-    snprintf(msg, msglen, "%s", cJSON_IsString(m) ? m->valuestring : "error object without a message");
-    return 1;
+    if (!cJSON_IsObject(e) && cJSON_IsString(o) && !strcmp(o->valuestring, "error")) e = doc;
+    if (cJSON_IsObject(e)) {
+        m = cJSON_GetObjectItemCaseSensitive(e, "message");
+        snprintf(msg, msglen, "%s", cJSON_IsString(m) ? m->valuestring : "error object without a message");
+        error_suffix(e, msg, msglen);
+        return 1;
+    }
+    if (cJSON_IsString(d)) {
+        snprintf(msg, msglen, "%s", d->valuestring);
+        return 1;
+    }
+    if (cJSON_IsArray(d)) {
+        detail_list(d, msg, msglen);
+        return 1;
+    }
+    return 0;
 }
 
 static const cJSON *nonempty_string(const cJSON *obj, const char *key)
@@ -191,18 +250,69 @@ static const cJSON *nonempty_string(const cJSON *obj, const char *key)
     return cJSON_IsString(v) && v->valuestring[0] ? v : NULL;
 }
 
-/* Content of one choice: chat delta/message content or reasoning, or
- * completion text. */
-static const cJSON *choice_text(const cJSON *ch)
+static int nonempty_array(const cJSON *obj, const char *key)
 {
-    const cJSON *t = nonempty_string(ch, "text");
-    if (t) return t;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0;
+}
+
+/* Whether one choice carries generated content: completion text; a chat
+ * delta's (or message's) content, reasoning ("reasoning_content" as
+ * DeepSeek, LMDeploy, SGLang and older vLLM send it, "reasoning" as current
+ * vLLM does), refusal, tool_calls or legacy function_call. A role-only
+ * delta or empty strings are not content. *text is set to the visible text
+ * (text or content), the part a dependent session's next turn repeats. */
+static int choice_content(const cJSON *ch, const cJSON **text)
+{
+    *text = nonempty_string(ch, "text");
+    if (*text) return 1;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(ch, "delta");
     if (!cJSON_IsObject(d)) d = cJSON_GetObjectItemCaseSensitive(ch, "message");
-    if (!cJSON_IsObject(d)) return NULL;
-    if ((t = nonempty_string(d, "content"))) return t;
-    if ((t = nonempty_string(d, "reasoning_content"))) return t;
-    return nonempty_string(d, "reasoning");
+    if (!cJSON_IsObject(d)) return 0;
+    if ((*text = nonempty_string(d, "content"))) return 1;
+    return nonempty_string(d, "reasoning_content") || nonempty_string(d, "reasoning") ||
+           nonempty_string(d, "refusal") || nonempty_array(d, "tool_calls") ||
+           cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, "function_call"));
+}
+
+/* Bit of a choice index in client_event's masks (63 holds the rest). */
+static uint64_t choice_bit(int index)
+{
+    return 1ull << (index < 0 ? 0 : index > 63 ? 63 : index);
+}
+
+/* A finish reason that ends the request badly wins over "stop"/"length"
+ * when one event closes several choices. */
+static int finish_is_failure(const char *fr)
+{
+    return !strcmp(fr, "abort") || !strcmp(fr, "error");
+}
+
+static void read_choices(const cJSON *choices, client_event *ev)
+{
+    const cJSON *ch;
+    int pos = 0;
+    cJSON_ArrayForEach(ch, choices) {
+        const cJSON *ix = cJSON_GetObjectItemCaseSensitive(ch, "index");
+        int index = cJSON_IsNumber(ix) ? ix->valueint : pos;
+        const cJSON *t;
+        pos++;
+        ev->seen_choices |= choice_bit(index);
+        if (choice_content(ch, &t)) {
+            if (!ev->content) {
+                ev->content = 1;
+                ev->choice = index < 0 ? 0 : index > 63 ? 63 : index;
+                if (t) {
+                    ev->text = t->valuestring;
+                    ev->text_len = strlen(t->valuestring);
+                }
+            }
+            ev->content_choices |= choice_bit(index);
+        }
+        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
+        if (cJSON_IsString(fr) && !(ev->finish_reason && finish_is_failure(ev->finish_reason)))
+            ev->finish_reason = fr->valuestring;
+    }
 }
 
 static int interpret(openai_state *st, const char *data, size_t len, client_event *ev)
@@ -219,19 +329,14 @@ static int interpret(openai_state *st, const char *data, size_t len, client_even
         ev->error = 1;
         return 0;
     }
-    read_usage(doc, ev);
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(doc, "choices");
-    const cJSON *ch;
-    cJSON_ArrayForEach(ch, choices) {
-        const cJSON *t = choice_text(ch);
-        if (t && !ev->content) {
-            ev->content = 1;
-            ev->text = t->valuestring;
-            ev->text_len = strlen(t->valuestring);
-        }
-        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
-        if (cJSON_IsString(fr)) ev->finish_reason = fr->valuestring;
+    if (!cJSON_IsArray(choices) && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "usage"))) {
+        snprintf(ev->errmsg, sizeof ev->errmsg,
+                 "not an OpenAI completion: no choices, usage or error in %.80s", data);
+        return ERR_INPUT;
     }
+    read_usage(doc, ev);
+    read_choices(choices, ev);
     return 0;
 }
 
@@ -240,8 +345,13 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
 {
     (void)c;
     if (type && !strcmp(type, "error")) {
+        /* "event: error": its data is an error object, or plain text. */
+        const char *end = NULL;
+        cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+        if (!cJSON_IsObject(doc) || !read_error(doc, ev->errmsg, sizeof ev->errmsg))
+            snprintf(ev->errmsg, sizeof ev->errmsg, "%.*s", (int)(len < 200 ? len : 200), data);
+        cJSON_Delete(doc);
         ev->error = 1;
-        snprintf(ev->errmsg, sizeof ev->errmsg, "%.*s", (int)(len < 200 ? len : 200), data);
         return 0;
     }
     if (len == 6 && !memcmp(data, "[DONE]", 6)) {
@@ -262,14 +372,13 @@ void openai_error_message(const client *c, int status, const char *data, size_t 
                           char *msg, size_t msglen)
 {
     (void)c;
-    cJSON *doc = cJSON_ParseWithLength(data, len);
-    if (doc && read_error(doc, msg, msglen)) {
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (cJSON_IsObject(doc) && read_error(doc, msg, msglen)) {
         cJSON_Delete(doc);
         return;
     }
-    const cJSON *d = doc ? cJSON_GetObjectItemCaseSensitive(doc, "detail") : NULL;
-    if (cJSON_IsString(d)) snprintf(msg, msglen, "%s", d->valuestring);
-    else if (len) snprintf(msg, msglen, "HTTP %d: %.*s", status, (int)(len < 200 ? len : 200), data);
+    if (len) snprintf(msg, msglen, "HTTP %d: %.*s", status, (int)(len < 200 ? len : 200), data);
     else snprintf(msg, msglen, "HTTP %d with an empty body", status);
     cJSON_Delete(doc);
 }

@@ -4,6 +4,7 @@
  * write callback when the SSE parser completes an event. */
 #include "replay/xfer.h"
 #include "replay/replay_int.h"
+#include "analysis/summary.h"
 #include "common/util.h"
 
 #include <inttypes.h>
@@ -110,6 +111,41 @@ static void push_gap(xfer *x, int64_t gap, int64_t tokens)
     x->ngaps++;
 }
 
+/* One content event of one choice at time t. TTFT is the first content of
+ * any choice; a chunk gap is the time since the same choice's previous
+ * content, so interleaved choices (n > 1) do not halve the gaps. ct is the
+ * choice's running token count, -1 when the event does not say. */
+static void content_event(xfer *x, int choice, int64_t ct, int64_t t)
+{
+    uint64_t bit = 1ull << choice;
+    if (ct < 0) x->per_token = 0;
+    if (x->events == 0) x->t_first_tok = t;
+    if (x->choices_started & bit) {
+        int64_t k = ct >= 0 && x->choice_ct[choice] >= 0 ? ct - x->choice_ct[choice] : -1;
+        push_gap(x, t - x->choice_t[choice], k);
+        if (k < 1) x->per_token = 0;
+    }
+    x->choices_started |= bit;
+    x->choice_ct[choice] = ct;
+    x->choice_t[choice] = t;
+    x->ct_last = ct;
+    x->t_last_tok = t;
+    x->events++;
+}
+
+/* Notes a finish reason; "abort" and "error" are remembered even when a
+ * later choice finishes normally (the request then failed). */
+static void note_finish(xfer *x, const client_event *ev)
+{
+    const char *fr = ev->finish_reason;
+    snprintf(x->finish_reason, sizeof x->finish_reason, "%s", fr);
+    if (x->bad_finish[0]) return;
+    if (!strcmp(fr, "abort") || !strcmp(fr, "error")) {
+        snprintf(x->bad_finish, sizeof x->bad_finish, "%s", fr);
+        snprintf(x->finish_msg, sizeof x->finish_msg, "%.159s", ev->error ? "" : ev->errmsg);
+    }
+}
+
 /* Applies one interpreted event. Returns non-zero to stop the stream. */
 static int apply(xfer *x, const client_event *ev)
 {
@@ -123,21 +159,15 @@ static int apply(xfer *x, const client_event *ev)
     }
     if (ev->prompt_tokens >= 0) x->prompt_tokens = ev->prompt_tokens;
     if (ev->completion_tokens >= 0) x->usage_tokens = ev->completion_tokens;
-    if (ev->finish_reason)
-        snprintf(x->finish_reason, sizeof x->finish_reason, "%s", ev->finish_reason);
+    if (ev->finish_reason) note_finish(x, ev);
+    x->choices_seen |= ev->seen_choices;
     if (!ev->content) return 0;
-    int64_t t = x->now;
-    if (ev->completion_tokens < 0) x->per_token = 0;
-    if (x->events == 0) {
-        x->t_first_tok = t;
-    } else {
-        int64_t k = ev->completion_tokens >= 0 && x->ct_last >= 0 ? ev->completion_tokens - x->ct_last : -1;
-        push_gap(x, t - x->t_last_tok, k);
-        if (k < 1) x->per_token = 0;
-    }
-    x->ct_last = ev->completion_tokens;
-    x->t_last_tok = t;
-    x->events++;
+    uint64_t m = ev->content_choices ? ev->content_choices : 1ull << ev->choice;
+    /* One running count cannot belong to several choices at once. */
+    int64_t ct = (m & (m - 1)) ? -1 : ev->completion_tokens;
+    x->choices_seen |= m;
+    for (int i = 0; i < XFER_CHOICES; i++)
+        if (m & (1ull << i)) content_event(x, i, ct, x->now);
     if (x->want_reply && ev->text_len) sb_add(&x->reply, ev->text, ev->text_len);
     return 0;
 }
@@ -154,46 +184,58 @@ static int on_sse(const sse_event *ev, void *ud)
     return apply(x, &ce);
 }
 
-static size_t on_write(char *buf, size_t size, size_t n, void *ud)
+void xfer_response_begin(xfer *x, int status, const char *content_type, int64_t now)
 {
-    xfer *x = ud;
-    size_t len = size * n;
-    x->now = stamp(x);
-    touch(x, x->now);
-    if (!x->headers_seen) {
-        x->headers_seen = 1;
-        long code = 0;
-        char *ct = NULL;
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
-        x->status = (int)code;
-        x->is_sse = ct && !strncasecmp(ct, "text/event-stream", 17);
-        if (x->t_first_byte < 0) x->t_first_byte = x->now;
-    }
+    x->now = now;
+    x->headers_seen = 1;
+    x->status = status;
+    x->is_sse = content_type && !strncasecmp(content_type, "text/event-stream", 17);
+    if (x->t_first_byte < 0) x->t_first_byte = now;
+}
+
+int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
+{
+    x->now = now;
     if (x->status >= 300 || !x->is_sse) {
         size_t cap = x->status >= 300 ? ERR_BODY_CAP : BODY_CAP;
         if (x->body.len + len > cap) {
             if (x->status < 300) {
                 fail(x, XERR_PROTOCOL, "response body larger than %u bytes", BODY_CAP);
                 x->aborted = 1;
-                return 0;
+                return -1;
             }
             len = x->body.len < cap ? cap - x->body.len : 0;
         }
         sb_add(&x->body, buf, len);
-        return size * n;
+        return 0;
     }
     int rc = sse_feed(x->sse, buf, len, on_sse, x);
     if (rc < 0) {
         fail(x, XERR_PROTOCOL, "bad event stream: %s", sse_error(x->sse));
         x->aborted = 1;
-        return 0;
+        return -1;
     }
     if (rc == SSE_STOPPED) {
         x->aborted = 1;
-        return 0; /* makes libcurl end the transfer with CURLE_WRITE_ERROR */
+        return -1;
     }
-    return size * n;
+    return 0;
+}
+
+static size_t on_write(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    int64_t now = stamp(x);
+    touch(x, now);
+    if (!x->headers_seen) {
+        long code = 0;
+        char *ct = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+        xfer_response_begin(x, (int)code, ct, now);
+    }
+    /* 0 makes libcurl end the transfer with CURLE_WRITE_ERROR. */
+    return xfer_response_data(x, buf, size * n, now) < 0 ? 0 : size * n;
 }
 
 int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
@@ -292,7 +334,7 @@ void client_sink_done(client_sink *s, const client_done *d)
     if (d->finish_reason) snprintf(x->finish_reason, sizeof x->finish_reason, "%s", d->finish_reason);
     if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
     else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
-        fail(x, XERR_CANCELLED, "the engine aborted the request after %lld events", (long long)x->events);
+        fail(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);
     x->done.t_queued_ns = rel(x, d->t_queued_ns);
     x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
     x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
@@ -344,6 +386,21 @@ static xfer_err http_class(int status)
     return status >= 500 ? XERR_HTTP_5XX : XERR_HTTP_4XX;
 }
 
+/* A response that arrived whole but whose finish reason says the server
+ * ended the request: "abort" (LMDeploy, SGLang and vLLM when a request is
+ * aborted; SGLang's meta_info {"type": "abort", "message"}) is class
+ * aborted; LMDeploy's "error" is a stream error. */
+static void classify_finish(xfer *x)
+{
+    const char *why = x->finish_msg[0] ? ": " : "";
+    if (!strcmp(x->bad_finish, "abort"))
+        fail(x, XERR_ABORTED, "the server aborted the request (finish_reason \"abort\") after "
+             "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+    else if (!strcmp(x->bad_finish, "error"))
+        fail(x, XERR_STREAM, "the server ended the request with finish_reason \"error\" after "
+             "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+}
+
 void xfer_complete(xfer *x, CURLcode res)
 {
     long nconn = 0;
@@ -378,6 +435,7 @@ void xfer_complete(xfer *x, CURLcode res)
                                   msg, sizeof msg);
         fail(x, x->status >= 300 ? http_class(x->status) : XERR_PROTOCOL, "%s", msg);
     } else if (x->is_sse) {
+        classify_finish(x);
         int fin = sse_finish(x->sse);
         if (fin == SSE_TRUNCATED)
             fail(x, XERR_PROTOCOL, "event stream ended inside an event after %lld events",
@@ -394,6 +452,7 @@ void xfer_complete(xfer *x, CURLcode res)
             fail(x, XERR_PROTOCOL, "%s", ce.errmsg);
         else
             apply(x, &ce);
+        classify_finish(x);
     }
     x->ok = x->err == XERR_NONE;
 }
@@ -412,6 +471,12 @@ void xfer_abort(xfer *x, const char *why, int64_t now)
         if (!x->status) x->status = (int)code;
     }
     x->ok = 0;
+}
+
+int xfer_choices(const xfer *x)
+{
+    int n = __builtin_popcountll(x->choices_seen);
+    return n ? n : x->events > 0;
 }
 
 static void add_ns(strbuf *b, const char *key, int64_t v)
@@ -459,9 +524,12 @@ void xfer_format(const xfer *x, strbuf *b)
     add_ms(b, "e2e_ms", x->t_send >= 0 ? x->t_end : -1, x->t_send);
     add_ms(b, "e2e_from_sched_ms", x->t_end, q->t_sched);
     int64_t out = x->usage_tokens >= 0 ? x->usage_tokens : x->events;
-    /* One content event: every token came at once, the gap is not seen. */
-    if (x->ok && out > 1 && x->events > 1 && x->t_first_tok >= 0)
-        sb_printf(b, ",\"tpot_ms\":%.6f", (double)(x->t_last_tok - x->t_first_tok) / (double)(out - 1) / 1e6);
+    /* The summary's rule (one owner): per choice when n > 1, not measured
+     * when every token came in one event. */
+    double tpot = x->ok && x->t_first_tok >= 0
+                  ? summary_tpot_ns(out, x->events, xfer_choices(x), x->t_first_tok, x->t_last_tok) : -1;
+    if (tpot >= 0)
+        sb_printf(b, ",\"tpot_ms\":%.6f", tpot / 1e6);
     else
         sb_adds(b, ",\"tpot_ms\":null");
     sb_printf(b, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"%s\"", out,
@@ -473,7 +541,7 @@ void xfer_format(const xfer *x, strbuf *b)
     else sb_adds(b, ",\"expected_output_tokens\":null");
     if (x->creq.forced_output >= 0)
         sb_printf(b, ",\"forced_output_tokens\":%" PRId64, x->creq.forced_output);
-    sb_printf(b, ",\"events\":%" PRId64 ",\"gaps_ns\":[", x->events);
+    sb_printf(b, ",\"n\":%d,\"events\":%" PRId64 ",\"gaps_ns\":[", xfer_choices(x), x->events);
     for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
     sb_addc(b, ']');
     int per_token = x->per_token && x->ngaps > 0;
@@ -521,7 +589,8 @@ void xfer_recycle(xfer *x)
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
     x->err = XERR_NONE;
     x->ok = 0;
-    x->errmsg[0] = x->finish_reason[0] = '\0';
+    x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';
+    x->choices_seen = x->choices_started = 0;
     x->q = NULL;
     x->next = x->prev = NULL;
 }

@@ -17,6 +17,8 @@ typedef enum {
     XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED
 } xfer_err;
 
+#define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
+
 typedef struct xfer {
     struct xfer *next, *prev;     /* the worker's in-flight list / free list */
     struct xfer *done_next;       /* in-process: the worker's list of finished requests */
@@ -37,6 +39,11 @@ typedef struct xfer {
     int64_t events;
     int64_t prompt_tokens, usage_tokens, ct_last;
     int per_token;                /* every content event had a running token count */
+    /* Choices (n > 1), by index; see client_event. */
+    uint64_t choices_seen;        /* choices the response mentioned */
+    uint64_t choices_started;     /* choices that have had content */
+    int64_t choice_t[XFER_CHOICES];   /* time of each choice's last content */
+    int64_t choice_ct[XFER_CHOICES];  /* its running token count then (-1 unknown) */
     int64_t *gaps;                /* chunk gaps, ns */
     int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
     size_t ngaps, capgaps;
@@ -46,6 +53,8 @@ typedef struct xfer {
     char errmsg[320];
     char curl_err[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER: libcurl's detailed message */
     char finish_reason[32];
+    char bad_finish[8];           /* "abort" or "error" when a choice ended so */
+    char finish_msg[160];         /* the server's reason for it, if it gave one */
     /* in-process requests (client ops->submit) */
     int inproc;
     void (*on_inproc_done)(void *owner, struct xfer *x);  /* hands x back to its worker */
@@ -81,6 +90,18 @@ void xfer_complete_inproc(xfer *x);
 void xfer_cancel_inproc(xfer *x, const char *why, int64_t now);
 /* Last time bytes or tokens arrived (safe to read from the worker thread). */
 int64_t xfer_last_activity(const xfer *x);
+/* The response's status line and headers are in (status, Content-Type
+ * value or NULL), at now (ns after run start). Called by the libcurl write
+ * callback at the first body byte; a test can call it to replay a response
+ * without libcurl. */
+void xfer_response_begin(xfer *x, int status, const char *content_type, int64_t now);
+/* Feeds body bytes received at now: an error or plain body is kept, an
+ * event stream is parsed and each event applied. Returns 0, or -1 when the
+ * transfer must stop (a stream error, a protocol error; the outcome is set). */
+int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now);
+/* Choices the response carried (n): 1 for a plain response with content,
+ * 0 when nothing arrived. */
+int xfer_choices(const xfer *x);
 /* Classifies the outcome once libcurl reports the transfer done. */
 void xfer_complete(xfer *x, CURLcode res);
 /* Ends a transfer from outside: why is "stall" or "cancelled". */

@@ -184,11 +184,21 @@ TEST(openai_stream_events)
     /* Errors: nested, flat, and garbage. */
     CHECK_INT(event(c, &st, "{\"error\":{\"message\":\"boom\",\"type\":\"x\",\"code\":500}}", &ev), 0);
     CHECK(ev.error);
-    CHECK_STR(ev.errmsg, "boom");
+    CHECK_STR(ev.errmsg, "boom (x, 500)");
     CHECK_INT(event(c, &st, "{\"object\":\"error\",\"message\":\"flat boom\",\"code\":400}", &ev), 0);
     CHECK(ev.error);
-    CHECK_STR(ev.errmsg, "flat boom");
+    CHECK_STR(ev.errmsg, "flat boom (400)");
     CHECK(event(c, &st, "not json", &ev) < 0);
+    /* "event: error" with an error object, and with plain text. */
+    static const char ej[] = "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}";
+    client_event_clear(&ev);
+    CHECK_INT(c->ops->on_event(c, &st, "error", ej, strlen(ej), &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "overloaded (server_error)");
+    client_event_clear(&ev);
+    CHECK_INT(c->ops->on_event(c, &st, "error", "upstream gone", 13, &ev), 0);
+    CHECK(ev.error);
+    CHECK_STR(ev.errmsg, "upstream gone");
     openai_release(c, &st);
     client_free(c);
 }
@@ -196,7 +206,7 @@ TEST(openai_stream_events)
 TEST(lmdeploy_generate_events)
 {
     client *c = mk("lmdeploy", 1);
-    openai_state st = {0};
+    char st[256] = {0};          /* the client's per-request state */
     client_event ev;
     CHECK_INT(event(c, &st, "{\"text\":\" hi\",\"output_ids\":[5],\"meta_info\":{\"prompt_tokens\":4,"
                     "\"completion_tokens\":1,\"finish_reason\":null}}", &ev), 0);
@@ -217,12 +227,120 @@ TEST(error_messages_from_bodies)
     char msg[256];
     const char *e1 = "{\"error\":{\"message\":\"Invalid API key\",\"type\":\"invalid_request_error\"}}";
     c->ops->error_message(c, 401, e1, strlen(e1), msg, sizeof msg);
-    CHECK_STR(msg, "Invalid API key");
+    CHECK_STR(msg, "Invalid API key (invalid_request_error)");
     const char *e2 = "{\"detail\":\"Not Found\"}";
     c->ops->error_message(c, 404, e2, strlen(e2), msg, sizeof msg);
     CHECK_STR(msg, "Not Found");
     c->ops->error_message(c, 502, "bad gateway", 11, msg, sizeof msg);
     CHECK_STR(msg, "HTTP 502: bad gateway");
+    client_free(c);
+}
+
+TEST(openai_output_that_is_not_text_is_content)
+{
+    client *c = mk("gateway", 1);
+    openai_state st = {0};
+    client_event ev;
+    static const char *const content[] = {
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+        "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"function_call\":{\"arguments\":\"{\\\"\"}}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"Let me think\"}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Hmm\",\"content\":null}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"I can't\"}}]}",
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+        "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":9}}",
+    };
+    for (size_t i = 0; i < sizeof content / sizeof *content; i++) {
+        CHECK_INT(event(c, &st, content[i], &ev), 0);
+        if (!ev.content) unit_fail(__FILE__, __LINE__, "not content: %s", content[i]);
+        CHECK(ev.text == NULL); /* no visible text for the next turn */
+    }
+    static const char *const empty[] = {
+        "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+        "\"reasoning_content\":null,\"tool_calls\":null}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[]},\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{}}],\"usage\":null}",
+    };
+    for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+        CHECK_INT(event(c, &st, empty[i], &ev), 0);
+        if (ev.content) unit_fail(__FILE__, __LINE__, "content: %s", empty[i]);
+    }
+    openai_release(c, &st);
+    client_free(c);
+}
+
+TEST(openai_choices_by_index)
+{
+    client *c = mk("vllm", 1);
+    openai_state st = {0};
+    client_event ev;
+    CHECK_INT(event(c, &st, "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"b\"}}]}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_INT(ev.choice, 1);
+    CHECK_INT(ev.content_choices, 2);
+    /* Several choices in one chunk (LMDeploy's fan-out merges them); an
+     * abort in any wins over a normal finish. */
+    CHECK_INT(event(c, &st, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"abort\"},"
+                    "{\"index\":2,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}]}", &ev), 0);
+    CHECK_INT(ev.content_choices, 1);
+    CHECK_INT(ev.seen_choices, 5);
+    CHECK_STR(ev.finish_reason, "abort");
+    /* Neither choices, usage nor an error: not an OpenAI response. */
+    CHECK(event(c, &st, "{\"text\":\"hi\",\"meta_info\":{}}", &ev) < 0);
+    CHECK_CONTAINS(ev.errmsg, "not an OpenAI completion");
+    openai_release(c, &st);
+    client_free(c);
+}
+
+TEST(generate_abort_keeps_the_servers_reason)
+{
+    client *c = mk("lmdeploy", 1);
+    char st[256] = {0};          /* the client's per-request state */
+    client_event ev;
+    REQUIRE(c->ops->state_size <= sizeof st);
+    /* SGLang's cumulative text: the abort chunk repeats it with no new
+     * token, which is not content. */
+    CHECK_INT(event(c, &st, "{\"text\":\"The\",\"output_ids\":[785],\"index\":1,\"meta_info\":{\"id\":\"x\","
+                    "\"finish_reason\":null,\"prompt_tokens\":4,\"completion_tokens\":1}}", &ev), 0);
+    CHECK(ev.content);
+    CHECK_INT(ev.choice, 1);
+    CHECK_INT(event(c, &st, "{\"text\":\"The\",\"output_ids\":[785],\"index\":1,\"meta_info\":{\"id\":\"x\","
+                    "\"finish_reason\":{\"type\":\"abort\",\"message\":\"Abort before prefill\","
+                    "\"status_code\":503},\"prompt_tokens\":4,\"completion_tokens\":1}}", &ev), 0);
+    CHECK(!ev.content);
+    CHECK(!ev.error);
+    CHECK_STR(ev.finish_reason, "abort");
+    CHECK_STR(ev.errmsg, "Abort before prefill");
+    CHECK_INT(ev.seen_choices, 2);
+    openai_release(c, &st);
+    client_free(c);
+}
+
+TEST(error_shapes_make_readable_messages)
+{
+    client *c = mk("gateway", 1);
+    char msg[256];
+    static const struct { const char *body, *want; } cases[] = {
+        {"{\"object\":\"error\",\"message\":\"The model `x` does not exist.\",\"type\":\"NotFoundError\","
+         "\"param\":null,\"code\":404}", "The model `x` does not exist. (NotFoundError, 404)"},
+        {"{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"param\":null,"
+         "\"code\":\"rate_limit_exceeded\"}}", "Rate limit reached (requests, rate_limit_exceeded)"},
+        {"{\"error\":{\"message\":\"bad\"}}", "bad"},
+        {"{\"error\":\"plain\"}", "plain"},
+        {"{\"detail\":\"Method Not Allowed\"}", "Method Not Allowed"},
+        {"{\"detail\":[{\"type\":\"missing\",\"loc\":[\"body\",\"messages\"],\"msg\":\"Field required\","
+         "\"input\":{}},{\"type\":\"int_parsing\",\"loc\":[\"body\",\"n\",0],\"msg\":\"Input should be a valid integer\"}]}",
+         "body.messages: Field required; body.n.0: Input should be a valid integer"},
+        {"<html>502 Bad Gateway</html>", "HTTP 500: <html>502 Bad Gateway</html>"},
+        {"", "HTTP 500 with an empty body"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        c->ops->error_message(c, 500, cases[i].body, strlen(cases[i].body), msg, sizeof msg);
+        CHECK_STR(msg, cases[i].want);
+    }
     client_free(c);
 }
 

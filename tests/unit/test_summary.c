@@ -611,10 +611,13 @@ TEST(summary_tpot_not_measured_for_one_event)
     CHECK_NEAR(num(j, "mean_tpot_ms"), 5, 1e-12);
     CHECK_NEAR(num(j, "p99_tpot_ms"), 5, 1e-12);
     cJSON_Delete(j);
-    CHECK_NEAR(summary_tpot_ns(11, 10, 10, 110), 10, 1e-12);
-    CHECK(summary_tpot_ns(11, 1, 10, 110) < 0);
-    CHECK(summary_tpot_ns(1, 1, 10, 10) < 0);
-    CHECK(summary_tpot_ns(11, -1, 10, 10) < 0);
+    CHECK_NEAR(summary_tpot_ns(11, 10, 1, 10, 110), 10, 1e-12);
+    CHECK(summary_tpot_ns(11, 1, 1, 10, 110) < 0);
+    CHECK(summary_tpot_ns(1, 1, -1, 10, 10) < 0);
+    CHECK(summary_tpot_ns(11, -1, 1, 10, 10) < 0);
+    /* n = 2 choices of 11 tokens each: the gap is over one choice's 10. */
+    CHECK_NEAR(summary_tpot_ns(22, 20, 2, 10, 110), 10, 1e-12);
+    CHECK(summary_tpot_ns(2, 2, 2, 10, 110) < 0);
     summary_free(s);
 }
 
