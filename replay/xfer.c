@@ -215,6 +215,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->creq.path[0] = '\0';
     x->creq.path_root = 0;
     x->creq.forced_output = -1;
+    sb_clear(&x->creq.edits);
+    x->creq.body_exact = 0;
     x->creq.api = q->rec.api;
     x->creq.expected_output = q->rec.output_tokens;
     if (x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err) < 0) {
@@ -462,6 +464,11 @@ void xfer_format(const xfer *x, strbuf *b)
     else sb_adds(b, ",\"expected_output_tokens\":null");
     if (x->creq.forced_output >= 0)
         sb_printf(b, ",\"forced_output_tokens\":%" PRId64, x->creq.forced_output);
+    if (x->creq.edits.len) {
+        sb_adds(b, ",\"body_edits\":");
+        sb_add(b, x->creq.edits.buf, x->creq.edits.len);
+        sb_adds(b, x->creq.body_exact ? ",\"body_exact\":true" : ",\"body_exact\":false");
+    }
     sb_printf(b, ",\"events\":%" PRId64 ",\"gaps_ns\":[", x->events);
     for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
     sb_addc(b, ']');
@@ -521,6 +528,7 @@ void xfer_free(xfer *x)
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
+    sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);
     free(x->gaps);
