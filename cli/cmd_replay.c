@@ -27,6 +27,10 @@ static const char replay_help[] =
     "                        include_usage for every request) or off (one JSON response)\n"
     "  --no-stream           the same as --stream off\n"
     "  --no-force-output-len vllm/lmdeploy: let the server decide output lengths\n"
+    "  --replay-headers      send each record's captured headers (never secrets, framing,\n"
+    "                        or a header the run sets itself: --header values win)\n"
+    "  --replay-headers-allow LIST  only these captured headers (comma-separated names)\n"
+    "  --replay-headers-deny LIST   never these captured headers\n"
     "  --lmdeploy-session-id lmdeploy: send the record's session as session_id (for old\n"
     "                        servers; a busy id is refused: 400 \"occupied\" or 500)\n"
     "  --wait-ready[=TIME]   poll GET /health until ready (default up to 10m)\n"
@@ -69,7 +73,7 @@ enum {
     O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
-    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_LMD_SID
+    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID
 };
 
 static const struct option lo[] = {
@@ -92,6 +96,9 @@ static const struct option lo[] = {
     {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
     {"engine", required_argument, 0, O_ENGINE}, {"engine-config", required_argument, 0, O_ENGINE_CFG},
     {"engine-opt", required_argument, 0, O_ENGINE_OPT}, {"stream", required_argument, 0, O_STREAM},
+    {"replay-headers", no_argument, 0, O_RHEADERS},
+    {"replay-headers-allow", required_argument, 0, O_RH_ALLOW},
+    {"replay-headers-deny", required_argument, 0, O_RH_DENY},
     {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
@@ -205,6 +212,9 @@ static int run_replay(int argc, char **argv)
             else if (!strcmp(optarg, "off")) o.copt.stream = CLIENT_STREAM_OFF;
             else BAD("--stream must be as-sent, on or off, got '%s'", optarg);
             break;
+        case O_RHEADERS: o.copt.replay_headers = 1; break;
+        case O_RH_ALLOW: o.copt.replay_headers = 1; o.copt.headers_allow = optarg; break;
+        case O_RH_DENY: o.copt.replay_headers = 1; o.copt.headers_deny = optarg; break;
         case O_LMD_SID: o.copt.lmdeploy_session_id = 1; break;
         case O_NOFORCE: o.copt.force_output_len = 0; break;
         case O_WAIT:

@@ -42,6 +42,9 @@ typedef struct client_opts {
     int stream;                  /* --stream: CLIENT_STREAM_AS_SENT (default), _ON, _OFF */
     int force_output_len;        /* vllm/lmdeploy: output length = the trace's */
     int lmdeploy_session_id;     /* lmdeploy: send the record's session as session_id */
+    int replay_headers;          /* send each record's captured headers (replay/req_headers.h) */
+    const char *headers_allow;   /* --replay-headers-allow: comma-separated names, or NULL */
+    const char *headers_deny;    /* --replay-headers-deny: comma-separated names, or NULL */
     int continuous_usage;        /* vllm: per-chunk usage for per-token ITL */
     uint64_t seed;               /* prompt synthesis for length-only records */
     /* In-process clients (sagellm): */

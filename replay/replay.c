@@ -221,6 +221,11 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
                             o->copt.stream == CLIENT_STREAM_OFF ? "off" : "as-sent");
     cJSON_AddBoolToObject(j, "force_output_len", o->copt.force_output_len);
     if (o->client->body_edits) cJSON_AddStringToObject(j, "body_edits", o->client->body_edits);
+    if (o->copt.replay_headers) {
+        cJSON *rh = cJSON_AddObjectToObject(j, "replay_headers");
+        if (o->copt.headers_allow) cJSON_AddStringToObject(rh, "allow", o->copt.headers_allow);
+        if (o->copt.headers_deny) cJSON_AddStringToObject(rh, "deny", o->copt.headers_deny);
+    }
     if (o->copt.lmdeploy_session_id) cJSON_AddBoolToObject(j, "lmdeploy_session_id", 1);
     cJSON_AddStringToObject(j, "sessions", o->sessions_mode == SESSIONS_DEPENDENT ? "dependent" : "timed");
     if (o->from_us >= 0) cJSON_AddNumberToObject(j, "from_us", (double)o->from_us);

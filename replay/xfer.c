@@ -4,6 +4,7 @@
  * write callback when the SSE parser completes an event. */
 #include "replay/xfer.h"
 #include "replay/replay_int.h"
+#include "replay/req_headers.h"
 #include "common/util.h"
 
 #include <inttypes.h>
@@ -237,7 +238,13 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     sb_free(&url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_slist_free_all(x->rec_headers);
+    x->rec_headers = NULL;
+    const cJSON *rh = cJSON_GetObjectItemCaseSensitive(q->rec.json, "headers");
+    int nrh;
+    if (x->cl->opt.replay_headers && cJSON_IsObject(rh))
+        x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->rec_headers ? x->rec_headers : x->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -528,6 +535,7 @@ void xfer_free(xfer *x)
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->rec_headers);
     sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);

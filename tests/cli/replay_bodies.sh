@@ -73,6 +73,28 @@ ok "--no-stream: a streamed record loses stream and stream_options" $ARR "$LOG" 
 expect_err "--stream takes as-sent, on or off" 2 "--stream must be" \
     "$BIN" replay "$TR" --url "$URL" --stream maybe --out "$T/g4"
 
+# --- gateway: captured headers, when asked ---
+: > "$LOG"
+expect_exit "gateway --replay-headers: exit 0" 0 \
+    "$BIN" replay "$TR" --client gateway --url "$URL" --replay-headers --header 'X-Tenant: mine' \
+    --api-key sk-run --first 1 --out "$T/g5" -q
+ok "--replay-headers: non-secret captured headers arrive" $ARR "$LOG" 0 \
+    "headers['user-agent'] == ['orig-client/1.0'] and headers['x-trace-id'] == ['abc']"
+ok "--replay-headers: a secret in the trace is never sent, the run's key is" $ARR "$LOG" 0 \
+    "headers['authorization'] == ['Bearer sk-run']"
+ok "--replay-headers: --header wins, framing and content type are the run's" $ARR "$LOG" 0 \
+    "headers['x-tenant'] == ['mine'] and headers['content-type'] == ['application/json'] and headers['host'][0].startswith('127.0.0.1')"
+: > "$LOG"
+expect_exit "gateway --replay-headers-deny: exit 0" 0 \
+    "$BIN" replay "$TR" --client gateway --url "$URL" --replay-headers-deny X-Trace-Id --first 1 --out "$T/g6" -q
+ok "--replay-headers-deny: the denied header stays home, the others go" $ARR "$LOG" 0 \
+    "'x-trace-id' not in headers and headers['user-agent'] == ['orig-client/1.0']"
+: > "$LOG"
+expect_exit "gateway --replay-headers-allow: exit 0" 0 \
+    "$BIN" replay "$TR" --client gateway --url "$URL" --replay-headers-allow x-trace-id --first 1 --out "$T/g7" -q
+ok "--replay-headers-allow: only the allowed header goes" $ARR "$LOG" 0 \
+    "headers['x-trace-id'] == ['abc'] and 'user-agent' not in headers"
+
 # --- vllm: forced lengths in the body's own field ---
 : > "$LOG"
 expect_exit "vllm: exit 0" 0 "$BIN" replay "$TR" --client vllm --url "$URL" --first 2 --out "$T/v1" -q

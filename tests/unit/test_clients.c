@@ -2,6 +2,8 @@
  * trace records, and response events interpreted from real servers' shapes. */
 #include "tests/unit/unit.h"
 #include "clients/client.h"
+#include "common/header_rule.h"
+#include "replay/req_headers.h"
 
 #include <stdlib.h>
 
@@ -515,4 +517,43 @@ TEST(edits_are_against_the_captured_bytes)
     cr_free(&cr);
     trace_rec_clear(&r);
     client_free(c);
+}
+
+TEST(replayed_headers_never_carry_secrets)
+{
+    CHECK(header_rule_secret("Authorization", 13));
+    CHECK(header_rule_secret("x-goog-api-key", 14));
+    CHECK(header_rule_secret("Proxy-Authorization", 19));
+    CHECK(header_rule_framing("Transfer-Encoding", 17));
+    CHECK(header_rule_kept("User-Agent", 10));
+    CHECK(header_rule_listed(" a , X-Trace ,b", "x-trace", 7));
+    CHECK(!header_rule_listed("x-tracer", "x-trace", 7));
+    client_opts o;
+    memset(&o, 0, sizeof o);
+    o.replay_headers = 1;
+    struct curl_slist *run = curl_slist_append(NULL, "Content-Type: application/json");
+    run = curl_slist_append(run, "X-Tenant: mine");
+    cJSON *h = cJSON_Parse("{\"authorization\":\"Bearer s\",\"cookie\":\"c\",\"api-key\":\"k\","
+                           "\"host\":\"h\",\"content-length\":\"9\",\"accept-encoding\":\"gzip\","
+                           "\"content-type\":\"text/plain\",\"x-tenant\":\"theirs\",\"user-agent\":\"ua/1\","
+                           "\"x-trace\":\"t1\",\"x-bad\":\"a\\r\\nInjected: 1\"}");
+    REQUIRE(h);
+    int n = -1;
+    struct curl_slist *l = req_headers_list(&o, run, h, &n);
+    CHECK_INT(n, 2);   /* user-agent and x-trace only */
+    strbuf all = {0};
+    for (const struct curl_slist *p = l; p; p = p->next) sb_printf(&all, "%s\n", p->data);
+    CHECK_STR(all.buf, "Content-Type: application/json\nX-Tenant: mine\nuser-agent: ua/1\nx-trace: t1\n");
+    sb_free(&all);
+    curl_slist_free_all(l);
+    o.headers_deny = "X-Trace,user-agent";
+    CHECK(req_headers_list(&o, run, h, &n) == NULL);   /* nothing passes: the run's list is used */
+    CHECK_INT(n, 0);
+    o.headers_deny = NULL;
+    o.headers_allow = "authorization,x-trace";          /* allowing a secret does not send it */
+    l = req_headers_list(&o, run, h, &n);
+    CHECK_INT(n, 1);
+    curl_slist_free_all(l);
+    cJSON_Delete(h);
+    curl_slist_free_all(run);
 }
