@@ -233,8 +233,8 @@ void openai_force_output_len(cJSON *body, int64_t n, const char *min_field, clie
     out->forced_output = n;
 }
 
-/* Appends to out->edits (a JSON array being written) each top-level field
- * of a or b that the other lacks or holds differently. */
+/* Appends to edits (a JSON array being written) each top-level field of
+ * orig or sent that the other lacks or holds differently. */
 static void note_edits(const cJSON *orig, const cJSON *sent, strbuf *edits)
 {
     const cJSON *it;

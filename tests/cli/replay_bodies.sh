@@ -120,6 +120,20 @@ expect_err "lmdeploy --api generate warns that the chat template is lost" 0 "cha
 ok "lmdeploy --api generate: a token-id prompt becomes input_ids" $ARR "$LOG" 4 \
     "path == '/generate' and body['input_ids'] == [5, 6, 7] and 'prompt' not in body and body['max_tokens'] == 2"
 
+# --- dependent sessions: the reply received replaces the captured one ---
+cat > "$T/dep.jsonl" <<'JSONL'
+{"format":"sagellm-trace","version":1,"source":"capture"}
+{"t_us":0,"id":"d0","session":"s","turn":0,"api":"chat","body":{"model":"orig-model","messages":[{"role":"user","content":"q1"}]}}
+{"t_us":1000,"id":"d1","session":"s","turn":1,"api":"chat","body":{"model":"orig-model","messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"captured reply"},{"role":"user","content":"q2"}]}}
+JSONL
+: > "$LOG"
+expect_exit "dependent sessions over captured bodies: exit 0" 0 \
+    "$BIN" replay "$T/dep.jsonl" --client gateway --url "$URL" --sessions dependent --out "$T/d1" -q
+ok "dependent: the second turn carries the reply actually received" $ARR "$LOG" 1 \
+    "body['messages'][1]['content'] == 'hi there'"
+check "dependent: its log line names the change, not body_exact" \
+    "logline '$T/d1' 1 | grep -q '\"body_edits\":\[\"messages\"\],\"body_exact\":false'"
+
 # --- the built-in server: the captured chat records, streamed and not ---
 grep -v '"r2"' "$TR" > "$T/chat.jsonl"
 rm -f "$T/s.port"
