@@ -4,9 +4,11 @@
  * A record with a body is replayed as it was sent: to its own endpoint
  * (the record's `path`, unless --api is given), with its own stream and
  * stream_options (unless --stream on|off), its own length field (never a
- * max_tokens added beside max_completion_tokens: OpenAI's newer models
- * refuse max_tokens on chat), and its model unless --model is given or it
- * has none. When nothing changes, the captured bytes (`body_raw`) go out.
+ * max_tokens added beside max_completion_tokens: OpenAI deprecates
+ * max_tokens on chat "in favor of max_completion_tokens" and says it "is
+ * not compatible with o-series models", openai/openai-python@04448952,
+ * src/openai/types/chat/completion_create_params.py), and its model unless
+ * --model is given or it has none. When nothing changes, the captured bytes (`body_raw`) go out.
  * Length-only records get a synthesised prompt, max_tokens = the trace's
  * output length, and are streamed with stream_options.include_usage. */
 #include "clients/client.h"

@@ -14,7 +14,10 @@
  *   `max_tokens = request.max_completion_tokens or request.max_tokens`), and
  *   refuses stream_options without stream=True
  *   (vllm-project/vllm@0052bed3, vllm/entrypoints/openai/protocol.py,
- *   ChatCompletionRequest.validate_stream_options).
+ *   ChatCompletionRequest.validate_stream_options); OpenAI says the same of
+ *   stream_options ("Only set this when you set stream: true",
+ *   openai/openai-python@04448952,
+ *   src/openai/types/chat/completion_create_params.py).
  * - LMDeploy does the same (InternLM/lmdeploy@1263d5cd,
  *   lmdeploy/serve/openai/endpoints/common.py,
  *   build_serving_generation_config: max_completion_tokens first). */
