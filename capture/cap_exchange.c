@@ -3,6 +3,7 @@
  * still makes one line), or with --redact the prompt's estimated length and
  * the hashes of its 512-token blocks; and `orig`, what the server did. */
 #include "capture/cap_exchange.h"
+#include "common/header_rule.h"
 #include "common/jsonw.h"
 #include "common/rng.h"
 #include "common/tokcount.h"
@@ -69,30 +70,9 @@ const char *cap_exchange_api_of(const char *url)
     return NULL;
 }
 
-static int name_has(const char *lower, const char *word)
-{
-    return strstr(lower, word) != NULL;
-}
-
 int cap_exchange_header_kept(const char *name, size_t len)
 {
-    char l[128];
-    if (len == 0 || len >= sizeof l) return 0;
-    for (size_t i = 0; i < len; i++) l[i] = (char)tolower((unsigned char)name[i]);
-    l[len] = '\0';
-    static const char *const secret[] = {
-        "key", "token", "secret", "passw", "auth", "cookie", "session", "credential", NULL,
-    };
-    for (int i = 0; secret[i]; i++)
-        if (name_has(l, secret[i])) return 0;
-    static const char *const framing[] = {
-        "host", "connection", "content-length", "transfer-encoding", "expect", "keep-alive",
-        "te", "trailer", "upgrade", NULL,
-    };
-    for (int i = 0; framing[i]; i++)
-        if (!strcmp(l, framing[i])) return 0;
-    if (!strncmp(l, "proxy-", 6)) return 0;
-    return 1;
+    return header_rule_kept(name, len);
 }
 
 void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,

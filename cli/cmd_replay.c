@@ -24,8 +24,18 @@ static const char replay_help[] =
     "  --model NAME          model to ask for (default: the record's, else GET /v1/models)\n"
     "  --api-key KEY         bearer token (default: $OPENAI_API_KEY); never written anywhere\n"
     "  --header 'K: V'       extra request header (repeatable)\n"
-    "  --no-stream           one JSON response per request instead of SSE streaming\n"
+    "  --stream MODE         as-sent (default: a record's body keeps its own stream and\n"
+    "                        stream_options; length-only records stream), on (SSE with\n"
+    "                        include_usage for every request) or off (one JSON response)\n"
+    "  --no-stream           the same as --stream off\n"
     "  --no-force-output-len vllm/lmdeploy: let the server decide output lengths\n"
+    "  --replay-headers      send each record's captured headers (never secrets, framing,\n"
+    "                        or a header the run sets itself: --header values win)\n"
+    "  --replay-headers-allow LIST  only these captured headers (comma-separated names;\n"
+    "                        implies --replay-headers)\n"
+    "  --replay-headers-deny LIST   never these captured headers (implies --replay-headers)\n"
+    "  --lmdeploy-session-id lmdeploy: send the record's session as session_id (for old\n"
+    "                        servers; a busy id is refused: 400 \"occupied\" or 500)\n"
     "  --wait-ready[=TIME]   poll GET /health until ready (default up to 10m)\n"
     "  --scrape-metrics T    sample GET /metrics every T into DIR/server_metrics.jsonl\n"
     CLI_HTTP_HELP
@@ -67,7 +77,7 @@ enum {
     O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
-    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT,
+    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
     O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
@@ -90,7 +100,11 @@ static const struct option lo[] = {
     {"slo", required_argument, 0, O_SLO}, {"seed", required_argument, 0, O_SEED},
     {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
     {"engine", required_argument, 0, O_ENGINE}, {"engine-config", required_argument, 0, O_ENGINE_CFG},
-    {"engine-opt", required_argument, 0, O_ENGINE_OPT}, CLI_HTTP_LONGOPTS(O_HTTP),
+    {"engine-opt", required_argument, 0, O_ENGINE_OPT}, CLI_HTTP_LONGOPTS(O_HTTP), {"stream", required_argument, 0, O_STREAM},
+    {"replay-headers", no_argument, 0, O_RHEADERS},
+    {"replay-headers-allow", required_argument, 0, O_RH_ALLOW},
+    {"replay-headers-deny", required_argument, 0, O_RH_DENY},
+    {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -196,7 +210,17 @@ static int run_replay(int argc, char **argv)
             if (!strchr(optarg, ':')) BAD("--header needs 'Name: value', got '%s'", optarg);
             headers[nh++] = optarg;
             break;
-        case O_NOSTREAM: o.copt.stream = 0; break;
+        case O_NOSTREAM: o.copt.stream = CLIENT_STREAM_OFF; break;
+        case O_STREAM:
+            if (!strcmp(optarg, "as-sent")) o.copt.stream = CLIENT_STREAM_AS_SENT;
+            else if (!strcmp(optarg, "on")) o.copt.stream = CLIENT_STREAM_ON;
+            else if (!strcmp(optarg, "off")) o.copt.stream = CLIENT_STREAM_OFF;
+            else BAD("--stream must be as-sent, on or off, got '%s'", optarg);
+            break;
+        case O_RHEADERS: o.copt.replay_headers = 1; break;
+        case O_RH_ALLOW: o.copt.replay_headers = 1; o.copt.headers_allow = optarg; break;
+        case O_RH_DENY: o.copt.replay_headers = 1; o.copt.headers_deny = optarg; break;
+        case O_LMD_SID: o.copt.lmdeploy_session_id = 1; break;
         case O_NOFORCE: o.copt.force_output_len = 0; break;
         case O_WAIT:
             o.wait_ready = 1;
@@ -274,6 +298,11 @@ static int run_replay(int argc, char **argv)
         goto out;
     }
     if (renamed) fprintf(stderr, "sagellm-bench replay: notice: --client openai is now called 'gateway'\n");
+    if (!strcmp(o.client->name, "lmdeploy") && o.copt.api && !strcmp(o.copt.api, "generate"))
+        fprintf(stderr, "sagellm-bench replay: warning: --api generate sends chat records' messages "
+                "joined into one prompt: the model's chat template is not applied\n");
+    if (o.copt.lmdeploy_session_id && strcmp(o.client->name, "lmdeploy"))
+        BAD("--lmdeploy-session-id needs --client lmdeploy");
     if (o.client->submit) {
         if (!o.copt.engine) o.copt.engine = "sim";
         if (!ecfg) ecfg = cJSON_CreateObject();

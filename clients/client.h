@@ -26,6 +26,10 @@
 #include "common/util.h"
 #include "traces/trace.h"
 
+/* --stream: a record's body keeps its own stream/stream_options (as-sent),
+ * or every request is streamed (on) or not (off). */
+enum { CLIENT_STREAM_AS_SENT = -1, CLIENT_STREAM_OFF = 0, CLIENT_STREAM_ON = 1 };
+
 /* Options every client understands (from the replay command line). */
 typedef struct client_opts {
     const char *base_url;        /* --url as the user gave it (for run.json, masked there) */
@@ -37,8 +41,12 @@ typedef struct client_opts {
     const char *api_key;         /* --api-key or OPENAI_API_KEY; never logged */
     const char *const *headers;  /* --header 'K: V' lines, NULL-terminated */
     http_opts http;              /* TLS trust, client certificate, HTTP/2 */
-    int stream;                  /* 1 = streaming (default), 0 = one JSON response */
+    int stream;                  /* --stream: CLIENT_STREAM_AS_SENT (default), _ON, _OFF */
     int force_output_len;        /* vllm/lmdeploy: output length = the trace's */
+    int lmdeploy_session_id;     /* lmdeploy: send the record's session as session_id */
+    int replay_headers;          /* send each record's captured headers (replay/req_headers.h) */
+    const char *headers_allow;   /* --replay-headers-allow: comma-separated names, or NULL */
+    const char *headers_deny;    /* --replay-headers-deny: comma-separated names, or NULL */
     int continuous_usage;        /* vllm: per-chunk usage for per-token ITL */
     uint64_t seed;               /* prompt synthesis for length-only records */
     /* In-process clients (sagellm): */
@@ -77,6 +85,13 @@ typedef struct client_request {
     char model[256];             /* the model asked for (for the log), "" if none */
     strbuf body;                 /* request body (JSON) */
     int64_t expected_output;     /* the trace's output length, -1 if unknown */
+    /* What the client changed in the record's body (openai_finish_body):
+     * edits is a JSON array of the top-level fields that differ from the
+     * captured body (`[]` when none), or `null` for a synthesised body;
+     * body_exact is 1 when a captured body was sent unchanged (its
+     * `body_raw` bytes when the record has them). */
+    strbuf edits;
+    int body_exact;
 } client_request;
 
 /* One response event, free of protocol details. Fields the event does not
@@ -111,6 +126,7 @@ typedef struct client client;
 typedef struct client_ops {
     const char *name;
     const char *summary;
+    const char *body_edits;      /* for run.json: which body fields it changes, when, why */
     size_t state_size;           /* per-request parse state */
     /* Checks options and sets up the instance (c->priv). Returns 0 or an error. */
     int (*init)(client *c, char *err, size_t errlen);
@@ -176,12 +192,39 @@ int openai_on_body(const client *c, void *state, const char *data, size_t len,
 void openai_error_message(const client *c, int status, const char *data, size_t len,
                           char *msg, size_t msglen);
 int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_t len);
-/* Finishes a body built by openai_build: serialises it into out->body. */
-void openai_finish_body(cJSON *body, client_request *out);
+/* Finishes a body built for r by openai_build: notes in out->edits which
+ * fields differ from the record's captured body, and writes out->body:
+ * the record's `body_raw` text when nothing differs and it has one, else
+ * the body serialised. Frees body. */
+void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out);
 void openai_release(const client *c, void *state);
-/* vLLM's way of forcing an output length of n tokens: max_tokens =
- * min_tokens = n and ignore_eos (max_completion_tokens dropped). */
-void openai_force_output_len(cJSON *body, int64_t n);
+/* Sets the output cap to n in whichever field the body uses
+ * (max_completion_tokens, max_tokens, or both when it has both; a body
+ * with neither gets max_tokens), so no conflicting cap is left. */
+void openai_set_max_len(cJSON *body, int64_t n);
+/* Forces an output length of n tokens: the cap as openai_set_max_len,
+ * min_field (vLLM "min_tokens", LMDeploy "min_new_tokens") = n and
+ * ignore_eos; sets out->forced_output = n. */
+void openai_force_output_len(cJSON *body, int64_t n, const char *min_field, client_request *out);
+/* The endpoint of a record's own request path (its top-level `path`, as
+ * the original client sent it): the part after the last version segment
+ * ("/openai/v1/embeddings" -> "/embeddings" under api_url), else the whole
+ * path under root_url (*root set). Returns 0, or ERR_INPUT for a path that
+ * is not a plain absolute path of at most 127 bytes (the reason in err). */
+int openai_path_endpoint(const char *path, char *out, size_t outlen, int *root,
+                         char *err, size_t errlen);
+/* 1 when r has a body that was sent by a real client: not a length-only
+ * record, and not a body made by prompt synthesis (`body_synthetic`). */
+int openai_body_captured(const trace_rec *r);
+/* Applies the model rule to a body: --model when given, else the body's,
+ * else the record's, else the server's. Sets out->model. */
+void openai_set_model(const client *c, const trace_rec *r, cJSON *body, client_request *out);
+/* Applies --stream to a body (original: openai_body_captured(r)):
+ * as-sent leaves a captured body alone and streams any other as "on"
+ * does; on sets stream and stream_options.include_usage (and
+ * continuous_usage_stats when c->opt.continuous_usage); off sets stream
+ * false and removes stream_options. */
+void openai_set_stream(const client *c, cJSON *body, int original);
 /* Per-request state of the OpenAI-protocol parsers. */
 typedef struct openai_state { cJSON *doc; } openai_state;
 

@@ -1,16 +1,35 @@
 /* client_lmdeploy.c — the `lmdeploy` client: LMDeploy's api_server.
  *
- * OpenAI endpoints with LMDeploy's fields: ignore_eos and min_new_tokens
- * force the trace's output length (off with --no-force-output-len), and
- * session_id carries the trace's session (an integer; other session ids are
- * hashed to one). `--api generate` uses the native POST /generate stream:
+ * Records go to the OpenAI endpoint of their api (chat records to
+ * /v1/chat/completions, where the server applies the model's chat
+ * template). Forcing the trace's output length (off with
+ * --no-force-output-len) sets ignore_eos and the cap in whichever field
+ * the body uses (LMDeploy reads max_completion_tokens before max_tokens:
+ * InternLM/lmdeploy@1263d5cd, lmdeploy/serve/openai/endpoints/common.py),
+ * plus min_new_tokens on chat, the only request that has it
+ * (lmdeploy/serve/openai/protocol.py, ChatCompletionRequest).
+ *
+ * session_id is not sent unless --lmdeploy-session-id asks: the server maps
+ * a user session_id to one of its own and refuses a second request with an
+ * id still in use ("The session_id N is occupied.", 400, from
+ * chat_completions/validation.py, endpoints/completions.py and
+ * endpoints/generate.py, which test the id against the server's own
+ * session ids, so a small number can also collide with an unrelated
+ * request), and SessionManager.map_user_session_id raises for an id
+ * already mapped (lmdeploy/serve/managers/session_manager.py), a 500. The
+ * server removes a session when its request ends (AsyncEngine.generate in
+ * lmdeploy/serve/core/async_engine.py), so nothing is kept for the next
+ * turn and the field buys a replay nothing (all at InternLM/lmdeploy@1263d5cd).
+ *
+ * `--api generate` uses the native POST /generate (GenerateReqInput:
+ * prompt or input_ids, max_tokens, ignore_eos, stream; no chat template,
+ * so chat messages are joined into one prompt):
  *   data: {"text": DELTA, "output_ids": [...], "meta_info": {"prompt_tokens",
  *          "completion_tokens" (cumulative), "finish_reason"}}
  * whose cumulative completion_tokens give per-token ITL. Errors come as
  * flat objects {"message", "type", "code", "param", "object": "error"}. */
 #include "clients/client.h"
 #include "common/rng.h"
-#include "traces/prompt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +52,32 @@ static void put(cJSON *body, const char *key, cJSON *v)
     cJSON_AddItemToObject(body, key, v);
 }
 
+/* Is v a non-empty array of integers (a token-id prompt)? */
+static int token_ids(const cJSON *v)
+{
+    if (!cJSON_IsArray(v) || !v->child) return 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, v)
+        if (!cJSON_IsNumber(t) || t->valuedouble != (double)(int64_t)t->valuedouble) return 0;
+    return 1;
+}
+
+/* The native /generate shape (GenerateReqInput): no model, no
+ * stream_options, the cap in max_tokens, token ids as input_ids. */
+static void generate_shape(cJSON *body)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
+    cJSON *mct = cJSON_DetachItemFromObjectCaseSensitive(body, "max_completion_tokens");
+    if (mct && !cJSON_GetObjectItemCaseSensitive(body, "max_tokens"))
+        cJSON_AddItemToObject(body, "max_tokens", mct);
+    else
+        cJSON_Delete(mct);
+    cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+    if (token_ids(prompt) && !cJSON_GetObjectItemCaseSensitive(body, "input_ids"))
+        cJSON_AddItemToObject(body, "input_ids", cJSON_DetachItemViaPointer(body, prompt));
+}
+
 static int lmdeploy_build(const client *c, const trace_rec *r, client_request *out,
                           char *err, size_t errlen)
 {
@@ -40,35 +85,14 @@ static int lmdeploy_build(const client *c, const trace_rec *r, client_request *o
     const char *api = c->opt.api ? c->opt.api : r->api;
     int rc = openai_build(c, r, api, out, &body, err, errlen);
     if (rc) return rc;
-    int64_t sid = session_number(r);
-    if (!strcmp(out->api, "generate")) {
-        /* Native shape: prompt (or input_ids), max_tokens, stream, session_id. */
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
-        if (!cJSON_GetObjectItemCaseSensitive(body, "prompt") &&
-            !cJSON_GetObjectItemCaseSensitive(body, "input_ids")) {
-            cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
-            strbuf p = {0};
-            const cJSON *m;
-            cJSON_ArrayForEach(m, msgs) {
-                const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "content");
-                if (cJSON_IsString(t)) {
-                    if (p.len) sb_addc(&p, '\n');
-                    sb_adds(&p, t->valuestring);
-                }
-            }
-            put(body, "prompt", cJSON_CreateString(p.buf ? p.buf : ""));
-            cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
-            sb_free(&p);
-        }
-    }
-    if (c->opt.force_output_len && r->output_tokens > 0) {
-        put(body, "max_tokens", cJSON_CreateNumber((double)r->output_tokens));
-        put(body, "min_new_tokens", cJSON_CreateNumber((double)r->output_tokens));
-        put(body, "ignore_eos", cJSON_CreateBool(1));
-    }
+    int gen = !strcmp(out->api, "generate");
+    if (gen) generate_shape(body);
+    if (c->opt.force_output_len && r->output_tokens > 0)
+        openai_force_output_len(body, r->output_tokens,
+                                !strcmp(out->api, "chat") ? "min_new_tokens" : NULL, out);
+    int64_t sid = c->opt.lmdeploy_session_id ? session_number(r) : -1;
     if (sid >= 0) put(body, "session_id", cJSON_CreateNumber((double)sid));
-    openai_finish_body(body, out);
+    openai_finish_body(r, body, out);
     return 0;
 }
 
@@ -158,6 +182,13 @@ static int lmdeploy_on_body(const client *c, void *state, const char *data, size
 const client_ops client_lmdeploy = {
     .name = "lmdeploy",
     .summary = "LMDeploy's api_server: OpenAI endpoints and native /generate",
+    .body_edits = "as the gateway client (records go to the endpoint of their api, or --api), "
+                  "plus, unless --no-force-output-len, for records with an output length: "
+                  "ignore_eos, the cap (max_completion_tokens and/or max_tokens, whichever the "
+                  "body uses) and on chat min_new_tokens = the trace's output length; with "
+                  "--lmdeploy-session-id, session_id; with --api generate the native shape "
+                  "(messages joined into prompt without the chat template, token-id prompt as "
+                  "input_ids, max_completion_tokens as max_tokens, no model or stream_options).",
     .state_size = sizeof(lmdeploy_state),
     .build = lmdeploy_build,
     .on_event = lmdeploy_on_event,

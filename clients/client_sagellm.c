@@ -58,8 +58,8 @@ static int sagellm_build(const client *c, const trace_rec *r, client_request *ou
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
     if (c->opt.force_output_len && r->output_tokens > 0)
-        openai_force_output_len(body, r->output_tokens);
-    openai_finish_body(body, out);
+        openai_force_output_len(body, r->output_tokens, "min_tokens", out);
+    openai_finish_body(r, body, out);
     out->method = "SUBMIT";
     out->path[0] = '\0';
     return 0;
@@ -228,6 +228,8 @@ static void sagellm_cancel(const client *c, void *state)
 const client_ops client_sagellm = {
     .name = "sagellm",
     .summary = "an inference engine in-process (--engine sim|PATH.so|python:MODULE:FACTORY)",
+    .body_edits = "the vllm client's body without stream and stream_options (an in-process "
+                  "request has no transport to stream over).",
     .state_size = sizeof(sagellm_state),
     .init = sagellm_init,
     .build = sagellm_build,

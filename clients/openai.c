@@ -1,8 +1,8 @@
-/* openai.c — what the OpenAI-protocol clients share: request bodies for
- * /v1/chat/completions and /v1/completions, parsing of streamed chunks
- * (chat.completion.chunk, text_completion), of whole responses, and of the
- * error shapes servers use ({"error": {...}}, LMDeploy's flat
- * {"object": "error", "message": ...}, FastAPI's {"detail": ...}). */
+/* openai.c — what the OpenAI-protocol clients share on the response side:
+ * parsing of streamed chunks (chat.completion.chunk, text_completion), of
+ * whole responses, and of the error shapes servers use ({"error": {...}},
+ * LMDeploy's flat {"object": "error", "message": ...}, FastAPI's
+ * {"detail": ...}). Request bodies are built in clients/openai_body.c. */
 #include "clients/client.h"
 #include "traces/prompt.h"
 
@@ -10,140 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The endpoint of api: under the API base (…/v1), or /generate under the
- * server root (*root set). */
-static const char *api_path(const char *api, int *root)
-{
-    *root = 0;
-    if (!strcmp(api, "completions")) return "/completions";
-    if (!strcmp(api, "generate")) {
-        *root = 1;
-        return "/generate";
-    }
-    return "/chat/completions";
-}
-
-/* Joins the text of chat messages into one prompt (for --api completions
- * over a trace of chat bodies). */
-static char *messages_to_prompt(const cJSON *messages)
-{
-    strbuf b = {0};
-    const cJSON *m;
-    cJSON_ArrayForEach(m, messages) {
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (cJSON_IsString(content)) {
-            if (b.len) sb_addc(&b, '\n');
-            sb_adds(&b, content->valuestring);
-        } else if (cJSON_IsArray(content)) {
-            const cJSON *part;
-            cJSON_ArrayForEach(part, content) {
-                const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-                if (cJSON_IsString(t)) {
-                    if (b.len) sb_addc(&b, '\n');
-                    sb_adds(&b, t->valuestring);
-                }
-            }
-        }
-    }
-    if (!b.buf) sb_adds(&b, "");
-    return b.buf;
-}
-
 static void set_item(cJSON *obj, const char *key, cJSON *v)
 {
     if (cJSON_GetObjectItemCaseSensitive(obj, key))
         cJSON_ReplaceItemInObjectCaseSensitive(obj, key, v);
     else
         cJSON_AddItemToObject(obj, key, v);
-}
-
-/* Converts body between chat and completion shapes when the api asked for
- * differs from the body's. */
-static void adapt_body(cJSON *body, const char *api)
-{
-    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
-    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
-    if (strcmp(api, "chat") && cJSON_IsArray(messages) && !prompt) {
-        char *p = messages_to_prompt(messages);
-        cJSON_AddStringToObject(body, "prompt", p);
-        free(p);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "messages");
-    } else if (!strcmp(api, "chat") && !messages && prompt) {
-        cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "role", "user");
-        if (cJSON_IsString(prompt)) cJSON_AddStringToObject(m, "content", prompt->valuestring);
-        else cJSON_AddStringToObject(m, "content", "");
-        cJSON_AddItemToArray(msgs, m);
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "prompt");
-        cJSON_AddItemToObject(body, "messages", msgs);
-    }
-}
-
-int openai_build(const client *c, const trace_rec *r, const char *api, client_request *out,
-                 cJSON **body_out, char *err, size_t errlen)
-{
-    cJSON *body;
-    if (!api) api = c->opt.api ? c->opt.api : r->api;
-    if (strcmp(api, "chat") && strcmp(api, "completions") && strcmp(api, "generate")) {
-        errf(err, errlen, "record %s: api '%s' cannot be replayed by the %s client "
-             "(use --api chat or --api completions)", r->id, api, c->ops->name);
-        return ERR_INPUT;
-    }
-    if (r->body) {
-        body = cJSON_Duplicate(r->body, 1);
-        adapt_body(body, api);
-    } else {
-        body = prompt_make_body(r, api, NULL, c->opt.seed);
-        if (!body) {
-            errf(err, errlen, "record %s: cannot synthesise a prompt (input_tokens %lld)",
-                 r->id, (long long)r->input_tokens);
-            return ERR_INPUT;
-        }
-    }
-    /* Model: --model, else the body's, else the record's, else the server's first. */
-    const char *model = c->opt.model;
-    const cJSON *bm = cJSON_GetObjectItemCaseSensitive(body, "model");
-    if (!model && cJSON_IsString(bm)) model = bm->valuestring;
-    if (!model) model = r->model;
-    if (!model) model = c->opt.default_model;
-    if (model && !(cJSON_IsString(bm) && !strcmp(bm->valuestring, model)))
-        set_item(body, "model", cJSON_CreateString(model));
-    bm = cJSON_GetObjectItemCaseSensitive(body, "model");
-    snprintf(out->model, sizeof out->model, "%s", cJSON_IsString(bm) ? bm->valuestring : "");
-    if (!cJSON_GetObjectItemCaseSensitive(body, "max_tokens") &&
-        !cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens") && r->output_tokens > 0)
-        cJSON_AddNumberToObject(body, "max_tokens", (double)r->output_tokens);
-    set_item(body, "stream", cJSON_CreateBool(c->opt.stream));
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
-    if (c->opt.stream) {
-        cJSON *so = cJSON_CreateObject();
-        cJSON_AddBoolToObject(so, "include_usage", 1);
-        if (c->opt.continuous_usage) cJSON_AddBoolToObject(so, "continuous_usage_stats", 1);
-        cJSON_AddItemToObject(body, "stream_options", so);
-    }
-    out->method = "POST";
-    snprintf(out->path, sizeof out->path, "%s", api_path(api, &out->path_root));
-    out->api = !strcmp(api, "chat") ? "chat" : !strcmp(api, "completions") ? "completions" : "generate";
-    out->expected_output = r->output_tokens;
-    *body_out = body;
-    return 0;
-}
-
-void openai_finish_body(cJSON *body, client_request *out)
-{
-    char *s = cJSON_PrintUnformatted(body);
-    sb_clear(&out->body);
-    sb_adds(&out->body, s);
-    cJSON_free(s);
-    cJSON_Delete(body);
-}
-
-void openai_force_output_len(cJSON *body, int64_t n)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "max_completion_tokens");
-    set_item(body, "max_tokens", cJSON_CreateNumber((double)n));
-    set_item(body, "min_tokens", cJSON_CreateNumber((double)n));
-    set_item(body, "ignore_eos", cJSON_CreateBool(1));
 }
 
 void openai_release(const client *c, void *state)

@@ -39,7 +39,7 @@ void replay_opts_init(replay_opts *o)
     o->connect_timeout_ms = 10000;
     o->stall_timeout_ms = 300000;   /* 5 min without a byte: hung (docs/replay.md) */
     o->wait_ready_ms = 600000;
-    o->copt.stream = 1;
+    o->copt.stream = CLIENT_STREAM_AS_SENT;
     o->copt.force_output_len = 1;
 }
 
@@ -228,8 +228,16 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     if (o->copt.default_model) cJSON_AddStringToObject(j, "default_model", o->copt.default_model);
     if (model_note) cJSON_AddStringToObject(j, "model_discovery", model_note);
     if (o->copt.api) cJSON_AddStringToObject(j, "api", o->copt.api);
-    cJSON_AddBoolToObject(j, "stream", o->copt.stream);
+    cJSON_AddStringToObject(j, "stream", o->copt.stream == CLIENT_STREAM_ON ? "on" :
+                            o->copt.stream == CLIENT_STREAM_OFF ? "off" : "as-sent");
     cJSON_AddBoolToObject(j, "force_output_len", o->copt.force_output_len);
+    if (o->client->body_edits) cJSON_AddStringToObject(j, "body_edits", o->client->body_edits);
+    if (o->copt.replay_headers) {
+        cJSON *rh = cJSON_AddObjectToObject(j, "replay_headers");
+        if (o->copt.headers_allow) cJSON_AddStringToObject(rh, "allow", o->copt.headers_allow);
+        if (o->copt.headers_deny) cJSON_AddStringToObject(rh, "deny", o->copt.headers_deny);
+    }
+    if (o->copt.lmdeploy_session_id) cJSON_AddBoolToObject(j, "lmdeploy_session_id", 1);
     cJSON_AddStringToObject(j, "sessions", o->sessions_mode == SESSIONS_DEPENDENT ? "dependent" : "timed");
     if (o->from_us >= 0) cJSON_AddNumberToObject(j, "from_us", (double)o->from_us);
     if (o->to_us >= 0) cJSON_AddNumberToObject(j, "to_us", (double)o->to_us);

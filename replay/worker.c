@@ -160,8 +160,15 @@ static void sess_release(worker *w, sess *s, rq *q, int64_t now)
         if (think < 0) think = 0;
     } else think = 0;
     q->t_sched = now + think;
-    if (s->reply.len && q->rec.body && w->r->cl->ops->add_reply)
+    if (s->reply.len && q->rec.body && w->r->cl->ops->add_reply) {
+        /* The body as read stays the reference of the log's body_edits. */
+        if (!cJSON_GetObjectItemCaseSensitive(q->rec.json, "body_raw")) {
+            char *raw = cJSON_PrintUnformatted(q->rec.body);
+            cJSON_AddStringToObject(q->rec.json, "body_raw", raw);
+            cJSON_free(raw);
+        }
         w->r->cl->ops->add_reply(w->r->cl, (cJSON *)q->rec.body, s->reply.buf, s->reply.len);
+    }
     sb_clear(&s->reply);
     s->busy = 1;
     s->last_trace_ns = q->trace_ns;

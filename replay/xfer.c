@@ -5,6 +5,7 @@
 #include "replay/xfer.h"
 #include "replay/replay_int.h"
 #include "analysis/summary.h"
+#include "replay/req_headers.h"
 #include "common/util.h"
 
 #include <inttypes.h>
@@ -257,6 +258,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->creq.path[0] = '\0';
     x->creq.path_root = 0;
     x->creq.forced_output = -1;
+    sb_clear(&x->creq.edits);
+    x->creq.body_exact = 0;
     x->creq.api = q->rec.api;
     x->creq.expected_output = q->rec.output_tokens;
     if (x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err) < 0) {
@@ -279,7 +282,13 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     x->curl_err[0] = '\0';
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_slist_free_all(x->rec_headers);
+    x->rec_headers = NULL;
+    const cJSON *rh = cJSON_GetObjectItemCaseSensitive(q->rec.json, "headers");
+    int nrh;
+    if (x->cl->opt.replay_headers && cJSON_IsObject(rh))
+        x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->rec_headers ? x->rec_headers : x->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -541,6 +550,11 @@ void xfer_format(const xfer *x, strbuf *b)
     else sb_adds(b, ",\"expected_output_tokens\":null");
     if (x->creq.forced_output >= 0)
         sb_printf(b, ",\"forced_output_tokens\":%" PRId64, x->creq.forced_output);
+    if (x->creq.edits.len) {
+        sb_adds(b, ",\"body_edits\":");
+        sb_add(b, x->creq.edits.buf, x->creq.edits.len);
+        sb_adds(b, x->creq.body_exact ? ",\"body_exact\":true" : ",\"body_exact\":false");
+    }
     sb_printf(b, ",\"n\":%d,\"events\":%" PRId64 ",\"gaps_ns\":[", xfer_choices(x), x->events);
     for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
     sb_addc(b, ']');
@@ -601,6 +615,8 @@ void xfer_free(xfer *x)
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->rec_headers);
+    sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);
     free(x->gaps);

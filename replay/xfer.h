@@ -28,6 +28,7 @@ typedef struct xfer {
     CURL *easy;
     struct curl_slist *headers;   /* the run's headers + X-Request-Id (owned) */
     struct curl_slist *rid;       /* the X-Request-Id node, rewritten per request */
+    struct curl_slist *rec_headers; /* headers + the record's (--replay-headers), or NULL */
     sse_parser *sse;
     void *cstate;                 /* client per-request state */
     client_request creq;

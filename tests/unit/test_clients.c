@@ -2,6 +2,8 @@
  * trace records, and response events interpreted from real servers' shapes. */
 #include "tests/unit/unit.h"
 #include "clients/client.h"
+#include "common/header_rule.h"
+#include "replay/req_headers.h"
 
 #include <stdlib.h>
 
@@ -17,6 +19,12 @@ static client *mk(const char *name, int stream)
     return c;
 }
 
+static void cr_free(client_request *cr)
+{
+    sb_free(&cr->body);
+    sb_free(&cr->edits);
+}
+
 static int rec(trace_rec *r, const char *line)
 {
     char err[256];
@@ -30,6 +38,7 @@ static cJSON *build(client *c, const char *line, client_request *cr)
     trace_rec r;
     char err[256];
     memset(cr, 0, sizeof *cr);
+    cr->forced_output = -1;
     if (rec(&r, line) < 0) return NULL;
     int rc = c->ops->build(c, &r, cr, err, sizeof err);
     trace_rec_clear(&r);
@@ -78,7 +87,7 @@ TEST(vllm_forces_output_length_and_usage)
     REQUIRE(cJSON_GetArraySize(msgs) == 1);
     CHECK_STR(str(cJSON_GetArrayItem(msgs, 0), "role"), "user");
     cJSON_Delete(b);
-    sb_free(&cr.body);
+    cr_free(&cr);
     client_free(c);
 }
 
@@ -97,7 +106,7 @@ TEST(gateway_keeps_trace_body_and_adapts_api)
     CHECK(cJSON_GetObjectItem(b, "min_tokens") == NULL);  /* gateway does not force */
     CHECK(cJSON_GetObjectItem(b, "ignore_eos") == NULL);
     cJSON_Delete(b);
-    sb_free(&cr.body);
+    cr_free(&cr);
     client_free(c);
     /* --api completions turns messages into a prompt. */
     client_opts o;
@@ -116,7 +125,7 @@ TEST(gateway_keeps_trace_body_and_adapts_api)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
     CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
     cJSON_Delete(b);
-    sb_free(&cr.body);
+    cr_free(&cr);
     client_free(c);
 }
 
@@ -137,11 +146,13 @@ TEST(lmdeploy_generate_body)
     CHECK(cr.path_root == 1);
     CHECK(str(b, "prompt") != NULL);
     CHECK(cJSON_GetObjectItem(b, "messages") == NULL);
-    CHECK_INT(num(b, "session_id"), 12);
-    CHECK_INT(num(b, "min_new_tokens"), 4);
+    CHECK(cJSON_GetObjectItem(b, "session_id") == NULL);     /* not by default */
+    CHECK(cJSON_GetObjectItem(b, "min_new_tokens") == NULL); /* /generate has no such field */
+    CHECK_INT(num(b, "max_tokens"), 4);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "ignore_eos")));
+    CHECK_INT(cr.forced_output, 4);
     cJSON_Delete(b);
-    sb_free(&cr.body);
+    cr_free(&cr);
     client_free(c);
 }
 
@@ -354,4 +365,313 @@ TEST(add_reply_replaces_the_last_assistant_message)
     CHECK_STR(str(m, "content"), "actual reply");
     cJSON_Delete(b);
     client_free(c);
+}
+
+/* ---- bodies replayed as captured ---- */
+
+static client *mko(const char *name, const client_opts *o)
+{
+    char err[256];
+    return client_new(client_find(name, NULL), o, err, sizeof err);
+}
+
+static void opts(client_opts *o, int stream)
+{
+    memset(o, 0, sizeof *o);
+    o->base_url = "http://x";
+    o->stream = stream;
+    o->force_output_len = 1;
+}
+
+/* A captured chat record: non-streamed, max_completion_tokens, its exact
+ * bytes (spaces, key order) in body_raw, its path under a gateway prefix. */
+#define CAPTURED "{\"t_us\":0,\"id\":\"c1\",\"api\":\"chat\",\"output_tokens\":9," \
+    "\"path\":\"/openai/v1/chat/completions\"," \
+    "\"body\":{\"model\":\"orig\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]," \
+    "\"max_completion_tokens\":50,\"stream\":false}," \
+    "\"body_raw\":\"{ \\\"model\\\": \\\"orig\\\", \\\"messages\\\": [{\\\"role\\\": \\\"user\\\", " \
+    "\\\"content\\\": \\\"hi\\\"}], \\\"max_completion_tokens\\\": 50, \\\"stream\\\": false }\"}"
+
+TEST(gateway_sends_the_captured_bytes)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, CAPTURED, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.body.buf, "{ \"model\": \"orig\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], "
+                           "\"max_completion_tokens\": 50, \"stream\": false }");
+    CHECK_STR(cr.edits.buf, "[]");
+    CHECK(cr.body_exact);
+    CHECK_STR(cr.path, "/chat/completions");   /* the record's endpoint under the API base */
+    CHECK(cr.path_root == 0);
+    CHECK_INT(cr.forced_output, -1);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(gateway_edits_only_what_is_asked)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    o.model = "other";
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, CAPTURED, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.edits.buf, "[\"model\"]");
+    CHECK(!cr.body_exact);
+    CHECK_STR(str(b, "model"), "other");
+    CHECK_INT(num(b, "max_completion_tokens"), 50);
+    CHECK(cJSON_GetObjectItem(b, "max_tokens") == NULL);   /* never beside max_completion_tokens */
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
+    CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+    /* --stream on streams it, with usage */
+    opts(&o, CLIENT_STREAM_ON);
+    c = mko("gateway", &o);
+    b = build(c, CAPTURED, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.edits.buf, "[\"stream\",\"stream_options\"]");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "stream_options"), "include_usage")));
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "stream_options"), "continuous_usage_stats") == NULL);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(stream_off_drops_stream_options)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_OFF);
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"body\":{\"model\":\"m\",\"messages\":[],"
+                        "\"stream\":true,\"stream_options\":{\"include_usage\":true}}}", &cr);
+    REQUIRE(b);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
+    CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
+    CHECK_STR(cr.edits.buf, "[\"stream\",\"stream_options\"]");
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+    /* as-sent keeps a streamed record streamed, exactly */
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    c = mko("vllm", &o);
+    o.force_output_len = 0;
+    client_free(c);
+    c = mko("vllm", &o);
+    b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"output_tokens\":3,\"body\":{\"model\":\"m\","
+                 "\"messages\":[],\"stream\":true}}", &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.body.buf, "{\"model\":\"m\",\"messages\":[],\"stream\":true}");
+    CHECK(cr.body_exact);
+    CHECK_STR(cr.path, "/chat/completions");
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(synthesised_bodies_stream_with_usage)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"input_tokens\":12,\"output_tokens\":5}", &cr);
+    REQUIRE(b);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "stream_options"), "include_usage")));
+    CHECK_INT(num(b, "max_tokens"), 5);
+    CHECK_STR(cr.edits.buf, "null");
+    CHECK(!cr.body_exact);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    /* a body made by prompt synthesis (trace materialize) has no original either */
+    b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"body_synthetic\":true,\"body\":"
+                 "{\"model\":\"m\",\"messages\":[]}}", &cr);
+    REQUIRE(b);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
+    CHECK_STR(cr.edits.buf, "[\"stream\",\"stream_options\"]");
+    CHECK(!cr.body_exact);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(record_path_endpoints)
+{
+    char out[128], err[256];
+    int root = -1;
+    CHECK_INT(openai_path_endpoint("/v1/chat/completions", out, sizeof out, &root, err, sizeof err), 0);
+    CHECK_STR(out, "/chat/completions");
+    CHECK(root == 0);
+    CHECK_INT(openai_path_endpoint("/openai/v1/embeddings", out, sizeof out, &root, err, sizeof err), 0);
+    CHECK_STR(out, "/embeddings");
+    CHECK(root == 0);
+    CHECK_INT(openai_path_endpoint("/generate", out, sizeof out, &root, err, sizeof err), 0);
+    CHECK_STR(out, "/generate");
+    CHECK(root == 1);
+    CHECK_INT(openai_path_endpoint("/v2/x/v1/models?a=b", out, sizeof out, &root, err, sizeof err), 0);
+    CHECK_STR(out, "/models?a=b");
+    CHECK(openai_path_endpoint("/v1", out, sizeof out, &root, err, sizeof err) < 0);
+    CHECK(openai_path_endpoint("/v1/../admin", out, sizeof out, &root, err, sizeof err) < 0);
+    CHECK(openai_path_endpoint("http://evil/v1/x", out, sizeof out, &root, err, sizeof err) < 0);
+    CHECK(openai_path_endpoint("/v1/chat\r\nX: y", out, sizeof out, &root, err, sizeof err) < 0);
+    CHECK(openai_path_endpoint("//evil/v1/x", out, sizeof out, &root, err, sizeof err) < 0);
+    CHECK_CONTAINS(err, "field 'path'");
+    /* an embeddings record with a body and a path can be replayed */
+    client_opts o;
+    opts(&o, CLIENT_STREAM_ON);
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"e\",\"api\":\"embeddings\",\"path\":\"/v1/embeddings\","
+                        "\"body\":{\"model\":\"m\",\"input\":\"hello\"}}", &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.path, "/embeddings");
+    CHECK(cJSON_GetObjectItem(b, "stream") == NULL);   /* no stream on embeddings, even with on */
+    CHECK(cr.body_exact);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    CHECK(build(c, "{\"t_us\":0,\"id\":\"e\",\"api\":\"embeddings\",\"body\":{\"input\":\"x\"}}", &cr) == NULL);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(forced_lengths_use_the_bodys_field)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    client *c = mko("vllm", &o);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"output_tokens\":7,\"body\":{\"model\":\"m\","
+                        "\"messages\":[],\"max_completion_tokens\":999}}", &cr);
+    REQUIRE(b);
+    CHECK_INT(num(b, "max_completion_tokens"), 7);
+    CHECK(cJSON_GetObjectItem(b, "max_tokens") == NULL);
+    CHECK_INT(num(b, "min_tokens"), 7);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "ignore_eos")));
+    CHECK_INT(cr.forced_output, 7);
+    CHECK_STR(cr.edits.buf, "[\"max_completion_tokens\",\"min_tokens\",\"ignore_eos\"]");
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+    /* lmdeploy: both fields present, both set; min_new_tokens on chat; no session_id */
+    c = mko("lmdeploy", &o);
+    b = build(c, "{\"t_us\":0,\"id\":\"a\",\"session\":\"3\",\"api\":\"chat\",\"output_tokens\":5,\"body\":"
+                 "{\"model\":\"m\",\"messages\":[],\"max_completion_tokens\":100,\"max_tokens\":100}}", &cr);
+    REQUIRE(b);
+    CHECK_INT(num(b, "max_completion_tokens"), 5);
+    CHECK_INT(num(b, "max_tokens"), 5);
+    CHECK_INT(num(b, "min_new_tokens"), 5);
+    CHECK(cJSON_GetObjectItem(b, "session_id") == NULL);
+    CHECK_STR(cr.path, "/chat/completions");   /* a chat record keeps its chat template */
+    CHECK_INT(cr.forced_output, 5);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+    /* unforced: nothing forced, nothing added */
+    o.force_output_len = 0;
+    o.lmdeploy_session_id = 1;
+    c = mko("lmdeploy", &o);
+    b = build(c, "{\"t_us\":0,\"id\":\"a\",\"session\":\"3\",\"api\":\"chat\",\"output_tokens\":5,\"body\":"
+                 "{\"model\":\"m\",\"messages\":[]}}", &cr);
+    REQUIRE(b);
+    CHECK(cJSON_GetObjectItem(b, "max_tokens") == NULL);
+    CHECK_INT(num(b, "session_id"), 3);   /* asked for with --lmdeploy-session-id */
+    CHECK_INT(cr.forced_output, -1);
+    CHECK_STR(cr.edits.buf, "[\"session_id\"]");
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(lmdeploy_generate_maps_token_ids)
+{
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    o.api = "generate";
+    client *c = mko("lmdeploy", &o);
+    client_request cr;
+    cJSON *b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"completions\",\"output_tokens\":2,\"body\":"
+                        "{\"model\":\"m\",\"prompt\":[1,2,3],\"max_completion_tokens\":40}}", &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.path, "/generate");
+    CHECK(cr.path_root == 1);
+    CHECK(cJSON_GetObjectItem(b, "prompt") == NULL);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(b, "input_ids")), 3);
+    CHECK(cJSON_GetObjectItem(b, "max_completion_tokens") == NULL);
+    CHECK_INT(num(b, "max_tokens"), 2);
+    CHECK(cJSON_GetObjectItem(b, "model") == NULL);
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
+TEST(edits_are_against_the_captured_bytes)
+{
+    /* A body changed after it was read (a dependent session's reply) is
+     * not sent as its stale captured bytes. */
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    client *c = mko("gateway", &o);
+    trace_rec r;
+    REQUIRE(rec(&r, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"body\":{\"model\":\"m\",\"messages\":"
+                    "[{\"role\":\"assistant\",\"content\":\"old\"}]},\"body_raw\":\"{\\\"model\\\":\\\"m\\\", "
+                    "\\\"messages\\\":[{\\\"role\\\":\\\"assistant\\\",\\\"content\\\":\\\"old\\\"}]}\"}") == 0);
+    CHECK_INT(c->ops->add_reply(c, (cJSON *)r.body, "new", 3), 1);
+    client_request cr;
+    char err[256];
+    memset(&cr, 0, sizeof cr);
+    REQUIRE(c->ops->build(c, &r, &cr, err, sizeof err) == 0);
+    CHECK_STR(cr.edits.buf, "[\"messages\"]");
+    CHECK(!cr.body_exact);
+    CHECK(strstr(cr.body.buf, "\"new\"") != NULL);
+    cr_free(&cr);
+    trace_rec_clear(&r);
+    client_free(c);
+}
+
+TEST(replayed_headers_never_carry_secrets)
+{
+    CHECK(header_rule_secret("Authorization", 13));
+    CHECK(header_rule_secret("x-goog-api-key", 14));
+    CHECK(header_rule_secret("Proxy-Authorization", 19));
+    CHECK(header_rule_framing("Transfer-Encoding", 17));
+    CHECK(header_rule_kept("User-Agent", 10));
+    CHECK(header_rule_listed(" a , X-Trace ,b", "x-trace", 7));
+    CHECK(!header_rule_listed("x-tracer", "x-trace", 7));
+    client_opts o;
+    memset(&o, 0, sizeof o);
+    o.replay_headers = 1;
+    struct curl_slist *run = curl_slist_append(NULL, "Content-Type: application/json");
+    run = curl_slist_append(run, "X-Tenant: mine");
+    cJSON *h = cJSON_Parse("{\"authorization\":\"Bearer s\",\"cookie\":\"c\",\"api-key\":\"k\","
+                           "\"host\":\"h\",\"content-length\":\"9\",\"accept-encoding\":\"gzip\","
+                           "\"content-type\":\"text/plain\",\"x-tenant\":\"theirs\",\"user-agent\":\"ua/1\","
+                           "\"x-trace\":\"t1\",\"x-bad\":\"a\\r\\nInjected: 1\"}");
+    REQUIRE(h);
+    int n = -1;
+    struct curl_slist *l = req_headers_list(&o, run, h, &n);
+    CHECK_INT(n, 2);   /* user-agent and x-trace only */
+    strbuf all = {0};
+    for (const struct curl_slist *p = l; p; p = p->next) sb_printf(&all, "%s\n", p->data);
+    CHECK_STR(all.buf, "Content-Type: application/json\nX-Tenant: mine\nuser-agent: ua/1\nx-trace: t1\n");
+    sb_free(&all);
+    curl_slist_free_all(l);
+    o.headers_deny = "X-Trace,user-agent";
+    CHECK(req_headers_list(&o, run, h, &n) == NULL);   /* nothing passes: the run's list is used */
+    CHECK_INT(n, 0);
+    o.headers_deny = NULL;
+    o.headers_allow = "authorization,x-trace";          /* allowing a secret does not send it */
+    l = req_headers_list(&o, run, h, &n);
+    CHECK_INT(n, 1);
+    curl_slist_free_all(l);
+    cJSON_Delete(h);
+    curl_slist_free_all(run);
 }
