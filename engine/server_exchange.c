@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream" };
+static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream",
+                                            "abort" };
 
 xch *server_xch_new(struct server *s, struct MHD_Connection *c)
 {
@@ -135,10 +136,11 @@ void server_xch_draw_fault(xch *x)
     rng r;
     rng_seed2(&r, c->seed ^ 0xfa0171ULL, x->seq);
     double u = rng_uniform(&r);
-    double p[4] = { c->fail_rate, c->reset_rate, c->stall_rate, c->error_in_stream_rate };
+    double p[5] = { c->fail_rate, c->reset_rate, c->stall_rate, c->error_in_stream_rate,
+                    c->abort_rate };
     double acc = 0;
     x->fault = FAULT_NONE;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         acc += p[i];
         if (p[i] > 0 && u < acc) {
             x->fault = (fault)(FAULT_FAIL + i);
@@ -200,6 +202,21 @@ static void fire_fault(xch *x)
         x->finished = 1;
         break;
     }
+    case FAULT_ABORT:
+        /* The engine aborts the request: a streamed response ends the way
+         * the real server ends it, a non-streamed one answers what it has. */
+        x->finish_reason = "abort";
+        if (x->stream) {
+            if (x->ep == EP_GENERATE) {
+                server_lmdeploy_abort(x, &x->out);
+                server_lmdeploy_end(x, &x->out);
+            } else {
+                server_openai_abort(x, &x->out);
+                server_openai_end(x, &x->out);
+            }
+            x->finished = 1;
+        }
+        break;
     default:
         break;
     }
@@ -222,6 +239,14 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
         pthread_mutex_unlock(&x->mu);
         return;
     }
+    if (x->fault == FAULT_ABORT && (x->tokens_sent >= x->fault_after || t->last)) {
+        x->res.prompt_tokens = t->prompt_tokens;
+        fire_fault(x);                       /* in place of this event's tokens */
+        resume_locked(x);
+        pthread_mutex_unlock(&x->mu);
+        cancel_if_wanted(x);
+        return;
+    }
     if (t->last) x->finish_reason = t->finish_reason;
     if (!x->stream) {
         sb_add(&x->text, t->text, t->text_len);
@@ -237,15 +262,49 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
     else server_openai_tokens(x, t, &x->out);
     record_event(x, t, x->out_base + x->out.len);
     x->tokens_sent += t->n;
-    if (x->fault != FAULT_NONE && x->tokens_sent >= x->fault_after) fire_fault(x);
+    if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT && x->tokens_sent >= x->fault_after)
+        fire_fault(x);
     resume_locked(x);
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
 }
 
+int server_session_claim(xch *x)
+{
+    struct server *s = x->srv;
+    int busy = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nsessions && !busy; i++) busy = s->sessions[i] == x->session_id;
+    if (!busy) {
+        if (s->nsessions == s->capsessions) {
+            s->capsessions = s->capsessions ? s->capsessions * 2 : 16;
+            s->sessions = xrealloc(s->sessions, s->capsessions * sizeof *s->sessions);
+        }
+        s->sessions[s->nsessions++] = x->session_id;
+        x->session_held = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return busy ? -1 : 0;
+}
+
+void server_session_release(xch *x)
+{
+    struct server *s = x->srv;
+    if (!x->session_held) return;
+    x->session_held = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nsessions; i++)
+        if (s->sessions[i] == x->session_id) {
+            s->sessions[i] = s->sessions[--s->nsessions];
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void on_done(void *u, const sim_engine_result *res)
 {
     xch *x = u;
+    server_session_release(x);               /* before the client can see the end */
     pthread_mutex_lock(&x->mu);
     x->res = *res;
     x->engine_done = 1;
@@ -257,7 +316,8 @@ static void on_done(void *u, const sim_engine_result *res)
             x->kill = 1;                     /* shutdown (or the client left first) */
             resume_locked(x);
         } else if (x->stream) {
-            if (x->fault != FAULT_NONE) fire_fault(x);   /* output shorter than fault_after */
+            if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT)
+                fire_fault(x);               /* output shorter than fault_after */
             if (!x->fault_fired) {
                 if (x->ep == EP_GENERATE) server_lmdeploy_end(x, &x->out);
                 else server_openai_end(x, &x->out);
@@ -271,6 +331,8 @@ static void on_done(void *u, const sim_engine_result *res)
         } else {
             resume_locked(x);
         }
+    } else if (x->fault_fired && x->fault == FAULT_ABORT && !x->stream && !x->conn_done && !x->kill) {
+        resume_locked(x);                    /* answer with the output so far */
     }
     pthread_mutex_unlock(&x->mu);
     server_metrics_request(x->srv->metrics, x, res);
@@ -344,10 +406,13 @@ enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
     r->on_tokens = on_tokens;
     r->on_done = on_done;
     r->user = x;
+    if (s->cfg.api == SERVER_API_LMDEPLOY && x->session_id != -1 && server_session_claim(x))
+        return server_lmdeploy_session_busy(x);
     server_xch_ref(x);                       /* the engine's */
     int64_t h = sim_engine_submit(s->engine, r, err, sizeof err);
     if (h < 0) {
         atomic_fetch_sub(&x->refs, 1);       /* no callback will come */
+        server_session_release(x);
         if (s->shut) return server_respond_error(x, 503, "The server is shutting down", NULL);
         return server_respond_error(x, 400, err, NULL);
     }

@@ -29,8 +29,10 @@ typedef enum endpoint {
 } endpoint;
 
 typedef enum fault {
-    FAULT_NONE, FAULT_FAIL, FAULT_RESET, FAULT_STALL, FAULT_ERROR_IN_STREAM,
+    FAULT_NONE, FAULT_FAIL, FAULT_RESET, FAULT_STALL, FAULT_ERROR_IN_STREAM, FAULT_ABORT,
 } fault;
+
+enum { TOOL_AUTO = 1, TOOL_REQUIRED, TOOL_NAMED };   /* xch.tool: what tool_choice asked */
 
 typedef enum xstate { XS_NEW, XS_WAITING, XS_RESPONDED } xstate;
 
@@ -50,9 +52,15 @@ typedef struct xch {
     char client_id[80];              /* X-Request-Id, if any */
     char id[48];                     /* response id ("chatcmpl-...") */
     int64_t session_id;              /* LMDeploy session_id; -1 when absent */
+    int session_held;                /* session_id is in the server's busy set */
     int64_t created;                 /* unix seconds */
     /* request options */
     int stream, include_usage, continuous_usage;
+    int tool;                        /* chat output is a tool call: TOOL_AUTO/REQUIRED/NAMED, or 0 */
+    int tool_started;                /* its first arguments were written */
+    int tool_announced;              /* its id and name were written */
+    char tool_name[96], tool_arg[64], tool_id[48];
+    int64_t reasoning_k;             /* the first reasoning_k output tokens are reasoning */
     int64_t handle;                  /* engine handle, 0 when not submitted */
     fault fault;
     int64_t fault_after;             /* tokens sent before the fault fires */
@@ -102,6 +110,8 @@ struct server {
     pthread_cond_t drained;          /* nlive reached 0 */
     xch *live;
     size_t nlive;
+    int64_t *sessions;               /* LMDeploy session_ids with a request running */
+    size_t nsessions, capsessions;
     _Atomic uint64_t nrequests;
     int shut;
     char model_json[256];            /* the model name, JSON-escaped */
@@ -155,13 +165,43 @@ int server_get_ids(cJSON *a, const char *name, uint32_t **ids, size_t *n, char *
 void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
 void server_openai_end(xch *x, strbuf *out);        /* usage chunk and [DONE] */
 void server_openai_error_event(xch *x, const char *message, strbuf *out);
+/* The terminal chunk of an aborted stream (finish_reason "abort"). */
+void server_openai_abort(xch *x, strbuf *out);
 void server_openai_body(xch *x, strbuf *out);       /* non-streamed response */
 
-/* --- server_lmdeploy.c: POST /generate --- */
+/* Marks x's LMDeploy session_id busy. 0, or -1 when another request holds it. */
+int server_session_claim(xch *x);
+/* Frees x's session_id if it holds it (takes server.mu; never under xch.mu). */
+void server_session_release(xch *x);
+
+/* One chat.completion.chunk with the given delta members (no braces) and
+ * finish reason (NULL: null); done is the tokens so far for per-chunk usage. */
+void server_openai_chat_chunk(xch *x, strbuf *out, const char *delta, size_t len,
+                              const char *finish, int64_t done);
+
+/* --- server_chat.c: reasoning and tool calls in chat outputs --- */
+/* Reads tools, tool_choice and the thinking switches of a chat request
+ * (after max_tokens and ignore_eos are in r): 0, or -1 with a message. */
+int server_chat_parse(xch *x, cJSON *body, const sim_engine_request *r, char *msg, size_t msglen,
+                      const char **param);
+/* The first chunk's delta members (vLLM and OpenAI send the role first). */
+void server_chat_role_delta(xch *x, strbuf *d);
+/* The chunks for one engine event: reasoning, content or tool-call arguments. */
+void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *out);
+/* The finish reason shown for the engine's fr ("tool_calls" after a call). */
+const char *server_chat_finish(const xch *x, const char *fr);
+/* The non-streamed response's message object. */
+void server_chat_message(xch *x, strbuf *out);
+
+/* --- server_lmdeploy.c: POST /generate, and LMDeploy's answers --- */
+/* The answer to a request whose session_id is busy: 0.16 fails inside
+ * create_session (500, Starlette's plain text); 0.12 refuses it (400). */
+enum MHD_Result server_lmdeploy_session_busy(xch *x);
 int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
                           uint32_t **ids, char *msg, size_t msglen, const char **param);
 void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
 void server_lmdeploy_end(xch *x, strbuf *out);
+void server_lmdeploy_abort(xch *x, strbuf *out);
 void server_lmdeploy_body(xch *x, strbuf *out);
 
 /* --- server_metrics.c --- */

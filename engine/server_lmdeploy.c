@@ -63,6 +63,20 @@ int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *pr
     return 0;
 }
 
+enum MHD_Result server_lmdeploy_session_busy(xch *x)
+{
+    if (x->srv->cfg.lmdeploy_minor >= 16) {
+        /* SessionManager.map_user_session_id raises ValueError outside any
+         * handler; Starlette's ServerErrorMiddleware answers. */
+        static const char b[] = "Internal Server Error";
+        x->outcome = "server_error";
+        return server_respond(x, 500, "text/plain; charset=utf-8", b, sizeof b - 1);
+    }
+    char msg[80];
+    snprintf(msg, sizeof msg, "The session_id %lld is occupied.", (long long)x->session_id);
+    return server_respond_error(x, 400, msg, NULL);
+}
+
 static void meta(strbuf *o, int64_t p, int64_t c, const char *finish)
 {
     sb_printf(o, "\"meta_info\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
@@ -80,6 +94,14 @@ void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     for (int i = 0; i < t->n; i++) sb_printf(o, i ? ",%u" : "%u", t->ids[i]);
     sb_adds(o, "],");
     meta(o, t->prompt_tokens, t->index + t->n, t->last ? t->finish_reason : NULL);
+    sb_adds(o, "}\n\n");
+}
+
+void server_lmdeploy_abort(xch *x, strbuf *o)
+{
+    /* AsyncEngine.generate's last GenOut: no new text or ids, the reason. */
+    sb_adds(o, "data: {\"text\":\"\",\"output_ids\":[],");
+    meta(o, x->res.prompt_tokens, x->tokens_sent, "abort");
     sb_adds(o, "}\n\n");
 }
 

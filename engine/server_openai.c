@@ -152,7 +152,12 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
             return 400;
         }
         if (strcmp(model->valuestring, s->model)) {
-            errf(msg, msglen, "The model `%.200s` does not exist.", model->valuestring);
+            if (api == SERVER_API_LMDEPLOY)     /* f'The model {request.model!r} does not exist.' */
+                errf(msg, msglen, strchr(model->valuestring, '\'') && !strchr(model->valuestring, '"')
+                     ? "The model \"%.200s\" does not exist." : "The model '%.200s' does not exist.",
+                     model->valuestring);
+            else
+                errf(msg, msglen, "The model `%.200s` does not exist.", model->valuestring);
             return 404;
         }
     } else if (api == SERVER_API_GATEWAY) {
@@ -183,7 +188,13 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         errf(msg, msglen, "n > 1 is not supported by the simulated engine");
         return 400;
     }
-    FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, NULL, msg, msglen));
+    FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, &present, msg, msglen));
+    if (!present && !chat && api != SERVER_API_LMDEPLOY) {
+        /* vLLM's CompletionRequest.max_tokens defaults to 16, as OpenAI's
+         * completions do; a server default (generation config) caps it. */
+        int64_t d = sim_engine_config(s->engine)->default_max_tokens;
+        r->max_tokens = d > 0 && d < 16 ? d : 16;
+    }
     if (chat)
         FIELD("max_completion_tokens", server_get_int(body, "max_completion_tokens", 1,
                                                       &r->max_tokens, NULL, msg, msglen));
@@ -211,6 +222,7 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         *param = "messages";
         if (render_chat(cJSON_GetObjectItemCaseSensitive(body, "messages"), prompt, msg, msglen))
             return 400;
+        if (server_chat_parse(x, body, r, msg, msglen, param)) return 400;
     } else {
         *param = "prompt";
         cJSON *pr = cJSON_GetObjectItemCaseSensitive(body, "prompt");
@@ -265,45 +277,47 @@ static void tail(xch *x, strbuf *o, int64_t completion)
     sb_adds(o, "}\n\n");
 }
 
+void server_openai_chat_chunk(xch *x, strbuf *o, const char *delta, size_t len,
+                              const char *finish, int64_t done)
+{
+    head(x, o);
+    sb_adds(o, "\"choices\":[{\"index\":0,\"delta\":{");
+    sb_add(o, delta, len);
+    sb_adds(o, "},\"logprobs\":null,\"finish_reason\":");
+    if (finish) sb_printf(o, "\"%s\"", finish); else sb_adds(o, "null");
+    if (finish && x->srv->cfg.api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
+    sb_adds(o, "}]");
+    tail(x, o, done);
+}
+
 void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
 {
     server_api api = x->srv->cfg.api;
-    int chat = x->ep == EP_CHAT;
     x->res.prompt_tokens = t->prompt_tokens;
-    if (chat && !x->sent_first && api != SERVER_API_LMDEPLOY) {
-        /* The role-only first chunk, sent with the first tokens as vLLM does. */
-        head(x, o);
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"%s},"
-                  "\"logprobs\":null,\"finish_reason\":null}]",
-                  api == SERVER_API_GATEWAY ? ",\"refusal\":null" : "");
-        tail(x, o, 0);
-    }
-    x->sent_first = 1;
     int64_t done = t->index + t->n;
-    int fin_here = t->last && api != SERVER_API_GATEWAY;
-    head(x, o);
-    if (chat) {
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":",
-                  api == SERVER_API_LMDEPLOY ? "\"role\":\"assistant\"," : "");
-        server_json_str(o, t->text, t->text_len);
-        sb_adds(o, "},\"logprobs\":null,\"finish_reason\":");
-    } else {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
-        server_json_str(o, t->text, t->text_len);
-        sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
+    if (x->ep == EP_CHAT) {
+        if (!x->sent_first && api != SERVER_API_LMDEPLOY) {
+            /* The role-only first chunk, sent with the first tokens as vLLM does. */
+            strbuf d = {0};
+            server_chat_role_delta(x, &d);
+            server_openai_chat_chunk(x, o, d.buf, d.len, NULL, 0);
+            sb_free(&d);
+        }
+        x->sent_first = 1;
+        server_chat_event(x, t, o);
+        if (t->last && api == SERVER_API_GATEWAY)   /* OpenAI: an empty delta with the reason */
+            server_openai_chat_chunk(x, o, "", 0, server_chat_finish(x, t->finish_reason), done);
+        return;
     }
-    if (fin_here || (t->last && !chat)) sb_printf(o, "\"%s\"", t->finish_reason);
+    head(x, o);
+    sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
+    server_json_str(o, t->text, t->text_len);
+    sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
+    if (t->last) sb_printf(o, "\"%s\"", t->finish_reason);
     else sb_adds(o, "null");
-    if (api == SERVER_API_VLLM && (!chat || fin_here)) sb_adds(o, ",\"stop_reason\":null");
+    if (api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
     sb_adds(o, "}]");
     tail(x, o, done);
-    if (t->last && chat && api == SERVER_API_GATEWAY) {
-        /* OpenAI ends with an empty delta carrying the finish reason. */
-        head(x, o);
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
-                  "\"finish_reason\":\"%s\"}]", t->finish_reason);
-        tail(x, o, done);
-    }
 }
 
 void server_openai_end(xch *x, strbuf *o)
@@ -315,6 +329,31 @@ void server_openai_end(xch *x, strbuf *o)
         sb_adds(o, "}\n\n");
     }
     sb_adds(o, "data: [DONE]\n\n");
+}
+
+void server_openai_abort(xch *x, strbuf *o)
+{
+    server_api api = x->srv->cfg.api;
+    int chat = x->ep == EP_CHAT;
+    if (chat && !x->sent_first && api == SERVER_API_VLLM) {
+        head(x, o);                          /* vLLM's first iteration still sends the role */
+        sb_adds(o, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                "\"logprobs\":null,\"finish_reason\":null}]");
+        tail(x, o, 0);
+        x->sent_first = 1;
+    }
+    /* vLLM skips an empty output while nothing was generated; LMDeploy
+     * always yields its final GenOut (empty text, finish_reason). */
+    if (api == SERVER_API_VLLM && !x->tokens_sent) return;
+    head(x, o);
+    if (chat)
+        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"\"},",
+                  api == SERVER_API_LMDEPLOY ? "\"role\":\"assistant\"," : "");
+    else
+        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":\"\",");
+    sb_printf(o, "\"logprobs\":null,\"finish_reason\":\"abort\"%s}]",
+              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+    tail(x, o, x->tokens_sent);
 }
 
 void server_openai_error_event(xch *x, const char *message, strbuf *o)
@@ -332,16 +371,16 @@ void server_openai_body(xch *x, strbuf *o)
     sb_printf(o, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":%s,", x->id,
               chat ? "chat.completion" : "text_completion", (long long)x->created, s->model_json);
     if (api == SERVER_API_GATEWAY) sb_adds(o, "\"system_fingerprint\":null,");
+    const char *fr = x->finish_reason ? x->finish_reason : "stop";
     if (chat) {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
-        sb_adds(o, api == SERVER_API_GATEWAY ? ",\"refusal\":null}" : ",\"tool_calls\":[]}");
+        sb_adds(o, "\"choices\":[{\"index\":0,\"message\":");
+        server_chat_message(x, o);
+        fr = server_chat_finish(x, fr);
     } else {
         sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
         server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
     }
-    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}],\"usage\":",
-              x->finish_reason ? x->finish_reason : "stop",
+    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}],\"usage\":", fr,
               api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
     usage(o, api, x->res.prompt_tokens, x->tokens_sent);
     sb_addc(o, '}');
