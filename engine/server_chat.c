@@ -29,14 +29,20 @@ static void take_tool(xch *x, const cJSON *fn, const char *name, int choice)
         ? props->child->string : "input";
     snprintf(x->tool_name, sizeof x->tool_name, "%s", name);
     snprintf(x->tool_arg, sizeof x->tool_arg, "%s", arg);
-    uint64_t h = mix64(x->srv->cfg.seed ^ (x->seq * 0x9e3779b97f4a7c15ULL) ^ 0x700c);
+    x->tool = choice;
+}
+
+/* The current choice's tool-call id, from the seed, the arrival and the choice. */
+static void tool_id(const xch *x, char *id, size_t len)
+{
+    uint64_t h = mix64(x->srv->cfg.seed ^ (x->seq * 0x9e3779b97f4a7c15ULL) ^ 0x700c ^
+                       ((uint64_t)x->cur << 40));
     if (x->srv->cfg.api == SERVER_API_GATEWAY)          /* OpenAI: call_ + 24 characters */
-        snprintf(x->tool_id, sizeof x->tool_id, "call_%016llx%08llx", (unsigned long long)h,
+        snprintf(id, len, "call_%016llx%08llx", (unsigned long long)h,
                  (unsigned long long)(mix64(h) >> 32));
     else                                                 /* vLLM: chatcmpl-tool-<uuid hex> */
-        snprintf(x->tool_id, sizeof x->tool_id, "chatcmpl-tool-%016llx%016llx",
-                 (unsigned long long)h, (unsigned long long)mix64(h));
-    x->tool = choice;
+        snprintf(id, len, "chatcmpl-tool-%016llx%016llx", (unsigned long long)h,
+                 (unsigned long long)mix64(h));
 }
 
 /* tools and tool_choice: 0, or -1 with a message (param "tools"/"tool_choice"). */
@@ -174,8 +180,9 @@ static void tool_delta(xch *x, const char *args, size_t alen, int header, strbuf
 {
     sb_adds(d, "\"tool_calls\":[{");
     if (header) {
-        sb_printf(d, "\"id\":\"%s\",\"type\":\"function\",\"index\":0,\"function\":{\"name\":",
-                  x->tool_id);
+        char id[48];
+        tool_id(x, id, sizeof id);
+        sb_printf(d, "\"id\":\"%s\",\"type\":\"function\",\"index\":0,\"function\":{\"name\":", id);
         server_json_str(d, x->tool_name, strlen(x->tool_name));
         sb_adds(d, ",\"arguments\":");
     } else {
@@ -196,8 +203,10 @@ void server_chat_role_delta(xch *x, strbuf *d)
         return;
     }
     /* OpenAI announces the call with the role; the arguments follow. */
+    char id[48];
+    tool_id(x, id, sizeof id);
     sb_printf(d, "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,"
-              "\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":", x->tool_id);
+              "\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":", id);
     server_json_str(d, x->tool_name, strlen(x->tool_name));
     sb_adds(d, ",\"arguments\":\"\"}}],\"refusal\":null");
     x->tool_announced = 1;
@@ -277,8 +286,9 @@ void server_chat_message(xch *x, strbuf *o)
     if (api == SERVER_API_VLLM)
         sb_adds(o, ",\"refusal\":null,\"annotations\":null,\"audio\":null,\"function_call\":null");
     if (tool) {
-        sb_printf(o, ",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":",
-                  x->tool_id);
+        char id[48];
+        tool_id(x, id, sizeof id);
+        sb_printf(o, ",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":", id);
         server_json_str(o, x->tool_name, strlen(x->tool_name));
         sb_adds(o, ",\"arguments\":");
         server_json_str(o, args.buf ? args.buf : "", args.len);

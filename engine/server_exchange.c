@@ -22,6 +22,7 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c)
     atomic_store(&x->refs, 1);
     x->t_arrival = now_mono_ns();
     x->session_id = -1;
+    x->n = 1;
     x->created = (int64_t)time(NULL);
     x->seq = atomic_fetch_add(&s->nrequests, 1);
     pthread_mutex_init(&x->mu, NULL);
@@ -122,12 +123,52 @@ void server_xch_unref(xch *x)
     sb_free(&x->out);
     sb_free(&x->text);
     sb_free(&x->ids);
+    for (int i = 0; x->ch && i < x->n; i++) sb_free(&x->ch[i].text);
+    free(x->ch);
     free(x->ev_sched);
     free(x->ev_emit);
     free(x->ev_write);
     free(x->ev_ntok);
     free(x->ev_end);
     free(x);
+}
+
+void server_xch_choice_enter(xch *x, int i)
+{
+    xchoice *c = &x->ch[i];
+    x->cur = i;
+    x->entered = 1;
+    x->text = c->text;
+    c->text = (strbuf){0};
+    x->finish_reason = c->finish_reason;
+    x->tool_started = c->tool_started;
+    x->tool_announced = c->tool_announced;
+    x->choice_tokens = c->tokens;
+}
+
+void server_xch_choice_leave(xch *x)
+{
+    xchoice *c = &x->ch[x->cur];
+    if (!x->entered) return;
+    x->entered = 0;
+    c->text = x->text;
+    x->text = (strbuf){0};
+    c->finish_reason = x->finish_reason;    /* x keeps it: the last one seen */
+    c->tool_started = x->tool_started;
+    c->tool_announced = x->tool_announced;
+    c->tokens = x->choice_tokens;
+}
+
+void server_xch_each_choice(xch *x, void (*fn)(xch *x, strbuf *out), strbuf *out)
+{
+    int cur = x->cur, was = x->entered;
+    server_xch_choice_leave(x);
+    for (int i = 0; i < x->n; i++) {
+        server_xch_choice_enter(x, i);
+        fn(x, out);
+        server_xch_choice_leave(x);
+    }
+    if (was) server_xch_choice_enter(x, cur);
 }
 
 void server_xch_draw_fault(xch *x)
@@ -176,6 +217,14 @@ static void resume_locked(xch *x)
     }
 }
 
+/* An unfinished choice ends with "abort" (in the stream, its last chunk). */
+static void abort_choice(xch *x, strbuf *out)
+{
+    if (x->finish_reason) return;
+    x->finish_reason = "abort";
+    if (x->stream) server_openai_abort(x, out);
+}
+
 /* The fault fires in a stream (x->mu held): the connection breaks, goes
  * quiet, or gets an error event; the engine request is dropped. */
 static void fire_fault(xch *x)
@@ -205,15 +254,16 @@ static void fire_fault(xch *x)
     case FAULT_ABORT:
         /* The engine aborts the request: a streamed response ends the way
          * the real server ends it, a non-streamed one answers what it has. */
+        if (x->ep == EP_GENERATE) {
+            x->finish_reason = "abort";
+            if (x->stream) server_lmdeploy_abort(x, &x->out);
+        } else {
+            server_xch_each_choice(x, abort_choice, &x->out);
+        }
         x->finish_reason = "abort";
         if (x->stream) {
-            if (x->ep == EP_GENERATE) {
-                server_lmdeploy_abort(x, &x->out);
-                server_lmdeploy_end(x, &x->out);
-            } else {
-                server_openai_abort(x, &x->out);
-                server_openai_end(x, &x->out);
-            }
+            if (x->ep == EP_GENERATE) server_lmdeploy_end(x, &x->out);
+            else server_openai_end(x, &x->out);
             x->finished = 1;
         }
         break;
@@ -222,26 +272,35 @@ static void fire_fault(xch *x)
     }
 }
 
+/* Cancels the engine requests of every choice still running, when asked. */
 static void cancel_if_wanted(xch *x)
 {
+    int64_t h[64];
+    int nh = 0;
     pthread_mutex_lock(&x->mu);
-    int64_t h = x->cancel_wanted ? x->handle : 0;
-    if (h) x->cancel_wanted = 0;
+    if (x->cancel_wanted) {
+        for (int i = 0; i < x->n && nh < 64; i++)
+            if (x->ch && x->ch[i].handle && !x->ch[i].done) h[nh++] = x->ch[i].handle;
+        x->cancel_wanted = 0;
+    }
     pthread_mutex_unlock(&x->mu);
-    if (h) sim_engine_cancel(x->srv->engine, h);
+    for (int i = 0; i < nh; i++) sim_engine_cancel(x->srv->engine, h[i]);
 }
 
 static void on_tokens(void *u, const sim_engine_tokens *t)
 {
-    xch *x = u;
+    xchoice *c = u;
+    xch *x = c->x;
     pthread_mutex_lock(&x->mu);
     if (x->conn_done || x->kill || x->fault_fired) {
         pthread_mutex_unlock(&x->mu);
         return;
     }
+    server_xch_choice_enter(x, (int)(c - x->ch));
     if (x->fault == FAULT_ABORT && (x->tokens_sent >= x->fault_after || t->last)) {
         x->res.prompt_tokens = t->prompt_tokens;
         fire_fault(x);                       /* in place of this event's tokens */
+        server_xch_choice_leave(x);
         resume_locked(x);
         pthread_mutex_unlock(&x->mu);
         cancel_if_wanted(x);
@@ -255,6 +314,8 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
                 sb_printf(&x->ids, x->ids.len ? ",%u" : "%u", t->ids[i]);
         record_event(x, t, 0);
         x->tokens_sent += t->n;
+        x->choice_tokens += t->n;
+        server_xch_choice_leave(x);
         pthread_mutex_unlock(&x->mu);
         return;
     }
@@ -262,8 +323,10 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
     else server_openai_tokens(x, t, &x->out);
     record_event(x, t, x->out_base + x->out.len);
     x->tokens_sent += t->n;
+    x->choice_tokens += t->n;
     if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT && x->tokens_sent >= x->fault_after)
         fire_fault(x);
+    server_xch_choice_leave(x);
     resume_locked(x);
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
@@ -301,12 +364,39 @@ void server_session_release(xch *x)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Adds a choice's engine accounting to the request's (x->mu held). */
+static void merge_result(xch *x, const sim_engine_result *res)
+{
+    if (x->ndone == 1) {
+        x->res = *res;
+        return;
+    }
+    sim_engine_result *r = &x->res;
+    r->completion_tokens += res->completion_tokens;
+    r->preemptions += res->preemptions;
+    if (res->t_first_token_ns && (!r->t_first_token_ns || res->t_first_token_ns < r->t_first_token_ns))
+        r->t_first_token_ns = res->t_first_token_ns;
+    if (res->t_finished_ns > r->t_finished_ns) r->t_finished_ns = res->t_finished_ns;
+    if (!strcmp(res->finish_reason, "abort")) r->finish_reason = res->finish_reason;
+}
+
 static void on_done(void *u, const sim_engine_result *res)
 {
-    xch *x = u;
+    xchoice *c = u;
+    xch *x = c->x;
+    pthread_mutex_lock(&x->mu);
+    c->done = 1;
+    x->ndone++;
+    merge_result(x, res);
+    if (x->ndone < x->n) {                   /* the others are still running */
+        pthread_mutex_unlock(&x->mu);
+        server_xch_unref(x);
+        return;
+    }
+    pthread_mutex_unlock(&x->mu);
     server_session_release(x);               /* before the client can see the end */
     pthread_mutex_lock(&x->mu);
-    x->res = *res;
+    res = &x->res;
     x->engine_done = 1;
     x->cancel_wanted = 0;
     if (!x->finish_reason) x->finish_reason = res->finish_reason;
@@ -334,8 +424,9 @@ static void on_done(void *u, const sim_engine_result *res)
     } else if (x->fault_fired && x->fault == FAULT_ABORT && !x->stream && !x->conn_done && !x->kill) {
         resume_locked(x);                    /* answer with the output so far */
     }
+    sim_engine_result done = x->res;
     pthread_mutex_unlock(&x->mu);
-    server_metrics_request(x->srv->metrics, x, res);
+    server_metrics_request(x->srv->metrics, x, &done);
     server_xch_unref(x);
 }
 
@@ -399,26 +490,50 @@ static void reader_free(void *cls)
     server_xch_unref(cls);
 }
 
+/* Submits one engine request per choice (a request seed s gives choice i
+ * the seed s + i). Returns 0, or -1 with err when the first one is refused;
+ * later refusals (a shutdown) end those choices as aborted. */
+static int submit_choices(xch *x, sim_engine_request *r, char *err, size_t errlen)
+{
+    x->ch = xcalloc((size_t)x->n, sizeof *x->ch);
+    uint64_t seed = r->seed;
+    r->on_tokens = on_tokens;
+    r->on_done = on_done;
+    for (int i = 0; i < x->n; i++) {
+        xchoice *c = &x->ch[i];
+        c->x = x;
+        r->user = c;
+        r->seed = seed + (uint64_t)i;
+        server_xch_ref(x);                   /* the engine's, one per choice */
+        int64_t h = sim_engine_submit(x->srv->engine, r, err, errlen);
+        if (h < 0) {
+            atomic_fetch_sub(&x->refs, 1);   /* no callback will come */
+            if (i == 0) return -1;
+            pthread_mutex_lock(&x->mu);
+            x->n = i;                        /* the accepted ones end as aborted */
+            x->cancel_wanted = 1;
+            pthread_mutex_unlock(&x->mu);
+            return 0;
+        }
+        pthread_mutex_lock(&x->mu);
+        c->handle = h;
+        pthread_mutex_unlock(&x->mu);
+    }
+    return 0;
+}
+
 enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
 {
     struct server *s = x->srv;
     char err[512];
-    r->on_tokens = on_tokens;
-    r->on_done = on_done;
-    r->user = x;
     if (s->cfg.api == SERVER_API_LMDEPLOY && x->session_id != -1 && server_session_claim(x))
         return server_lmdeploy_session_busy(x);
-    server_xch_ref(x);                       /* the engine's */
-    int64_t h = sim_engine_submit(s->engine, r, err, sizeof err);
-    if (h < 0) {
-        atomic_fetch_sub(&x->refs, 1);       /* no callback will come */
+    int rc = submit_choices(x, r, err, sizeof err);
+    if (rc) {
         server_session_release(x);
         if (s->shut) return server_respond_error(x, 503, "The server is shutting down", NULL);
         return server_respond_error(x, 400, err, NULL);
     }
-    pthread_mutex_lock(&x->mu);
-    x->handle = h;
-    pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
     if (!x->stream) {
         x->state = XS_WAITING;
@@ -476,8 +591,13 @@ enum MHD_Result server_xch_resumed(xch *x)
                                     "injection: --error-in-stream-rate)", NULL);
     }
     strbuf b = {0};
-    if (x->ep == EP_GENERATE) server_lmdeploy_body(x, &b);
-    else server_openai_body(x, &b);
+    if (x->ep == EP_GENERATE) {
+        server_xch_choice_enter(x, 0);
+        server_lmdeploy_body(x, &b);
+        server_xch_choice_leave(x);
+    } else {
+        server_openai_body(x, &b);
+    }
     enum MHD_Result ret = server_respond(x, 200, "application/json", b.buf, b.len);
     sb_free(&b);
     int64_t now = now_mono_ns();
@@ -495,9 +615,9 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
     x->conn_done = 1;
     x->t_end = now_mono_ns();
     x->term = (int)code;
-    int64_t h = x->handle && !x->engine_done ? x->handle : 0;
+    x->cancel_wanted = !x->engine_done;
     pthread_mutex_unlock(&x->mu);
-    if (h) sim_engine_cancel(s->engine, h);
+    cancel_if_wanted(x);
     pthread_mutex_lock(&s->mu);
     if (x->prev) x->prev->next = x->next; else s->live = x->next;
     if (x->next) x->next->prev = x->prev;

@@ -37,6 +37,18 @@ enum { TOOL_AUTO = 1, TOOL_REQUIRED, TOOL_NAMED };   /* xch.tool: what tool_choi
 typedef enum xstate { XS_NEW, XS_WAITING, XS_RESPONDED } xstate;
 
 typedef struct server_metrics server_metrics;
+struct xch;
+
+/* One of a request's n choices: its own engine request and output state. */
+typedef struct xchoice {
+    struct xch *x;
+    int64_t handle;                  /* engine handle, 0 until submitted */
+    int done;                        /* the engine is done with it */
+    int64_t tokens;                  /* its tokens put into the response */
+    int tool_started, tool_announced;
+    const char *finish_reason;
+    strbuf text;                     /* non-streamed: its whole output text */
+} xchoice;
 
 typedef struct xch {
     struct server *srv;
@@ -59,9 +71,12 @@ typedef struct xch {
     int tool;                        /* chat output is a tool call: TOOL_AUTO/REQUIRED/NAMED, or 0 */
     int tool_started;                /* its first arguments were written */
     int tool_announced;              /* its id and name were written */
-    char tool_name[96], tool_arg[64], tool_id[48];
+    char tool_name[96], tool_arg[64];
     int64_t reasoning_k;             /* the first reasoning_k output tokens are reasoning */
-    int64_t handle;                  /* engine handle, 0 when not submitted */
+    xchoice *ch;                     /* the n choices (n > 1: OpenAI's "n") */
+    int n, ndone;                    /* choices; how many the engine is done with (under mu) */
+    int cur, entered;                /* the choice being rendered, if any (under mu);
+                                      * see server_xch_choice_enter */
     fault fault;
     int64_t fault_after;             /* tokens sent before the fault fires */
     /* times (CLOCK_MONOTONIC ns) */
@@ -82,13 +97,14 @@ typedef struct xch {
     int stalled;
     int64_t stall_deadline;
     int conn_done;
-    int engine_done;
+    int engine_done;                 /* every choice is done */
     int fault_fired;
     int sent_first;                  /* role chunk (chat) written */
-    int64_t tokens_sent;             /* tokens put into the response */
+    int64_t tokens_sent;             /* tokens put into the response (all choices) */
+    int64_t choice_tokens;           /* ... of the current choice */
     sim_engine_result res;
     const char *finish_reason;
-    strbuf text;                     /* non-streamed: the whole output text */
+    strbuf text;                     /* non-streamed: the current choice's output text */
     strbuf ids;                      /* non-streamed /generate: output ids, comma-separated */
     /* per content event: engine schedule, emission, write time, tokens, end offset */
     int64_t *ev_sched, *ev_emit, *ev_write;
@@ -136,6 +152,13 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c);
  * (generation endpoints only) and frees x. */
 void server_xch_ref(xch *x);
 void server_xch_unref(xch *x);
+/* Makes choice i the current one: its state moves into x's per-choice
+ * fields (text, finish_reason, tool flags, choice_tokens) until
+ * server_xch_choice_leave moves it back. Under x->mu. */
+void server_xch_choice_enter(xch *x, int i);
+void server_xch_choice_leave(xch *x);
+/* Calls fn for every choice in index order, each made current (under x->mu). */
+void server_xch_each_choice(xch *x, void (*fn)(xch *x, strbuf *out), strbuf *out);
 /* Draws this request's fault from the seeded stream. */
 void server_xch_draw_fault(xch *x);
 /* Submits r (whose callbacks it sets) and, for a stream, queues the SSE

@@ -184,10 +184,13 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
     }
     int64_t n = 1;
     FIELD("n", server_get_int(body, "n", 1, &n, NULL, msg, msglen));
-    if (n != 1) {
-        errf(msg, msglen, "n > 1 is not supported by the simulated engine");
+    if (n != 1 && (api == SERVER_API_LMDEPLOY || n > 64)) {
+        errf(msg, msglen, api == SERVER_API_LMDEPLOY
+             ? "n > 1 is not supported by the simulated engine with the lmdeploy API"
+             : "n above 64 is not supported by the simulated engine");
         return 400;
     }
+    x->n = (int)n;
     FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, &present, msg, msglen));
     if (!present && !chat && api != SERVER_API_LMDEPLOY) {
         /* vLLM's CompletionRequest.max_tokens defaults to 16, as OpenAI's
@@ -277,11 +280,19 @@ static void tail(xch *x, strbuf *o, int64_t completion)
     sb_adds(o, "}\n\n");
 }
 
+static void role_chunk(xch *x, strbuf *o)
+{
+    strbuf d = {0};
+    server_chat_role_delta(x, &d);
+    server_openai_chat_chunk(x, o, d.buf, d.len, NULL, 0);
+    sb_free(&d);
+}
+
 void server_openai_chat_chunk(xch *x, strbuf *o, const char *delta, size_t len,
                               const char *finish, int64_t done)
 {
     head(x, o);
-    sb_adds(o, "\"choices\":[{\"index\":0,\"delta\":{");
+    sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{", x->cur);
     sb_add(o, delta, len);
     sb_adds(o, "},\"logprobs\":null,\"finish_reason\":");
     if (finish) sb_printf(o, "\"%s\"", finish); else sb_adds(o, "null");
@@ -296,13 +307,9 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     x->res.prompt_tokens = t->prompt_tokens;
     int64_t done = t->index + t->n;
     if (x->ep == EP_CHAT) {
-        if (!x->sent_first && api != SERVER_API_LMDEPLOY) {
-            /* The role-only first chunk, sent with the first tokens as vLLM does. */
-            strbuf d = {0};
-            server_chat_role_delta(x, &d);
-            server_openai_chat_chunk(x, o, d.buf, d.len, NULL, 0);
-            sb_free(&d);
-        }
+        /* The role-only first chunk of every choice, sent with the first
+         * tokens as vLLM does. */
+        if (!x->sent_first && api != SERVER_API_LMDEPLOY) server_xch_each_choice(x, role_chunk, o);
         x->sent_first = 1;
         server_chat_event(x, t, o);
         if (t->last && api == SERVER_API_GATEWAY)   /* OpenAI: an empty delta with the reason */
@@ -310,7 +317,7 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
         return;
     }
     head(x, o);
-    sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
+    sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":", x->cur);
     server_json_str(o, t->text, t->text_len);
     sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
     if (t->last) sb_printf(o, "\"%s\"", t->finish_reason);
@@ -336,24 +343,23 @@ void server_openai_abort(xch *x, strbuf *o)
     server_api api = x->srv->cfg.api;
     int chat = x->ep == EP_CHAT;
     if (chat && !x->sent_first && api == SERVER_API_VLLM) {
-        head(x, o);                          /* vLLM's first iteration still sends the role */
-        sb_adds(o, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                "\"logprobs\":null,\"finish_reason\":null}]");
-        tail(x, o, 0);
+        /* vLLM's first iteration still sends the roles (all choices: this
+         * is called for each, the first call writes them). */
         x->sent_first = 1;
+        server_xch_each_choice(x, role_chunk, o);
     }
     /* vLLM skips an empty output while nothing was generated; LMDeploy
      * always yields its final GenOut (empty text, finish_reason). */
-    if (api == SERVER_API_VLLM && !x->tokens_sent) return;
+    if (api == SERVER_API_VLLM && !x->choice_tokens) return;
     head(x, o);
     if (chat)
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"\"},",
+        sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{%s\"content\":\"\"},", x->cur,
                   api == SERVER_API_LMDEPLOY ? "\"role\":\"assistant\"," : "");
     else
-        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":\"\",");
+        sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":\"\",", x->cur);
     sb_printf(o, "\"logprobs\":null,\"finish_reason\":\"abort\"%s}]",
               api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
-    tail(x, o, x->tokens_sent);
+    tail(x, o, x->choice_tokens);
 }
 
 void server_openai_error_event(xch *x, const char *message, strbuf *o)
@@ -363,25 +369,35 @@ void server_openai_error_event(xch *x, const char *message, strbuf *o)
     sb_adds(o, "\n\ndata: [DONE]\n\n");
 }
 
+/* One element of a non-streamed response's "choices" (the current choice). */
+static void body_choice(xch *x, strbuf *o)
+{
+    server_api api = x->srv->cfg.api;
+    const char *fr = x->finish_reason ? x->finish_reason : "stop";
+    if (x->cur) sb_addc(o, ',');
+    if (x->ep == EP_CHAT) {
+        sb_printf(o, "{\"index\":%d,\"message\":", x->cur);
+        server_chat_message(x, o);
+        fr = server_chat_finish(x, fr);
+    } else {
+        sb_printf(o, "{\"index\":%d,\"text\":", x->cur);
+        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+    }
+    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}", fr,
+              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+}
+
 void server_openai_body(xch *x, strbuf *o)
 {
     struct server *s = x->srv;
     server_api api = s->cfg.api;
-    int chat = x->ep == EP_CHAT;
     sb_printf(o, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":%s,", x->id,
-              chat ? "chat.completion" : "text_completion", (long long)x->created, s->model_json);
+              x->ep == EP_CHAT ? "chat.completion" : "text_completion", (long long)x->created,
+              s->model_json);
     if (api == SERVER_API_GATEWAY) sb_adds(o, "\"system_fingerprint\":null,");
-    const char *fr = x->finish_reason ? x->finish_reason : "stop";
-    if (chat) {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"message\":");
-        server_chat_message(x, o);
-        fr = server_chat_finish(x, fr);
-    } else {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
-    }
-    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}],\"usage\":", fr,
-              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+    sb_adds(o, "\"choices\":[");
+    server_xch_each_choice(x, body_choice, o);
+    sb_adds(o, "],\"usage\":");
     usage(o, api, x->res.prompt_tokens, x->tokens_sent);
     sb_addc(o, '}');
 }

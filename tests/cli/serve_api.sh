@@ -245,6 +245,7 @@ check "lmdeploy ground truth complete" '[ "$(grep -c "\"type\":\"request\"" "$GT
 # session_id in use by a running request. The first request streams until its
 # client is stopped; the second is sent once the first chunk has arrived.
 busy_session() { # PATH BODY: sets BUSY_STATUS, BUSY_BODY
+    rm -f "$T/long"
     curl -sN -m 30 -o "$T/long" -d "$2" "$URL$1" 2>/dev/null & local cpid=$!
     local n=200; while [ $n -gt 0 ] && ! grep -q '^data: ' "$T/long" 2>/dev/null; do sleep 0.05; n=$((n - 1)); done
     post "$1" "$2"
@@ -435,6 +436,56 @@ check "lmdeploy /generate abort: a last event without text, finish_reason {type:
 post /v1/chat/completions "{$ASK,\"max_tokens\":50,\"ignore_eos\":true,\"stream\":true}"
 expect_out "lmdeploy chat abort: a last delta with the role and empty content" \
     '^role=(assistant,)+assistant reasoning=0 content=[0-8] tool=None args=- finish=abort usage=None$' shape_check "$T/body" lmdeploy
+stop_server
+# n > 1: choices interleaved in the stream, each with its own index and finish.
+# n_check FILE N PROFILE: prints "roles=I,J.. finishes=R,.. tokens=T usage=U interleaved=B".
+n_check() {
+    python3 - "$@" <<'PY'
+import json, sys
+f, n, prof = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def die(m): print("FAIL: " + m); sys.exit(1)
+data = open(f).read()
+if not data.endswith("data: [DONE]\n\n"): die("no [DONE]")
+objs = [json.loads(e[6:]) for e in data.split("\n\n")[:-2]]
+u = objs.pop()["usage"]
+roles, fins, tokens, order = [], {}, {}, []
+for o in objs:
+    if len(o["choices"]) != 1: die("one choice per chunk")
+    c = o["choices"][0]; i = c["index"]
+    if i in fins: die("chunk for choice %d after its finish" % i)
+    d = c["delta"]
+    if "role" in d: roles.append(i); continue
+    tokens[i] = tokens.get(i, 0) + len((d.get("content") or "").split())
+    if d.get("content"): order.append(i)
+    if c["finish_reason"]: fins[i] = c["finish_reason"]
+if sorted(fins) != list(range(n)) and not (prof == "abort" and sorted(fins) == sorted(tokens) and all(tokens.values())): die("finishes %r" % fins)
+if sum(tokens.values()) != u["completion_tokens"] or u["total_tokens"] != u["prompt_tokens"] + u["completion_tokens"]: die("usage %r vs %r" % (u, tokens))
+inter = any(order[k] > order[k + 1] for k in range(len(order) - 1))
+print("roles=%s finishes=%s tokens=%d usage=%d interleaved=%s" % (",".join(map(str, roles)), ",".join(fins[i] for i in sorted(fins)), sum(tokens.values()), u["completion_tokens"], inter))
+PY
+}
+start_server --api vllm --eos-mean 0 --tokens-per-event 2 || { finish; exit 1; }
+post /v1/chat/completions "{$ASK,\"n\":3,\"max_tokens\":6,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+expect_out "vllm n=3 streamed: three role chunks first, choices interleaved, one finish each, usage over all" \
+    '^roles=0,1,2 finishes=length,length,length tokens=18 usage=18 interleaved=True$' n_check "$T/body" 3 vllm
+post /v1/completions '{"prompt":"x","n":2,"max_tokens":4}'
+expect_out "vllm completions n=2 non-streamed: choices 0 and 1, usage over both, prompt once" "^\(\[0, 1\], \[4, 4\], 8, 1\)$" \
+    json_get "$T/body" '[c["index"] for c in j["choices"]], [len(c["text"].split()) for c in j["choices"]], j["usage"]["completion_tokens"], j["usage"]["prompt_tokens"]'
+post /v1/chat/completions "{$ASK,\"n\":2,\"seed\":5,\"max_tokens\":4}"
+check "vllm n=2 with a seed: the choices differ (seed + index, as LMDeploy's fan-out)" \
+    'json_get "$T/body" "j[\"choices\"][0][\"message\"][\"content\"] != j[\"choices\"][1][\"message\"][\"content\"]" | grep -qx True'
+post /v1/chat/completions "{$ASK,\"n\":65}"
+vllm_err "vllm n above 64 is refused" 400 BadRequestError "'n'"
+stop_server
+start_server --api gateway --eos-mean 0 || { finish; exit 1; }
+post /v1/chat/completions "{\"model\":\"sagellm-sim\",$ASK,\"n\":2,\"max_tokens\":3,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+expect_out "gateway n=2 streamed: each choice ends with its own empty-delta finish chunk" \
+    '^roles=0,1 finishes=length,length tokens=6 usage=6 interleaved=True$' n_check "$T/body" 2 gateway
+stop_server
+start_server --api vllm --abort-rate 1 --eos-mean 0 || { finish; exit 1; }
+post /v1/chat/completions "{$ASK,\"n\":2,\"max_tokens\":40,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+expect_out "vllm abort with n=2: every choice that streamed tokens ends with abort (vLLM skips one with none)" \
+    '^roles=0,1 finishes=abort(,abort)? tokens=[1-9][0-9]* usage=[0-9]+ interleaved=(True|False)$' n_check "$T/body" 2 abort
 stop_server
 expect_err "--abort-rate is refused with the gateway profile" 2 'no "abort" finish reason' "$BIN" serve --api gateway --abort-rate 0.1
 
