@@ -25,7 +25,8 @@ static void take_tool(xch *x, const cJSON *fn, const char *name, int choice)
 {
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
-    const char *arg = cJSON_IsObject(props) && props->child && props->child->string
+    const char *arg = cJSON_IsObject(props) && props->child && props->child->string &&
+                      strlen(props->child->string) < sizeof x->tool_arg
         ? props->child->string : "input";
     snprintf(x->tool_name, sizeof x->tool_name, "%s", name);
     snprintf(x->tool_arg, sizeof x->tool_arg, "%s", arg);
@@ -101,8 +102,9 @@ static int parse_tools(xch *x, cJSON *body, char *msg, size_t msglen, const char
         const cJSON *fn;
         const char *name = tool_function_name(t, &fn);
         *param = "tools";
-        if (!name) {
-            errf(msg, msglen, "tools[%d].function.name must be a string", i);
+        if (!name || strlen(name) >= sizeof x->tool_name) {
+            errf(msg, msglen, "tools[%d].function.name must be a string of at most %zu bytes", i,
+                 sizeof x->tool_name - 1);
             return -1;
         }
         if (named ? !strcmp(name, named) : i == pick) {
@@ -151,11 +153,11 @@ static size_t word_off(const char *t, size_t len, int64_t j)
 }
 
 /* The finish reason a chat client sees: "tool_calls" when a tool call was
- * streamed for "auto" or "required" and the model stopped (vLLM and OpenAI
- * say "stop" for a named function). */
-static const char *chat_finish(const xch *x, const char *fr)
+ * streamed (started) for "auto" or "required" and the model stopped (vLLM
+ * and OpenAI say "stop" for a named function). */
+static const char *chat_finish(const xch *x, int started, const char *fr)
 {
-    if (x->tool_started && x->tool != TOOL_NAMED && !strcmp(fr, "stop")) return "tool_calls";
+    if (started && x->tool != TOOL_NAMED && !strcmp(fr, "stop")) return "tool_calls";
     return fr;
 }
 
@@ -219,10 +221,8 @@ void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *o)
     size_t cut = k > a ? word_off(t->text, t->text_len, (k < b ? k : b) - a) : 0;
     int have_r = cut > 0, have_c = cut < t->text_len;
     int tool_now = x->tool && have_c;
-    int started_before = x->tool_started;
-    if (tool_now) x->tool_started = 1;
-    const char *fin = t->last && api != SERVER_API_GATEWAY ? chat_finish(x, t->finish_reason) : NULL;
-    x->tool_started = started_before;
+    const char *fin = t->last && api != SERVER_API_GATEWAY
+        ? chat_finish(x, x->tool_started || tool_now, t->finish_reason) : NULL;
     strbuf d = {0}, f = {0};
     if (api == SERVER_API_LMDEPLOY) {            /* one delta per kind, each with the role */
         if (have_r) {
@@ -260,7 +260,7 @@ void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *o)
 
 const char *server_chat_finish(const xch *x, const char *fr)
 {
-    return chat_finish(x, fr);
+    return chat_finish(x, x->tool_started, fr);
 }
 
 void server_chat_message(xch *x, strbuf *o)
