@@ -79,8 +79,9 @@ static int parse_tools(xch *x, cJSON *body, char *msg, size_t msglen, const char
         errf(msg, msglen, "'tool_choice' must be a string or an object");
         return -1;
     }
-    if (api == SERVER_API_LMDEPLOY) {              /* chat_completions/validation.py */
-        if (ntools && strcmp(mode, "none")) {
+    if (api == SERVER_API_LMDEPLOY) {
+        /* 0.16 refuses (chat_completions/validation.py); 0.12 only logs it */
+        if (x->srv->cfg.lmdeploy_minor >= 16 && ntools && strcmp(mode, "none")) {
             *param = NULL;
             errf(msg, msglen, "Please launch the api_server with --tool-call-parser if you want to use tools.");
             return -1;
@@ -214,6 +215,39 @@ void server_chat_role_delta(xch *x, strbuf *d)
     x->tool_announced = 1;
 }
 
+/* LMDeploy's deltas for an event's reasoning (text[0, cut)) and content:
+ * 0.16's response parser yields one delta per kind, each with the role;
+ * 0.12 one DeltaMessage with every field. */
+static void lmdeploy_deltas(xch *x, const sim_engine_tokens *t, size_t cut, strbuf *o)
+{
+    strbuf d = {0};
+    int have_r = cut > 0, have_c = cut < t->text_len;
+    if (x->srv->cfg.lmdeploy_minor < 16) {
+        sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"content\":");
+        if (have_c) server_json_str(&d, t->text + cut, t->text_len - cut); else sb_adds(&d, "null");
+        sb_adds(&d, ",\"reasoning_content\":");
+        if (have_r) server_json_str(&d, t->text, cut); else sb_adds(&d, "null");
+        sb_adds(&d, ",\"gen_tokens\":null,\"tool_calls\":[]},\"logprobs\":null");
+        server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
+        sb_free(&d);
+        return;
+    }
+    if (have_r) {
+        sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"reasoning_content\":");
+        server_json_str(&d, t->text, cut);
+        sb_addc(&d, '}');
+        server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
+        d.len = 0;
+    }
+    if (have_c) {
+        sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"content\":");
+        server_json_str(&d, t->text + cut, t->text_len - cut);
+        sb_addc(&d, '}');
+        server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
+    }
+    sb_free(&d);
+}
+
 void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *o)
 {
     server_api api = x->srv->cfg.api;
@@ -224,18 +258,9 @@ void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *o)
     const char *fin = t->last && api != SERVER_API_GATEWAY
         ? chat_finish(x, x->tool_started || tool_now, t->finish_reason) : NULL;
     strbuf d = {0}, f = {0};
-    if (api == SERVER_API_LMDEPLOY) {            /* one delta per kind, each with the role */
-        if (have_r) {
-            sb_adds(&d, "\"role\":\"assistant\",\"reasoning_content\":");
-            server_json_str(&d, t->text, cut);
-            server_openai_chat_chunk(x, o, d.buf, d.len, have_c ? NULL : fin, have_c ? k : b);
-            d.len = 0;
-        }
-        if (have_c) {
-            sb_adds(&d, "\"role\":\"assistant\",\"content\":");
-            server_json_str(&d, t->text + cut, t->text_len - cut);
-            server_openai_chat_chunk(x, o, d.buf, d.len, fin, b);
-        }
+    if (api == SERVER_API_LMDEPLOY) {
+        lmdeploy_deltas(x, t, cut, o);
+        if (t->last) server_openai_lmdeploy_final(x, o, fin);
     } else {                                     /* vLLM: one DeltaMessage, fields in order */
         if (have_c && !tool_now) {
             sb_adds(&d, "\"content\":");

@@ -241,13 +241,7 @@ static void fire_fault(xch *x)
         break;
     case FAULT_ERROR_IN_STREAM: {
         static const char m[] = "Simulated error in the stream (fault injection: --error-in-stream-rate)";
-        if (x->ep == EP_GENERATE) {
-            sb_adds(&x->out, "data: ");
-            server_error_json(x->srv, 500, m, NULL, &x->out);
-            sb_adds(&x->out, "\n\ndata: [DONE]\n\n");
-        } else {
-            server_openai_error_event(x, m, &x->out);
-        }
+        server_openai_error_event(x, m, &x->out);
         x->finished = 1;
         break;
     }
@@ -319,11 +313,11 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
         pthread_mutex_unlock(&x->mu);
         return;
     }
+    x->tokens_sent += t->n;                  /* counted before a last chunk reports usage */
+    x->choice_tokens += t->n;
     if (x->ep == EP_GENERATE) server_lmdeploy_tokens(x, t, &x->out);
     else server_openai_tokens(x, t, &x->out);
     record_event(x, t, x->out_base + x->out.len);
-    x->tokens_sent += t->n;
-    x->choice_tokens += t->n;
     if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT && x->tokens_sent >= x->fault_after)
         fire_fault(x);
     server_xch_choice_leave(x);
@@ -526,6 +520,8 @@ enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
 {
     struct server *s = x->srv;
     char err[512];
+    if (s->cfg.api == SERVER_API_LMDEPLOY && server_lmdeploy_fit(x, r, err, sizeof err))
+        return server_respond_error(x, 400, err, NULL);
     if (s->cfg.api == SERVER_API_LMDEPLOY && x->session_id != -1 && server_session_claim(x))
         return server_lmdeploy_session_busy(x);
     int rc = submit_choices(x, r, err, sizeof err);

@@ -187,6 +187,7 @@ int server_get_bool(cJSON *o, const char *name, int *out, char *msg, size_t msgl
 int server_get_ids(cJSON *a, const char *name, uint32_t **ids, size_t *n, char *msg, size_t msglen);
 void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
 void server_openai_end(xch *x, strbuf *out);        /* usage chunk and [DONE] */
+/* The error event that ends a stream, then [DONE] (every endpoint). */
 void server_openai_error_event(xch *x, const char *message, strbuf *out);
 /* The terminal chunk of an aborted stream (finish_reason "abort"). */
 void server_openai_abort(xch *x, strbuf *out);
@@ -201,6 +202,15 @@ void server_session_release(xch *x);
  * finish reason (NULL: null); done is the tokens so far for per-chunk usage. */
 void server_openai_chat_chunk(xch *x, strbuf *out, const char *delta, size_t len,
                               const char *finish, int64_t done);
+
+/* LMDeploy's chat or completions chunk around the choice's members (delta
+ * or text, and 0.12's null fields), per release: 0.16 drops None fields and
+ * sends "usage": null only when include_usage; 0.12 sends every field and
+ * the usage in the chunk with the finish reason. */
+void server_openai_lmdeploy_chunk(xch *x, strbuf *out, const char *members, size_t len,
+                                  const char *finish);
+/* LMDeploy's last chunk: no text, the finish reason (its final GenOut). */
+void server_openai_lmdeploy_final(xch *x, strbuf *out, const char *finish);
 
 /* --- server_chat.c: reasoning and tool calls in chat outputs --- */
 /* Reads tools, tool_choice and the thinking switches of a chat request
@@ -220,6 +230,10 @@ void server_chat_message(xch *x, strbuf *out);
 /* The answer to a request whose session_id is busy: 0.16 fails inside
  * create_session (500, Starlette's plain text); 0.12 refuses it (400). */
 enum MHD_Result server_lmdeploy_session_busy(xch *x);
+/* LMDeploy's context check: a prompt of max_model_len tokens or more is a
+ * 400 with its message (0 or -1 with msg); a longer max_tokens is not an
+ * error, the output just ends at the context's end (finish "length"). */
+int server_lmdeploy_fit(xch *x, sim_engine_request *r, char *msg, size_t msglen);
 int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
                           uint32_t **ids, char *msg, size_t msglen, const char **param);
 void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);

@@ -1,11 +1,13 @@
 /* server_openai.c — POST /v1/chat/completions and /v1/completions in the
  * shapes of each profile's real server: vLLM (role-only first chunk,
  * finish_reason and stop_reason on the last token's chunk,
- * continuous_usage_stats), LMDeploy (role in every delta, "usage": null on
- * every chunk) and OpenAI behind a gateway (system_fingerprint, a separate
- * finishing chunk with an empty delta). All of them end with a usage chunk
- * whose "choices" is [] when stream_options.include_usage asks, then
- * "data: [DONE]". */
+ * continuous_usage_stats), LMDeploy (role in every delta, a last chunk
+ * without text for the finish reason; 0.16 drops null fields, 0.12 keeps
+ * them and puts the usage in that last chunk) and OpenAI behind a gateway
+ * (system_fingerprint, a separate finishing chunk with an empty delta).
+ * With stream_options.include_usage they end with a usage chunk whose
+ * "choices" is [] (not LMDeploy 0.12), then "data: [DONE]". Reasoning and
+ * tool calls are in server_chat.c. */
 #include "engine/server_int.h"
 
 #include <math.h>
@@ -274,10 +276,40 @@ static void tail(xch *x, strbuf *o, int64_t completion)
     if (x->continuous_usage) {
         sb_adds(o, ",\"usage\":");
         usage(o, api, x->res.prompt_tokens, completion);
-    } else if (api == SERVER_API_LMDEPLOY || (api == SERVER_API_GATEWAY && x->include_usage)) {
+    } else if (api == SERVER_API_GATEWAY && x->include_usage) {
         sb_adds(o, ",\"usage\":null");
     }
     sb_adds(o, "}\n\n");
+}
+
+void server_openai_lmdeploy_chunk(xch *x, strbuf *o, const char *members, size_t len,
+                                  const char *finish)
+{
+    head(x, o);
+    sb_printf(o, "\"choices\":[{\"index\":%d,", x->cur);
+    sb_add(o, members, len);
+    if (x->srv->cfg.lmdeploy_minor >= 16) {
+        if (finish) sb_printf(o, ",\"finish_reason\":\"%s\"", finish);
+        sb_adds(o, "}]");
+        if (x->include_usage) sb_adds(o, ",\"usage\":null");
+    } else {
+        if (finish) sb_printf(o, ",\"finish_reason\":\"%s\"}],\"usage\":", finish);
+        else sb_adds(o, ",\"finish_reason\":null}],\"usage\":");
+        if (finish && x->include_usage) usage(o, SERVER_API_LMDEPLOY, x->res.prompt_tokens, x->tokens_sent);
+        else sb_adds(o, "null");
+    }
+    sb_adds(o, "}\n\n");
+}
+
+void server_openai_lmdeploy_final(xch *x, strbuf *o, const char *finish)
+{
+    int v16 = x->srv->cfg.lmdeploy_minor >= 16;
+    const char *m = x->ep == EP_CHAT
+        ? (v16 ? "\"delta\":{\"role\":\"assistant\",\"content\":\"\"}"
+               : "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"reasoning_content\":null,"
+                 "\"gen_tokens\":null,\"tool_calls\":[]},\"logprobs\":null")
+        : (v16 ? "\"text\":\"\"" : "\"text\":\"\",\"logprobs\":null,\"gen_tokens\":null");
+    server_openai_lmdeploy_chunk(x, o, m, strlen(m), finish);
 }
 
 static void role_chunk(xch *x, strbuf *o)
@@ -316,6 +348,16 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
             server_openai_chat_chunk(x, o, "", 0, server_chat_finish(x, t->finish_reason), done);
         return;
     }
+    if (api == SERVER_API_LMDEPLOY) {      /* the text, then a last chunk with the reason */
+        strbuf m = {0};
+        sb_adds(&m, "\"text\":");
+        server_json_str(&m, t->text, t->text_len);
+        if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(&m, ",\"logprobs\":null,\"gen_tokens\":null");
+        server_openai_lmdeploy_chunk(x, o, m.buf, m.len, NULL);
+        sb_free(&m);
+        if (t->last) server_openai_lmdeploy_final(x, o, t->finish_reason);
+        return;
+    }
     head(x, o);
     sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":", x->cur);
     server_json_str(o, t->text, t->text_len);
@@ -329,10 +371,17 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
 
 void server_openai_end(xch *x, strbuf *o)
 {
-    if (x->include_usage) {
+    const server_config *c = &x->srv->cfg;
+    /* LMDeploy 0.12 put the usage into the last chunk instead. */
+    if (x->include_usage && !(c->api == SERVER_API_LMDEPLOY && c->lmdeploy_minor < 16)) {
         head(x, o);
         sb_adds(o, "\"choices\":[],\"usage\":");
-        usage(o, x->srv->cfg.api, x->res.prompt_tokens, x->tokens_sent);
+        usage(o, c->api, x->res.prompt_tokens, x->tokens_sent);
+        if (c->api == SERVER_API_LMDEPLOY && x->ep == EP_CHAT) {   /* UsageInfo.build's details */
+            o->len--;
+            sb_printf(o, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld}}",
+                      (long long)x->res.cached_tokens);
+        }
         sb_adds(o, "}\n\n");
     }
     sb_adds(o, "data: [DONE]\n\n");
@@ -348,13 +397,16 @@ void server_openai_abort(xch *x, strbuf *o)
         x->sent_first = 1;
         server_xch_each_choice(x, role_chunk, o);
     }
-    /* vLLM skips an empty output while nothing was generated; LMDeploy
-     * always yields its final GenOut (empty text, finish_reason). */
-    if (api == SERVER_API_VLLM && !x->choice_tokens) return;
+    /* LMDeploy always yields its final GenOut (empty text, finish_reason);
+     * vLLM skips an empty output while nothing was generated. */
+    if (api == SERVER_API_LMDEPLOY) {
+        server_openai_lmdeploy_final(x, o, "abort");
+        return;
+    }
+    if (!x->choice_tokens) return;
     head(x, o);
     if (chat)
-        sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{%s\"content\":\"\"},", x->cur,
-                  api == SERVER_API_LMDEPLOY ? "\"role\":\"assistant\"," : "");
+        sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{\"content\":\"\"},", x->cur);
     else
         sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":\"\",", x->cur);
     sb_printf(o, "\"logprobs\":null,\"finish_reason\":\"abort\"%s}]",
@@ -364,9 +416,12 @@ void server_openai_abort(xch *x, strbuf *o)
 
 void server_openai_error_event(xch *x, const char *message, strbuf *o)
 {
-    sb_adds(o, "data: ");
+    const server_config *c = &x->srv->cfg;
+    /* LMDeploy 0.16 wraps its flat error: {"error": request_error_payload} */
+    int wrap = c->api == SERVER_API_LMDEPLOY && c->lmdeploy_minor >= 16;
+    sb_adds(o, wrap ? "data: {\"error\":" : "data: ");
     server_error_json(x->srv, 500, message, NULL, o);
-    sb_adds(o, "\n\ndata: [DONE]\n\n");
+    sb_adds(o, wrap ? "}\n\ndata: [DONE]\n\n" : "\n\ndata: [DONE]\n\n");
 }
 
 /* One element of a non-streamed response's "choices" (the current choice). */

@@ -49,14 +49,16 @@ tokens = 0; events = 0; finish = None; prompt = None; text = ""
 if kind == "generate":
     for i, o in enumerate(objs):
         if set(o) != {"text", "output_ids", "meta_info"}: die("keys %s" % sorted(o))
+        last = i == len(objs) - 1
         n = len(o["output_ids"])
-        if n != len(o["text"].split()) or n < 1: die("output_ids vs text: %r" % o)
-        tokens += n; events += 1; text += o["text"]
+        if n != len(o["text"].split()) or (n < 1) != last: die("output_ids vs text: %r" % o)
+        tokens += n; events += n > 0; text += o["text"]
         m = o["meta_info"]
         if m["completion_tokens"] != tokens: die("completion_tokens not cumulative: %r" % m)
+        if m["routed_experts"] is not None: die("routed_experts")
         prompt = m["prompt_tokens"]
         fr = m["finish_reason"]
-        if (fr is None) == (i == len(objs) - 1): die("finish_reason on the wrong event: %r" % m)
+        if (fr is None) == last: die("finish_reason on the wrong event: %r" % m)
         if fr is not None: finish = fr["type"]
 else:
     obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
@@ -84,12 +86,15 @@ else:
         elif fins: die("chunk after the finish_reason")
         if piece:
             n = len(piece.split()); tokens += n; events += 1; text += piece
-        elif not (prof == "gateway" and c.get("delta") == {} and c.get("finish_reason")):
+        elif not (prof == "gateway" and c.get("delta") == {} and c.get("finish_reason")) and \
+             not (prof == "lmdeploy" and c.get("finish_reason") and (c.get("delta") == {"role": "assistant", "content": ""} if kind == "chat" else c.get("text") == "")):
             die("chunk without content: %r" % o)
         if cont:
             us = o.get("usage")
             if not us or us["completion_tokens"] != tokens: die("continuous usage wrong: %r" % o)
-        elif prof == "lmdeploy" and o.get("usage", 0) is not None: die("lmdeploy chunk usage not null")
+        elif prof == "lmdeploy":    # 0.16: None fields dropped, "usage": null only with include_usage
+            if ("usage" in o) != inc or o.get("usage") is not None or "logprobs" in c: die("lmdeploy 0.16 chunk fields: %r" % o)
+            if (c.get("finish_reason") is not None) != ("finish_reason" in c): die("finish_reason null: %r" % o)
     if fins != 1: die("%d chunks with a finish_reason" % fins)
     if inc:
         us = objs[-1]["usage"]
@@ -200,7 +205,7 @@ check "vllm ground truth: header plus one line per generation request ($REQ sent
 # ---------------------------------------------------------------- lmdeploy
 GT="$T/gt-lmdeploy.jsonl"
 REQ=0
-start_server --api lmdeploy --model lm --ground-truth "$GT" --tokens-per-event 3 || { finish; exit 1; }
+start_server --api lmdeploy --model lm --ground-truth "$GT" --tokens-per-event 3 --max-model-len 300 || { finish; exit 1; }
 post /generate '{"prompt":"hello world","max_tokens":10,"ignore_eos":true,"stream":true,"session_id":42}'
 expect_out "lmdeploy /generate stream: cumulative meta_info, 3 tokens per event" 'tokens=10 finish=length prompt=2' \
     sse_check "$T/body" lmdeploy generate 0 0 10 "$GT" "r$REQ"
@@ -225,6 +230,12 @@ post /generate 'not json'
 lm_err "lmdeploy invalid JSON: flat 400 error" 400
 post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"x"}]}'
 lm_err "lmdeploy unknown model: flat 404 error" 404
+post /v1/completions '{"prompt":"abc","max_tokens":100000,"ignore_eos":true}'
+expect_out "lmdeploy: max_tokens past the context is no error; the output ends at the context (300 - 1)" "^\(200, 'length', 299\)$" \
+    json_get "$T/body" 'S, j["choices"][0]["finish_reason"], j["usage"]["completion_tokens"]'
+post /generate '{"input_ids":'"$(python3 -c 'print(list(range(300)))')"',"max_tokens":3}'
+check "lmdeploy: a prompt of the whole context is LMDeploy's 400" \
+    '[ "$(cat "$T/status")" = 400 ] && grep -q "Input length (300) must be smaller than the model context length (300)." "$T/body"'
 curl -s "$URL/metrics" >"$T/metrics"
 for name in lmdeploy:num_requests_running lmdeploy:num_requests_waiting lmdeploy:gpu_cache_usage_perc \
             lmdeploy:prompt_tokens_total lmdeploy:generation_tokens_total lmdeploy:time_to_first_token_seconds_count; do
@@ -264,6 +275,17 @@ start_server --api lmdeploy --lmdeploy-version 0.12 --step-time 5ms --disable-me
 busy_session /v1/completions "$LONG"
 check "lmdeploy 0.12: a busy session_id is a 400 'occupied' ($BUSY_STATUS)" \
     '[ "$BUSY_STATUS" = 400 ] && [ "$BUSY_BODY" = "{\"message\":\"The session_id 9 is occupied.\",\"type\":\"invalid_request_error\",\"code\":400,\"param\":null,\"object\":\"error\"}" ]'
+post /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":3,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}'
+check "lmdeploy 0.12 chat stream: every field in every delta, the usage in the finishing chunk, no usage chunk" \
+    'python3 -c "
+import json, sys
+e = open(sys.argv[1]).read().split(\"\n\n\")
+o = [json.loads(x[6:]) for x in e[:-2]]
+d = [c[\"choices\"][0][\"delta\"] for c in o]
+ok = e[-2] == \"data: [DONE]\" and len(o) == 4 and all(list(x) == [\"role\", \"content\", \"reasoning_content\", \"gen_tokens\", \"tool_calls\"] for x in d)
+ok = ok and d[-1][\"content\"] == \"\" and o[-1][\"choices\"][0][\"finish_reason\"] == \"length\" and all(c[\"usage\"] is None for c in o[:-1])
+u = o[-1][\"usage\"]
+sys.exit(not (ok and u[\"completion_tokens\"] == 3 and u[\"total_tokens\"] == u[\"prompt_tokens\"] + 3))" "$T/body"'
 check "lmdeploy 0.12: /health is 200 with an empty body" \
     '[ "$(curl -s -w "%{http_code}" "$URL/health")" = 200 ]'
 check "lmdeploy --disable-metrics: /metrics is FastAPI's 404" \
@@ -399,7 +421,7 @@ stop_server
 start_server --api lmdeploy --reasoning 0.25 || { finish; exit 1; }
 post /v1/chat/completions "{$ASK,\"max_tokens\":8,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 expect_out "lmdeploy --reasoning: delta.reasoning_content with the role, then content" \
-    '^role=(assistant,){7}assistant reasoning=2 content=6 tool=None args=- finish=length usage=8$' shape_check "$T/body" lmdeploy
+    '^role=(assistant,){8}assistant reasoning=2 content=6 tool=None args=- finish=length usage=8$' shape_check "$T/body" lmdeploy
 post /v1/chat/completions "{$ASK,\"max_tokens\":8,\"ignore_eos\":true}"
 expect_out "lmdeploy reasoning non-streamed: message.reasoning_content, tool_calls null" "^\(2, 6, None\)$" \
     json_get "$T/body" 'len(j["choices"][0]["message"]["reasoning_content"].split()), len(j["choices"][0]["message"]["content"].split()), j["choices"][0]["message"]["tool_calls"]'
@@ -486,6 +508,11 @@ start_server --api vllm --abort-rate 1 --eos-mean 0 || { finish; exit 1; }
 post /v1/chat/completions "{$ASK,\"n\":2,\"max_tokens\":40,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 expect_out "vllm abort with n=2: every choice that streamed tokens ends with abort (vLLM skips one with none)" \
     '^roles=0,1 finishes=abort(,abort)? tokens=[1-9][0-9]* usage=[0-9]+ interleaved=(True|False)$' n_check "$T/body" 2 abort
+stop_server
+start_server --api lmdeploy --error-in-stream-rate 1 || { finish; exit 1; }
+post /generate '{"prompt":"x","max_tokens":20,"ignore_eos":true,"stream":true}'
+check "lmdeploy 0.16 error in a stream: {\"error\": flat error}, then [DONE]" \
+    'python3 -c "import json,sys; e=open(sys.argv[1]).read().split(\"\n\n\"); o=json.loads(e[-3][6:]); sys.exit(e[-2] != \"data: [DONE]\" or list(o) != [\"error\"] or list(o[\"error\"]) != [\"message\", \"type\", \"code\", \"param\", \"object\"] or o[\"error\"][\"type\"] != \"server_error\")" "$T/body"'
 stop_server
 expect_err "--abort-rate is refused with the gateway profile" 2 'no "abort" finish reason' "$BIN" serve --api gateway --abort-rate 0.1
 
