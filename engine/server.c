@@ -134,10 +134,24 @@ void server_error_json(const struct server *s, int status, const char *message,
     else sb_adds(out, ",\"code\":null}}");
 }
 
+/* LMDeploy's answer to a missing or wrong API key: 0.16's authentication
+ * middleware renders RequestError(UNAUTHORIZED); 0.12 raised FastChat's
+ * HTTPException, which FastAPI wraps in "detail". */
+static void lmdeploy_unauthorized(const struct server *s, strbuf *out)
+{
+    if (s->cfg.lmdeploy_minor >= 16)
+        sb_adds(out, "{\"message\":\"Unauthorized.\",\"type\":\"authentication_error\",\"code\":401,"
+                "\"param\":null,\"object\":\"error\"}");
+    else
+        sb_adds(out, "{\"detail\":{\"error\":{\"message\":\"Please request with valid api key!\","
+                "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}");
+}
+
 enum MHD_Result server_respond_error(xch *x, int status, const char *message, const char *param)
 {
     strbuf b = {0};
-    server_error_json(x->srv, status, message, param, &b);
+    if (status == 401 && x->srv->cfg.api == SERVER_API_LMDEPLOY) lmdeploy_unauthorized(x->srv, &b);
+    else server_error_json(x->srv, status, message, param, &b);
     if (!x->outcome) x->outcome = status >= 500 ? "server_error" : "client_error";
     enum MHD_Result r = server_respond(x, status, "application/json", b.buf, b.len);
     sb_free(&b);

@@ -271,11 +271,13 @@ check "lmdeploy 0.16: a busy session_id is a 500 from the ASGI server ($BUSY_STA
 ok=0; for i in $(seq 100); do post /generate '{"prompt":"x","max_tokens":2,"session_id":9}'; [ "$(cat "$T/status")" = 200 ] && { ok=1; break; }; sleep 0.05; done
 check "lmdeploy: the session_id is free again once its request is over" '[ $ok = 1 ]'
 stop_server
-start_server --api lmdeploy --lmdeploy-version 0.12 --step-time 5ms --disable-metrics || { finish; exit 1; }
+start_server --api lmdeploy --lmdeploy-version 0.12 --step-time 5ms --disable-metrics --api-key k12 || { finish; exit 1; }
+curl() { command curl -H "Authorization: Bearer k12" "$@"; }
 busy_session /v1/completions "$LONG"
+unset -f curl
 check "lmdeploy 0.12: a busy session_id is a 400 'occupied' ($BUSY_STATUS)" \
     '[ "$BUSY_STATUS" = 400 ] && [ "$BUSY_BODY" = "{\"message\":\"The session_id 9 is occupied.\",\"type\":\"invalid_request_error\",\"code\":400,\"param\":null,\"object\":\"error\"}" ]'
-post /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":3,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}'
+post /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":3,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' -H "Authorization: Bearer k12"
 check "lmdeploy 0.12 chat stream: every field in every delta, the usage in the finishing chunk, no usage chunk" \
     'python3 -c "
 import json, sys
@@ -286,11 +288,14 @@ ok = e[-2] == \"data: [DONE]\" and len(o) == 4 and all(list(x) == [\"role\", \"c
 ok = ok and d[-1][\"content\"] == \"\" and o[-1][\"choices\"][0][\"finish_reason\"] == \"length\" and all(c[\"usage\"] is None for c in o[:-1])
 u = o[-1][\"usage\"]
 sys.exit(not (ok and u[\"completion_tokens\"] == 3 and u[\"total_tokens\"] == u[\"prompt_tokens\"] + 3))" "$T/body"'
+post /v1/completions '{"prompt":"x","max_tokens":1}'
+check "lmdeploy 0.12 without the API key: 401 with FastChat's detail" \
+    '[ "$(cat "$T/status")" = 401 ] && [ "$(cat "$T/body")" = "{\"detail\":{\"error\":{\"message\":\"Please request with valid api key!\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}" ]'
 check "lmdeploy 0.12: /health is 200 with an empty body" \
     '[ "$(curl -s -w "%{http_code}" "$URL/health")" = 200 ]'
 check "lmdeploy --disable-metrics: /metrics is FastAPI's 404" \
     '[ "$(curl -s -w " %{http_code}" "$URL/metrics")" = "{\"detail\":\"Not Found\"} 404" ]'
-post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"x"}]}'
+post /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"x"}]}' -H "Authorization: Bearer k12"
 check "lmdeploy 0.12 unknown model: invalid_request_error" 'grep -q "\"type\":\"invalid_request_error\",\"code\":404" "$T/body"'
 stop_server
 
@@ -509,8 +514,12 @@ post /v1/chat/completions "{$ASK,\"n\":2,\"max_tokens\":40,\"stream\":true,\"str
 expect_out "vllm abort with n=2: every choice that streamed tokens ends with abort (vLLM skips one with none)" \
     '^roles=0,1 finishes=abort(,abort)? tokens=[1-9][0-9]* usage=[0-9]+ interleaved=(True|False)$' n_check "$T/body" 2 abort
 stop_server
-start_server --api lmdeploy --error-in-stream-rate 1 || { finish; exit 1; }
-post /generate '{"prompt":"x","max_tokens":20,"ignore_eos":true,"stream":true}'
+start_server --api lmdeploy --error-in-stream-rate 1 --api-key k16 || { finish; exit 1; }
+post /generate '{"prompt":"x"}' -H "Authorization: Bearer wrong"
+check "lmdeploy 0.16 with a wrong API key: 401, RequestError(UNAUTHORIZED) in the flat shape" \
+    '[ "$(cat "$T/status")" = 401 ] && [ "$(cat "$T/body")" = "{\"message\":\"Unauthorized.\",\"type\":\"authentication_error\",\"code\":401,\"param\":null,\"object\":\"error\"}" ]'
+
+post /generate '{"prompt":"x","max_tokens":20,"ignore_eos":true,"stream":true}' -H "Authorization: Bearer k16"
 check "lmdeploy 0.16 error in a stream: {\"error\": flat error}, then [DONE]" \
     'python3 -c "import json,sys; e=open(sys.argv[1]).read().split(\"\n\n\"); o=json.loads(e[-3][6:]); sys.exit(e[-2] != \"data: [DONE]\" or list(o) != [\"error\"] or list(o[\"error\"]) != [\"message\", \"type\", \"code\", \"param\", \"object\"] or o[\"error\"][\"type\"] != \"server_error\")" "$T/body"'
 stop_server
