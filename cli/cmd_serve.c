@@ -228,8 +228,11 @@ static int run(int argc, char **argv)
             return EXIT_OK;
         case O_FAIL: case O_RESET: case O_STALL: case O_ERRSTREAM: case O_ABORT: case O_REASONING:
             if (parse_prob(optarg, &d))
-                return cli_usage_error("serve", usage, "%s: expected a number between 0 and 1, got '%s'",
-                                       argv[optind - 1], optarg);
+                return cli_usage_error("serve", usage, "--%s: expected a %s between 0 and 1, got '%s'",
+                                       c == O_FAIL ? "fail-rate" : c == O_RESET ? "reset-rate"
+                                       : c == O_STALL ? "stall-rate" : c == O_ABORT ? "abort-rate"
+                                       : c == O_REASONING ? "reasoning" : "error-in-stream-rate",
+                                       c == O_REASONING ? "fraction" : "probability", optarg);
             if (c == O_FAIL) sc.fail_rate = d;
             else if (c == O_RESET) sc.reset_rate = d;
             else if (c == O_STALL) sc.stall_rate = d;
