@@ -186,6 +186,8 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
     }
     int64_t n = 1;
     FIELD("n", server_get_int(body, "n", 1, &n, NULL, msg, msglen));
+    if (n > 1 && api == SERVER_API_LMDEPLOY && s->cfg.lmdeploy_minor < 16)
+        n = 1;                         /* 0.12: "n > 1 hasn't been supported yet. Fallback to 1" */
     if (n != 1 && (api == SERVER_API_LMDEPLOY || n > 64)) {
         errf(msg, msglen, api == SERVER_API_LMDEPLOY
              ? "n > 1 is not supported by the simulated engine with the lmdeploy API"

@@ -291,6 +291,8 @@ sys.exit(not (ok and u[\"completion_tokens\"] == 3 and u[\"total_tokens\"] == u[
 post /v1/completions '{"prompt":"x","max_tokens":1}'
 check "lmdeploy 0.12 without the API key: 401 with FastChat's detail" \
     '[ "$(cat "$T/status")" = 401 ] && [ "$(cat "$T/body")" = "{\"detail\":{\"error\":{\"message\":\"Please request with valid api key!\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}" ]'
+post /v1/completions '{"prompt":"x","n":3,"max_tokens":2}' -H "Authorization: Bearer k12"
+check "lmdeploy 0.12 falls back to n=1" 'json_get "$T/body" "S, len(j[\"choices\"])" | grep -qx "(200, 1)"'
 check "lmdeploy 0.12: /health is 200 with an empty body" \
     '[ "$(curl -s -w "%{http_code}" "$URL/health")" = 200 ]'
 check "lmdeploy --disable-metrics: /metrics is FastAPI's 404" \
