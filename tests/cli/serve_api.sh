@@ -329,6 +329,7 @@ stop_server
 check "gateway server exits 0" '[ "$SRV_RC" = 0 ]'
 
 
+RCS=""
 # ---------------------------------------------------------------- shapes: tool calls, reasoning, aborts
 # shape_check FILE PROFILE: a chat stream's deltas put together, per kind;
 # prints "role=R reasoning=N content=N tool=NAME args=A finish=F usage=U".
@@ -406,7 +407,7 @@ expect_out "vllm completions without max_tokens stop at 16, as vLLM's default" "
     json_get "$T/body" 'j["usage"]["completion_tokens"], j["choices"][0]["finish_reason"]'
 post /v1/chat/completions "{$ASK,\"ignore_eos\":true,\"max_tokens\":40}"
 check "... chat keeps max_tokens as given" 'json_get "$T/body" "j[\"usage\"][\"completion_tokens\"]" | grep -qx 40'
-stop_server
+stop_server; RCS+=" $SRV_RC"
 check "shapes ground truth: one line per request, tool-call tokens counted as sent" \
     'python3 -c "import json,sys; l=[json.loads(x) for x in open(sys.argv[1])][1:]; sys.exit(len(l) != $REQ or any(g[\"status\"] == 200 and g[\"sent_tokens\"] != g[\"completion_tokens\"] for g in l))" "$GT"'
 
@@ -423,7 +424,7 @@ expect_out "vllm enable_thinking false: no reasoning" "^\(None, 8\)$" \
     json_get "$T/body" 'j["choices"][0]["message"]["reasoning"], len(j["choices"][0]["message"]["content"].split())'
 post /v1/chat/completions "{$ASK,$TOOLS,\"tool_choice\":\"required\",\"max_tokens\":8,\"ignore_eos\":true,\"stream\":true}"
 expect_out "vllm reasoning then a tool call" '^role=assistant reasoning=4 content=0 tool=get_(weather|time) args=open finish=length usage=None$' shape_check "$T/body" vllm
-stop_server
+stop_server; RCS+=" $SRV_RC"
 
 start_server --api lmdeploy --reasoning 0.25 || { finish; exit 1; }
 post /v1/chat/completions "{$ASK,\"max_tokens\":8,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
@@ -432,7 +433,7 @@ expect_out "lmdeploy --reasoning: delta.reasoning_content with the role, then co
 post /v1/chat/completions "{$ASK,\"max_tokens\":8,\"ignore_eos\":true}"
 expect_out "lmdeploy reasoning non-streamed: message.reasoning_content, tool_calls null" "^\(2, 6, None\)$" \
     json_get "$T/body" 'len(j["choices"][0]["message"]["reasoning_content"].split()), len(j["choices"][0]["message"]["content"].split()), j["choices"][0]["message"]["tool_calls"]'
-stop_server
+stop_server; RCS+=" $SRV_RC"
 
 start_server --api gateway --eos-mean 3 || { finish; exit 1; }
 post /v1/chat/completions "{\"model\":\"sagellm-sim\",$ASK,$TOOLS,\"tool_choice\":\"required\",\"max_tokens\":400,\"stream\":true}"
@@ -443,7 +444,7 @@ check "... the first chunk is OpenAI's: content null, empty arguments, refusal n
 post /v1/chat/completions "{\"model\":\"sagellm-sim\",$ASK,$TOOLS,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}},\"max_tokens\":400}"
 expect_out "gateway named tool non-streamed: content null, input argument, finish stop" "^\(None, 'get_time', \['input'\], 'stop'\)$" \
     json_get "$T/body" 'j["choices"][0]["message"]["content"], j["choices"][0]["message"]["tool_calls"][0]["function"]["name"], list(json.loads(j["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])), j["choices"][0]["finish_reason"]'
-stop_server
+stop_server; RCS+=" $SRV_RC"
 
 # Aborts: the stream ends with finish_reason "abort", usage, [DONE].
 GT="$T/gt-abort.jsonl"
@@ -455,7 +456,7 @@ check "... the abort chunk is vLLM's" 'grep -q "\"choices\":\[{\"index\":0,\"del
 post /v1/completions '{"prompt":"x","max_tokens":50,"ignore_eos":true}'
 expect_out "vllm abort non-streamed: 200 with the text so far" "^\(200, 'abort', True\)$" \
     json_get "$T/body" 'S, j["choices"][0]["finish_reason"], 1 <= len(j["choices"][0]["text"].split()) == j["usage"]["completion_tokens"] <= 8'
-stop_server
+stop_server; RCS+=" $SRV_RC"
 check "abort ground truth: outcome and fault abort, finish_reason abort" \
     'python3 -c "import json,sys; l=[json.loads(x) for x in open(sys.argv[1])][1:]; sys.exit(len(l) != 2 or any((g[\"outcome\"], g[\"fault\"], g[\"finish_reason\"]) != (\"abort\",) * 3 for g in l))" "$GT"'
 start_server --api lmdeploy --abort-rate 1 || { finish; exit 1; }
@@ -465,7 +466,7 @@ check "lmdeploy /generate abort: a last event without text, finish_reason {type:
 post /v1/chat/completions "{$ASK,\"max_tokens\":50,\"ignore_eos\":true,\"stream\":true}"
 expect_out "lmdeploy chat abort: a last delta with the role and empty content" \
     '^role=(assistant,)+assistant reasoning=0 content=[0-8] tool=None args=- finish=abort usage=None$' shape_check "$T/body" lmdeploy
-stop_server
+stop_server; RCS+=" $SRV_RC"
 # n > 1: choices interleaved in the stream, each with its own index and finish.
 # n_check FILE N PROFILE: prints "roles=I,J.. finishes=R,.. tokens=T usage=U interleaved=B".
 n_check() {
@@ -505,17 +506,17 @@ check "vllm n=2 with a seed: the choices differ (seed + index, as LMDeploy's fan
     'json_get "$T/body" "j[\"choices\"][0][\"message\"][\"content\"] != j[\"choices\"][1][\"message\"][\"content\"]" | grep -qx True'
 post /v1/chat/completions "{$ASK,\"n\":65}"
 vllm_err "vllm n above 64 is refused" 400 BadRequestError "'n'"
-stop_server
+stop_server; RCS+=" $SRV_RC"
 start_server --api gateway --eos-mean 0 || { finish; exit 1; }
 post /v1/chat/completions "{\"model\":\"sagellm-sim\",$ASK,\"n\":2,\"max_tokens\":3,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 expect_out "gateway n=2 streamed: each choice ends with its own empty-delta finish chunk" \
     '^roles=0,1 finishes=length,length tokens=6 usage=6 interleaved=True$' n_check "$T/body" 2 gateway
-stop_server
+stop_server; RCS+=" $SRV_RC"
 start_server --api vllm --abort-rate 1 --eos-mean 0 || { finish; exit 1; }
 post /v1/chat/completions "{$ASK,\"n\":2,\"max_tokens\":40,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 expect_out "vllm abort with n=2: every choice that streamed tokens ends with abort (vLLM skips one with none)" \
     '^roles=0,1 finishes=abort(,abort)? tokens=[1-9][0-9]* usage=[0-9]+ interleaved=(True|False)$' n_check "$T/body" 2 abort
-stop_server
+stop_server; RCS+=" $SRV_RC"
 start_server --api lmdeploy --error-in-stream-rate 1 --api-key k16 || { finish; exit 1; }
 post /generate '{"prompt":"x"}' -H "Authorization: Bearer wrong"
 check "lmdeploy 0.16 with a wrong API key: 401, RequestError(UNAUTHORIZED) in the flat shape" \
@@ -524,7 +525,8 @@ check "lmdeploy 0.16 with a wrong API key: 401, RequestError(UNAUTHORIZED) in th
 post /generate '{"prompt":"x","max_tokens":20,"ignore_eos":true,"stream":true}' -H "Authorization: Bearer k16"
 check "lmdeploy 0.16 error in a stream: {\"error\": flat error}, then [DONE]" \
     'python3 -c "import json,sys; e=open(sys.argv[1]).read().split(\"\n\n\"); o=json.loads(e[-3][6:]); sys.exit(e[-2] != \"data: [DONE]\" or list(o) != [\"error\"] or list(o[\"error\"]) != [\"message\", \"type\", \"code\", \"param\", \"object\"] or o[\"error\"][\"type\"] != \"server_error\")" "$T/body"'
-stop_server
+stop_server; RCS+=" $SRV_RC"
+check "every shapes server exited 0 after SIGTERM ($RCS)" '[ -z "$(echo $RCS | tr -d " 0")" ]'
 expect_err "--abort-rate is refused with the gateway profile" 2 'no "abort" finish reason' "$BIN" serve --api gateway --abort-rate 0.1
 
 finish
