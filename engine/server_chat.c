@@ -303,6 +303,7 @@ void server_chat_message(xch *x, strbuf *o)
     if (tool) sb_adds(o, api == SERVER_API_VLLM && x->tool != TOOL_AUTO ? "\"\"" : "null");
     else server_json_str(o, text + cut, len - cut);
     if (api == SERVER_API_LMDEPLOY) {
+        if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(o, ",\"gen_tokens\":null");
         sb_adds(o, ",\"reasoning_content\":");
         if (cut) server_json_str(o, text, cut); else sb_adds(o, "null");
         sb_adds(o, ",\"tool_calls\":null}");

@@ -429,19 +429,24 @@ void server_openai_error_event(xch *x, const char *message, strbuf *o)
 /* One element of a non-streamed response's "choices" (the current choice). */
 static void body_choice(xch *x, strbuf *o)
 {
-    server_api api = x->srv->cfg.api;
+    const server_config *c = &x->srv->cfg;
+    int lmd = c->api == SERVER_API_LMDEPLOY, v16 = c->lmdeploy_minor >= 16;
     const char *fr = x->finish_reason ? x->finish_reason : "stop";
     if (x->cur) sb_addc(o, ',');
     if (x->ep == EP_CHAT) {
         sb_printf(o, "{\"index\":%d,\"message\":", x->cur);
         server_chat_message(x, o);
         fr = server_chat_finish(x, fr);
+        sb_adds(o, lmd && v16 ? ",\"logprobs\":null,\"output_token_logprobs\":null" : ",\"logprobs\":null");
     } else {
         sb_printf(o, "{\"index\":%d,\"text\":", x->cur);
         server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+        sb_adds(o, lmd && !v16 ? ",\"logprobs\":null,\"gen_tokens\":null" : ",\"logprobs\":null");
     }
-    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}", fr,
-              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+    sb_printf(o, ",\"finish_reason\":\"%s\"", fr);
+    if (c->api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
+    if (lmd && v16 && x->ep == EP_CHAT) sb_adds(o, ",\"output_ids\":null,\"routed_experts\":null");
+    sb_addc(o, '}');
 }
 
 void server_openai_body(xch *x, strbuf *o)
@@ -456,5 +461,15 @@ void server_openai_body(xch *x, strbuf *o)
     server_xch_each_choice(x, body_choice, o);
     sb_adds(o, "],\"usage\":");
     usage(o, api, x->res.prompt_tokens, x->tokens_sent);
+    if (api == SERVER_API_LMDEPLOY && s->cfg.lmdeploy_minor >= 16) {
+        /* UsageInfo with its details (chat: UsageInfo.build's cached tokens) */
+        o->len--;
+        if (x->ep == EP_CHAT)
+            sb_printf(o, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld},"
+                      "\"completion_tokens_details\":null},\"service_tier\":null",
+                      (long long)x->res.cached_tokens);
+        else
+            sb_adds(o, ",\"prompt_tokens_details\":null,\"completion_tokens_details\":null}");
+    }
     sb_addc(o, '}');
 }

@@ -220,6 +220,10 @@ expect_out "lmdeploy completions with min_new_tokens" 'tokens=8 ' sse_check "$T/
 post /v1/completions '{"prompt":"hi","max_tokens":2}'
 expect_out "lmdeploy completions non-streamed" "^\(200, 'text_completion', True\)$" \
     json_get "$T/body" 'S, j["object"], 1 <= j["usage"]["completion_tokens"] <= 2'
+post /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}'
+expect_out "lmdeploy 0.16 non-streamed chat: LMDeploy's fields in its order" \
+    "^\(\['id', 'object', 'created', 'model', 'choices', 'usage', 'service_tier'\], \['index', 'message', 'logprobs', 'output_token_logprobs', 'finish_reason', 'output_ids', 'routed_experts'\], \['role', 'content', 'reasoning_content', 'tool_calls'\], \{'cached_tokens': [0-9]+\}\)$" \
+    json_get "$T/body" 'list(j), list(j["choices"][0]), list(j["choices"][0]["message"]), j["usage"]["prompt_tokens_details"]'
 lm_err() { # DESC STATUS
     expect_out "$1" "^\($2, \['code', 'message', 'object', 'param', 'type'\], 'error', $2\)$" \
         json_get "$T/body" 'S, sorted(j), j["object"], j["code"]'
