@@ -397,11 +397,14 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
         sb_printf(&h, "\"version\":\"%s\",\"api\":\"%s\",\"model\":%s,\"seed\":%llu,"
                   "\"faults\":{\"fail_rate\":%.17g,\"reset_rate\":%.17g,\"stall_rate\":%.17g,"
                   "\"error_in_stream_rate\":%.17g,\"abort_rate\":%.17g,\"stall_ns\":%lld},"
-                  "\"reasoning\":%.17g,\"engine\":%s",
+                  "\"reasoning\":%.17g,%s\"engine\":%s",
                   SAGELLM_VERSION, server_api_name(cfg->api), s->model_json,
                   (unsigned long long)cfg->seed, cfg->fail_rate, cfg->reset_rate,
                   cfg->stall_rate, cfg->error_in_stream_rate, cfg->abort_rate,
-                  (long long)cfg->stall_ns, cfg->reasoning, ecfg);
+                  (long long)cfg->stall_ns, cfg->reasoning,
+                  cfg->api != SERVER_API_LMDEPLOY ? ""
+                  : cfg->lmdeploy_minor >= 16 ? "\"lmdeploy_version\":\"0.16\","
+                                              : "\"lmdeploy_version\":\"0.12\",", ecfg);
         free(ecfg);
         s->gt = ground_truth_open(cfg->ground_truth, h.buf, err, errlen);
         sb_free(&h);

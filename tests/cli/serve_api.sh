@@ -256,6 +256,7 @@ check "lmdeploy tools without a tool-call parser: 400 with LMDeploy's message" \
     '[ "$(cat "$T/status")" = 400 ] && grep -q "launch the api_server with --tool-call-parser" "$T/body"'
 stop_server
 check "lmdeploy ground truth complete" '[ "$(grep -c "\"type\":\"request\"" "$GT")" = "$REQ" ]'
+check "lmdeploy ground truth header names the release imitated" 'head -n 1 "$GT" | grep -q "\"lmdeploy_version\":\"0.16\""'
 
 # session_id in use by a running request. The first request streams until its
 # client is stopped; the second is sent once the first chunk has arrived.
