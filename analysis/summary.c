@@ -396,8 +396,9 @@ static int decode(dec *d, const cJSON *req, req_view *v)
             return ERR_INPUT;
         }
         gtotal += x; /* no overflow: each term is <= 2^53 and the sum is checked */
-        if (gtotal > v->t_end - v->t_send) {
-            bad(d, "gaps_ns add up to more than t_end_ns - t_send_ns");
+        /* n > 1: the gaps of each choice fit in the request's span. */
+        if (gtotal > (v->n > 1 ? v->n : 1) * (v->t_end - v->t_send)) {
+            bad(d, "gaps_ns add up to more than t_end_ns - t_send_ns (times n)");
             return ERR_INPUT;
         }
         if (k) {

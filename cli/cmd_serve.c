@@ -39,6 +39,11 @@ static const char help[] =
     "  --max-body-size BYTES   larger request bodies get 413 (default 16777216)\n"
     "  --threads N             HTTP threads (default 1)\n"
     "  --max-connections N     concurrent connections at most (default 20000)\n"
+    "  --lmdeploy-version V    LMDeploy release to imitate with --api lmdeploy: 0.16 (default)\n"
+    "                          or 0.12 (health body, session conflicts, error types)\n"
+    "  --disable-metrics       no GET /metrics (LMDeploy's option; vLLM always serves it)\n"
+    "  --reasoning F           act as a server with a reasoning parser: chat outputs start\n"
+    "                          with reasoning, F (0..1) of their expected length\n"
     "\n"
     "engine (durations take ns/us/ms/s suffixes; a bare number is seconds):\n"
     "  --preset NAME           gpu-7b (default), tiny-cpu, gpu-70b or fast; --list-presets\n"
@@ -63,6 +68,7 @@ static const char help[] =
     "  --reset-rate P          close the connection mid-stream\n"
     "  --stall-rate P          stop sending mid-stream\n"
     "  --error-in-stream-rate P  send an error object inside the stream\n"
+    "  --abort-rate P          end the output early with finish_reason \"abort\" (vllm, lmdeploy)\n"
     "  --stall-time DUR        how long a stalled response stays open (default 300s)\n"
     "\n"
     "exit status: 0 after SIGINT/SIGTERM, 2 bad usage, 3 bad --engine-config file,\n"
@@ -71,8 +77,8 @@ static const char help[] =
 enum {
     O_API = 256, O_HOST, O_PORT, O_PORT_FILE, O_MODEL, O_API_KEY, O_GT, O_SEED, O_MAX_BODY,
     O_THREADS, O_MAX_CONN, O_PRESET, O_ENGINE_CONFIG, O_LIST_PRESETS, O_FAIL, O_RESET, O_STALL,
-    O_ERRSTREAM, O_STALL_TIME, O_REALTIME, O_ENGINE_KEY, O_HELP,
-    O_ROOT_PATH,
+    O_ERRSTREAM, O_STALL_TIME, O_REALTIME, O_ENGINE_KEY, O_HELP, O_LMD_VERSION, O_NO_METRICS,
+    O_REASONING, O_ABORT, O_ROOT_PATH,
 };
 
 /* Engine options map onto engine_config keys (engine_config_set). */
@@ -130,7 +136,7 @@ static void raise_fd_limit(void)
 
 static int run(int argc, char **argv)
 {
-    struct option longopts[NENGINE + 24];
+    struct option longopts[NENGINE + 32];
     static const struct option base[] = {
         { "api", required_argument, NULL, O_API }, { "host", required_argument, NULL, O_HOST },
         { "port", required_argument, NULL, O_PORT },
@@ -151,6 +157,10 @@ static int run(int argc, char **argv)
         { "error-in-stream-rate", required_argument, NULL, O_ERRSTREAM },
         { "stall-time", required_argument, NULL, O_STALL_TIME },
         { "realtime", no_argument, NULL, O_REALTIME },
+        { "lmdeploy-version", required_argument, NULL, O_LMD_VERSION },
+        { "disable-metrics", no_argument, NULL, O_NO_METRICS },
+        { "reasoning", required_argument, NULL, O_REASONING },
+        { "abort-rate", required_argument, NULL, O_ABORT },
         { "help", no_argument, NULL, O_HELP },
     };
     size_t nl = sizeof base / sizeof base[0];
@@ -224,15 +234,26 @@ static int run(int argc, char **argv)
             for (const char *const *n = engine_config_preset_names(); *n; n++)
                 printf("%-9s %s\n", *n, engine_config_preset_summary(*n));
             return EXIT_OK;
-        case O_FAIL: case O_RESET: case O_STALL: case O_ERRSTREAM:
+        case O_FAIL: case O_RESET: case O_STALL: case O_ERRSTREAM: case O_ABORT: case O_REASONING:
             if (parse_prob(optarg, &d))
-                return cli_usage_error("serve", usage, "%s: expected a probability between 0 and 1, got '%s'",
-                                       argv[optind - 1], optarg);
+                return cli_usage_error("serve", usage, "--%s: expected a %s between 0 and 1, got '%s'",
+                                       c == O_FAIL ? "fail-rate" : c == O_RESET ? "reset-rate"
+                                       : c == O_STALL ? "stall-rate" : c == O_ABORT ? "abort-rate"
+                                       : c == O_REASONING ? "reasoning" : "error-in-stream-rate",
+                                       c == O_REASONING ? "fraction" : "probability", optarg);
             if (c == O_FAIL) sc.fail_rate = d;
             else if (c == O_RESET) sc.reset_rate = d;
             else if (c == O_STALL) sc.stall_rate = d;
+            else if (c == O_ABORT) sc.abort_rate = d;
+            else if (c == O_REASONING) sc.reasoning = d;
             else sc.error_in_stream_rate = d;
             break;
+        case O_LMD_VERSION:
+            if (!strcmp(optarg, "0.16") || !strncmp(optarg, "0.16.", 5)) sc.lmdeploy_minor = 16;
+            else if (!strcmp(optarg, "0.12") || !strncmp(optarg, "0.12.", 5)) sc.lmdeploy_minor = 12;
+            else return cli_usage_error("serve", usage, "--lmdeploy-version: expected 0.16 or 0.12, got '%s'", optarg);
+            break;
+        case O_NO_METRICS: sc.disable_metrics = 1; break;
         case O_STALL_TIME:
             if (engine_config_parse_ns(optarg, &v))
                 return cli_usage_error("serve", usage, "--stall-time: expected a duration such as 30s, got '%s'", optarg);
@@ -253,7 +274,11 @@ static int run(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("serve", usage, "unexpected argument '%s'", argv[optind]);
-    double rates = sc.fail_rate + sc.reset_rate + sc.stall_rate + sc.error_in_stream_rate;
+    double rates = sc.fail_rate + sc.reset_rate + sc.stall_rate + sc.error_in_stream_rate +
+                   sc.abort_rate;
+    if (sc.abort_rate > 0 && sc.api == SERVER_API_GATEWAY)
+        return cli_usage_error("serve", usage, "--abort-rate: the OpenAI API has no \"abort\" "
+                               "finish reason; use it with --api vllm or lmdeploy");
     if (rates > 1.0 + 1e-12)
         return cli_usage_error("serve", usage, "the fault rates add up to %g; each request gets "
                                "at most one fault, so their sum must be at most 1", rates);

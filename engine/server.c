@@ -26,6 +26,7 @@ void server_config_default(server_config *c)
     c->max_body = 16u << 20;
     c->threads = 1;
     c->max_connections = 20000;
+    c->lmdeploy_minor = 16;
 }
 
 int server_api_parse(const char *s, server_api *out)
@@ -85,9 +86,9 @@ enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char
 }
 
 /* The error types each profile's real server uses for a status. */
-static const char *error_type(server_api api, int status)
+static const char *error_type(const server_config *c, int status)
 {
-    if (api == SERVER_API_VLLM) {
+    if (c->api == SERVER_API_VLLM) {
         switch (status) {
         case 401: return "Unauthorized";
         case 404: return "NotFoundError";
@@ -97,21 +98,28 @@ static const char *error_type(server_api api, int status)
         default: return status >= 500 ? "InternalServerError" : "BadRequestError";
         }
     }
-    if (status >= 500) return api == SERVER_API_GATEWAY ? "server_error" : "internal_error";
+    if (c->api == SERVER_API_LMDEPLOY && c->lmdeploy_minor >= 16) {
+        /* lmdeploy/serve/openai/errors.py: type from the status's ErrorCode. */
+        if (status == 401) return "authentication_error";
+        if (status == 404) return "not_found_error";
+        if (status >= 500) return "server_error";
+        return "invalid_request_error";
+    }
+    if (status >= 500) return c->api == SERVER_API_GATEWAY ? "server_error" : "internal_error";
     return "invalid_request_error";
 }
 
 void server_error_json(const struct server *s, int status, const char *message,
                        const char *param, strbuf *out)
 {
-    const char *type = error_type(s->cfg.api, status);
+    const char *type = error_type(&s->cfg, status);
     if (s->cfg.api == SERVER_API_LMDEPLOY) {
-        /* LMDeploy: a flat ErrorResponse. */
-        sb_adds(out, "{\"object\":\"error\",\"message\":");
+        /* LMDeploy: a flat ErrorResponse, fields in its declaration order. */
+        sb_adds(out, "{\"message\":");
         server_json_str(out, message, strlen(message));
-        sb_printf(out, ",\"code\":%d,\"param\":", status);
+        sb_printf(out, ",\"type\":\"%s\",\"code\":%d,\"param\":", type, status);
         if (param) server_json_str(out, param, strlen(param)); else sb_adds(out, "null");
-        sb_printf(out, ",\"type\":\"%s\"}", type);
+        sb_adds(out, ",\"object\":\"error\"}");
         return;
     }
     /* vLLM and OpenAI: {"error": {...}}; OpenAI's code is a string or null. */
@@ -126,10 +134,24 @@ void server_error_json(const struct server *s, int status, const char *message,
     else sb_adds(out, ",\"code\":null}}");
 }
 
+/* LMDeploy's answer to a missing or wrong API key: 0.16's authentication
+ * middleware renders RequestError(UNAUTHORIZED); 0.12 raised FastChat's
+ * HTTPException, which FastAPI wraps in "detail". */
+static void lmdeploy_unauthorized(const struct server *s, strbuf *out)
+{
+    if (s->cfg.lmdeploy_minor >= 16)
+        sb_adds(out, "{\"message\":\"Unauthorized.\",\"type\":\"authentication_error\",\"code\":401,"
+                "\"param\":null,\"object\":\"error\"}");
+    else
+        sb_adds(out, "{\"detail\":{\"error\":{\"message\":\"Please request with valid api key!\","
+                "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}");
+}
+
 enum MHD_Result server_respond_error(xch *x, int status, const char *message, const char *param)
 {
     strbuf b = {0};
-    server_error_json(x->srv, status, message, param, &b);
+    if (status == 401 && x->srv->cfg.api == SERVER_API_LMDEPLOY) lmdeploy_unauthorized(x->srv, &b);
+    else server_error_json(x->srv, status, message, param, &b);
     if (!x->outcome) x->outcome = status >= 500 ? "server_error" : "client_error";
     enum MHD_Result r = server_respond(x, status, "application/json", b.buf, b.len);
     sb_free(&b);
@@ -228,6 +250,11 @@ static enum MHD_Result handle(xch *x)
     switch (x->ep) {
     case EP_HEALTH:
         x->outcome = "ok";
+        if (s->cfg.api == SERVER_API_LMDEPLOY && s->cfg.lmdeploy_minor >= 16) {
+            /* LMDeploy 0.16's health monitor snapshot (TurboMind, the default backend). */
+            static const char h[] = "{\"status\":\"healthy\",\"message\":\"TurboMind engine is healthy.\"}";
+            return server_respond(x, 200, "application/json", h, sizeof h - 1);
+        }
         return server_respond(x, 200, NULL, "", 0);
     case EP_MODELS:
         server_models_json(s, &b);
@@ -236,6 +263,11 @@ static enum MHD_Result handle(xch *x)
         sb_free(&b);
         return ret;
     case EP_METRICS:
+        if (s->cfg.disable_metrics) {          /* no /metrics route: FastAPI's 404 */
+            static const char nf[] = "{\"detail\":\"Not Found\"}";
+            x->outcome = "client_error";
+            return server_respond(x, 404, "application/json", nf, sizeof nf - 1);
+        }
         server_metrics_text(s, &b);
         x->outcome = "ok";
         ret = server_respond(x, 200, "text/plain; version=0.0.4; charset=utf-8", b.buf, b.len);
@@ -335,7 +367,8 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
 
 server *server_new(const server_config *cfg, sim_engine *engine, char *err, size_t errlen)
 {
-    double sum = cfg->fail_rate + cfg->reset_rate + cfg->stall_rate + cfg->error_in_stream_rate;
+    double sum = cfg->fail_rate + cfg->reset_rate + cfg->stall_rate + cfg->error_in_stream_rate +
+                 cfg->abort_rate;
     if (sum > 1.0 + 1e-12) {
         errf(err, errlen, "the fault rates add up to %g; their sum must be at most 1 "
              "(each request gets at most one fault)", sum);
@@ -371,10 +404,15 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
         strbuf h = {0};
         sb_printf(&h, "\"version\":\"%s\",\"api\":\"%s\",\"model\":%s,\"seed\":%llu,"
                   "\"faults\":{\"fail_rate\":%.17g,\"reset_rate\":%.17g,\"stall_rate\":%.17g,"
-                  "\"error_in_stream_rate\":%.17g,\"stall_ns\":%lld},\"engine\":%s",
+                  "\"error_in_stream_rate\":%.17g,\"abort_rate\":%.17g,\"stall_ns\":%lld},"
+                  "\"reasoning\":%.17g,%s\"engine\":%s",
                   SAGELLM_VERSION, server_api_name(cfg->api), s->model_json,
                   (unsigned long long)cfg->seed, cfg->fail_rate, cfg->reset_rate,
-                  cfg->stall_rate, cfg->error_in_stream_rate, (long long)cfg->stall_ns, ecfg);
+                  cfg->stall_rate, cfg->error_in_stream_rate, cfg->abort_rate,
+                  (long long)cfg->stall_ns, cfg->reasoning,
+                  cfg->api != SERVER_API_LMDEPLOY ? ""
+                  : cfg->lmdeploy_minor >= 16 ? "\"lmdeploy_version\":\"0.16\","
+                                              : "\"lmdeploy_version\":\"0.12\",", ecfg);
         free(ecfg);
         s->gt = ground_truth_open(cfg->ground_truth, h.buf, err, errlen);
         sb_free(&h);
@@ -472,5 +510,6 @@ void server_free(server *s)
     free(s->host);
     free(s->model);
     free(s->api_key);
+    free(s->sessions);
     free(s);
 }

@@ -28,6 +28,10 @@ typedef struct server_config {
     const char *ground_truth;    /* path of the ground-truth JSONL, or NULL */
     uint64_t seed;               /* seeds the fault draws */
     double fail_rate, reset_rate, stall_rate, error_in_stream_rate;
+    double abort_rate;           /* streams end early with finish_reason "abort" */
+    double reasoning;            /* fraction of a chat output that is reasoning (0: none) */
+    int lmdeploy_minor;          /* LMDeploy 0.<minor> to imitate: 12 or 16 (default) */
+    int disable_metrics;         /* no GET /metrics (LMDeploy's --disable-metrics) */
     int64_t stall_ns;            /* how long a stalled response stays open */
     size_t max_body;             /* request bodies above this get 413 */
     int threads;                 /* HTTP threads (1: one epoll thread) */
@@ -37,7 +41,8 @@ typedef struct server_config {
 typedef struct server server;
 
 /* Fills c with the defaults (vllm, 127.0.0.1, port 0, model
- * "sagellm-sim", no faults, stall 300 s, 16 MiB bodies, 1 thread). */
+ * "sagellm-sim", no faults, stall 300 s, 16 MiB bodies, 1 thread,
+ * LMDeploy 0.16, no reasoning). */
 void server_config_default(server_config *c);
 
 /* Parses "vllm", "lmdeploy" or "gateway". Returns 0 or -1. */

@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream" };
+static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream",
+                                            "abort" };
 
 xch *server_xch_new(struct server *s, struct MHD_Connection *c)
 {
@@ -21,6 +22,7 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c)
     atomic_store(&x->refs, 1);
     x->t_arrival = now_mono_ns();
     x->session_id = -1;
+    x->n = 1;
     x->created = (int64_t)time(NULL);
     x->seq = atomic_fetch_add(&s->nrequests, 1);
     pthread_mutex_init(&x->mu, NULL);
@@ -121,6 +123,8 @@ void server_xch_unref(xch *x)
     sb_free(&x->out);
     sb_free(&x->text);
     sb_free(&x->ids);
+    for (int i = 0; x->ch && i < x->n; i++) sb_free(&x->ch[i].text);
+    free(x->ch);
     free(x->ev_sched);
     free(x->ev_emit);
     free(x->ev_write);
@@ -129,16 +133,55 @@ void server_xch_unref(xch *x)
     free(x);
 }
 
+void server_xch_choice_enter(xch *x, int i)
+{
+    xchoice *c = &x->ch[i];
+    x->cur = i;
+    x->entered = 1;
+    x->text = c->text;
+    c->text = (strbuf){0};
+    x->finish_reason = c->finish_reason;
+    x->tool_started = c->tool_started;
+    x->tool_announced = c->tool_announced;
+    x->choice_tokens = c->tokens;
+}
+
+void server_xch_choice_leave(xch *x)
+{
+    xchoice *c = &x->ch[x->cur];
+    if (!x->entered) return;
+    x->entered = 0;
+    c->text = x->text;
+    x->text = (strbuf){0};
+    c->finish_reason = x->finish_reason;    /* x keeps it: the last one seen */
+    c->tool_started = x->tool_started;
+    c->tool_announced = x->tool_announced;
+    c->tokens = x->choice_tokens;
+}
+
+void server_xch_each_choice(xch *x, void (*fn)(xch *x, strbuf *out), strbuf *out)
+{
+    int cur = x->cur, was = x->entered;
+    server_xch_choice_leave(x);
+    for (int i = 0; i < x->n; i++) {
+        server_xch_choice_enter(x, i);
+        fn(x, out);
+        server_xch_choice_leave(x);
+    }
+    if (was) server_xch_choice_enter(x, cur);
+}
+
 void server_xch_draw_fault(xch *x)
 {
     const server_config *c = &x->srv->cfg;
     rng r;
     rng_seed2(&r, c->seed ^ 0xfa0171ULL, x->seq);
     double u = rng_uniform(&r);
-    double p[4] = { c->fail_rate, c->reset_rate, c->stall_rate, c->error_in_stream_rate };
+    double p[5] = { c->fail_rate, c->reset_rate, c->stall_rate, c->error_in_stream_rate,
+                    c->abort_rate };
     double acc = 0;
     x->fault = FAULT_NONE;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         acc += p[i];
         if (p[i] > 0 && u < acc) {
             x->fault = (fault)(FAULT_FAIL + i);
@@ -174,6 +217,14 @@ static void resume_locked(xch *x)
     }
 }
 
+/* An unfinished choice ends with "abort" (in the stream, its last chunk). */
+static void abort_choice(xch *x, strbuf *out)
+{
+    if (x->finish_reason) return;
+    x->finish_reason = "abort";
+    if (x->stream) server_openai_abort(x, out);
+}
+
 /* The fault fires in a stream (x->mu held): the connection breaks, goes
  * quiet, or gets an error event; the engine request is dropped. */
 static void fire_fault(xch *x)
@@ -190,36 +241,63 @@ static void fire_fault(xch *x)
         break;
     case FAULT_ERROR_IN_STREAM: {
         static const char m[] = "Simulated error in the stream (fault injection: --error-in-stream-rate)";
-        if (x->ep == EP_GENERATE) {
-            sb_adds(&x->out, "data: ");
-            server_error_json(x->srv, 500, m, NULL, &x->out);
-            sb_adds(&x->out, "\n\ndata: [DONE]\n\n");
-        } else {
-            server_openai_error_event(x, m, &x->out);
-        }
+        server_openai_error_event(x, m, &x->out);
         x->finished = 1;
         break;
     }
+    case FAULT_ABORT:
+        /* The engine aborts the request: a streamed response ends the way
+         * the real server ends it, a non-streamed one answers what it has. */
+        if (x->ep == EP_GENERATE) {
+            x->finish_reason = "abort";
+            if (x->stream) server_lmdeploy_abort(x, &x->out);
+        } else {
+            server_xch_each_choice(x, abort_choice, &x->out);
+        }
+        x->finish_reason = "abort";
+        if (x->stream) {
+            if (x->ep == EP_GENERATE) server_lmdeploy_end(x, &x->out);
+            else server_openai_end(x, &x->out);
+            x->finished = 1;
+        }
+        break;
     default:
         break;
     }
 }
 
+/* Cancels the engine requests of every choice still running, when asked. */
 static void cancel_if_wanted(xch *x)
 {
+    int64_t h[64];
+    int nh = 0;
     pthread_mutex_lock(&x->mu);
-    int64_t h = x->cancel_wanted ? x->handle : 0;
-    if (h) x->cancel_wanted = 0;
+    if (x->cancel_wanted) {
+        for (int i = 0; i < x->n && nh < 64; i++)
+            if (x->ch && x->ch[i].handle && !x->ch[i].done) h[nh++] = x->ch[i].handle;
+        x->cancel_wanted = 0;
+    }
     pthread_mutex_unlock(&x->mu);
-    if (h) sim_engine_cancel(x->srv->engine, h);
+    for (int i = 0; i < nh; i++) sim_engine_cancel(x->srv->engine, h[i]);
 }
 
 static void on_tokens(void *u, const sim_engine_tokens *t)
 {
-    xch *x = u;
+    xchoice *c = u;
+    xch *x = c->x;
     pthread_mutex_lock(&x->mu);
     if (x->conn_done || x->kill || x->fault_fired) {
         pthread_mutex_unlock(&x->mu);
+        return;
+    }
+    server_xch_choice_enter(x, (int)(c - x->ch));
+    if (x->fault == FAULT_ABORT && (x->tokens_sent >= x->fault_after || t->last)) {
+        x->res.prompt_tokens = t->prompt_tokens;
+        fire_fault(x);                       /* in place of this event's tokens */
+        server_xch_choice_leave(x);
+        resume_locked(x);
+        pthread_mutex_unlock(&x->mu);
+        cancel_if_wanted(x);
         return;
     }
     if (t->last) x->finish_reason = t->finish_reason;
@@ -230,24 +308,89 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
                 sb_printf(&x->ids, x->ids.len ? ",%u" : "%u", t->ids[i]);
         record_event(x, t, 0);
         x->tokens_sent += t->n;
+        x->choice_tokens += t->n;
+        server_xch_choice_leave(x);
         pthread_mutex_unlock(&x->mu);
         return;
     }
+    x->tokens_sent += t->n;                  /* counted before a last chunk reports usage */
+    x->choice_tokens += t->n;
     if (x->ep == EP_GENERATE) server_lmdeploy_tokens(x, t, &x->out);
     else server_openai_tokens(x, t, &x->out);
     record_event(x, t, x->out_base + x->out.len);
-    x->tokens_sent += t->n;
-    if (x->fault != FAULT_NONE && x->tokens_sent >= x->fault_after) fire_fault(x);
+    if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT && x->tokens_sent >= x->fault_after)
+        fire_fault(x);
+    server_xch_choice_leave(x);
     resume_locked(x);
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
 }
 
+int server_session_claim(xch *x)
+{
+    struct server *s = x->srv;
+    int busy = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nsessions && !busy; i++) busy = s->sessions[i] == x->session_id;
+    if (!busy) {
+        if (s->nsessions == s->capsessions) {
+            s->capsessions = s->capsessions ? s->capsessions * 2 : 16;
+            s->sessions = xrealloc(s->sessions, s->capsessions * sizeof *s->sessions);
+        }
+        s->sessions[s->nsessions++] = x->session_id;
+        x->session_held = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return busy ? -1 : 0;
+}
+
+void server_session_release(xch *x)
+{
+    struct server *s = x->srv;
+    if (!x->session_held) return;
+    x->session_held = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nsessions; i++)
+        if (s->sessions[i] == x->session_id) {
+            s->sessions[i] = s->sessions[--s->nsessions];
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Adds a choice's engine accounting to the request's (x->mu held). */
+static void merge_result(xch *x, const sim_engine_result *res)
+{
+    if (x->ndone == 1) {
+        x->res = *res;
+        return;
+    }
+    sim_engine_result *r = &x->res;
+    r->completion_tokens += res->completion_tokens;
+    r->preemptions += res->preemptions;
+    if (res->t_first_token_ns && (!r->t_first_token_ns || res->t_first_token_ns < r->t_first_token_ns))
+        r->t_first_token_ns = res->t_first_token_ns;
+    if (res->t_finished_ns > r->t_finished_ns) r->t_finished_ns = res->t_finished_ns;
+    if (!strcmp(res->finish_reason, "abort")) r->finish_reason = res->finish_reason;
+}
+
 static void on_done(void *u, const sim_engine_result *res)
 {
-    xch *x = u;
+    xchoice *c = u;
+    xch *x = c->x;
     pthread_mutex_lock(&x->mu);
-    x->res = *res;
+    c->done = 1;
+    x->ndone++;
+    merge_result(x, res);
+    if (x->ndone < x->n) {                   /* the others are still running */
+        pthread_mutex_unlock(&x->mu);
+        server_xch_unref(x);
+        return;
+    }
+    pthread_mutex_unlock(&x->mu);
+    server_session_release(x);               /* before the client can see the end */
+    pthread_mutex_lock(&x->mu);
+    res = &x->res;
     x->engine_done = 1;
     x->cancel_wanted = 0;
     if (!x->finish_reason) x->finish_reason = res->finish_reason;
@@ -257,7 +400,8 @@ static void on_done(void *u, const sim_engine_result *res)
             x->kill = 1;                     /* shutdown (or the client left first) */
             resume_locked(x);
         } else if (x->stream) {
-            if (x->fault != FAULT_NONE) fire_fault(x);   /* output shorter than fault_after */
+            if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT)
+                fire_fault(x);               /* output shorter than fault_after */
             if (!x->fault_fired) {
                 if (x->ep == EP_GENERATE) server_lmdeploy_end(x, &x->out);
                 else server_openai_end(x, &x->out);
@@ -271,9 +415,12 @@ static void on_done(void *u, const sim_engine_result *res)
         } else {
             resume_locked(x);
         }
+    } else if (x->fault_fired && x->fault == FAULT_ABORT && !x->stream && !x->conn_done && !x->kill) {
+        resume_locked(x);                    /* answer with the output so far */
     }
+    sim_engine_result done = x->res;
     pthread_mutex_unlock(&x->mu);
-    server_metrics_request(x->srv->metrics, x, res);
+    server_metrics_request(x->srv->metrics, x, &done);
     server_xch_unref(x);
 }
 
@@ -337,23 +484,52 @@ static void reader_free(void *cls)
     server_xch_unref(cls);
 }
 
+/* Submits one engine request per choice (a request seed s gives choice i
+ * the seed s + i). Returns 0, or -1 with err when the first one is refused;
+ * later refusals (a shutdown) end those choices as aborted. */
+static int submit_choices(xch *x, sim_engine_request *r, char *err, size_t errlen)
+{
+    x->ch = xcalloc((size_t)x->n, sizeof *x->ch);
+    uint64_t seed = r->seed;
+    r->on_tokens = on_tokens;
+    r->on_done = on_done;
+    for (int i = 0; i < x->n; i++) {
+        xchoice *c = &x->ch[i];
+        c->x = x;
+        r->user = c;
+        r->seed = seed + (uint64_t)i;
+        server_xch_ref(x);                   /* the engine's, one per choice */
+        int64_t h = sim_engine_submit(x->srv->engine, r, err, errlen);
+        if (h < 0) {
+            atomic_fetch_sub(&x->refs, 1);   /* no callback will come */
+            if (i == 0) return -1;
+            pthread_mutex_lock(&x->mu);
+            x->n = i;                        /* the accepted ones end as aborted */
+            x->cancel_wanted = 1;
+            pthread_mutex_unlock(&x->mu);
+            return 0;
+        }
+        pthread_mutex_lock(&x->mu);
+        c->handle = h;
+        pthread_mutex_unlock(&x->mu);
+    }
+    return 0;
+}
+
 enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
 {
     struct server *s = x->srv;
     char err[512];
-    r->on_tokens = on_tokens;
-    r->on_done = on_done;
-    r->user = x;
-    server_xch_ref(x);                       /* the engine's */
-    int64_t h = sim_engine_submit(s->engine, r, err, sizeof err);
-    if (h < 0) {
-        atomic_fetch_sub(&x->refs, 1);       /* no callback will come */
+    if (s->cfg.api == SERVER_API_LMDEPLOY && server_lmdeploy_fit(x, r, err, sizeof err))
+        return server_respond_error(x, 400, err, NULL);
+    if (s->cfg.api == SERVER_API_LMDEPLOY && x->session_id != -1 && server_session_claim(x))
+        return server_lmdeploy_session_busy(x);
+    int rc = submit_choices(x, r, err, sizeof err);
+    if (rc) {
+        server_session_release(x);
         if (s->shut) return server_respond_error(x, 503, "The server is shutting down", NULL);
         return server_respond_error(x, 400, err, NULL);
     }
-    pthread_mutex_lock(&x->mu);
-    x->handle = h;
-    pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
     if (!x->stream) {
         x->state = XS_WAITING;
@@ -411,8 +587,13 @@ enum MHD_Result server_xch_resumed(xch *x)
                                     "injection: --error-in-stream-rate)", NULL);
     }
     strbuf b = {0};
-    if (x->ep == EP_GENERATE) server_lmdeploy_body(x, &b);
-    else server_openai_body(x, &b);
+    if (x->ep == EP_GENERATE) {
+        server_xch_choice_enter(x, 0);
+        server_lmdeploy_body(x, &b);
+        server_xch_choice_leave(x);
+    } else {
+        server_openai_body(x, &b);
+    }
     enum MHD_Result ret = server_respond(x, 200, "application/json", b.buf, b.len);
     sb_free(&b);
     int64_t now = now_mono_ns();
@@ -430,9 +611,9 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
     x->conn_done = 1;
     x->t_end = now_mono_ns();
     x->term = (int)code;
-    int64_t h = x->handle && !x->engine_done ? x->handle : 0;
+    x->cancel_wanted = !x->engine_done;
     pthread_mutex_unlock(&x->mu);
-    if (h) sim_engine_cancel(s->engine, h);
+    cancel_if_wanted(x);
     pthread_mutex_lock(&s->mu);
     if (x->prev) x->prev->next = x->next; else s->live = x->next;
     if (x->next) x->next->prev = x->prev;

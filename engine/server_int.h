@@ -29,12 +29,26 @@ typedef enum endpoint {
 } endpoint;
 
 typedef enum fault {
-    FAULT_NONE, FAULT_FAIL, FAULT_RESET, FAULT_STALL, FAULT_ERROR_IN_STREAM,
+    FAULT_NONE, FAULT_FAIL, FAULT_RESET, FAULT_STALL, FAULT_ERROR_IN_STREAM, FAULT_ABORT,
 } fault;
+
+enum { TOOL_AUTO = 1, TOOL_REQUIRED, TOOL_NAMED };   /* xch.tool: what tool_choice asked */
 
 typedef enum xstate { XS_NEW, XS_WAITING, XS_RESPONDED } xstate;
 
 typedef struct server_metrics server_metrics;
+struct xch;
+
+/* One of a request's n choices: its own engine request and output state. */
+typedef struct xchoice {
+    struct xch *x;
+    int64_t handle;                  /* engine handle, 0 until submitted */
+    int done;                        /* the engine is done with it */
+    int64_t tokens;                  /* its tokens put into the response */
+    int tool_started, tool_announced;
+    const char *finish_reason;
+    strbuf text;                     /* non-streamed: its whole output text */
+} xchoice;
 
 typedef struct xch {
     struct server *srv;
@@ -50,10 +64,19 @@ typedef struct xch {
     char client_id[80];              /* X-Request-Id, if any */
     char id[48];                     /* response id ("chatcmpl-...") */
     int64_t session_id;              /* LMDeploy session_id; -1 when absent */
+    int session_held;                /* session_id is in the server's busy set */
     int64_t created;                 /* unix seconds */
     /* request options */
     int stream, include_usage, continuous_usage;
-    int64_t handle;                  /* engine handle, 0 when not submitted */
+    int tool;                        /* chat output is a tool call: TOOL_AUTO/REQUIRED/NAMED, or 0 */
+    int tool_started;                /* its first arguments were written */
+    int tool_announced;              /* its id and name were written */
+    char tool_name[96], tool_arg[64];
+    int64_t reasoning_k;             /* the first reasoning_k output tokens are reasoning */
+    xchoice *ch;                     /* the n choices (n > 1: OpenAI's "n") */
+    int n, ndone;                    /* choices; how many the engine is done with (under mu) */
+    int cur, entered;                /* the choice being rendered, if any (under mu);
+                                      * see server_xch_choice_enter */
     fault fault;
     int64_t fault_after;             /* tokens sent before the fault fires */
     /* times (CLOCK_MONOTONIC ns) */
@@ -74,13 +97,14 @@ typedef struct xch {
     int stalled;
     int64_t stall_deadline;
     int conn_done;
-    int engine_done;
+    int engine_done;                 /* every choice is done */
     int fault_fired;
     int sent_first;                  /* role chunk (chat) written */
-    int64_t tokens_sent;             /* tokens put into the response */
+    int64_t tokens_sent;             /* tokens put into the response (all choices) */
+    int64_t choice_tokens;           /* ... of the current choice */
     sim_engine_result res;
     const char *finish_reason;
-    strbuf text;                     /* non-streamed: the whole output text */
+    strbuf text;                     /* non-streamed: the current choice's output text */
     strbuf ids;                      /* non-streamed /generate: output ids, comma-separated */
     /* per content event: engine schedule, emission, write time, tokens, end offset */
     int64_t *ev_sched, *ev_emit, *ev_write;
@@ -102,6 +126,8 @@ struct server {
     pthread_cond_t drained;          /* nlive reached 0 */
     xch *live;
     size_t nlive;
+    int64_t *sessions;               /* LMDeploy session_ids with a request running */
+    size_t nsessions, capsessions;
     _Atomic uint64_t nrequests;
     int shut;
     char model_json[256];            /* the model name, JSON-escaped */
@@ -126,6 +152,13 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c);
  * (generation endpoints only) and frees x. */
 void server_xch_ref(xch *x);
 void server_xch_unref(xch *x);
+/* Makes choice i the current one: its state moves into x's per-choice
+ * fields (text, finish_reason, tool flags, choice_tokens) until
+ * server_xch_choice_leave moves it back. Under x->mu. */
+void server_xch_choice_enter(xch *x, int i);
+void server_xch_choice_leave(xch *x);
+/* Calls fn for every choice in index order, each made current (under x->mu). */
+void server_xch_each_choice(xch *x, void (*fn)(xch *x, strbuf *out), strbuf *out);
 /* Draws this request's fault from the seeded stream. */
 void server_xch_draw_fault(xch *x);
 /* Submits r (whose callbacks it sets) and, for a stream, queues the SSE
@@ -154,14 +187,58 @@ int server_get_bool(cJSON *o, const char *name, int *out, char *msg, size_t msgl
 int server_get_ids(cJSON *a, const char *name, uint32_t **ids, size_t *n, char *msg, size_t msglen);
 void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
 void server_openai_end(xch *x, strbuf *out);        /* usage chunk and [DONE] */
+/* The error event that ends a stream, then [DONE] (every endpoint). */
 void server_openai_error_event(xch *x, const char *message, strbuf *out);
+/* The terminal chunk of an aborted stream (finish_reason "abort"). */
+void server_openai_abort(xch *x, strbuf *out);
 void server_openai_body(xch *x, strbuf *out);       /* non-streamed response */
 
-/* --- server_lmdeploy.c: POST /generate --- */
+/* Marks x's LMDeploy session_id busy. 0, or -1 when another request holds it. */
+int server_session_claim(xch *x);
+/* Frees x's session_id if it holds it (takes server.mu; never under xch.mu). */
+void server_session_release(xch *x);
+
+/* One chat.completion.chunk with the given delta members (no braces) and
+ * finish reason (NULL: null); done is the tokens so far for per-chunk usage. */
+void server_openai_chat_chunk(xch *x, strbuf *out, const char *delta, size_t len,
+                              const char *finish, int64_t done);
+
+/* LMDeploy's chat or completions chunk around the choice's members (delta
+ * or text, and 0.12's null fields), per release: 0.16 drops None fields and
+ * sends "usage": null only when include_usage; 0.12 sends every field and
+ * the usage in the chunk with the finish reason. */
+void server_openai_lmdeploy_chunk(xch *x, strbuf *out, const char *members, size_t len,
+                                  const char *finish);
+/* LMDeploy's last chunk: no text, the finish reason (its final GenOut). */
+void server_openai_lmdeploy_final(xch *x, strbuf *out, const char *finish);
+
+/* --- server_chat.c: reasoning and tool calls in chat outputs --- */
+/* Reads tools, tool_choice and the thinking switches of a chat request
+ * (after max_tokens and ignore_eos are in r): 0, or -1 with a message. */
+int server_chat_parse(xch *x, cJSON *body, const sim_engine_request *r, char *msg, size_t msglen,
+                      const char **param);
+/* The first chunk's delta members (vLLM and OpenAI send the role first). */
+void server_chat_role_delta(xch *x, strbuf *d);
+/* The chunks for one engine event: reasoning, content or tool-call arguments. */
+void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *out);
+/* The finish reason shown for the engine's fr ("tool_calls" after a call). */
+const char *server_chat_finish(const xch *x, const char *fr);
+/* The non-streamed response's message object. */
+void server_chat_message(xch *x, strbuf *out);
+
+/* --- server_lmdeploy.c: POST /generate, and LMDeploy's answers --- */
+/* The answer to a request whose session_id is busy: 0.16 fails inside
+ * create_session (500, Starlette's plain text); 0.12 refuses it (400). */
+enum MHD_Result server_lmdeploy_session_busy(xch *x);
+/* LMDeploy's context check: a prompt of max_model_len tokens or more is a
+ * 400 with its message (0 or -1 with msg); a longer max_tokens is not an
+ * error, the output just ends at the context's end (finish "length"). */
+int server_lmdeploy_fit(xch *x, sim_engine_request *r, char *msg, size_t msglen);
 int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
                           uint32_t **ids, char *msg, size_t msglen, const char **param);
 void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *out);
 void server_lmdeploy_end(xch *x, strbuf *out);
+void server_lmdeploy_abort(xch *x, strbuf *out);
 void server_lmdeploy_body(xch *x, strbuf *out);
 
 /* --- server_metrics.c --- */

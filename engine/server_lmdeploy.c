@@ -1,9 +1,11 @@
 /* server_lmdeploy.c — LMDeploy's native POST /generate: a prompt or
  * input_ids in, SSE events "data: {text, output_ids, meta_info}" out, where
  * text and output_ids are the new tokens of the event and
- * meta_info.completion_tokens counts all tokens so far; the last event
- * carries finish_reason {"type": ...}, then "data: [DONE]". */
+ * meta_info.completion_tokens counts all tokens so far; a last event without
+ * text carries finish_reason {"type": ...} (AsyncEngine.generate's final
+ * GenOut), then "data: [DONE]". Also LMDeploy's answer to a busy session. */
 #include "engine/server_int.h"
+#include "engine/sim_tokens.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +65,41 @@ int server_lmdeploy_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *pr
     return 0;
 }
 
+int server_lmdeploy_fit(xch *x, sim_engine_request *r, char *msg, size_t msglen)
+{
+    int64_t len = sim_engine_config(x->srv->engine)->max_model_len, n = r->prompt_tokens;
+    if (r->prompt_ids) n = (int64_t)r->n_prompt_ids;
+    else if (r->prompt) n = (int64_t)sim_tokens_split(r->prompt, r->prompt_len, NULL, 0);
+    if (n >= len) {                          /* AsyncEngine.preprocess: CONTEXT_LENGTH_EXCEEDED */
+        errf(msg, msglen, "Input length (%lld) must be smaller than the model context length (%lld).",
+             (long long)n, (long long)len);
+        return -1;
+    }
+    if (n > 0 && r->max_tokens > len - n) r->max_tokens = len - n;   /* ends at the context */
+    if (r->min_tokens > r->max_tokens && r->max_tokens) r->min_tokens = r->max_tokens;
+    return 0;
+}
+
+enum MHD_Result server_lmdeploy_session_busy(xch *x)
+{
+    if (x->srv->cfg.lmdeploy_minor >= 16) {
+        /* SessionManager.map_user_session_id raises ValueError outside any
+         * handler; Starlette's ServerErrorMiddleware answers. */
+        static const char b[] = "Internal Server Error";
+        x->outcome = "server_error";
+        return server_respond(x, 500, "text/plain; charset=utf-8", b, sizeof b - 1);
+    }
+    char msg[80];
+    snprintf(msg, sizeof msg, "The session_id %lld is occupied.", (long long)x->session_id);
+    return server_respond_error(x, 400, msg, NULL);
+}
+
 static void meta(strbuf *o, int64_t p, int64_t c, const char *finish)
 {
     sb_printf(o, "\"meta_info\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
               "\"finish_reason\":", (long long)p, (long long)c);
     if (finish) sb_printf(o, "{\"type\":\"%s\"}", finish); else sb_adds(o, "null");
-    sb_adds(o, ",\"output_token_logprobs\":null}");
+    sb_adds(o, ",\"output_token_logprobs\":null,\"routed_experts\":null}");
 }
 
 void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
@@ -79,7 +110,20 @@ void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     sb_adds(o, ",\"output_ids\":[");
     for (int i = 0; i < t->n; i++) sb_printf(o, i ? ",%u" : "%u", t->ids[i]);
     sb_adds(o, "],");
-    meta(o, t->prompt_tokens, t->index + t->n, t->last ? t->finish_reason : NULL);
+    meta(o, t->prompt_tokens, t->index + t->n, NULL);
+    sb_adds(o, "}\n\n");
+    if (t->last) {                           /* the final GenOut: no text, the reason */
+        sb_adds(o, "data: {\"text\":\"\",\"output_ids\":[],");
+        meta(o, t->prompt_tokens, t->index + t->n, t->finish_reason);
+        sb_adds(o, "}\n\n");
+    }
+}
+
+void server_lmdeploy_abort(xch *x, strbuf *o)
+{
+    /* AsyncEngine.generate's last GenOut: no new text or ids, the reason. */
+    sb_adds(o, "data: {\"text\":\"\",\"output_ids\":[],");
+    meta(o, x->res.prompt_tokens, x->tokens_sent, "abort");
     sb_adds(o, "}\n\n");
 }
 

@@ -1,11 +1,13 @@
 /* server_openai.c — POST /v1/chat/completions and /v1/completions in the
  * shapes of each profile's real server: vLLM (role-only first chunk,
  * finish_reason and stop_reason on the last token's chunk,
- * continuous_usage_stats), LMDeploy (role in every delta, "usage": null on
- * every chunk) and OpenAI behind a gateway (system_fingerprint, a separate
- * finishing chunk with an empty delta). All of them end with a usage chunk
- * whose "choices" is [] when stream_options.include_usage asks, then
- * "data: [DONE]". */
+ * continuous_usage_stats), LMDeploy (role in every delta, a last chunk
+ * without text for the finish reason; 0.16 drops null fields, 0.12 keeps
+ * them and puts the usage in that last chunk) and OpenAI behind a gateway
+ * (system_fingerprint, a separate finishing chunk with an empty delta).
+ * With stream_options.include_usage they end with a usage chunk whose
+ * "choices" is [] (not LMDeploy 0.12), then "data: [DONE]". Reasoning and
+ * tool calls are in server_chat.c. */
 #include "engine/server_int.h"
 
 #include <math.h>
@@ -152,7 +154,12 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
             return 400;
         }
         if (strcmp(model->valuestring, s->model)) {
-            errf(msg, msglen, "The model `%.200s` does not exist.", model->valuestring);
+            if (api == SERVER_API_LMDEPLOY)     /* f'The model {request.model!r} does not exist.' */
+                errf(msg, msglen, strchr(model->valuestring, '\'') && !strchr(model->valuestring, '"')
+                     ? "The model \"%.200s\" does not exist." : "The model '%.200s' does not exist.",
+                     model->valuestring);
+            else
+                errf(msg, msglen, "The model `%.200s` does not exist.", model->valuestring);
             return 404;
         }
     } else if (api == SERVER_API_GATEWAY) {
@@ -179,11 +186,22 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
     }
     int64_t n = 1;
     FIELD("n", server_get_int(body, "n", 1, &n, NULL, msg, msglen));
-    if (n != 1) {
-        errf(msg, msglen, "n > 1 is not supported by the simulated engine");
+    if (n > 1 && api == SERVER_API_LMDEPLOY && s->cfg.lmdeploy_minor < 16)
+        n = 1;                         /* 0.12: "n > 1 hasn't been supported yet. Fallback to 1" */
+    if (n != 1 && (api == SERVER_API_LMDEPLOY || n > 64)) {
+        errf(msg, msglen, api == SERVER_API_LMDEPLOY
+             ? "n > 1 is not supported by the simulated engine with the lmdeploy API"
+             : "n above 64 is not supported by the simulated engine");
         return 400;
     }
-    FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, NULL, msg, msglen));
+    x->n = (int)n;
+    FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, &present, msg, msglen));
+    if (!present && !chat && api != SERVER_API_LMDEPLOY) {
+        /* vLLM's CompletionRequest.max_tokens defaults to 16, as OpenAI's
+         * completions do; a server default (generation config) caps it. */
+        int64_t d = sim_engine_config(s->engine)->default_max_tokens;
+        r->max_tokens = d > 0 && d < 16 ? d : 16;
+    }
     if (chat)
         FIELD("max_completion_tokens", server_get_int(body, "max_completion_tokens", 1,
                                                       &r->max_tokens, NULL, msg, msglen));
@@ -211,6 +229,7 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         *param = "messages";
         if (render_chat(cJSON_GetObjectItemCaseSensitive(body, "messages"), prompt, msg, msglen))
             return 400;
+        if (server_chat_parse(x, body, r, msg, msglen, param)) return 400;
     } else {
         *param = "prompt";
         cJSON *pr = cJSON_GetObjectItemCaseSensitive(body, "prompt");
@@ -259,90 +278,198 @@ static void tail(xch *x, strbuf *o, int64_t completion)
     if (x->continuous_usage) {
         sb_adds(o, ",\"usage\":");
         usage(o, api, x->res.prompt_tokens, completion);
-    } else if (api == SERVER_API_LMDEPLOY || (api == SERVER_API_GATEWAY && x->include_usage)) {
+    } else if (api == SERVER_API_GATEWAY && x->include_usage) {
         sb_adds(o, ",\"usage\":null");
     }
     sb_adds(o, "}\n\n");
 }
 
+void server_openai_lmdeploy_chunk(xch *x, strbuf *o, const char *members, size_t len,
+                                  const char *finish)
+{
+    head(x, o);
+    sb_printf(o, "\"choices\":[{\"index\":%d,", x->cur);
+    sb_add(o, members, len);
+    if (x->srv->cfg.lmdeploy_minor >= 16) {
+        if (finish) sb_printf(o, ",\"finish_reason\":\"%s\"", finish);
+        sb_adds(o, "}]");
+        if (x->include_usage) sb_adds(o, ",\"usage\":null");
+    } else {
+        if (finish) sb_printf(o, ",\"finish_reason\":\"%s\"}],\"usage\":", finish);
+        else sb_adds(o, ",\"finish_reason\":null}],\"usage\":");
+        if (finish && x->include_usage) usage(o, SERVER_API_LMDEPLOY, x->res.prompt_tokens, x->tokens_sent);
+        else sb_adds(o, "null");
+    }
+    sb_adds(o, "}\n\n");
+}
+
+void server_openai_lmdeploy_final(xch *x, strbuf *o, const char *finish)
+{
+    int v16 = x->srv->cfg.lmdeploy_minor >= 16;
+    const char *m = x->ep == EP_CHAT
+        ? (v16 ? "\"delta\":{\"role\":\"assistant\",\"content\":\"\"}"
+               : "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"reasoning_content\":null,"
+                 "\"gen_tokens\":null,\"tool_calls\":[]},\"logprobs\":null")
+        : (v16 ? "\"text\":\"\"" : "\"text\":\"\",\"logprobs\":null,\"gen_tokens\":null");
+    server_openai_lmdeploy_chunk(x, o, m, strlen(m), finish);
+}
+
+static void role_chunk(xch *x, strbuf *o)
+{
+    strbuf d = {0};
+    server_chat_role_delta(x, &d);
+    server_openai_chat_chunk(x, o, d.buf, d.len, NULL, 0);
+    sb_free(&d);
+}
+
+void server_openai_chat_chunk(xch *x, strbuf *o, const char *delta, size_t len,
+                              const char *finish, int64_t done)
+{
+    head(x, o);
+    sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{", x->cur);
+    sb_add(o, delta, len);
+    sb_adds(o, "},\"logprobs\":null,\"finish_reason\":");
+    if (finish) sb_printf(o, "\"%s\"", finish); else sb_adds(o, "null");
+    if (finish && x->srv->cfg.api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
+    sb_adds(o, "}]");
+    tail(x, o, done);
+}
+
 void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
 {
     server_api api = x->srv->cfg.api;
-    int chat = x->ep == EP_CHAT;
     x->res.prompt_tokens = t->prompt_tokens;
-    if (chat && !x->sent_first && api != SERVER_API_LMDEPLOY) {
-        /* The role-only first chunk, sent with the first tokens as vLLM does. */
-        head(x, o);
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"%s},"
-                  "\"logprobs\":null,\"finish_reason\":null}]",
-                  api == SERVER_API_GATEWAY ? ",\"refusal\":null" : "");
-        tail(x, o, 0);
-    }
-    x->sent_first = 1;
     int64_t done = t->index + t->n;
-    int fin_here = t->last && api != SERVER_API_GATEWAY;
-    head(x, o);
-    if (chat) {
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":",
-                  api == SERVER_API_LMDEPLOY ? "\"role\":\"assistant\"," : "");
-        server_json_str(o, t->text, t->text_len);
-        sb_adds(o, "},\"logprobs\":null,\"finish_reason\":");
-    } else {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
-        server_json_str(o, t->text, t->text_len);
-        sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
+    if (x->ep == EP_CHAT) {
+        /* The role-only first chunk of every choice, sent with the first
+         * tokens as vLLM does. */
+        if (!x->sent_first && api != SERVER_API_LMDEPLOY) server_xch_each_choice(x, role_chunk, o);
+        x->sent_first = 1;
+        server_chat_event(x, t, o);
+        if (t->last && api == SERVER_API_GATEWAY)   /* OpenAI: an empty delta with the reason */
+            server_openai_chat_chunk(x, o, "", 0, server_chat_finish(x, t->finish_reason), done);
+        return;
     }
-    if (fin_here || (t->last && !chat)) sb_printf(o, "\"%s\"", t->finish_reason);
+    if (api == SERVER_API_LMDEPLOY) {      /* the text, then a last chunk with the reason */
+        strbuf m = {0};
+        sb_adds(&m, "\"text\":");
+        server_json_str(&m, t->text, t->text_len);
+        if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(&m, ",\"logprobs\":null,\"gen_tokens\":null");
+        server_openai_lmdeploy_chunk(x, o, m.buf, m.len, NULL);
+        sb_free(&m);
+        if (t->last) server_openai_lmdeploy_final(x, o, t->finish_reason);
+        return;
+    }
+    head(x, o);
+    sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":", x->cur);
+    server_json_str(o, t->text, t->text_len);
+    sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
+    if (t->last) sb_printf(o, "\"%s\"", t->finish_reason);
     else sb_adds(o, "null");
-    if (api == SERVER_API_VLLM && (!chat || fin_here)) sb_adds(o, ",\"stop_reason\":null");
+    if (api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
     sb_adds(o, "}]");
     tail(x, o, done);
-    if (t->last && chat && api == SERVER_API_GATEWAY) {
-        /* OpenAI ends with an empty delta carrying the finish reason. */
-        head(x, o);
-        sb_printf(o, "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
-                  "\"finish_reason\":\"%s\"}]", t->finish_reason);
-        tail(x, o, done);
-    }
 }
 
 void server_openai_end(xch *x, strbuf *o)
 {
-    if (x->include_usage) {
+    const server_config *c = &x->srv->cfg;
+    /* LMDeploy 0.12 put the usage into the last chunk instead. */
+    if (x->include_usage && !(c->api == SERVER_API_LMDEPLOY && c->lmdeploy_minor < 16)) {
         head(x, o);
         sb_adds(o, "\"choices\":[],\"usage\":");
-        usage(o, x->srv->cfg.api, x->res.prompt_tokens, x->tokens_sent);
+        usage(o, c->api, x->res.prompt_tokens, x->tokens_sent);
+        if (c->api == SERVER_API_LMDEPLOY && x->ep == EP_CHAT) {   /* UsageInfo.build's details */
+            o->len--;
+            sb_printf(o, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld}}",
+                      (long long)x->res.cached_tokens);
+        }
         sb_adds(o, "}\n\n");
     }
     sb_adds(o, "data: [DONE]\n\n");
 }
 
+void server_openai_abort(xch *x, strbuf *o)
+{
+    server_api api = x->srv->cfg.api;
+    int chat = x->ep == EP_CHAT;
+    if (chat && !x->sent_first && api == SERVER_API_VLLM) {
+        /* vLLM's first iteration still sends the roles (all choices: this
+         * is called for each, the first call writes them). */
+        x->sent_first = 1;
+        server_xch_each_choice(x, role_chunk, o);
+    }
+    /* LMDeploy always yields its final GenOut (empty text, finish_reason);
+     * vLLM skips an empty output while nothing was generated. */
+    if (api == SERVER_API_LMDEPLOY) {
+        server_openai_lmdeploy_final(x, o, "abort");
+        return;
+    }
+    if (!x->choice_tokens) return;
+    head(x, o);
+    if (chat)
+        sb_printf(o, "\"choices\":[{\"index\":%d,\"delta\":{\"content\":\"\"},", x->cur);
+    else
+        sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":\"\",", x->cur);
+    sb_printf(o, "\"logprobs\":null,\"finish_reason\":\"abort\"%s}]",
+              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+    tail(x, o, x->choice_tokens);
+}
+
 void server_openai_error_event(xch *x, const char *message, strbuf *o)
 {
-    sb_adds(o, "data: ");
+    const server_config *c = &x->srv->cfg;
+    /* LMDeploy 0.16 wraps its flat error: {"error": request_error_payload} */
+    int wrap = c->api == SERVER_API_LMDEPLOY && c->lmdeploy_minor >= 16;
+    sb_adds(o, wrap ? "data: {\"error\":" : "data: ");
     server_error_json(x->srv, 500, message, NULL, o);
-    sb_adds(o, "\n\ndata: [DONE]\n\n");
+    sb_adds(o, wrap ? "}\n\ndata: [DONE]\n\n" : "\n\ndata: [DONE]\n\n");
+}
+
+/* One element of a non-streamed response's "choices" (the current choice). */
+static void body_choice(xch *x, strbuf *o)
+{
+    const server_config *c = &x->srv->cfg;
+    int lmd = c->api == SERVER_API_LMDEPLOY, v16 = c->lmdeploy_minor >= 16;
+    const char *fr = x->finish_reason ? x->finish_reason : "stop";
+    if (x->cur) sb_addc(o, ',');
+    if (x->ep == EP_CHAT) {
+        sb_printf(o, "{\"index\":%d,\"message\":", x->cur);
+        server_chat_message(x, o);
+        fr = server_chat_finish(x, fr);
+        sb_adds(o, lmd && v16 ? ",\"logprobs\":null,\"output_token_logprobs\":null" : ",\"logprobs\":null");
+    } else {
+        sb_printf(o, "{\"index\":%d,\"text\":", x->cur);
+        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+        sb_adds(o, lmd && !v16 ? ",\"logprobs\":null,\"gen_tokens\":null" : ",\"logprobs\":null");
+    }
+    sb_printf(o, ",\"finish_reason\":\"%s\"", fr);
+    if (c->api == SERVER_API_VLLM) sb_adds(o, ",\"stop_reason\":null");
+    if (lmd && v16 && x->ep == EP_CHAT) sb_adds(o, ",\"output_ids\":null,\"routed_experts\":null");
+    sb_addc(o, '}');
 }
 
 void server_openai_body(xch *x, strbuf *o)
 {
     struct server *s = x->srv;
     server_api api = s->cfg.api;
-    int chat = x->ep == EP_CHAT;
     sb_printf(o, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":%s,", x->id,
-              chat ? "chat.completion" : "text_completion", (long long)x->created, s->model_json);
+              x->ep == EP_CHAT ? "chat.completion" : "text_completion", (long long)x->created,
+              s->model_json);
     if (api == SERVER_API_GATEWAY) sb_adds(o, "\"system_fingerprint\":null,");
-    if (chat) {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
-        sb_adds(o, api == SERVER_API_GATEWAY ? ",\"refusal\":null}" : ",\"tool_calls\":[]}");
-    } else {
-        sb_adds(o, "\"choices\":[{\"index\":0,\"text\":");
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
-    }
-    sb_printf(o, ",\"logprobs\":null,\"finish_reason\":\"%s\"%s}],\"usage\":",
-              x->finish_reason ? x->finish_reason : "stop",
-              api == SERVER_API_VLLM ? ",\"stop_reason\":null" : "");
+    sb_adds(o, "\"choices\":[");
+    server_xch_each_choice(x, body_choice, o);
+    sb_adds(o, "],\"usage\":");
     usage(o, api, x->res.prompt_tokens, x->tokens_sent);
+    if (api == SERVER_API_LMDEPLOY && s->cfg.lmdeploy_minor >= 16) {
+        /* UsageInfo with its details (chat: UsageInfo.build's cached tokens) */
+        o->len--;
+        if (x->ep == EP_CHAT)
+            sb_printf(o, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld},"
+                      "\"completion_tokens_details\":null},\"service_tier\":null",
+                      (long long)x->res.cached_tokens);
+        else
+            sb_adds(o, ",\"prompt_tokens_details\":null,\"completion_tokens_details\":null}");
+    }
     sb_addc(o, '}');
 }
