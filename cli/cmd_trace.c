@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/cmd_trace_synth.h"
 #include "cli/cmd_trace_sessionize.h"
+#include "cli/trace_rewrite.h"
 #include "common/parse.h"
 #include "common/zio.h"
 #include "traces/import.h"
@@ -71,14 +72,8 @@ static void report_skips(trace_reader *r)
                  (unsigned long long)trace_reader_skipped(r), trace_reader_first_skip(r));
 }
 
-/* A per-record edit for rewrite(): 1 writes the record, 0 skips it, -1 stops. */
-typedef int (*rec_edit)(trace_rec *rec, void *ud);
-
-/* Streams the trace at path through edit into out, whose header is the
- * input's plus a history entry {op, args} (args is consumed). Returns the
- * exit code. */
-static int rewrite(const char *path, unsigned flags, const char *out, int level,
-                   const char *op, cJSON *args, rec_edit edit, void *ud)
+int trace_rewrite(const char *path, unsigned flags, const char *out, int level,
+                  const char *op, cJSON *args, rec_edit edit, void *ud)
 {
     char err[1024];
     trace_reader *r = trace_reader_open(path, flags, err, sizeof err);
@@ -502,7 +497,7 @@ static int run_slice(int argc, char **argv)
     if (to >= 0) trace_add_int(args, "to_us", to);
     if (first >= 0) trace_add_int(args, "first", first);
     slice_state st = { from, to, first, from >= 0 ? from : first >= 0 ? -1 : 0, 0 };
-    return rewrite(argv[optind], flags, out, level, "slice", args, slice_edit, &st);
+    return trace_rewrite(argv[optind], flags, out, level, "slice", args, slice_edit, &st);
 }
 
 /* ---- merge ---- */
@@ -673,7 +668,7 @@ static int run_scale(int argc, char **argv)
     cJSON *args = cJSON_CreateObject();
     cJSON_AddNumberToObject(args, "speed", speed);
     if (rate > 0) cJSON_AddNumberToObject(args, "rate", rate);
-    return rewrite(path, 0, out, level, "scale", args, scale_edit, &speed);
+    return trace_rewrite(path, 0, out, level, "scale", args, scale_edit, &speed);
 }
 
 /* ---- sort ---- */

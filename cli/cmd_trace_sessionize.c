@@ -3,6 +3,7 @@
  * messages and exit codes only. */
 #include "cli/cli.h"
 #include "cli/cmd_trace_sessionize.h"
+#include "cli/trace_rewrite.h"
 #include "common/parse.h"
 #include "traces/sessionize.h"
 #include "traces/trace_io.h"
@@ -36,60 +37,37 @@ static int name_ok(const char *s)
     return s[0] && strlen(s) <= 100 && !strpbrk(s, " :\t\r\n");
 }
 
+typedef struct sess_pass {
+    sessionizer *s;
+    const char *header, *field;
+    uint64_t records;
+} sess_pass;
+
+static int sessionize_edit(trace_rec *rec, void *ud)
+{
+    sess_pass *p = ud;
+    sessionizer_apply(p->s, rec, p->header, p->field);
+    p->records++;
+    return 1;
+}
+
 /* Reads path, writes out with the fields set; returns an exit code. */
 static int sessionize_file(const char *path, const char *out, int level, const char *header,
                            const char *field, uint64_t max_open)
 {
-    char err[1024];
-    trace_reader *r = trace_reader_open(path, 0, err, sizeof err);
-    if (!r) {
-        msg_err("%s", err);
-        return strstr(err, "cannot open") ? EXIT_SYSTEM : EXIT_INPUT;
-    }
-    cJSON *h = cJSON_Duplicate(trace_reader_header(r), 1);
     cJSON *args = cJSON_CreateObject();
     if (header) cJSON_AddStringToObject(args, "header", header);
     if (field) cJSON_AddStringToObject(args, "field", field);
     cJSON_AddNumberToObject(args, "max_sessions", (double)max_open);
-    trace_header_add_history(h, "sessionize", args);
-    trace_writer *w = trace_writer_open(out, h, level, err, sizeof err);
-    cJSON_Delete(h);
-    if (!w) {
-        trace_reader_close(r);
-        msg_err("%s", err);
-        return EXIT_SYSTEM;
-    }
-    sessionizer *s = sessionizer_new((size_t)max_open);
-    trace_rec *rec;
-    int rc, ec = EXIT_OK;
-    while ((rc = trace_reader_next(r, &rec)) > 0) {
-        sessionizer_apply(s, rec, header, field);
-        if ((rc = trace_writer_put(w, rec->json)) < 0) {
-            msg_err("%s: %s", out, trace_writer_error(w));
-            ec = err_to_exit(rc);
-            break;
-        }
-    }
-    if (rc < 0 && ec == EXIT_OK) {
-        msg_err("%s", trace_reader_error(r));
-        ec = err_to_exit(rc);
-    }
-    uint64_t total = trace_reader_count(r);
-    trace_reader_close(r);
+    sess_pass p = { sessionizer_new((size_t)max_open), header, field, 0 };
+    int ec = trace_rewrite(path, 0, out, level, "sessionize", args, sessionize_edit, &p);
     sess_stats st;
-    sessionizer_stats(s, &st);
-    sessionizer_free(s);
-    if (ec != EXIT_OK) {
-        trace_writer_abort(w);
-        return ec;
-    }
-    if (trace_writer_close(w, err, sizeof err)) {
-        msg_err("%s", err);
-        return EXIT_SYSTEM;
-    }
+    sessionizer_stats(p.s, &st);
+    sessionizer_free(p.s);
+    if (ec != EXIT_OK) return ec;
     fprintf(stderr, "%s: %" PRIu64 " records, %" PRIu64 " sessions started, %" PRIu64
             " turns continued (%" PRIu64 " by key, %" PRIu64 " by messages), %" PRIu64
-            " forgotten at --max-sessions, written to %s\n", path, total, st.first_turns,
+            " forgotten at --max-sessions, written to %s\n", path, p.records, st.first_turns,
             st.by_key + st.by_prefix, st.by_key, st.by_prefix, st.evicted, out);
     return EXIT_OK;
 }
