@@ -357,85 +357,55 @@ static int preflight(replay_opts *oc, probe_report *pr, char *err, size_t errlen
     return EXIT_OK;
 }
 
-int replay_run(const replay_opts *o)
+/* Sets up what the run needs before any thread starts: descriptor limit,
+ * queues, the request log, the workers. Returns EXIT_OK, or an exit
+ * code with err filled (replay_run's cleanup frees what was made). */
+static int run_setup(run *r, char *err, size_t errlen)
 {
-    char err[1024];
-    if (o->dry_run) return dry_run(o);
-    summary_opts so;
-    memset(&so, 0, sizeof so);
-    if (o->slo && runlog_parse_slo(o->slo, &so, err, sizeof err)) {
-        msg_err("%s", err);
-        return EXIT_USAGE;
-    }
-    run R;
-    memset(&R, 0, sizeof R);
-    run *r = &R;
-    replay_opts oc = *o;
-    r->o = &oc;
-    r->nworkers = o->threads;
-    probe_report probe;
-    memset(&probe, 0, sizeof probe);
-    int exitc = preflight(&oc, &probe, err, sizeof err);
-    if (exitc != EXIT_OK) {
-        msg_err("%s", err);
-        free(probe.model);
-        return exitc;
-    }
-    char *model = probe.model;
-    const char *model_note = probe.note[0] ? probe.note : NULL;
-    int http = o->client->submit == NULL; /* in-process clients have no server */
-    r->protocol = probe.protocol;
-    if (mkdir_p(o->out_dir, err, sizeof err)) {
-        msg_err("%s", err);
-        free(model);
-        return EXIT_SYSTEM;
-    }
-    pthread_mutex_init(&r->start_mu, NULL);
-    pthread_cond_init(&r->start_cv, NULL);
-    r->cl = client_new(o->client, &oc.copt, err, sizeof err);
-    if (!r->cl) {
-        msg_err("%s", err);
-        free(model);
-        return EXIT_USAGE;
-    }
+    const replay_opts *o = r->o;
     raise_nofile();
     if (setup_queues(r)) {
-        msg_err("cannot create eventfd: %s", strerror(errno));
-        teardown(r);
-        free(model);
+        errf(err, errlen, "cannot create eventfd: %s", strerror(errno));
         return EXIT_SYSTEM;
     }
-    r->log = reqlog_open(o->out_dir, err, sizeof err);
-    if (!r->log) {
-        msg_err("%s", err);
-        teardown(r);
-        free(model);
-        return EXIT_SYSTEM;
-    }
+    r->log = reqlog_open(o->out_dir, err, errlen);
+    if (!r->log) return EXIT_SYSTEM;
     r->workers = xcalloc((size_t)r->nworkers, sizeof *r->workers);
+    for (int i = 0; i < r->nworkers; i++)
+        if (!(r->workers[i] = worker_new(r, i, err, errlen))) return EXIT_SYSTEM;
+    return EXIT_OK;
+}
+
+/* Wakes the reader where it waits for room in a queue. */
+static void wake_reader(run *r)
+{
+    if (!r->queues) return;
     for (int i = 0; i < r->nworkers; i++) {
-        r->workers[i] = worker_new(r, i, err, sizeof err);
-        if (!r->workers[i]) {
-            msg_err("%s", err);
-            reqlog_close(r->log, err, sizeof err);
-            teardown(r);
-            free(model);
+        pthread_mutex_lock(&r->queues[i].mu);
+        pthread_cond_broadcast(&r->queues[i].space);
+        pthread_mutex_unlock(&r->queues[i].mu);
+    }
+}
+
+/* Starts the reader and the workers, lets the reader fill the lookahead,
+ * agrees on t0 (now + 2 ms, or --start-at) and releases the workers.
+ * Returns EXIT_OK, or EXIT_SYSTEM with err when a thread cannot start (the
+ * threads started are stopped and joined). */
+static int run_start(run *r, int http, char *err, size_t errlen)
+{
+    const replay_opts *o = r->o;
+    r->wth = xcalloc((size_t)r->nworkers, sizeof *r->wth);
+    if (pthread_create(&r->reader_th, NULL, schedule_reader_main, r)) {
+        errf(err, errlen, "cannot start the reader thread");
+        return EXIT_SYSTEM;
+    }
+    r->reader_started = 1;
+    for (; r->nstarted < r->nworkers; r->nstarted++) {
+        if (pthread_create(&r->wth[r->nstarted], NULL, worker_main, r->workers[r->nstarted])) {
+            errf(err, errlen, "cannot start worker thread %d", r->nstarted);
             return EXIT_SYSTEM;
         }
     }
-
-    /* Signals go to this thread only (sigtimedwait below). */
-    sigset_t sigs, old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
-
-    pthread_t reader, *wth = xcalloc((size_t)r->nworkers, sizeof *wth);
-    pthread_create(&reader, NULL, schedule_reader_main, r);
-    for (int i = 0; i < r->nworkers; i++) pthread_create(&wth[i], NULL, worker_main, r->workers[i]);
-
-    /* Let the reader fill the lookahead before the clock starts. */
     int64_t prime_until = now_mono_ns() + 200000000LL;
     while (!atomic_load(&r->reader_done) && now_mono_ns() < prime_until) {
         long queued = 0;
@@ -444,24 +414,22 @@ int replay_run(const replay_opts *o)
         struct timespec ts = { 0, 1000000L };
         nanosleep(&ts, NULL);
     }
-    int64_t real_start;
     if (o->start_at > 0) {
         /* Sleep until the agreed wall-clock moment, then take it as t0. */
         struct timespec ts = { (time_t)o->start_at,
                                (long)((o->start_at - floor(o->start_at)) * 1e9) };
         while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
-        real_start = now_real_ns();
+        r->real_start = now_real_ns();
         r->t0 = now_mono_ns();
     } else {
         r->t0 = now_mono_ns() + 2000000LL; /* 2 ms: workers are waiting */
-        real_start = now_real_ns() + 2000000LL;
+        r->real_start = now_real_ns() + 2000000LL;
     }
-    scraper *sc = NULL;
     if (http && o->scrape_interval_ms > 0) {
         strbuf p = {0};
         sb_printf(&p, "%s/server_metrics.jsonl", o->out_dir);
-        sc = scrape_start(&oc.copt, p.buf, o->scrape_interval_ms, r->t0, err, sizeof err);
-        if (!sc) msg_warn("%s", err);
+        r->scraper = scrape_start(&o->copt, p.buf, o->scrape_interval_ms, r->t0, err, errlen);
+        if (!r->scraper) msg_warn("%s", err);
         sb_free(&p);
     }
     pthread_mutex_lock(&r->start_mu);
@@ -469,18 +437,23 @@ int replay_run(const replay_opts *o)
     pthread_cond_broadcast(&r->start_cv);
     pthread_mutex_unlock(&r->start_mu);
     run_wake_all(r);
+    return EXIT_OK;
+}
 
+/* Waits for the workers: handles SIGINT/SIGTERM (stop sending, --grace,
+ * then cancel), shows progress, stops the run when the log fails. Returns 1
+ * when a signal interrupted the run. */
+static int run_wait(run *r, const sigset_t *sigs)
+{
+    const replay_opts *o = r->o;
     progress pr = { isatty(2), now_mono_ns(), 0 };
-    int nsig = 0, interrupted = 0;
+    int nsig = 0, joined = 0;
     int64_t grace_end = 0;
-    int joined = 0;
-    while (joined < r->nworkers) {
+    while (joined < r->nstarted) {
         struct timespec ts = { 0, 100000000L };
-        int s = sigtimedwait(&sigs, NULL, &ts);
+        int s = sigtimedwait(sigs, NULL, &ts);
         if (s == SIGINT || s == SIGTERM) {
-            nsig++;
-            interrupted = 1;
-            if (nsig == 1) {
+            if (++nsig == 1) {
                 if (!o->quiet) fprintf(stderr, "%ssagellm-bench: %s: stopping; waiting up to %lld ms for requests "
                                        "in flight (again to abort)\n", pr.printed && pr.tty ? "\n" : "",
                                        strsignal(s), (long long)o->grace_ms);
@@ -489,58 +462,54 @@ int replay_run(const replay_opts *o)
             } else {
                 atomic_store(&r->stop, 2);
             }
-            for (int i = 0; i < r->nworkers; i++) {
-                pthread_mutex_lock(&r->queues[i].mu);
-                pthread_cond_broadcast(&r->queues[i].space);
-                pthread_mutex_unlock(&r->queues[i].mu);
-            }
+            wake_reader(r);
             run_wake_all(r);
         }
-        if (grace_end && now_mono_ns() >= grace_end && atomic_load(&r->stop) < 2) {
-            atomic_store(&r->stop, 2);
-            run_wake_all(r);
+        if ((grace_end && now_mono_ns() >= grace_end) || atomic_load(&r->failed_io)) {
+            if (atomic_load(&r->stop) < 2) {
+                atomic_store(&r->stop, 2);
+                run_wake_all(r);
+            }
         }
         progress_show(r, &pr, 0);
-        while (joined < r->nworkers && pthread_tryjoin_np(wth[joined], NULL) == 0) joined++;
-        if (atomic_load(&r->failed_io) && atomic_load(&r->stop) < 2) {
-            atomic_store(&r->stop, 2);
-            run_wake_all(r);
-        }
+        while (joined < r->nstarted && pthread_tryjoin_np(r->wth[joined], NULL) == 0) joined++;
     }
-    /* Workers are done: unblock and join the reader. */
-    atomic_store(&r->stop, atomic_load(&r->stop) ? atomic_load(&r->stop) : 1);
-    for (int i = 0; i < r->nworkers; i++) {
-        pthread_mutex_lock(&r->queues[i].mu);
-        pthread_cond_broadcast(&r->queues[i].space);
-        pthread_mutex_unlock(&r->queues[i].mu);
-    }
-    pthread_join(reader, NULL);
     progress_show(r, &pr, 1);
-    scrape_stop(sc, NULL, NULL);
-    free(wth);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return nsig > 0;
+}
 
-    int log_rc = reqlog_close(r->log, err, sizeof err);
-    if (log_rc || atomic_load(&r->failed_io)) {
-        msg_err("the request log could not be written, the run was stopped: %s", err);
-        exitc = EXIT_SYSTEM;
+/* Stops what run_start started (workers already joined by run_wait when it
+ * ran): asks the reader to stop, joins it, stops the scraper. */
+static void run_stop_threads(run *r, int workers_joined)
+{
+    if (!atomic_load(&r->stop)) atomic_store(&r->stop, workers_joined ? 1 : 2);
+    if (!workers_joined) {
+        /* Failed start: release the workers waiting for t0; they see stop. */
+        pthread_mutex_lock(&r->start_mu);
+        r->started = 1;
+        pthread_cond_broadcast(&r->start_cv);
+        pthread_mutex_unlock(&r->start_mu);
     }
-    if (r->reader_rc) {
-        msg_err("%s", r->reader_err);
-        if (exitc == EXIT_OK) exitc = err_to_exit(r->reader_rc);
-    }
-    cJSON *rj = run_json(r, real_start, interrupted, model_note);
-    if (write_json_file(o->out_dir, "run.json", rj, err, sizeof err)) {
-        msg_err("%s", err);
-        exitc = EXIT_SYSTEM;
-    }
-    cJSON_Delete(rj);
+    run_wake_all(r);
+    if (!workers_joined)
+        for (int i = 0; i < r->nstarted; i++) pthread_join(r->wth[i], NULL);
+    wake_reader(r);
+    if (r->reader_started) pthread_join(r->reader_th, NULL);
+    scrape_stop(r->scraper, NULL, NULL);
+    r->scraper = NULL;
+}
 
-    /* The summary comes from the log on disk, as `report` computes it. */
-    so.trace_rate = r->trace_rate;
+/* Writes summary.json (from the log on disk, as `report` computes it),
+ * prints the table (not for a refused run), and requests.csv with --csv.
+ * Returns the exit code given the one so far. */
+static int run_summarise(run *r, summary_opts *so, int exitc)
+{
+    const replay_opts *o = r->o;
+    char err[1024];
+    so->trace_rate = r->trace_rate;
     strbuf lp = {0};
     sb_printf(&lp, "%s/requests.jsonl", o->out_dir);
-    summary *sm = summary_from_file(lp.buf, &so, err, sizeof err);
+    summary *sm = summary_from_file(lp.buf, so, err, sizeof err);
     if (!sm) {
         msg_err("summary: %s", err);
         if (exitc == EXIT_OK) exitc = EXIT_SYSTEM;
@@ -553,10 +522,10 @@ int replay_run(const replay_opts *o)
         }
         int ok;
         double p99 = jnum(sj, "send_lag_p99_us", &ok);
-        if (ok && p99 > 1000 && !atomic_load(&r->refused))
-            printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
-                   "(*_from_sched) include the wait\n", p99);
         if (!atomic_load(&r->refused)) {
+            if (ok && p99 > 1000)
+                printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
+                       "(*_from_sched) include the wait\n", p99);
             sumtable_warnings(sj, TABLE_TEXT, stdout);
             sumtable_print(sj, TABLE_TEXT, SUMTABLE_ERRORS, stdout);
         }
@@ -577,16 +546,94 @@ int replay_run(const replay_opts *o)
         sb_free(&cp);
     }
     sb_free(&lp);
-    teardown(r);
-    free(model);
-    pthread_mutex_destroy(&r->start_mu);
-    pthread_cond_destroy(&r->start_cv);
+    return exitc;
+}
+
+/* Closes the log and writes run.json. Returns the exit code so far. */
+static int run_finish(run *r, const char *model_note, int interrupted)
+{
+    char err[1024];
+    int exitc = EXIT_OK;
+    if (reqlog_close(r->log, err, sizeof err) || atomic_load(&r->failed_io)) {
+        msg_err("the request log could not be written, the run was stopped: %s", err);
+        exitc = EXIT_SYSTEM;
+    }
+    r->log = NULL;
+    if (r->reader_rc) {
+        msg_err("%s", r->reader_err);
+        if (exitc == EXIT_OK) exitc = err_to_exit(r->reader_rc);
+    }
+    cJSON *rj = run_json(r, r->real_start, interrupted, model_note);
+    if (write_json_file(r->o->out_dir, "run.json", rj, err, sizeof err)) {
+        msg_err("%s", err);
+        exitc = EXIT_SYSTEM;
+    }
+    cJSON_Delete(rj);
+    return exitc;
+}
+
+int replay_run(const replay_opts *o)
+{
+    char err[1024];
+    if (o->dry_run) return dry_run(o);
+    summary_opts so;
+    memset(&so, 0, sizeof so);
+    if (o->slo && runlog_parse_slo(o->slo, &so, err, sizeof err)) {
+        msg_err("%s", err);
+        return EXIT_USAGE;
+    }
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    replay_opts oc = *o;
+    r->o = &oc;
+    r->nworkers = o->threads;
+    probe_report probe;
+    memset(&probe, 0, sizeof probe);
+    int exitc = preflight(&oc, &probe, err, sizeof err);
+    if (exitc == EXIT_OK && !(r->cl = client_new(o->client, &oc.copt, err, sizeof err)))
+        exitc = EXIT_USAGE;
+    if (exitc == EXIT_OK && mkdir_p(o->out_dir, err, sizeof err)) exitc = EXIT_SYSTEM;
+    if (exitc != EXIT_OK) {
+        msg_err("%s", err);
+        client_free(r->cl);
+        free(probe.model);
+        return exitc;
+    }
+    r->protocol = probe.protocol;
+    pthread_mutex_init(&r->start_mu, NULL);
+    pthread_cond_init(&r->start_cv, NULL);
+    /* Signals go to this thread only (sigtimedwait in run_wait). */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    int interrupted = 0;
+    exitc = run_setup(r, err, sizeof err);
+    if (exitc == EXIT_OK) exitc = run_start(r, o->client->submit == NULL, err, sizeof err);
+    if (exitc != EXIT_OK) {
+        msg_err("%s", err);
+        run_stop_threads(r, 0);
+        goto out;
+    }
+    interrupted = run_wait(r, &sigs);
+    run_stop_threads(r, 1);
+    exitc = run_finish(r, probe.note[0] ? probe.note : NULL, interrupted);
+    exitc = run_summarise(r, &so, exitc);
     if (atomic_load(&r->refused)) {
         msg_err("the server refused the run's first request, stopped before sending the trace "
                 "(%s); the requests sent are in %s/requests.jsonl", r->refused_msg, o->out_dir);
         exitc = EXIT_USAGE;
     }
-    if (interrupted && exitc == EXIT_OK) exitc = EXIT_INTERRUPTED;
-    if (interrupted && exitc == EXIT_REQFAIL) exitc = EXIT_INTERRUPTED;
+    if (interrupted && (exitc == EXIT_OK || exitc == EXIT_REQFAIL)) exitc = EXIT_INTERRUPTED;
+out:
+    if (r->log) reqlog_close(r->log, err, sizeof err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(r->wth);
+    teardown(r);
+    free(probe.model);
+    pthread_mutex_destroy(&r->start_mu);
+    pthread_cond_destroy(&r->start_cv);
     return exitc;
 }

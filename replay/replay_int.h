@@ -61,6 +61,11 @@ struct run {
     atomic_int refused;       /* the server refused the run (401/403/404 before any success) */
     char refused_msg[512];    /* written once, by the worker that set refused */
     const char *protocol;     /* HTTP version the probe negotiated ("h2", ...), or "" */
+    /* Threads and outputs of the run (replay.c's setup/start/wait/finish). */
+    pthread_t reader_th, *wth;
+    int reader_started, nstarted;   /* threads created (joined at the end) */
+    struct scraper *scraper;
+    int64_t real_start;       /* CLOCK_REALTIME ns of t0, for run.json */
     int nworkers;
     worker **workers;
     rq_queue *queues;
