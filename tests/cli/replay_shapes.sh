@@ -108,4 +108,17 @@ rs=[json.loads(l) for l in open('$T/sess-id/requests.jsonl')]
 bad=[r for r in rs if not r['ok']]
 sys.exit(0 if bad and all(r['status']==500 and r['error']['class']=='http_5xx' for r in bad) else 1)\""
 
+# --- a target that drops vLLM's length fields (as a gateway in front of vLLM
+#     may): outputs come back short, and the run says so ---
+"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az.jsonl.zst" 2>/dev/null
+start_server dropper --api gateway
+ok "vllm client against an OpenAI-only target: exit 0" "$BIN" replay "$T/az.jsonl.zst" --client vllm \
+    --url "$URL" --first 20 --speed 50 --out "$T/short"
+stop_server dropper
+check "... every line says the forced length" field_all "$T/short" "'r[\"forced_output_tokens\"] == r[\"expected_output_tokens\"]'"
+check "... the table warns and counts the short outputs" \
+    "grep -q 'came back short' '$T/.out' && grep -Eq 'Short outputs \(below forced length\): +[1-9]' '$T/.out'"
+check "... summary.json counts them" "python3 -c \"
+import json,sys; s=json.load(open('$T/short/summary.json')); sys.exit(0 if s['short_outputs'] > 0 else 1)\""
+
 finish
