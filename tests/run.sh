@@ -51,6 +51,13 @@ for t in tests/cli/*.sh; do
     run_suite "$(basename "$t" .sh)" timeout 600 bash "$t"
 done
 
+# Hostile input: misbehaving clients and servers against the real binary
+# (loopback only, bounded in time and count).
+for t in tests/hostile/*.sh; do
+    [ -f "$t" ] || continue
+    run_suite "hostile:$(basename "$t" .sh)" timeout 600 bash "$t"
+done
+
 if [ -d analysis/tests ] && ls analysis/tests/test_*.py >/dev/null 2>&1; then
     run_suite python-analysis bash -c '
         out=$(cd analysis && /usr/bin/python3 -m unittest discover -s tests -v 2>&1); rc=$?
