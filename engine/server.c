@@ -3,6 +3,7 @@
  * happens to a generation request after it is parsed lives in
  * server_exchange.c; the protocols in server_openai.c and server_lmdeploy.c. */
 #include "engine/server_int.h"
+#include "common/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -236,6 +237,47 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
 }
 
 /* The whole request is in: answer it or hand it to the engine. */
+/* Parses a request body as one JSON object: valid UTF-8, no NUL byte, nothing
+ * but JSON whitespace after the value. Returns the object (caller deletes it)
+ * or NULL with a sentence for the 400 in msg. */
+static cJSON *parse_body(const char *body, size_t len, char *msg, size_t msglen)
+{
+    const char *nul = len ? memchr(body, 0, len) : NULL;
+    size_t good = utf8_valid_prefix(body, len);
+    if (!len) {
+        snprintf(msg, msglen, "The request body is empty: expected a JSON object");
+        return NULL;
+    }
+    if (nul) {
+        snprintf(msg, msglen, "Invalid JSON in the request body: a NUL byte at byte %zu",
+                 (size_t)(nul - body));
+        return NULL;
+    }
+    if (good < len) {
+        snprintf(msg, msglen, "The request body is not valid UTF-8 at byte %zu", good);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!root) {
+        snprintf(msg, msglen, "Invalid JSON in the request body near byte %zu",
+                 end ? (size_t)(end - body) : 0);
+        return NULL;
+    }
+    while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end < body + len) {
+        snprintf(msg, msglen, "Invalid JSON in the request body: extra data at byte %zu",
+                 (size_t)(end - body));
+    } else if (!cJSON_IsObject(root)) {
+        snprintf(msg, msglen, "The request body must be a JSON object");
+    } else {
+        return root;
+    }
+    cJSON_Delete(root);
+    return NULL;
+}
+
 static enum MHD_Result handle(xch *x)
 {
     struct server *s = x->srv;
@@ -276,21 +318,12 @@ static enum MHD_Result handle(xch *x)
     default:
         break;
     }
-    const char *end = NULL;
-    cJSON *root = x->body.len ? cJSON_ParseWithLengthOpts(x->body.buf, x->body.len, &end, 0) : NULL;
-    if (!root || !cJSON_IsObject(root)) {
-        char msg[200];
-        if (!x->body.len) snprintf(msg, sizeof msg, "The request body is empty: expected a JSON object");
-        else if (!root) snprintf(msg, sizeof msg, "Invalid JSON in the request body near byte %zu",
-                                 end ? (size_t)(end - x->body.buf) : 0);
-        else snprintf(msg, sizeof msg, "The request body must be a JSON object");
-        cJSON_Delete(root);
-        return server_respond_error(x, 400, msg, NULL);
-    }
+    char msg[512] = "";
+    cJSON *root = parse_body(x->body.buf, x->body.len, msg, sizeof msg);
+    if (!root) return server_respond_error(x, 400, msg, NULL);
     sim_engine_request r = {0};
     strbuf prompt = {0};
     uint32_t *ids = NULL;
-    char msg[512] = "";
     const char *param = NULL;
     int st = x->ep == EP_GENERATE
         ? server_lmdeploy_parse(x, root, &r, &prompt, &ids, msg, sizeof msg, &param)
