@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# catalogue.sh — hostile peers the tools already withstand, kept as
+# regression tests. Against `capture --proxy` in front of `serve`: malformed
+# request lines, request smuggling (CL.TE, TE.CL), 1 MB of headers,
+# slowloris, secrets in headers. Against `replay` with a hostile upstream
+# (bad_upstream.py): a gzip bomb, endless 1xx responses, a 150 MB SSE line,
+# a redirect to another port. Each checks: no crash or sanitizer report,
+# bounded peak RSS, the right per-request record, no secret stored or sent
+# to another host, and (for the proxy) a well-behaved client served meanwhile.
+source "$(dirname "$0")/../lib.sh"
+H="$ROOT/tests/hostile"
+# keep ASan's quarantine of freed memory small so RSS measures live memory
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
+RSS_MAX_KB=$((128 * 1024))     # peak RSS bound for every process under attack
+SECRET=CATSECRET7f3a
+
+no_sanitizer() { ! grep -Eq "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$1"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+gt_requests() { grep -c '"type":"request"' "$T/gt.jsonl"; }
+responses() { grep -c '^HTTP/1\.[01] [0-9][0-9][0-9]' "$1"; }
+
+# good DESC: a well-behaved completion through the proxy is answered 200.
+good() {
+    local st
+    st=$(curl -sS -m 20 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary '{"model":"m","prompt":"hello","max_tokens":3}' "$PX/v1/completions" 2>&1)
+    check "$1: a well-behaved client is served (got $st)" '[ "$st" = 200 ]'
+}
+
+# raw NAME PRINTF-FORMAT: sends the bytes raw to the proxy; answer in $T/NAME.resp.
+raw() {
+    printf "$2" >"$T/$1.req"
+    timeout 20 python3 "$H/raw_client.py" send "$PXPORT" "$T/$1.req" "$T/$1.resp"
+}
+
+# --- the proxy in front of serve -------------------------------------------
+spawn "$BIN" serve --port 0 --port-file "$T/sport" --preset fast --model m \
+    --ground-truth "$T/gt.jsonl" >/dev/null 2>"$T/serve.err"
+SRV_PID=$SPAWN_PID
+wait_for_file "$T/sport" 10 || { fail "serve starts" "$(cat "$T/serve.err")"; finish; exit 1; }
+spawn "$BIN" capture --proxy 127.0.0.1:0 --upstream "http://127.0.0.1:$(cat "$T/sport")" \
+    --ready-file "$T/pport" --stats "$T/stats.json" -o "$T/trace.jsonl" 2>"$T/cap.err"
+PX_PID=$SPAWN_PID
+wait_for_file "$T/pport" 10 || { fail "proxy starts" "$(cat "$T/cap.err")"; finish; exit 1; }
+PXPORT=$(cat "$T/pport")
+PX="http://127.0.0.1:$PXPORT"
+good "before any attack"
+N_GOOD=1
+
+# Malformed request lines: never forwarded as a request, never a 2xx.
+i=0
+for line in 'POST /v1/completions HTTP/1.1 extra\r\nContent-Length: 2\r\n\r\n{}' \
+            'GARBAGE\r\n\r\n' '\x00\xff\xfe /v1/completions HTTP/1.1\r\n\r\n' \
+            'POST /v1/completions HTTP/9.9\r\nContent-Length: 2\r\n\r\n{}' \
+            'POST /v1/completions\r\nContent-Length: 2\r\n\r\n{}' \
+            'POST  HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}' \
+            'POST /v1/completions HTTP/1.1\r\nContent-Length: -5\r\n\r\n' \
+            'POST /v1/completions HTTP/1.1\r\nBad Header\r\n\r\n'; do
+    i=$((i + 1))
+    before=$(gt_requests)
+    raw "ml$i" "$line"
+    check "malformed request $i ($line): no 2xx" '! grep -Eq "^HTTP/1\.[01] 2" "$T/ml$i.resp"'
+    check "malformed request $i: the upstream saw no request" '[ "$(gt_requests)" = "$before" ]'
+done
+good "after malformed request lines"; N_GOOD=$((N_GOOD + 1))
+
+# Smuggling: the upstream may see at most as many requests as the client got
+# answers for, so no request hides in another one's body.
+SMUG='POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 45\r\n\r\n{"model":"m","prompt":"hi","max_tokens":2}  '
+before=$(gt_requests)
+raw clte "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$SMUG"
+n=$(responses "$T/clte.resp"); seen=$(( $(gt_requests) - before ))
+check "CL.TE: the upstream saw $seen request(s), the client got $n answer(s)" '[ "$seen" -le "$n" ] && [ "$n" -ge 1 ]'
+before=$(gt_requests)
+raw tecl "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n$SMUG\r\n0\r\n\r\n"
+n=$(responses "$T/tecl.resp"); seen=$(( $(gt_requests) - before ))
+check "TE.CL: the upstream saw $seen request(s), the client got $n answer(s)" '[ "$seen" -le "$n" ] && [ "$n" -ge 1 ]'
+before=$(gt_requests)
+raw tete "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\nContent-Length: 4\r\n\r\n5c\r\n$SMUG\r\n0\r\n\r\n"
+n=$(responses "$T/tete.resp"); seen=$(( $(gt_requests) - before ))
+check "TE.TE: the upstream saw $seen request(s), the client got $n answer(s)" '[ "$seen" -le "$n" ]'
+good "after smuggling attempts"; N_GOOD=$((N_GOOD + 1))
+
+# 1 MB of headers: refused (431 or 400, or the connection closed), bounded memory.
+timeout 30 python3 "$H/raw_client.py" headers "$PXPORT" 1048576 "$T/hdr.resp" >"$T/hdr.out"
+check "1 MB of headers: refused with 431/400 or closed ($(head -1 "$T/hdr.resp" | tr -d '\r'))" \
+    '[ ! -s "$T/hdr.resp" ] || grep -Eq "^HTTP/1\.[01] (431|400) " "$T/hdr.resp"'
+check "1 MB of headers: the upstream never saw them" '! grep -q X-Pad- "$T/gt.jsonl"'
+good "after 1 MB of headers"; N_GOOD=$((N_GOOD + 1))
+
+# Slowloris: 4 clients drip a header byte every 200 ms for 3 s; a
+# well-behaved client is served while they are connected.
+SLOW=()
+for k in 1 2 3 4; do
+    spawn timeout 20 python3 "$H/raw_client.py" slow "$PXPORT" 3 0.2 >"$T/slow$k.out"
+    SLOW+=("$SPAWN_PID")
+done
+for k in 1 2 3 4; do
+    wait_for_file "$T/slow$k.out" 10 || fail "slowloris client $k connects"
+done
+for k in 1 2 3; do good "during slowloris ($k)"; N_GOOD=$((N_GOOD + 1)); done
+alive=0
+for p in "${SLOW[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "slowloris clients were still connected while the good ones were served ($alive/4)" '[ "$alive" -ge 1 ]'
+for p in "${SLOW[@]}"; do wait "$p"; done
+good "after slowloris"; N_GOOD=$((N_GOOD + 1))
+
+# Secrets in headers are forwarded to the upstream but never written.
+st=$(curl -sS -m 20 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer sk-$SECRET-1" -H "x-api-key: $SECRET-2" -H "Cookie: session=$SECRET-3" \
+    -H "Proxy-Authorization: Basic $SECRET-4" -H "X-Auth-Token: $SECRET-5" \
+    --data-binary '{"model":"m","prompt":"hello","max_tokens":3}' "$PX/v1/completions")
+check "a request with secret headers is served (got $st)" '[ "$st" = 200 ]'
+N_GOOD=$((N_GOOD + 1))
+
+hwm=$(hwm_kb "$PX_PID")
+check "proxy peak RSS ${hwm} kB below $RSS_MAX_KB kB" '[ "$hwm" -lt "$RSS_MAX_KB" ]'
+check "serve peak RSS below $RSS_MAX_KB kB" '[ "$(hwm_kb "$SRV_PID")" -lt "$RSS_MAX_KB" ]'
+kill -TERM "$PX_PID"; wait "$PX_PID"; rc=$?
+check "the proxy exits 5 on SIGTERM (got $rc)" '[ "$rc" = 5 ]'
+check "the proxy: no sanitizer report" 'no_sanitizer "$T/cap.err"'
+ok "the proxy's trace is valid" "$BIN" trace validate "$T/trace.jsonl"
+nrec=$(grep -c '"path":"/v1/completions"' "$T/trace.jsonl")
+check "the trace has a record per well-behaved request ($nrec >= $N_GOOD)" '[ "$nrec" -ge "$N_GOOD" ]'
+check "no secret in the trace or the statistics" '! grep -rq "$SECRET" "$T/trace.jsonl" "$T/stats.json" "$T/cap.err"'
+kill -TERM "$SRV_PID"; wait "$SRV_PID"; rc=$?
+check "serve exits 0 on SIGTERM (got $rc)" '[ "$rc" = 0 ]'
+check "serve: no sanitizer report" 'no_sanitizer "$T/serve.err"'
+
+# --- replay against a hostile upstream -------------------------------------
+"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az.jsonl.zst" 2>/dev/null
+spawn python3 "$H/bad_upstream.py" "$T/watch.port" watch "$T/watch.log"
+wait_for_file "$T/watch.port" 10 || fail "the watching listener starts"
+
+# hostile MODE ARG CLASS DESC: replays one request against bad_upstream MODE
+# (60 s at most) and checks exit 1, the record's class, peak RSS, no
+# sanitizer report, no secret stored.
+hostile() {
+    local mode=$1 arg=$2 class=$3 d=$4 out="$T/r-$1"
+    spawn python3 "$H/bad_upstream.py" "$T/$mode.port" "$mode" "$arg"
+    local up=$SPAWN_PID
+    wait_for_file "$T/$mode.port" 30 || { fail "$d: upstream starts"; return; }
+    python3 "$H/rss_run.py" 60 "$T/$mode.peak" "$BIN" replay "$T/az.jsonl.zst" --client gateway \
+        --url "http://127.0.0.1:$(cat "$T/$mode.port")" --first 1 --api-key "sk-$SECRET" \
+        --out "$out" -q >/dev/null 2>"$T/$mode.err"
+    local rc=$? peak
+    peak=$(cat "$T/$mode.peak")
+    check "$d: replay ends with request errors, exit 1 (got $rc)" '[ "$rc" = 1 ]'
+    check "$d: one record, class $class" \
+        '[ "$(wc -l <"$out/requests.jsonl")" = 1 ] && grep -Eq "\"class\":\"($class)\"" "$out/requests.jsonl"'
+    check "$d: replay peak RSS ${peak} kB below $RSS_MAX_KB kB" '[ "$peak" -lt "$RSS_MAX_KB" ]'
+    check "$d: no sanitizer report" 'no_sanitizer "$T/$mode.err"'
+    check "$d: the API key is not stored" '! grep -rq "$SECRET" "$out"'
+    kill "$up" 2>/dev/null; wait "$up" 2>/dev/null
+}
+hostile gzipbomb "" protocol "gzip bomb (200 KB inflating to 200 MB)"
+hostile info 20000 "protocol" "20000 interim 1xx responses"
+hostile longline 150 protocol "a 150 MB SSE line without newline"
+hostile redirect "$(cat "$T/watch.port")" "http_[0-9]xx|protocol|redirect" "a 307 to another loopback port"
+check "redirect: nothing reached the other port" '[ ! -e "$T/watch.log" ]'
+finish
