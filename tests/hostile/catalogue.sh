@@ -132,6 +132,50 @@ check "serve: no sanitizer report" 'no_sanitizer "$T/serve.err"'
 spawn python3 "$H/bad_upstream.py" "$T/watch.port" watch "$T/watch.log"
 wait_for_file "$T/watch.port" 10 || fail "the watching listener starts"
 
+# proxied MODE ARG DESC: a streamed chat request with an API key through a
+# fresh proxy in front of bad_upstream MODE; the answer's status and size in
+# $T/p-MODE.got, the record (last trace line) in $T/p-MODE.rec; checks the
+# proxy's peak RSS, exit 5 on SIGTERM, no sanitizer report, no secret written.
+proxied() {
+    local mode=$1 arg=$2 d=$3
+    local pp="$T/p-$mode.pport"
+    spawn python3 "$H/bad_upstream.py" "$T/p-$mode.port" "$mode" "$arg"
+    local up=$SPAWN_PID
+    wait_for_file "$T/p-$mode.port" 30 || { fail "$d: upstream starts"; return; }
+    spawn "$BIN" capture --proxy 127.0.0.1:0 --upstream "http://127.0.0.1:$(cat "$T/p-$mode.port")" \
+        --ready-file "$pp" -o "$T/p-$mode.jsonl" 2>"$T/p-$mode.err"
+    local px=$SPAWN_PID
+    wait_for_file "$pp" 10 || { fail "$d: proxy starts" "$(cat "$T/p-$mode.err")"; return; }
+    curl -s -m 60 -o "$T/p-$mode.body" -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer sk-$SECRET" \
+        --data-binary '{"model":"bad","messages":[{"role":"user","content":"x"}],"stream":true}' \
+        "http://127.0.0.1:$(cat "$pp")/v1/chat/completions" >"$T/p-$mode.got"
+    local hwm rc
+    hwm=$(hwm_kb "$px")
+    check "$d (proxy): peak RSS ${hwm} kB below $RSS_MAX_KB kB" '[ "$hwm" -lt "$RSS_MAX_KB" ]'
+    kill -TERM "$px"; wait "$px"; rc=$?
+    check "$d (proxy): exits 5 on SIGTERM (got $rc)" '[ "$rc" = 5 ]'
+    check "$d (proxy): no sanitizer report" 'no_sanitizer "$T/p-$mode.err"'
+    check "$d (proxy): the API key is not written" '! grep -q "$SECRET" "$T/p-$mode.jsonl" "$T/p-$mode.err"'
+    tail -n 1 "$T/p-$mode.jsonl" >"$T/p-$mode.rec"
+    kill "$up" 2>/dev/null; wait "$up" 2>/dev/null
+}
+proxied gzipbomb "" "gzip bomb"
+check "gzip bomb (proxy): relayed as sent, not inflated ($(cat "$T/p-gzipbomb.got"))" \
+    'read -r st sz <"$T/p-gzipbomb.got"; [ "$st" = 200 ] && [ "$sz" -lt 1048576 ]'
+check "gzip bomb (proxy): the record says gzip" 'grep -q "\"encoding\":\"gzip\"" "$T/p-gzipbomb.rec"'
+proxied info 20000 "20000 interim 1xx responses"
+check "1xx flood (proxy): the client gets a 502 ($(cat "$T/p-info.got"))" 'read -r st sz <"$T/p-info.got"; [ "$st" = 502 ]'
+check "1xx flood (proxy): recorded as upstream_error" 'grep -q "\"incomplete\":\"upstream_error\"" "$T/p-info.rec"'
+proxied longline 150 "a 150 MB SSE line"
+check "150 MB SSE line (proxy): relayed whole ($(cat "$T/p-longline.got"))" \
+    'read -r st sz <"$T/p-longline.got"; [ "$st" = 200 ] && [ "$sz" = $((150 * 1048576 + 6)) ]'
+check "150 MB SSE line (proxy): recorded as not ok" 'grep -q "\"ok\":false" "$T/p-longline.rec"'
+proxied redirect "$(cat "$T/watch.port")" "a 307 to another loopback port"
+check "redirect (proxy): the 307 is relayed, not followed ($(cat "$T/p-redirect.got"))" \
+    'read -r st sz <"$T/p-redirect.got"; [ "$st" = 307 ]'
+check "redirect (proxy): nothing reached the other port" '[ ! -e "$T/watch.log" ]'
+
 # hostile MODE ARG CLASS DESC: replays one request against bad_upstream MODE
 # (60 s at most) and checks exit 1, the record's class, peak RSS, no
 # sanitizer report, no secret stored.
