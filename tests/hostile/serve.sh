@@ -2,7 +2,10 @@
 # serve.sh — `serve` refuses request bodies that are not one JSON object in
 # valid UTF-8 (trailing garbage, two objects back to back, a raw NUL byte,
 # invalid UTF-8) with a 400 in each profile's error shape, still answers the
-# same body without the defect, and exits 0 with no sanitizer report.
+# same body without the defect, and exits 0 with no sanitizer report. Then
+# raw misbehaving clients (raw_client.py): malformed request lines, 1 MB of
+# headers and slowloris, while a well-behaved client is served, in bounded
+# memory.
 source "$(dirname "$0")/../lib.sh"
 
 # start_server ARGS...: `serve --port 0 ARGS`; sets SRV_PID and URL.
@@ -69,4 +72,47 @@ for prof in vllm lmdeploy gateway; do
     check "$prof: no sanitizer report" \
         '! grep -Eq "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$T/serve.err"'
 done
+
+# --- raw misbehaving clients against serve itself ---
+H="$ROOT/tests/hostile"
+RSS_MAX_KB=$((128 * 1024))   # peak RSS bound (VmHWM) for serve under attack
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
+good() {
+    bytes "$T/req" "$GOOD"
+    post_file /v1/completions "$T/req"
+    check "$1: a well-behaved client is served (got $(cat "$T/status"))" '[ "$(cat "$T/status")" = 200 ]'
+}
+start_server --api vllm && {
+    PORT=${URL##*:}
+    i=0
+    for line in 'POST /v1/completions HTTP/1.1 extra\r\nContent-Length: 2\r\n\r\n{}' 'GARBAGE\r\n\r\n' \
+                '\x00\xff\xfe /v1/completions HTTP/1.1\r\n\r\n' 'POST /v1/completions\r\n\r\n' \
+                'POST /v1/completions HTTP/1.1\r\nContent-Length: -1\r\n\r\n'; do
+        i=$((i + 1))
+        printf "$line" >"$T/ml.req"
+        timeout 20 python3 "$H/raw_client.py" send "$PORT" "$T/ml.req" "$T/ml.resp"
+        check "malformed request $i ($line): no 2xx" '! grep -Eq "^HTTP/1\.[01] 2" "$T/ml.resp"'
+    done
+    timeout 30 python3 "$H/raw_client.py" headers "$PORT" 1048576 "$T/hdr.resp" >/dev/null
+    check "1 MB of headers: 431/400 or closed" \
+        '[ ! -s "$T/hdr.resp" ] || grep -Eq "^HTTP/1\.[01] (431|400) " "$T/hdr.resp"'
+    SLOW=()
+    for k in 1 2 3 4; do
+        spawn timeout 20 python3 "$H/raw_client.py" slow "$PORT" 3 0.2 >"$T/slow$k.out"
+        SLOW+=("$SPAWN_PID")
+    done
+    for k in 1 2 3 4; do wait_for_file "$T/slow$k.out" 10 || fail "slowloris client $k connects"; done
+    good "during slowloris"
+    alive=0
+    for p in "${SLOW[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+    check "slowloris clients were connected while the good one was served ($alive/4)" '[ "$alive" -ge 1 ]'
+    for p in "${SLOW[@]}"; do wait "$p"; done
+    good "after slowloris"
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SRV_PID/status")
+    check "serve peak RSS ${hwm} kB below $RSS_MAX_KB kB" '[ "$hwm" -lt "$RSS_MAX_KB" ]'
+    kill -TERM "$SRV_PID"; wait "$SRV_PID"; rc=$?
+    check "serve exits 0 on SIGTERM after the raw clients (got $rc)" '[ "$rc" = 0 ]'
+    check "no sanitizer report after the raw clients" \
+        '! grep -Eq "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$T/serve.err"'
+}
 finish
