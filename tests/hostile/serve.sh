@@ -7,6 +7,8 @@
 # headers and slowloris, while a well-behaved client is served, in bounded
 # memory.
 source "$(dirname "$0")/../lib.sh"
+# keep ASan's quarantine of freed memory small so RSS measures live memory
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 
 # start_server ARGS...: `serve --port 0 ARGS`; sets SRV_PID and URL.
 start_server() {
@@ -56,7 +58,7 @@ declare -A CASES=(
     [truncated-utf8]='b"{\"model\":\"m\",\"prompt\":\"x\xe2\x82\",\"max_tokens\":2}"'
 )
 for prof in vllm lmdeploy gateway; do
-    start_server --api "$prof" || continue
+    start_server --api "$prof" --ground-truth "$T/gt-$prof.jsonl" || continue
     for name in "${!CASES[@]}"; do
         bytes "$T/req" "${CASES[$name]}"
         post_file /v1/completions "$T/req"
@@ -68,6 +70,9 @@ for prof in vllm lmdeploy gateway; do
     check "$prof: the same body with non-ASCII text and trailing whitespace is 200" \
         '[ "$(cat "$T/status")" = 200 ]'
     kill -TERM "$SRV_PID"; wait "$SRV_PID"; rc=$?
+    n400=$(grep -c '"status":400' "$T/gt-$prof.jsonl")
+    check "$prof: the ground truth records each refused body as a 400 ($n400/${#CASES[@]})" \
+        '[ "$n400" = "${#CASES[@]}" ] && [ "$(grep -c "\"status\":200" "$T/gt-$prof.jsonl")" = 1 ]'
     check "$prof: serve exits 0 on SIGTERM (got $rc)" '[ "$rc" = 0 ]'
     check "$prof: no sanitizer report" \
         '! grep -Eq "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$T/serve.err"'
@@ -76,7 +81,6 @@ done
 # --- raw misbehaving clients against serve itself ---
 H="$ROOT/tests/hostile"
 RSS_MAX_KB=$((128 * 1024))   # peak RSS bound (VmHWM) for serve under attack
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 good() {
     bytes "$T/req" "$GOOD"
     post_file /v1/completions "$T/req"
