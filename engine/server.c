@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,6 +187,19 @@ static const route routes[] = {
     { "/metrics", "GET", EP_METRICS, A_V | A_L },
 };
 
+/* MHD_get_connection_values callback: counts the Content-Length values that
+ * differ from the first (libmicrohttpd frames the body by the first one). */
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
+                                            const char *key, const char *value)
+{
+    const char **first = cls;
+    (void)kind;
+    if (strcasecmp(key, "Content-Length")) return MHD_YES;
+    if (!*first) *first = value ? value : "";
+    else if (strcmp(*first, value ? value : "")) first[1] = "conflict";
+    return MHD_YES;
+}
+
 /* First call for a request (headers received): route, authenticate, and
  * refuse an announced body over the limit before it is sent. */
 static enum MHD_Result begin(xch *x, const char *url, const char *method)
@@ -193,6 +207,14 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
     struct server *s = x->srv;
     const char *rid = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-Request-Id");
     if (rid) snprintf(x->client_id, sizeof x->client_id, "%s", rid);
+    const char *cls[2] = {NULL, NULL};
+    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, count_content_length, cls);
+    if (cls[1]) {
+        /* RFC 9112 6.3: unrecoverable framing; answering before the body is
+         * read makes libmicrohttpd close the connection, so no byte after it
+         * is taken for another request. */
+        return server_respond_error(x, 400, "Conflicting Content-Length headers", NULL);
+    }
     const route *rt = NULL;
     int path_known = 0;
     const char *full_url = url;

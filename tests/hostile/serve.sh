@@ -97,6 +97,18 @@ start_server --api vllm && {
         timeout 20 python3 "$H/raw_client.py" send "$PORT" "$T/ml.req" "$T/ml.resp"
         check "malformed request $i ($line): no 2xx" '! grep -Eq "^HTTP/1\.[01] 2" "$T/ml.resp"'
     done
+    # Conflicting Content-Length: a 400, and the bytes after the first
+    # length's body are not taken for a second request.
+    printf 'POST /v1/completions HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 7\r\n\r\n{}12345GET /health HTTP/1.1\r\n\r\n' >"$T/cl.req"
+    timeout 20 python3 "$H/raw_client.py" send "$PORT" "$T/cl.req" "$T/cl.resp"
+    check "conflicting Content-Length: one answer, a 400 naming it" \
+        '[ "$(grep -ac "^HTTP/1" "$T/cl.resp")" = 1 ] && grep -aq "^HTTP/1.1 400" "$T/cl.resp" &&
+         grep -aq "Conflicting Content-Length" "$T/cl.resp"'
+    body='{"model":"m","prompt":"hi","max_tokens":2}'
+    printf 'POST /v1/completions HTTP/1.1\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n%s' \
+        ${#body} ${#body} "$body" >"$T/cl2.req"
+    timeout 20 python3 "$H/raw_client.py" send "$PORT" "$T/cl2.req" "$T/cl2.resp"
+    check "the same Content-Length twice is one length: 200" 'grep -aq "^HTTP/1.1 200" "$T/cl2.resp"'
     timeout 30 python3 "$H/raw_client.py" headers "$PORT" 1048576 "$T/hdr.resp" >/dev/null
     check "1 MB of headers: 431/400 or closed" \
         '[ ! -s "$T/hdr.resp" ] || grep -Eq "^HTTP/1\.[01] (431|400) " "$T/hdr.resp"'
