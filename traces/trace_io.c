@@ -170,7 +170,7 @@ trace_writer *trace_writer_open(const char *path, const cJSON *header, int level
     if (!z) return NULL;
     trace_writer *w = xcalloc(1, sizeof *w);
     w->z = z;
-    char *h = cJSON_PrintUnformatted(header);
+    char *h = jsonw_print(header, 0);
     int rc = zio_writer_write(z, h, strlen(h));
     if (!rc) rc = zio_writer_write(z, "\n", 1);
     cJSON_free(h);

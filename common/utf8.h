@@ -1,0 +1,17 @@
+/* utf8.h — UTF-8 validity, the one owner of the rule (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). Every JSON writer
+ * of the project checks bytes with it before they become a JSON string. */
+#ifndef SAGELLM_UTF8_H
+#define SAGELLM_UTF8_H
+
+#include <stddef.h>
+
+/* Length (1..4) of the valid UTF-8 sequence that starts s (n > 0 bytes
+ * available), or 0 when the bytes at s are not one. NUL counts as a valid
+ * one-byte sequence. */
+size_t utf8_seq_len(const char *s, size_t n);
+
+/* 1 when all n bytes of s are valid UTF-8 (NUL bytes allowed), else 0. */
+int utf8_valid(const char *s, size_t n);
+
+#endif
