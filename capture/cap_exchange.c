@@ -3,6 +3,7 @@
  * still makes one line), or with --redact the prompt's estimated length and
  * the hashes of its 512-token blocks; and `orig`, what the server did. */
 #include "capture/cap_exchange.h"
+#include "common/b64.h"
 #include "common/header_rule.h"
 #include "common/jsonw.h"
 #include "common/rng.h"
@@ -224,13 +225,16 @@ static const char *target_path(const char *url, size_t *n)
 }
 
 /* After the body's compact text (out from at on): the bytes as the client
- * sent them, when they differ from it, so replay can send them exactly;
- * only valid UTF-8 can be a JSON string, so other bytes are noted. */
+ * sent them, when they differ from it, so replay can send them exactly:
+ * as text (body_raw) when they are UTF-8 without NUL bytes, else as base64
+ * (body_b64), since a JSON string can carry neither byte-exact. */
 static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
 {
     if (out->len - at == raw->len && !memcmp(out->buf + at, raw->buf, raw->len)) return;
     if (!import_rec_utf8_ok(raw->buf, raw->len)) {
-        sb_adds(out, ",\"body_raw_omitted\":\"invalid utf-8\"");
+        sb_adds(out, ",\"body_b64\":\"");
+        b64_encode(out, raw->buf, raw->len);
+        sb_addc(out, '"');
         return;
     }
     sb_adds(out, ",\"body_raw\":");

@@ -10,6 +10,7 @@
  * curl_multi_wakeup. */
 #include "capture/capture_proxy.h"
 #include "common/util.h"
+#include "common/url_mask.h"
 
 #include <microhttpd.h>
 #include <curl/curl.h>
@@ -467,8 +468,10 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
     }
     if (!q->headers_done) {
         char msg[CURL_ERROR_SIZE + 64];
-        snprintf(msg, sizeof msg, "upstream %s: %s", px->upstream,
+        char *up = url_mask(px->upstream);   /* the client never sees its password */
+        snprintf(msg, sizeof msg, "upstream %s: %s", up,
                  q->errbuf[0] ? q->errbuf : curl_easy_strerror(q->res));
+        free(up);
         pthread_mutex_unlock(&q->mu);
         q->state = Q_RESPONDING;
         return respond_text(q->conn, 502, msg);

@@ -4,6 +4,8 @@
  * ends (end of file, --duration, --max-requests, SIGINT/SIGTERM), then
  * finishes the trace and prints the statistics. See docs/capture.md. */
 #include "cli/cli.h"
+#include "common/jsonw.h"
+#include "common/url_mask.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -323,7 +325,7 @@ static int report(const copts *o, capture_report *r)
     }
     if (!o->stats) return 0;
     cJSON *j = capture_report_json(r);
-    char *s = cJSON_Print(j);
+    char *s = jsonw_print(j, 1);
     cJSON_Delete(j);
     strbuf b = {0};
     sb_printf(&b, "%s\n", s);
@@ -345,7 +347,9 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->file) cJSON_AddStringToObject(h, "file", o->file);
     if (o->proxy) {
         cJSON_AddStringToObject(h, "proxy", o->proxy);
-        cJSON_AddStringToObject(h, "upstream", o->upstream);
+        char *up = url_mask(o->upstream);   /* never the upstream's password or query values */
+        cJSON_AddStringToObject(h, "upstream", up);
+        free(up);
         /* The trust and protocol settings that applied, never a key. */
         if (o->http_given || !strncmp(o->upstream, "https://", 8)) http_opts_describe(&o->http, h);
     }
@@ -496,7 +500,11 @@ static int run_proxy(const copts *o, int sfd)
         msg_err("capture: %s", err);
         return err_to_exit(rc);
     }
-    if (!o->quiet) fprintf(stderr, "sagellm-bench capture: proxy on %s -> %s\n", capture_proxy_url(px), o->upstream);
+    if (!o->quiet) {
+        char *up = url_mask(o->upstream);
+        fprintf(stderr, "sagellm-bench capture: proxy on %s -> %s\n", capture_proxy_url(px), up);
+        free(up);
+    }
     char portbuf[32];
     snprintf(portbuf, sizeof portbuf, "%d\n", capture_proxy_port(px));
     int exitc = EXIT_OK;

@@ -4,6 +4,7 @@
  * comparable, and the original system's timings beside the replay's for
  * captured traces (analysis/compare.h). */
 #include "cli/cli.h"
+#include "common/jsonw.h"
 #include "analysis/compare.h"
 #include "common/parse.h"
 
@@ -146,7 +147,7 @@ static int run_compare(int argc, char **argv)
             exitc = err_to_exit(rc);
         } else {
             if (!strcmp(format, "json")) {
-                char *s = cJSON_Print(doc);
+                char *s = jsonw_print(doc, 1);
                 printf("%s\n", s);
                 cJSON_free(s);
             } else if (!strcmp(format, "csv")) {

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "clients/base_url.h"
 #include "common/parse.h"
+#include "common/url_mask.h"
 #include "replay/replay.h"
 
 #include <errno.h>
@@ -117,7 +118,8 @@ static int dur_ms(const char *s, int64_t *ms)
     return 0;
 }
 
-/* The command line for run.json, with the API key and auth headers masked. */
+/* The command line for run.json, with the API key and auth headers masked,
+ * and in every URL its credentials and query values (url_mask). */
 static char *safe_cmdline(int argc, char **argv)
 {
     strbuf b = {0};
@@ -136,7 +138,7 @@ static char *safe_cmdline(int argc, char **argv)
         else if (!strcmp(a, "--header") && i + 1 < argc && (strcasestr(argv[i + 1], "auth") ||
                  strcasestr(argv[i + 1], "key") || strcasestr(argv[i + 1], "cookie") ||
                  strcasestr(argv[i + 1], "token"))) mask_next = 1;
-        sb_adds(&b, a);
+        url_mask_add(&b, a, strlen(a));
     }
     return b.buf;
 }

@@ -3,6 +3,7 @@
  * errors by class, the send-lag verdict, per-group tables and a time
  * series, as text, JSON, Markdown or CSV (analysis/report.h). */
 #include "cli/cli.h"
+#include "common/jsonw.h"
 #include "analysis/report.h"
 #include "common/parse.h"
 
@@ -120,7 +121,7 @@ static int run_report(int argc, char **argv)
     }
     cJSON *rep = report_json(r, &rp);
     if (!strcmp(format, "json")) {
-        char *s = cJSON_Print(rep);
+        char *s = jsonw_print(rep, 1);
         printf("%s\n", s);
         cJSON_free(s);
     } else if (!strcmp(format, "csv")) {

@@ -3,6 +3,7 @@
  * cmd_trace_synth.c). Each subcommand but sort streams its input: memory
  * does not grow with the trace; sort holds every record. */
 #include "cli/cli.h"
+#include "common/jsonw.h"
 #include "cli/cmd_trace_synth.h"
 #include "cli/cmd_trace_sessionize.h"
 #include "cli/trace_rewrite.h"
@@ -274,7 +275,7 @@ static int run_inspect(int argc, char **argv)
     cJSON *res = trace_inspect(argv[optind], flags, err, sizeof err);
     if (!res) return fail(ERR_INPUT, err);
     if (json) {
-        char *s = cJSON_Print(res);
+        char *s = jsonw_print(res, 1);
         printf("%s\n", s);
         cJSON_free(s);
     } else {

@@ -1,6 +1,7 @@
 /* main.c — sagellm-bench entry point: dispatches to subcommands. */
 #include "cli/cli.h"
 #include "clients/http_opts.h"
+#include "common/url_mask.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,9 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "sagellm-bench %s: %s\nusage: %s\n", cmd, msg, usage);
+    char *safe = url_mask(msg);   /* a URL echoed back shows no password or query value */
+    fprintf(stderr, "sagellm-bench %s: %s\nusage: %s\n", cmd, safe, usage);
+    free(safe);
     return EXIT_USAGE;
 }
 

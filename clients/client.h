@@ -89,7 +89,7 @@ typedef struct client_request {
      * edits is a JSON array of the top-level fields that differ from the
      * captured body (`[]` when none), or `null` for a synthesised body;
      * body_exact is 1 when a captured body was sent unchanged (its
-     * `body_raw` bytes when the record has them). */
+     * `body_b64` or `body_raw` bytes when the record has them). */
     strbuf edits;
     int body_exact;
 } client_request;
@@ -194,7 +194,8 @@ void openai_error_message(const client *c, int status, const char *data, size_t 
 int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_t len);
 /* Finishes a body built for r by openai_build: notes in out->edits which
  * fields differ from the record's captured body, and writes out->body:
- * the record's `body_raw` text when nothing differs and it has one, else
+ * the record's exact bytes (body_b64 decoded, or body_raw) when nothing
+ * differs and it has them, else
  * the body serialised. Frees body. */
 void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out);
 void openai_release(const client *c, void *state);

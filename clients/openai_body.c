@@ -6,7 +6,8 @@
  * other than the record's), streaming (--stream on|off), the output length
  * (vllm/lmdeploy forcing). openai_finish_body compares the result with the
  * captured body, notes each top-level field that differs, and sends the
- * record's exact captured bytes (`body_raw`) when nothing does.
+ * record's exact captured bytes (`body_b64` decoded, or `body_raw`) when
+ * nothing does.
  *
  * Facts about the servers relied on here:
  * - vLLM prefers max_completion_tokens over max_tokens on chat
@@ -23,6 +24,9 @@
  *   build_serving_generation_config: max_completion_tokens first). */
 #include "clients/client.h"
 #include "traces/prompt.h"
+#include "common/b64.h"
+#include "common/jsonw.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,24 +258,52 @@ static void note_edits(const cJSON *orig, const cJSON *sent, strbuf *edits)
     }
 }
 
+/* The record's exact captured bytes into out: body_b64 decoded, else
+ * body_raw's text. Returns 1 when it has them (and they decode), else 0. */
+static int captured_bytes(const trace_rec *r, strbuf *out)
+{
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(r->json, "body_b64");
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(r->json, "body_raw");
+    if (cJSON_IsString(b64))
+        return b64_decode(out, b64->valuestring, strlen(b64->valuestring)) == 0;
+    if (cJSON_IsString(raw)) {
+        sb_adds(out, raw->valuestring);
+        return 1;
+    }
+    return 0;
+}
+
+/* The captured bytes parsed as the trace's body was made from them: bytes
+ * that are not UTF-8 become U+FFFD as capture wrote them (jsonw), so an
+ * unchanged body compares equal. NULL when they are not a JSON object. */
+static cJSON *captured_reference(const strbuf *bytes)
+{
+    cJSON *doc = cJSON_ParseWithLength(bytes->buf ? bytes->buf : "", bytes->len);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    if (utf8_valid(bytes->buf, bytes->len)) return doc;
+    strbuf t = {0};
+    jsonw_append(&t, doc);
+    cJSON_Delete(doc);
+    doc = cJSON_ParseWithLength(t.buf, t.len);
+    sb_free(&t);
+    return doc;
+}
+
 void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out)
 {
     sb_clear(&out->body);
     sb_clear(&out->edits);
     out->body_exact = 0;
-    const cJSON *raw = r->body ? cJSON_GetObjectItemCaseSensitive(r->json, "body_raw") : NULL;
+    strbuf bytes = {0};
     cJSON *parsed = NULL;
     const cJSON *orig = r->body;
-    if (cJSON_IsString(raw)) {
-        /* The captured bytes are the reference: a body changed since it was
-         * read (a dependent session's reply) then shows as an edit. */
-        const char *end = NULL;
-        parsed = cJSON_ParseWithLengthOpts(raw->valuestring, strlen(raw->valuestring), &end, 0);
-        if (cJSON_IsObject(parsed)) orig = parsed;
-        else raw = NULL;
-    } else {
-        raw = NULL;
-    }
+    /* The captured bytes are the reference: a body changed since it was
+     * read (a dependent session's reply) then shows as an edit. */
+    if (r->body && captured_bytes(r, &bytes)) parsed = captured_reference(&bytes);
+    if (parsed) orig = parsed;
     if (!orig) {
         sb_adds(&out->edits, "null");
     } else {
@@ -280,13 +312,14 @@ void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out)
         sb_addc(&out->edits, ']');
         out->body_exact = out->edits.len == 2 && openai_body_captured(r);
     }
-    if (out->body_exact && raw) {
-        sb_adds(&out->body, raw->valuestring);
+    if (out->body_exact && parsed) {
+        sb_add(&out->body, bytes.buf, bytes.len);   /* byte for byte, NULs included */
     } else {
         char *s = cJSON_PrintUnformatted(body);
         sb_adds(&out->body, s);
         cJSON_free(s);
     }
+    sb_free(&bytes);
     cJSON_Delete(parsed);
     cJSON_Delete(body);
 }

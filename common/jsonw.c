@@ -1,5 +1,6 @@
 /* jsonw.c — see jsonw.h. */
 #include "common/jsonw.h"
+#include "common/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -70,6 +71,72 @@ void jsonw_append(strbuf *b, const cJSON *v)
         sb_adds(b, "null");
         break;
     }
+}
+
+/* 1 when s is NULL or valid UTF-8. */
+static int str_ok(const char *s)
+{
+    return !s || utf8_valid(s, strlen(s));
+}
+
+/* 1 when every string and key in the list v (and below) is valid UTF-8. */
+static int tree_ok(const cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (!str_ok(v->string)) return 0;
+        if (cJSON_IsString(v) && !str_ok(v->valuestring)) return 0;
+        if (v->child && !tree_ok(v->child)) return 0;
+    }
+    return 1;
+}
+
+/* The valid UTF-8 form of s (bad bytes as U+FFFD), a cJSON allocation. */
+static char *fixed(const char *s)
+{
+    strbuf b = {0};
+    sb_json_str(&b, s, strlen(s));
+    cJSON *j = cJSON_ParseWithLength(b.buf, b.len);   /* back from JSON text to bytes */
+    sb_free(&b);
+    char *out = NULL;
+    if (cJSON_IsString(j)) {
+        out = j->valuestring;
+        j->valuestring = NULL;
+    }
+    cJSON_Delete(j);
+    return out;
+}
+
+/* Replaces every string and key in the list v that is not valid UTF-8. */
+static void tree_fix(cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (!str_ok(v->string) && !(v->type & cJSON_StringIsConst)) {
+            char *f = fixed(v->string);
+            if (f) {
+                cJSON_free(v->string);
+                v->string = f;
+            }
+        }
+        if (cJSON_IsString(v) && !str_ok(v->valuestring) && !(v->type & cJSON_IsReference)) {
+            char *f = fixed(v->valuestring);
+            if (f) {
+                cJSON_free(v->valuestring);
+                v->valuestring = f;
+            }
+        }
+        tree_fix(v->child);
+    }
+}
+
+char *jsonw_print(const cJSON *v, int pretty)
+{
+    if (!v || ((!cJSON_IsString(v) || str_ok(v->valuestring)) && tree_ok(v->child)))
+        return pretty ? cJSON_Print(v) : cJSON_PrintUnformatted(v);
+    cJSON *copy = cJSON_Duplicate(v, 1);   /* a new item: no siblings */
+    tree_fix(copy);
+    char *s = pretty ? cJSON_Print(copy) : cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return s;
 }
 
 cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop)

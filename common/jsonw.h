@@ -3,7 +3,8 @@
  * usual case: times, counts, ids) print directly instead of through
  * "%1.15g" and a read-back check. Other numbers print as cJSON prints them
  * ("%1.15g", or "%1.17g" when that does not read back the same); NaN and
- * infinities as null; strings escaped as JSON requires. */
+ * infinities as null; strings escaped as JSON requires, always valid
+ * UTF-8 (see sb_json_str). */
 #ifndef SAGELLM_JSONW_H
 #define SAGELLM_JSONW_H
 
@@ -12,6 +13,12 @@
 
 /* Appends v as compact JSON to b. */
 void jsonw_append(strbuf *b, const cJSON *v);
+
+/* cJSON_Print (pretty) or cJSON_PrintUnformatted of v, except that every
+ * string (value or key) that is not valid UTF-8 is printed with each bad
+ * byte as U+FFFD, as sb_json_str does: cJSON prints such bytes raw, which
+ * strict JSON readers reject. The caller frees the text with cJSON_free. */
+char *jsonw_print(const cJSON *v, int pretty);
 
 /* Parses s (n bytes, not necessarily NUL-terminated) as exactly one JSON
  * value: NULL when it is invalid or followed by anything but spaces, tabs

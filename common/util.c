@@ -1,5 +1,7 @@
 /* util.c — see util.h. */
 #include "common/util.h"
+#include "common/url_mask.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,9 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char line[4096];
     vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "sagellm-bench: %s%s\n", prefix, line);
+    char *safe = url_mask(line);   /* no message shows a URL's password or query values */
+    fprintf(stderr, "sagellm-bench: %s%s\n", prefix, safe);
+    free(safe);
 }
 
 void msg_err(const char *fmt, ...)
@@ -162,12 +166,26 @@ void sb_json_str(strbuf *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     sb_reserve(b, n + 2);
     b->buf[b->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t run = 0, i = 0;
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x80) {
+            size_t k = utf8_seq_len(s + i, n - i);
+            if (k) {
+                i += k;
+                continue;
+            }
+            sb_add(b, s + run, i - run);
+            sb_add(b, "\xef\xbf\xbd", 3);   /* U+FFFD for a byte that is not UTF-8 */
+            run = ++i;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
         sb_add(b, s + run, i - run);
-        run = i + 1;
+        run = ++i;
         char esc[7] = { '\\', 0 };
         switch (c) {
         case '"': esc[1] = '"'; break;

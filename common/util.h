@@ -34,9 +34,10 @@ int err_to_exit(int err);
 /* Formats into buf (always NUL-terminated, truncated if needed). */
 void errf(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-/* Prints "sagellm-bench: MESSAGE\n" to stderr. */
+/* Prints "sagellm-bench: MESSAGE\n" to stderr, with every URL in MESSAGE
+ * masked by url_mask (credentials and query values hidden). */
 void msg_err(const char *fmt, ...) PRINTF_LIKE(1, 2);
-/* Prints "sagellm-bench: warning: MESSAGE\n" to stderr. */
+/* Prints "sagellm-bench: warning: MESSAGE\n" to stderr, masked the same way. */
 void msg_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* Allocation that never returns NULL: on failure prints and aborts. */
@@ -64,7 +65,9 @@ void sb_addc(strbuf *b, char c);
 void sb_printf(strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void sb_clear(strbuf *b);
 /* Appends s (n bytes) as a JSON string literal, quotes included; control
- * characters escaped, invalid UTF-8 passed through as is. */
+ * characters (NUL too) escaped, and each byte that does not belong to a
+ * valid UTF-8 sequence written as U+FFFD, so the result is always valid
+ * UTF-8 JSON (lossy for such bytes: keep them elsewhere, e.g. base64). */
 void sb_json_str(strbuf *b, const char *s, size_t n);
 void sb_free(strbuf *b);
 

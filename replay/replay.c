@@ -5,6 +5,7 @@
  * The main thread does no I/O on the hot path: it waits for signals and
  * prints progress. */
 #include "replay/replay_int.h"
+#include "common/jsonw.h"
 #include "replay/server_probe.h"
 #include "analysis/runlog.h"
 #include "analysis/summary.h"
@@ -12,6 +13,7 @@
 #include "traces/trace_io.h"
 #include "common/parse.h"
 #include "common/util.h"
+#include "common/url_mask.h"
 
 #include <errno.h>
 #include <math.h>
@@ -95,16 +97,12 @@ static void file_digest(const char *path, char *out, size_t len)
     snprintf(out, len, "fnv1a64:%016llx:%llu", (unsigned long long)h, (unsigned long long)n);
 }
 
-/* The URL without user:password@ (credentials never land in run.json). */
+/* The URL as run.json may hold it: credentials and query values masked. */
 static void safe_url(const char *url, char *out, size_t len)
 {
-    const char *s = strstr(url, "://");
-    const char *host = s ? s + 3 : url;
-    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (at && (!slash || at < slash))
-        snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
-    else
-        snprintf(out, len, "%s", url);
+    char *m = url_mask(url);
+    snprintf(out, len, "%s", m);
+    free(m);
 }
 
 /* ---- progress ---- */
@@ -171,7 +169,7 @@ static int write_json_file(const char *dir, const char *name, const cJSON *obj, 
     strbuf p = {0}, t = {0};
     sb_printf(&p, "%s/%s", dir, name);
     sb_printf(&t, "%s.tmp", p.buf);
-    char *s = cJSON_Print(obj);
+    char *s = jsonw_print(obj, 1);
     FILE *f = fopen(t.buf, "w");
     int rc = 0;
     if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(t.buf, p.buf) < 0) {

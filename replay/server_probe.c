@@ -3,6 +3,7 @@
  * /metrics scraper thread that samples the server's Prometheus metrics into
  * DIR/server_metrics.jsonl. */
 #include "replay/server_probe.h"
+#include "common/jsonw.h"
 #include "common/util.h"
 
 #include <curl/curl.h>
@@ -208,7 +209,7 @@ static void *scrape_main(void *arg)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "t_ns", (double)(t - s->t0));
             cJSON_AddItemToObject(o, "metrics", parse_prom(b.buf ? b.buf : ""));
-            char *line = cJSON_PrintUnformatted(o);
+            char *line = jsonw_print(o, 0);
             fprintf(s->f, "%s\n", line);
             fflush(s->f);
             cJSON_free(line);

@@ -1,5 +1,6 @@
 /* import_rec.c — see import_rec.h. */
 #include "traces/import_rec.h"
+#include "common/utf8.h"
 #include "traces/trace.h"
 #include "common/zio.h"
 
@@ -96,34 +97,9 @@ int import_rec_parse_decimal(const char *s, size_t n, int scale, int64_t max, in
     return 0;
 }
 
-int import_rec_utf8_ok(const char *str, size_t n)
+int import_rec_utf8_ok(const char *s, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            if (c == 0) return 0;
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07;
-        else return 0;
-        if (n - i <= k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
+    return !memchr(s, 0, n) && utf8_valid(s, n);
 }
 
 void import_rec_describe(char *buf, size_t len, const char *s, size_t n)

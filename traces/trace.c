@@ -1,5 +1,7 @@
 /* trace.c — parsing and validation of trace records and headers. */
 #include "traces/trace.h"
+#include "common/b64.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -78,6 +80,34 @@ void trace_rec_move(trace_rec *dst, trace_rec *src)
     if (src->parent == src->parentbuf) dst->parent = dst->parentbuf;
     memset(src, 0, sizeof *src);
     trace_rec_clear(src);
+}
+
+/* The record's exact captured bytes, when it has them: body_raw (their
+ * text) or body_b64 (their base64, for bytes that are not UTF-8 or hold a
+ * NUL), never both, beside a body; body_b64 must decode, within
+ * TRACE_MAX_BODY_BYTES, to a JSON object. */
+static int check_body_bytes(const cJSON *obj, const cJSON *body, char *err, size_t errlen)
+{
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(obj, "body_raw");
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(obj, "body_b64");
+    if (raw && !cJSON_IsString(raw))
+        return bad(err, errlen, "body_raw", "a string (the body's exact text)", raw);
+    if (!b64) return 0;
+    if (!cJSON_IsString(b64))
+        return bad(err, errlen, "body_b64", "a string (base64 of the body's exact bytes)", b64);
+    if (raw) return bad(err, errlen, "body_b64", "no body_raw beside it (one exact form per record)", raw);
+    if (!body) return bad(err, errlen, "body", "a JSON object beside body_b64", NULL);
+    size_t n = strlen(b64->valuestring);
+    if (n / 4 * 3 > TRACE_MAX_BODY_BYTES)
+        return bad(err, errlen, "body_b64", "at most 64 MiB once decoded", b64);
+    strbuf d = {0};
+    int rc = b64_decode(&d, b64->valuestring, n);
+    cJSON *doc = rc ? NULL : cJSON_ParseWithLength(d.buf ? d.buf : "", d.len);
+    sb_free(&d);
+    if (rc) rc = bad(err, errlen, "body_b64", "padded base64 (RFC 4648)", b64);
+    else if (!cJSON_IsObject(doc)) rc = bad(err, errlen, "body_b64", "the base64 of a JSON object", b64);
+    cJSON_Delete(doc);
+    return rc;
 }
 
 int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
@@ -175,6 +205,8 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
     if (!r->body && r->input_tokens < 0)
         return bad(err, errlen, "input_tokens",
                    "a non-negative integer (a record needs \"body\" or \"input_tokens\")", NULL);
+    int rc = check_body_bytes(obj, r->body, err, errlen);
+    if (rc) return rc;
     if (r->hash_ids) {
         if (!r->block_size) r->block_size = default_block;
         if (!r->block_size)
@@ -187,6 +219,15 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
 int trace_rec_parse(trace_rec *r, const char *line, size_t len,
                     int64_t default_block, char *err, size_t errlen)
 {
+    if (!utf8_valid(line, len)) {
+        trace_rec_clear(r);
+        size_t at = 0;
+        while (at < len && utf8_seq_len(line + at, len - at)) at += utf8_seq_len(line + at, len - at);
+        errf(err, errlen, "invalid UTF-8 at column %zu (byte 0x%02x): a trace is UTF-8 JSON "
+             "(bytes that are not UTF-8 belong base64-encoded in body_b64)", at + 1,
+             (unsigned)(unsigned char)line[at]);
+        return ERR_INPUT;
+    }
     const char *end = NULL;
     cJSON *obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
     if (!obj) {

@@ -14,6 +14,8 @@
 #define TRACE_VERSION 1
 /* Largest t_us accepted: 2^53 µs (cJSON stores numbers as doubles). */
 #define TRACE_MAX_T_US (INT64_C(1) << 53)
+/* The largest body a record's body_b64 may decode to (capture's own cap). */
+#define TRACE_MAX_BODY_BYTES ((size_t)64 << 20)
 
 typedef struct trace_rec {
     int64_t t_us;            /* arrival offset from the trace start */

@@ -2,6 +2,7 @@
 #include "traces/trace_io.h"
 #include "common/util.h"
 #include "common/jsonw.h"
+#include "common/utf8.h"
 #include "common/zio.h"
 
 #include <math.h>
@@ -37,7 +38,14 @@ trace_reader *trace_reader_open(const char *path, unsigned flags, char *err, siz
     }
     char msg[512];
     const char *end = NULL;
-    cJSON *h = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    int utf8_ok = utf8_valid(line, len);
+    cJSON *h = utf8_ok ? cJSON_ParseWithLengthOpts(line, len, &end, 0) : NULL;
+    if (!utf8_ok) {
+        errf(err, errlen, "%s:1: invalid UTF-8 in the header line (a trace is UTF-8 JSON)",
+             zio_reader_path(z));
+        zio_reader_close(z);
+        return NULL;
+    }
     if (!h) {
         errf(err, errlen, "%s:1: invalid JSON in the header line (expected a trace header "
              "object with \"format\": \"%s\"; import other formats with "
@@ -170,7 +178,7 @@ trace_writer *trace_writer_open(const char *path, const cJSON *header, int level
     if (!z) return NULL;
     trace_writer *w = xcalloc(1, sizeof *w);
     w->z = z;
-    char *h = cJSON_PrintUnformatted(header);
+    char *h = jsonw_print(header, 0);
     int rc = zio_writer_write(z, h, strlen(h));
     if (!rc) rc = zio_writer_write(z, "\n", 1);
     cJSON_free(h);

@@ -85,12 +85,22 @@ TEST(capture_field_body_raw)
     CHECK_STR(str_of(cJSON_GetObjectItem(r, "body"), "model"), "m");
     cJSON_Delete(r);
 
-    /* not valid UTF-8: left out, and said so */
+    /* not valid UTF-8: the exact bytes in base64, the body's text with U+FFFD */
     static const char latin1[] = "{\"model\": \"m\", \"prompt\": \"caf\xe9\"}";
     r = format_rec("/v1/completions", latin1, strlen(latin1), 0);
     REQUIRE(r);
     CHECK(!cJSON_GetObjectItem(r, "body_raw"));
-    CHECK_STR(str_of(r, "body_raw_omitted"), "invalid utf-8");
+    CHECK(!cJSON_GetObjectItem(r, "body_raw_omitted"));
+    CHECK_STR(str_of(r, "body_b64"), "eyJtb2RlbCI6ICJtIiwgInByb21wdCI6ICJjYWbpIn0=");
+    CHECK_STR(str_of(cJSON_GetObjectItem(r, "body"), "prompt"), "caf\xef\xbf\xbd");
+    cJSON_Delete(r);
+
+    /* a NUL byte inside a string (cJSON would cut the text there): base64 */
+    static const char nul[] = "{\"model\": \"m\", \"prompt\": \"a\0b\"}";
+    r = format_rec("/v1/completions", nul, sizeof nul - 1, 0);
+    REQUIRE(r);
+    CHECK(!cJSON_GetObjectItem(r, "body_raw"));
+    CHECK(cJSON_GetObjectItem(r, "body_b64") != NULL);
     cJSON_Delete(r);
 
     /* --redact keeps no text */

@@ -412,6 +412,31 @@ TEST(gateway_sends_the_captured_bytes)
     client_free(c);
 }
 
+/* Bytes that are not UTF-8 travel in body_b64: the trace's body shows
+ * U+FFFD, the wire gets the exact bytes. Base64 of
+ * {"model":"orig","messages":[{"role":"user","content":"caf\xe9"}]}
+ * (a NUL byte is checked end to end in tests/hostile/json.sh). */
+#define CAPTURED_B64 "{\"t_us\":0,\"id\":\"c2\",\"api\":\"chat\"," \
+    "\"body\":{\"model\":\"orig\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xef\xbf\xbd\"}]}," \
+    "\"body_b64\":\"eyJtb2RlbCI6Im9yaWciLCJtZXNzYWdlcyI6W3sicm9sZSI6InVzZXIiLCJjb250ZW50IjoiY2Fm6SJ9XX0=\"}"
+
+TEST(gateway_sends_body_b64_bytes)
+{
+    static const char want[] = "{\"model\":\"orig\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"}]}";
+    client_opts o;
+    opts(&o, CLIENT_STREAM_AS_SENT);
+    client *c = mko("gateway", &o);
+    client_request cr;
+    cJSON *b = build(c, CAPTURED_B64, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.edits.buf, "[]");
+    CHECK(cr.body_exact);
+    CHECK(cr.body.len == sizeof want - 1 && !memcmp(cr.body.buf, want, cr.body.len));
+    cJSON_Delete(b);
+    cr_free(&cr);
+    client_free(c);
+}
+
 TEST(gateway_edits_only_what_is_asked)
 {
     client_opts o;

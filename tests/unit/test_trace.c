@@ -98,6 +98,16 @@ TEST(trace_rec_errors_name_the_field)
     trace_rec_clear(&r);
 }
 
+TEST(trace_rec_refuses_invalid_utf8)
+{
+    trace_rec r = {0};
+    char err[512];
+    CHECK_INT(parse(&r, "{\"t_us\":5,\"id\":\"a\",\"api\":\"chat\",\"m\":\"\xc3(\",\"input_tokens\":1}", err),
+              ERR_INPUT);
+    CHECK_CONTAINS(err, "invalid UTF-8 at column 38 (byte 0xc3)");
+    trace_rec_clear(&r);
+}
+
 TEST(trace_roundtrip_keeps_unknown_fields)
 {
     const char *p = tmp("rt.jsonl.zst");
