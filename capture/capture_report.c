@@ -88,6 +88,9 @@ cJSON *capture_report_json(const capture_report *r)
         num(px, "not_llm_path", p->not_llm);
         num(px, "upstream_errors", p->upstream_errors);
         num(px, "too_large", p->too_large);
+        num(px, "rejected", p->rejected);
+        num(px, "over_buffered", p->over_buffered);
+        num(px, "timed_out", p->timed_out);
         num(px, "bytes_up", p->bytes_up);
         num(px, "bytes_down", p->bytes_down);
         num(px, "peak_active", p->peak_active);
