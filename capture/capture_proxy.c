@@ -599,6 +599,7 @@ static enum MHD_Result request_start(capture_proxy *px, preq *q, struct MHD_Conn
         return refuse(px, q, 503, "proxy body buffer full",
                       "the recording proxy holds too many request bodies (--max-buffered-mb); retry",
                       &px->st.over_buffered);
+    if (declared && declared <= px->o.max_body) sb_reserve(&q->reqbody, (size_t)declared); /* one allocation */
     return MHD_YES;
 }
 
