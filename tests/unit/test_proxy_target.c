@@ -50,5 +50,11 @@ TEST(proxy_target_url_on_the_upstream)
     CHECK(proxy_upstream_new("http://127.0.0.1:8000/x?y=1", err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "without a query");
     CHECK(proxy_upstream_new("not a url", err, sizeof err) == NULL);
+    u = proxy_upstream_new("https://[::1]", err, sizeof err);
+    REQUIRE(u);
+    url = proxy_upstream_url(u, "/v1/x", &why);
+    CHECK_STR(url, "https://[::1]/v1/x");
+    curl_free(url);
+    proxy_upstream_free(u);
     proxy_upstream_free(NULL);
 }
