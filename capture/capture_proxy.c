@@ -4,10 +4,12 @@
  * libmicrohttpd request (dropped when it completes), the libcurl transfer
  * (dropped when it ends) and the streamed response's reader (dropped when
  * the response is destroyed). The last one records the exchange and frees
- * it. Lock order: px->out_mu -> q->mu; px->mu is never held with q->mu.
+ * it. Lock order: px->out_mu -> q->mu; px->mu is never held with q->mu;
+ * the client deadlines' lock (proxy_conns) is never held with another.
  * The curl thread owns the multi handle and every easy handle; the other
  * threads ask it for changes (add, unpause, cancel) through px->mu and
- * curl_multi_wakeup. */
+ * curl_multi_wakeup. It also shuts down, every poll round (200 ms at
+ * most), the client connections past their --client-timeout deadline. */
 #include "capture/capture_proxy.h"
 #include "capture/proxy_conns.h"
 #include "capture/proxy_target.h"
