@@ -140,6 +140,16 @@ static int parse_mb(const char *opt, const char *v, uint64_t *out)
     return 0;
 }
 
+/* --client-timeout: 100ms to 24h into *ns; 0 or an exit code. */
+static int parse_client_timeout(const char *v, int64_t *ns)
+{
+    int64_t us;
+    if (parse_duration_us(v, &us) || us < 100000 || us > 86400LL * 1000000)
+        return bad("%s: expected a duration from 100ms to 24h, got '%s'", "--client-timeout", v);
+    *ns = us * 1000;
+    return 0;
+}
+
 /* The options' combinations, after parsing; 0 or an exit code. */
 static int check_args(copts *o)
 {
@@ -266,11 +276,7 @@ static int parse_args(int argc, char **argv, copts *o)
                 return bad("%s: expected a positive duration such as 30s, got '%s'", opt, optarg);
             *(c == O_DURATION ? &o->duration_ns : c == O_IDLE ? &o->idle_ns : &o->window_ns) = v * 1000;
             break;
-        case O_CLIENT_TIMEOUT:
-            if (parse_duration_us(optarg, &v) || v < 100000 || v > 86400LL * 1000000)
-                return bad("%s: expected a duration from 100ms to 24h, got '%s'", opt, optarg);
-            o->client_timeout_ns = v * 1000;
-            break;
+        case O_CLIENT_TIMEOUT: if (parse_client_timeout(optarg, &o->client_timeout_ns)) return EXIT_USAGE; break;
         case O_MAX_REQ:
             if (parse_u64(optarg, &o->max_requests) || !o->max_requests)
                 return bad("%s: expected a positive integer, got '%s'", "--max-requests", optarg);
