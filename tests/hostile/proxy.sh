@@ -19,7 +19,13 @@ start_proxy() { # NAME UPSTREAM_URL ARGS...: sets PX_NAME (port) and PXPID_NAME
     wait_for_file "$T/$name.pport" 10 || { fail "proxy $name started" "$(cat "$T/$name.err")"; return 1; }
     eval "PX_$name=$(cat "$T/$name.pport")"
 }
-stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# stop PID NAME: SIGTERM; the proxy must end as interrupted (exit 5) with no sanitizer report
+stop() {
+    kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null
+    local rc=$?
+    check "proxy $2 ends cleanly on SIGTERM (exit $rc, want 5), no sanitizer report" \
+        "[ $rc = 5 ] && ! grep -q 'Sanitizer\|runtime error' '$T/$2.err'"
+}
 
 spawn $PY "$ROOT/tests/record_server.py" "$T/up.port" "$T/up.log"
 wait_for_file "$T/up.port" 10 || fail "upstream started"
@@ -45,7 +51,7 @@ IFS= read -r -t 20 line <&3
 exec 3<&-
 check "a 300-byte header name and a header that is not UTF-8 are forwarded, not recorded" \
     "[[ '${line%$'\r'}' == 'HTTP/1.1 200'* ]]"
-stop "$PXPID_t"
+stop "$PXPID_t" t
 check "every attack target gets 400; origin-form targets are served" "$PY -c \"
 import json,sys; r=json.load(open('$T/t.out')); v=list(r.values())
 sys.exit(0 if len(v)==${#ATTACKS[@]}+2 and v[:-2]==[400]*${#ATTACKS[@]} and v[-2:]==[200,200] else 1)\""
@@ -85,7 +91,7 @@ if wait_for_file "$T/h.pport" 10; then
         '"normal_status": 200, "dropped_after": ([1-9]|1[0-9])\.' $PY "$H/proxy_client.py" slowloris "$PX_h" head 30
     expect_out "a body byte a second is dropped too" \
         '"normal_status": 200, "dropped_after": ([1-9]|1[0-9])\.' $PY "$H/proxy_client.py" slowloris "$PX_h" body 30
-    stop "$PXPID_h"
+    stop "$PXPID_h" h
     check "the dropped body is recorded as rejected at --client-timeout" \
         "grep -q '\"rejected\":\"request not whole within --client-timeout\"' '$T/h.jsonl'"
 else
@@ -99,7 +105,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 \
     start_proxy b "http://127.0.0.1:$UP" --max-body-mb 16 --max-buffered-mb 40
 base=$(awk '/^VmRSS/ {print $2}' "/proc/$PXPID_b/status")
 $PY "$H/proxy_client.py" hold "$PX_b" "$PXPID_b" 8 15 >"$T/b.out" 2>"$T/b.pyerr"
-stop "$PXPID_b"
+stop "$PXPID_b" b
 check "8 unfinished 15 MiB bodies: 2 held, the others 503 with Retry-After; a chunked one over the cap 503; a normal request 200" \
     "$PY -c \"
 import json,sys; r=json.load(open('$T/b.out'))
