@@ -85,6 +85,8 @@ void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
     if (!cap_exchange_header_kept(name, nlen)) return;
     if (x->headers.len + nlen + vlen > (64u << 10)) return;   /* bounded like the parser's limit */
     char l[128];
+    if (nlen >= sizeof l) return;                             /* a peer's bytes: never past l */
+    if (!import_rec_utf8_ok(name, nlen) || !import_rec_utf8_ok(value, vlen)) return;
     for (size_t i = 0; i < nlen; i++) l[i] = (char)tolower((unsigned char)name[i]);
     if (x->headers.len) sb_addc(&x->headers, ',');
     sb_json_str(&x->headers, l, nlen);
@@ -277,6 +279,10 @@ static void format_orig(const cap_exchange *x, const char *body_error, strbuf *o
         sb_adds(out, ",\"error\":");
         sb_json_str(out, x->error, strlen(x->error));
     }
+    if (x->rejected) {
+        sb_adds(out, ",\"rejected\":");
+        sb_json_str(out, x->rejected, strlen(x->rejected));
+    }
     if (x->req_incomplete) sb_adds(out, ",\"request_incomplete\":true");
     else if (body_error) {
         sb_adds(out, ",\"body_error\":");
@@ -351,9 +357,12 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
     if (!x->api) {
         sb_adds(out, ",\"meta\":{\"method\":");
         sb_json_str(out, x->method, strlen(x->method));
-        sb_adds(out, ",\"path\":");
         const char *u = x->url ? x->url : "";
-        sb_json_str(out, u, strcspn(u, "?#"));   /* a query string may carry a key */
+        size_t ul = strcspn(u, "?#");           /* a query string may carry a key */
+        if (import_rec_utf8_ok(u, ul)) {        /* a client's bytes: JSON needs UTF-8 */
+            sb_adds(out, ",\"path\":");
+            sb_json_str(out, u, ul);
+        }
         sb_addc(out, '}');
     }
 

@@ -65,6 +65,7 @@ typedef struct cap_exchange {
     resp_scan scan;
     const char *incomplete;           /* NULL, or a CAP_INC_* reason */
     char *error;                      /* proxy: the upstream transfer's error text (malloc'd), or NULL */
+    const char *rejected;             /* proxy: why it refused the request (static text), or NULL */
     const char *key_header;           /* the session header's name (its owner's), or NULL */
     char *key_value;                  /* that header's value as sent (malloc'd), or NULL */
     int req_incomplete;               /* the request was not seen whole */
@@ -98,7 +99,9 @@ const char *cap_exchange_api_of(const char *url);
  * Expect, Keep-Alive, TE, Upgrade, Proxy-*). */
 int cap_exchange_header_kept(const char *name, size_t len);
 
-/* Adds a request header to x->headers when kept (name lower-cased); keeps
+/* Adds a request header to x->headers when kept (name lower-cased; names
+ * of 128 bytes or more and names or values that are not UTF-8 are left
+ * out); keeps
  * the value of x->key_header (any case) whether or not it is kept. */
 void cap_exchange_add_header(cap_exchange *x, const char *name, size_t nlen,
                              const char *value, size_t vlen);

@@ -4,11 +4,15 @@
  * libmicrohttpd request (dropped when it completes), the libcurl transfer
  * (dropped when it ends) and the streamed response's reader (dropped when
  * the response is destroyed). The last one records the exchange and frees
- * it. Lock order: px->out_mu -> q->mu; px->mu is never held with q->mu.
+ * it. Lock order: px->out_mu -> q->mu; px->mu is never held with q->mu;
+ * the client deadlines' lock (proxy_conns) is never held with another.
  * The curl thread owns the multi handle and every easy handle; the other
  * threads ask it for changes (add, unpause, cancel) through px->mu and
- * curl_multi_wakeup. */
+ * curl_multi_wakeup. It also shuts down, every poll round (200 ms at
+ * most), the client connections past their --client-timeout deadline. */
 #include "capture/capture_proxy.h"
+#include "capture/proxy_conns.h"
+#include "capture/proxy_target.h"
 #include "common/util.h"
 #include "common/url_mask.h"
 
@@ -43,7 +47,10 @@ typedef struct preq {
     int recorded_path;                 /* an LLM path (or --all-paths) */
     strbuf reqbody;                    /* the body to forward (MHD thread, then curl's) */
     int too_large;
+    int over_buffered;                 /* the proxy-wide body cap was reached: 503 */
+    size_t reserved;                   /* bytes counted in px->buffered for reqbody */
     char *url;                         /* raw request target */
+    char *fwd_url;                     /* the upstream URL built from it (curl_free) */
     struct curl_slist *hdrs;
     CURL *easy;                        /* curl thread */
     /* under mu */
@@ -65,6 +72,9 @@ typedef struct preq {
 struct capture_proxy {
     capture_proxy_opts o;
     char *upstream;
+    proxy_upstream *up;                /* the upstream, parsed (read only) */
+    proxy_conns *conns;                /* client connections' deadlines */
+    _Atomic size_t buffered;           /* request body bytes held or promised, all requests */
     char url[300];
     int port;
     struct MHD_Daemon *d;
@@ -155,8 +165,10 @@ static void unref(preq *q)
     curl_slist_free_all(q->hdrs);
     curl_slist_free_all(q->fwd);
     sb_free(&q->reqbody);
+    atomic_fetch_sub(&px->buffered, q->reserved);
     sb_free(&q->buf);
     free(q->url);
+    curl_free(q->fwd_url);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }
@@ -263,6 +275,9 @@ static void transfer_done(capture_proxy *px, preq *q, CURLcode res)
 {
     int64_t t = now_cap(px);
     curl_multi_remove_handle(px->multi, q->easy);
+    sb_free(&q->reqbody);                       /* libcurl is done with it */
+    atomic_fetch_sub(&px->buffered, q->reserved);
+    q->reserved = 0;
     pthread_mutex_lock(&q->mu);
     q->finished = 1;
     q->res = res;
@@ -308,6 +323,12 @@ static void *curl_thread(void *arg)
             if (cancel) transfer_done(px, q, CURLE_ABORTED_BY_CALLBACK);
             else if (unpause) curl_easy_pause(q->easy, CURLPAUSE_CONT);
             unref(q);                           /* the list's reference */
+        }
+        unsigned reaped = proxy_conns_reap(px->conns, now_mono_ns());
+        if (reaped) {
+            pthread_mutex_lock(&px->out_mu);
+            px->st.timed_out += reaped;
+            pthread_mutex_unlock(&px->out_mu);
         }
         int running = 0;
         curl_multi_perform(px->multi, &running);
@@ -373,7 +394,10 @@ static enum MHD_Result add_req_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *msg)
+/* Queues a JSON error response; with retry_after, a Retry-After header of
+ * that many seconds. */
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *msg,
+                                    unsigned retry_after)
 {
     strbuf b = {0};
     sb_adds(&b, "{\"error\":{\"message\":");
@@ -383,6 +407,11 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, c
     sb_free(&b);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -392,11 +421,8 @@ static int start_transfer(capture_proxy *px, preq *q, const char *method)
 {
     CURL *e = curl_easy_init();
     if (!e) return -1;
-    strbuf u = {0};
-    sb_printf(&u, "%s%s", px->upstream, q->url);
-    curl_easy_setopt(e, CURLOPT_URL, u.buf);
-    http_opts_apply(e, &px->o.http, u.buf);
-    sb_free(&u);
+    curl_easy_setopt(e, CURLOPT_URL, q->fwd_url);
+    http_opts_apply(e, &px->o.http, q->fwd_url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(px->o.connect_timeout_ns / 1000000));
@@ -474,7 +500,7 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
         free(up);
         pthread_mutex_unlock(&q->mu);
         q->state = Q_RESPONDING;
-        return respond_text(q->conn, 502, msg);
+        return respond_text(q->conn, 502, msg, 0);
     }
     uint64_t size = q->clen >= 0 && !q->cenc[0] ? (uint64_t)q->clen : MHD_SIZE_UNKNOWN;
     if (q->clen >= 0 && q->cenc[0]) size = (uint64_t)q->clen;
@@ -502,6 +528,129 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
     return ret;
 }
 
+/* Counts n more body bytes of q in px->buffered; -1 (nothing counted)
+ * when that would pass max_buffered. MHD thread. */
+static int buf_reserve(capture_proxy *px, preq *q, size_t n)
+{
+    size_t cur = atomic_load(&px->buffered);
+    do {
+        if (n > px->o.max_buffered || cur > px->o.max_buffered - n) return -1;
+    } while (!atomic_compare_exchange_weak(&px->buffered, &cur, cur + n));
+    q->reserved += n;
+    return 0;
+}
+
+/* Drops the body held so far (over a cap): the rest is read and discarded. */
+static void drop_body(capture_proxy *px, preq *q)
+{
+    sb_free(&q->reqbody);
+    atomic_fetch_sub(&px->buffered, q->reserved);
+    q->reserved = 0;
+}
+
+/* Refuses q without forwarding it: answers status with msg (503s with
+ * Retry-After); the record, if it has one, gets orig.status and
+ * orig.rejected = reason. counter is one of px->st's. */
+static enum MHD_Result refuse(capture_proxy *px, preq *q, unsigned status, const char *reason,
+                              const char *msg, uint64_t *counter)
+{
+    pthread_mutex_lock(&q->mu);
+    q->finished = 1;
+    q->x->status = (int)status;
+    q->x->rejected = reason;
+    q->x->resp_started = status == 413;         /* as before: a 413 record counts 0 output tokens */
+    if (!q->x->req_done) q->x->req_incomplete = 1;
+    if (status == 413 || status == 503) {
+        q->x->incomplete = CAP_INC_MEMORY;
+        q->x->body_dropped = 1;
+    }
+    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_lock(&px->out_mu);
+    (*counter)++;
+    pthread_mutex_unlock(&px->out_mu);
+    q->state = Q_RESPONDING;
+    return respond_text(q->conn, status, msg, status == 503 ? 1 : 0);
+}
+
+/* The request's headers are in: record or not, check the target and build
+ * the upstream URL, count a declared body against max_buffered. */
+static enum MHD_Result request_start(capture_proxy *px, preq *q, struct MHD_Connection *c,
+                                     const char *method)
+{
+    q->state = Q_BODY;
+    snprintf(q->x->method, sizeof q->x->method, "%s", method);
+    q->x->url = xstrdup(q->url);
+    q->x->hdr_done = 1;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_req_header, q);
+    const char *api = !strcmp(method, "POST") ? cap_exchange_api_of(q->url) : NULL;
+    pthread_mutex_lock(&px->out_mu);
+    px->st.requests++;
+    if (api || px->o.all_paths) {
+        q->recorded_path = 1;
+        q->x->api = api;
+        q->x->ticket = capture_out_reserve(px->out, q->x->t_req, force_cb, q);
+    } else {
+        px->st.not_llm++;
+    }
+    pthread_mutex_unlock(&px->out_mu);
+    const char *why = NULL;
+    q->fwd_url = proxy_upstream_url(px->up, q->url, &why);
+    if (!q->fwd_url)
+        return refuse(px, q, 400, why, "request target not forwarded: only /path[?query] on the upstream",
+                      &px->st.rejected);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared && declared <= px->o.max_body && buf_reserve(px, q, (size_t)declared))
+        return refuse(px, q, 503, "proxy body buffer full",
+                      "the recording proxy holds too many request bodies (--max-buffered-mb); retry",
+                      &px->st.over_buffered);
+    if (declared && declared <= px->o.max_body) sb_reserve(&q->reqbody, (size_t)declared); /* one allocation */
+    return MHD_YES;
+}
+
+/* Takes n more body bytes: kept, or dropped past a cap. */
+static void body_data(capture_proxy *px, preq *q, const char *data, size_t n)
+{
+    if (q->too_large || q->over_buffered) return;
+    if (q->reqbody.len + n > px->o.max_body) {
+        q->too_large = 1;
+        drop_body(px, q);
+        return;
+    }
+    if (q->reqbody.len + n > q->reserved && buf_reserve(px, q, q->reqbody.len + n - q->reserved)) {
+        q->over_buffered = 1;
+        drop_body(px, q);
+        return;
+    }
+    sb_add(&q->reqbody, data, n);
+}
+
+/* The whole request is in: forward it, or answer a capped one. */
+static enum MHD_Result body_done(capture_proxy *px, preq *q, struct MHD_Connection *c, const char *method)
+{
+    int64_t t = now_cap(px);
+    proxy_conns_request_whole(px->conns, c);
+    pthread_mutex_lock(&q->mu);
+    q->x->t_req_end = t;
+    q->x->req_done = 1;
+    if (q->too_large || q->over_buffered) q->x->body_dropped = 1;
+    else if (q->x->ticket) sb_add(&q->x->body, q->reqbody.buf ? q->reqbody.buf : "", q->reqbody.len);
+    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_lock(&px->out_mu);
+    px->st.bytes_up += q->reqbody.len;
+    pthread_mutex_unlock(&px->out_mu);
+    if (q->too_large)
+        return refuse(px, q, 413, NULL, "request body too large for the recording proxy (--max-body-mb)",
+                      &px->st.too_large);
+    if (q->over_buffered)
+        return refuse(px, q, 503, "proxy body buffer full",
+                      "the recording proxy holds too many request bodies (--max-buffered-mb); retry",
+                      &px->st.over_buffered);
+    q->state = Q_WAITING;
+    if (start_transfer(px, q, method)) return respond_text(c, 500, "cannot start the upstream transfer", 0);
+    return respond(px, q);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -510,60 +659,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     preq *q = *con_cls;
     (void)url; (void)version;
     if (!q) return MHD_NO;
-    if (q->state == Q_NEW) {
-        q->state = Q_BODY;
-        snprintf(q->x->method, sizeof q->x->method, "%s", method);
-        q->x->url = xstrdup(q->url);
-        q->x->hdr_done = 1;
-        MHD_get_connection_values(c, MHD_HEADER_KIND, add_req_header, q);
-        const char *api = !strcmp(method, "POST") ? cap_exchange_api_of(q->url) : NULL;
-        pthread_mutex_lock(&px->out_mu);
-        px->st.requests++;
-        if (api || px->o.all_paths) {
-            q->recorded_path = 1;
-            q->x->api = api;
-            q->x->ticket = capture_out_reserve(px->out, q->x->t_req, force_cb, q);
-        } else {
-            px->st.not_llm++;
-        }
-        pthread_mutex_unlock(&px->out_mu);
-        return MHD_YES;
-    }
+    if (q->state == Q_NEW) return request_start(px, q, c, method);
     if (q->state == Q_BODY && *upload_size) {
-        if (q->reqbody.len + *upload_size > px->o.max_body) q->too_large = 1;
-        else sb_add(&q->reqbody, upload, *upload_size);
+        body_data(px, q, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
-    if (q->state == Q_BODY) {
-        int64_t t = now_cap(px);
-        pthread_mutex_lock(&q->mu);
-        q->x->t_req_end = t;
-        q->x->req_done = 1;
-        if (q->too_large) {
-            q->x->body_dropped = 1;
-        } else if (q->x->ticket) {
-            sb_add(&q->x->body, q->reqbody.buf ? q->reqbody.buf : "", q->reqbody.len);
-        }
-        pthread_mutex_unlock(&q->mu);
-        pthread_mutex_lock(&px->out_mu);
-        px->st.bytes_up += q->reqbody.len;
-        if (q->too_large) px->st.too_large++;
-        pthread_mutex_unlock(&px->out_mu);
-        if (q->too_large) {
-            q->state = Q_RESPONDING;
-            pthread_mutex_lock(&q->mu);
-            q->finished = 1;
-            q->x->incomplete = CAP_INC_MEMORY;
-            q->x->status = 413;
-            q->x->resp_started = 1;
-            pthread_mutex_unlock(&q->mu);
-            return respond_text(c, 413, "request body too large for the recording proxy (--max-body-mb)");
-        }
-        q->state = Q_WAITING;
-        if (start_transfer(px, q, method)) return respond_text(c, 500, "cannot start the upstream transfer");
-        return respond(px, q);
-    }
+    if (q->state == Q_BODY) return body_done(px, q, c, method);
     if (q->state == Q_WAITING) return respond(px, q);
     return MHD_YES;
 }
@@ -573,11 +675,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     capture_proxy *px = cls;
     preq *q = *con_cls;
-    (void)c;
     if (!q) return;
     *con_cls = NULL;
+    int timed_out = proxy_conns_timed_out(px->conns, c);
+    proxy_conns_request_done(px->conns, c);
     pthread_mutex_lock(&q->mu);
     q->conn_done = 1;
+    if (q->state == Q_NEW || q->state == Q_BODY) {
+        q->x->req_incomplete = 1;
+        if (timed_out && !q->x->rejected) q->x->rejected = "request not whole within --client-timeout";
+    }
     /* Completed OK: the client has the whole response. With a
      * Content-Length libmicrohttpd stops calling the reader once that many
      * bytes are sent (no end-of-stream return marks it), and this can come
@@ -659,6 +766,9 @@ capture_proxy *capture_proxy_new(const capture_proxy_opts *o, capture_out *out, 
     if (!px->o.max_body) px->o.max_body = (size_t)64 << 20;
     if (!px->o.connect_timeout_ns) px->o.connect_timeout_ns = 10LL * 1000000000;
     if (!px->o.max_connections) px->o.max_connections = 10000;
+    if (!px->o.max_buffered) px->o.max_buffered = (size_t)256 << 20;
+    if (px->o.client_timeout_ns <= 0) px->o.client_timeout_ns = 30LL * 1000000000;
+    px->conns = proxy_conns_new(px->o.client_timeout_ns);
     px->upstream = xstrdup(o->upstream);
     for (size_t n = strlen(px->upstream); n > 8 && px->upstream[n - 1] == '/'; n--) px->upstream[n - 1] = '\0';
     px->o.upstream = px->upstream;
@@ -672,6 +782,11 @@ capture_proxy *capture_proxy_new(const capture_proxy_opts *o, capture_out *out, 
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&px->drained, &ca);
     pthread_condattr_destroy(&ca);
+    px->up = proxy_upstream_new(o->upstream, err, errlen);
+    if (!px->up) {
+        capture_proxy_free(px);
+        return NULL;
+    }
     *rc = ERR_SYSTEM;
     px->multi = curl_multi_init();
     if (!px->multi) {
@@ -686,14 +801,19 @@ capture_proxy *capture_proxy_new(const capture_proxy_opts *o, capture_out *out, 
         return NULL;
     }
     px->thread_started = 1;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    /* poll, not epoll: with epoll libmicrohttpd 0.9.75 misses the end of a
+     * client that sends part of a request and shuts down its side, and
+     * keeps the socket open (CLOSE-WAIT) until the daemon stops. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned idle_s = (unsigned)((px->o.client_timeout_ns + 999999999) / 1000000000);
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     px->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, px,
                              MHD_OPTION_SOCK_ADDR, &ss,
                              MHD_OPTION_URI_LOG_CALLBACK, uri_log, px,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, px,
                              MHD_OPTION_CONNECTION_LIMIT, px->o.max_connections,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+                             MHD_OPTION_NOTIFY_CONNECTION, proxy_conns_notify, px->conns,
+                             MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
                              MHD_OPTION_END);
     if (!px->d) {
@@ -789,5 +909,7 @@ void capture_proxy_free(capture_proxy *px)
     pthread_cond_destroy(&px->drained);
     sb_free(&px->rec);
     free(px->upstream);
+    proxy_upstream_free(px->up);
+    proxy_conns_free(px->conns);
     free(px);
 }

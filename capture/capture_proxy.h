@@ -11,6 +11,12 @@
  * the upstream. Headers are forwarded except hop-by-hop ones; secrets are
  * forwarded but never recorded.
  *
+ * Clients are hostile until checked: only origin-form targets go to the
+ * upstream, and only to it (proxy_target.h; others get 400); a request
+ * must arrive whole within client_timeout (proxy_conns.h); request bodies
+ * are capped per request (max_body) and in all (max_buffered). Refused
+ * requests on recorded paths are recorded with orig.rejected.
+ *
  * Threads: libmicrohttpd's thread, one libcurl thread, and the caller's,
  * which calls capture_proxy_tick. The writer (capture_out) is only used
  * under the proxy's lock. Ownership: the proxy owns its threads and
@@ -33,6 +39,11 @@ typedef struct capture_proxy_opts {
     http_opts http;            /* TLS trust, client certificate, HTTP/2 towards the upstream */
     int all_paths;             /* record requests on any path (api "other") */
     size_t max_body;           /* larger request bodies get 413 (0: 64 MiB) */
+    size_t max_buffered;       /* request body bytes held (or promised by Content-Length) by all
+                                  requests at once; a request over it gets 503 (0: 256 MiB) */
+    int64_t client_timeout_ns; /* a request must arrive whole this soon after its connection
+                                  opened or the previous response ended; also the idle limit
+                                  (0: 30 s) */
     size_t max_json;           /* non-streamed response bodies kept for their usage (0: 16 MiB) */
     int64_t connect_timeout_ns;/* to the upstream (0: 10 s) */
     unsigned max_connections;  /* (0: 10000) */
@@ -46,6 +57,9 @@ typedef struct capture_proxy_stats {
     uint64_t incomplete[CAP_NINC];
     uint64_t upstream_errors;  /* the upstream could not be reached or failed mid-response */
     uint64_t too_large;        /* bodies over max_body, answered 413 */
+    uint64_t rejected;         /* targets not forwarded (not origin-form, ...), answered 400 */
+    uint64_t over_buffered;    /* over max_buffered, answered 503 */
+    uint64_t timed_out;        /* connections dropped at client_timeout */
     uint64_t bytes_up, bytes_down;
     uint64_t peak_active;      /* requests in flight at once, at most */
     const char *protocol;      /* of the last finished upstream transfer ("http/1.1", "h2"), or NULL */

@@ -88,6 +88,9 @@ cJSON *capture_report_json(const capture_report *r)
         num(px, "not_llm_path", p->not_llm);
         num(px, "upstream_errors", p->upstream_errors);
         num(px, "too_large", p->too_large);
+        num(px, "rejected", p->rejected);
+        num(px, "over_buffered", p->over_buffered);
+        num(px, "timed_out", p->timed_out);
         num(px, "bytes_up", p->bytes_up);
         num(px, "bytes_down", p->bytes_down);
         num(px, "peak_active", p->peak_active);
@@ -143,10 +146,17 @@ void capture_report_text(const capture_report *r, strbuf *b)
                   h->requests, h->not_llm, h->responses, h->unpaired,
                   h->parse_errors[0] + h->parse_errors[1], h->non_http);
     }
-    if (r->proxy)
+    if (r->proxy) {
+        const capture_proxy_stats *p = r->proxy;
         sb_printf(b, "  proxy     %" PRIu64 " requests (%" PRIu64 " on other paths), %" PRIu64
-                  " upstream errors, peak %" PRIu64 " in flight\n", r->proxy->requests, r->proxy->not_llm,
-                  r->proxy->upstream_errors, r->proxy->peak_active);
+                  " upstream errors, peak %" PRIu64 " in flight", p->requests, p->not_llm,
+                  p->upstream_errors, p->peak_active);
+        if (p->rejected || p->over_buffered || p->too_large || p->timed_out)
+            sb_printf(b, "; refused: %" PRIu64 " targets (400), %" PRIu64 " over --max-buffered-mb (503), %" PRIu64
+                      " over --max-body-mb (413); %" PRIu64 " connections timed out", p->rejected,
+                      p->over_buffered, p->too_large, p->timed_out);
+        sb_addc(b, '\n');
+    }
     const uint64_t *inc = incomplete(r);
     sb_printf(b, "  trace     %" PRIu64 " records to %s (%" PRIu64 " file%s), %" PRIu64 " sampled out, %" PRIu64
               " incomplete", r->out->written, r->out_path, r->out->files, r->out->files == 1 ? "" : "s",

@@ -84,6 +84,10 @@ static const char help[] =
     "  --mem-mb N              out-of-order bytes held in all connections (default 256)\n"
     "  --max-flows N           connections tracked at once (default 1000000)\n"
     "  --max-body-mb N         request body kept per request (default 64)\n"
+    "  --max-buffered-mb N     --proxy: request bodies held in all, counting declared lengths;\n"
+    "                          a request over it gets 503 (default 256, at least --max-body-mb)\n"
+    "  --client-timeout DUR    --proxy: a request must arrive whole this soon after its connection\n"
+    "                          opened or the previous response ended; also the idle limit (default 30s)\n"
     "\n"
     "reporting:\n"
     "  --stats FILE            also write the end-of-run statistics as JSON\n"
@@ -98,7 +102,7 @@ enum {
     O_PROXY = 256, O_UPSTREAM, O_PORT, O_SNAPLEN, O_BUFFER, O_DURATION, O_MAX_REQ, O_LEVEL,
     O_ROTATE, O_ALL_PATHS, O_REDACT, O_NO_HEADERS, O_SAMPLE, O_SEED, O_IDLE, O_WINDOW, O_FLOW_MEM,
     O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_SESS_HEADER, O_SESS_FIELD,
-    O_MAX_SESS, O_NO_SESS, O_HTTP,
+    O_MAX_SESS, O_NO_SESS, O_MAX_BUFFERED, O_CLIENT_TIMEOUT, O_HTTP,
 };
 
 #define MAX_PORTS 64
@@ -111,6 +115,8 @@ typedef struct copts {
     int snaplen, buffer_mb, level, all_paths, redact, no_headers, quiet, have_seed;
     int64_t duration_ns, idle_ns, window_ns;
     uint64_t max_requests, rotate_mb, flow_mem_mb, mem_mb, max_flows, max_body_mb, seed;
+    uint64_t max_buffered_mb;  /* --proxy: request bodies held in all */
+    int64_t client_timeout_ns; /* --proxy: a request arrives whole within it */
     double sample;
     const char *session_header, *session_field;
     int no_sessions;
@@ -136,6 +142,16 @@ static int parse_mb(const char *opt, const char *v, uint64_t *out)
     return 0;
 }
 
+/* --client-timeout: 100ms to 24h into *ns; 0 or an exit code. */
+static int parse_client_timeout(const char *v, int64_t *ns)
+{
+    int64_t us;
+    if (parse_duration_us(v, &us) || us < 100000 || us > 86400LL * 1000000)
+        return bad("%s: expected a duration from 100ms to 24h, got '%s'", "--client-timeout", v);
+    *ns = us * 1000;
+    return 0;
+}
+
 /* The options' combinations, after parsing; 0 or an exit code. */
 static int check_args(copts *o)
 {
@@ -148,6 +164,11 @@ static int check_args(copts *o)
     if (!o->proxy && o->http_given)
         return cli_usage_error("capture", usage, "--cacert, --capath, --insecure, --cert, --key and --http2 "
                                "are for --proxy's upstream");
+    if (!o->proxy && (o->max_buffered_mb || o->client_timeout_ns))
+        return cli_usage_error("capture", usage, "--max-buffered-mb and --client-timeout are for --proxy");
+    if (o->max_buffered_mb && o->max_buffered_mb < (o->max_body_mb ? o->max_body_mb : 64))
+        return cli_usage_error("capture", usage, "--max-buffered-mb must be at least --max-body-mb (%llu)",
+                               (unsigned long long)(o->max_body_mb ? o->max_body_mb : 64));
     if (o->proxy && (o->nports || o->filter))
         return cli_usage_error("capture", usage, "--port and --filter are for packet capture, not --proxy");
     if (!o->out) return cli_usage_error("capture", usage, "missing -o OUT");
@@ -194,7 +215,9 @@ static int parse_args(int argc, char **argv, copts *o)
         { "reorder-window", required_argument, NULL, O_WINDOW },
         { "flow-mem-mb", required_argument, NULL, O_FLOW_MEM }, { "mem-mb", required_argument, NULL, O_MEM },
         { "max-flows", required_argument, NULL, O_MAX_FLOWS },
-        { "max-body-mb", required_argument, NULL, O_MAX_BODY }, { "stats", required_argument, NULL, O_STATS },
+        { "max-body-mb", required_argument, NULL, O_MAX_BODY },
+        { "max-buffered-mb", required_argument, NULL, O_MAX_BUFFERED },
+        { "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT }, { "stats", required_argument, NULL, O_STATS },
         { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
         { "session-header", required_argument, NULL, O_SESS_HEADER },
         { "session-field", required_argument, NULL, O_SESS_FIELD },
@@ -255,6 +278,7 @@ static int parse_args(int argc, char **argv, copts *o)
                 return bad("%s: expected a positive duration such as 30s, got '%s'", opt, optarg);
             *(c == O_DURATION ? &o->duration_ns : c == O_IDLE ? &o->idle_ns : &o->window_ns) = v * 1000;
             break;
+        case O_CLIENT_TIMEOUT: if (parse_client_timeout(optarg, &o->client_timeout_ns)) return EXIT_USAGE; break;
         case O_MAX_REQ:
             if (parse_u64(optarg, &o->max_requests) || !o->max_requests)
                 return bad("%s: expected a positive integer, got '%s'", "--max-requests", optarg);
@@ -267,6 +291,7 @@ static int parse_args(int argc, char **argv, copts *o)
         case O_FLOW_MEM: if (parse_mb(opt, optarg, &o->flow_mem_mb)) return EXIT_USAGE; break;
         case O_MEM: if (parse_mb(opt, optarg, &o->mem_mb)) return EXIT_USAGE; break;
         case O_MAX_BODY: if (parse_mb(opt, optarg, &o->max_body_mb)) return EXIT_USAGE; break;
+        case O_MAX_BUFFERED: if (parse_mb(opt, optarg, &o->max_buffered_mb)) return EXIT_USAGE; break;
         case O_SAMPLE:
             if (parse_prob(optarg, &o->sample) || o->sample <= 0)
                 return bad("%s: expected a probability in (0, 1], got '%s'", "--sample", optarg);
@@ -492,6 +517,11 @@ static int run_proxy(const copts *o, int sfd)
     po.http = o->http;
     po.all_paths = o->all_paths;
     po.max_body = o->max_body_mb << 20;
+    /* The total cap is at least the per-request one, so a body that may
+     * be kept alone is never refused for lack of room forever. */
+    uint64_t body_mb = o->max_body_mb ? o->max_body_mb : 64;
+    po.max_buffered = (o->max_buffered_mb ? o->max_buffered_mb : body_mb > 256 ? body_mb : 256) << 20;
+    po.client_timeout_ns = o->client_timeout_ns;
     po.fmt = format_opts(o);
     capture_proxy *px = capture_proxy_new(&po, w, &rc, err, sizeof err);
     if (!px) {
