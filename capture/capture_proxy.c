@@ -572,6 +572,24 @@ static enum MHD_Result refuse(capture_proxy *px, preq *q, unsigned status, const
     return respond_text(q->conn, status, msg, status == 503 ? 1 : 0);
 }
 
+/* Headers that make the request's framing ambiguous (RFC 9112 6.3, 5.1):
+ * two Content-Length values that differ (libmicrohttpd frames by the first,
+ * an upstream might take the other: request smuggling), or an empty field
+ * name. Scans with MHD_get_connection_values; bad[0] is set on either. */
+static enum MHD_Result framing_scan(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    const char **st = cls;   /* st[0]: the verdict, st[1]: the first Content-Length */
+    if (!key || !key[0]) {
+        st[0] = "empty header name";
+        return MHD_YES;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    if (!st[1]) st[1] = value ? value : "";
+    else if (strcmp(st[1], value ? value : "")) st[0] = "conflicting Content-Length";
+    return MHD_YES;
+}
+
 /* The request's headers are in: record or not, check the target and build
  * the upstream URL, count a declared body against max_buffered. */
 static enum MHD_Result request_start(capture_proxy *px, preq *q, struct MHD_Connection *c,
@@ -593,6 +611,11 @@ static enum MHD_Result request_start(capture_proxy *px, preq *q, struct MHD_Conn
         px->st.not_llm++;
     }
     pthread_mutex_unlock(&px->out_mu);
+    const char *framing[2] = { NULL, NULL };
+    MHD_get_connection_values(c, MHD_HEADER_KIND, framing_scan, framing);
+    if (framing[0])
+        return refuse(px, q, 400, framing[0], "request not forwarded: ambiguous framing (conflicting "
+                      "Content-Length or an empty header name)", &px->st.rejected);
     const char *why = NULL;
     q->fwd_url = proxy_upstream_url(px->up, q->url, &why);
     if (!q->fwd_url)

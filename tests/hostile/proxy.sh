@@ -69,6 +69,29 @@ sys.exit(0 if ok else 1)\""
 check "the stats count the rejected targets" "grep -q '\"rejected\":[[:space:]]*${#ATTACKS[@]}' '$T/t.stats'"
 check "the secret is in no file" "! grep -rqa '$SECRET' '$T/t.jsonl' '$T/t.stats' '$T/t.err'"
 
+# --- conflicting Content-Length (CL.CL smuggling): refused, nothing forwarded ---
+start_proxy cl "http://127.0.0.1:$UP"
+before=$(wc -l < "$T/up.log")
+$PY - "$PX_cl" >"$T/cl.out" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 7\r\n\r\n"
+          b"{}12345POST /v1/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+data = b""
+try:
+    while len(data) < 1 << 16:
+        d = s.recv(65536)
+        if not d: break
+        data += d
+except OSError:
+    pass
+print(data.count(b"HTTP/1.1 "), data.split(b"\r\n")[0].decode())
+PYEOF
+stop "$PXPID_cl" cl
+check "conflicting Content-Length: one 400, the connection closed" "[ \"\$(cat '$T/cl.out')\" = '1 HTTP/1.1 400 Bad Request' ]"
+check "... nothing reached the upstream" "[ \$(wc -l < '$T/up.log') = $before ]"
+check "... recorded as rejected" "grep -q '\"rejected\":\"conflicting Content-Length\"' '$T/cl.jsonl'"
+
 # --- 2. half-closed partial requests under 64 descriptors ---
 rm -f "$T/h.pport"
 spawn bash -c 'ulimit -n 64 && exec "$0" "$@"' "$BIN" capture --proxy 127.0.0.1:0 \
