@@ -223,9 +223,30 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
     return 0;
 }
 
+/* Spends len bytes of the worker's per-pass budget (xfer_pacing). Returns
+ * non-zero, marking x paused, when this pass's budget is already spent:
+ * the bytes are then refused and libcurl hands them again on resume. */
+static int pace(xfer *x, size_t len)
+{
+    xfer_pacing *p = x->pacing;
+    if (!p) return 0;
+    if (x->pass_seen != p->pass) {
+        x->pass_seen = p->pass;
+        x->pass_bytes = 0;
+    }
+    if (x->pass_bytes >= XFER_PASS_BYTES) {
+        if (!x->paused) p->npaused++;
+        x->paused = 1;
+        return 1;
+    }
+    x->pass_bytes += len;
+    return 0;
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
+    if (pace(x, size * n)) return CURL_WRITEFUNC_PAUSE;
     int64_t now = stamp(x);
     touch(x, now);
     if (!x->headers_seen) {
@@ -601,6 +622,8 @@ void xfer_recycle(xfer *x)
     x->ngaps = 0;
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
+    x->pass_bytes = 0;
+    x->paused = 0;
     x->err = XERR_NONE;
     x->ok = 0;
     x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';
