@@ -19,7 +19,8 @@
 
 static const char *const err_names[] = {
     NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled",
-    "aborted"   /* the server ended the request: finish_reason "abort" */
+    "aborted",  /* the server ended the request: finish_reason "abort" */
+    "too_large"
 };
 
 struct curl_slist *xfer_headers(const client_opts *co)
@@ -147,6 +148,25 @@ static void note_finish(xfer *x, const client_event *ev)
     }
 }
 
+/* Fails x as too_large when one more content event or text_len more bytes
+ * of reply text would go over what one response may hold. Returns non-zero
+ * then. */
+static int over_cap(xfer *x, size_t text_len)
+{
+    int64_t cap = x->o->max_response_events;
+    if (cap > 0 && x->events >= cap) {
+        fail(x, XERR_TOO_LARGE, "more than %lld content events (--max-response-events); "
+             "the rest of the response was not read", (long long)cap);
+        return 1;
+    }
+    if (x->want_reply && text_len > BODY_CAP - x->reply.len) {
+        fail(x, XERR_TOO_LARGE, "reply text larger than %u bytes (kept for the session's next "
+             "turn) after %lld content events", BODY_CAP, (long long)x->events);
+        return 1;
+    }
+    return 0;
+}
+
 /* Applies one interpreted event. Returns non-zero to stop the stream. */
 static int apply(xfer *x, const client_event *ev)
 {
@@ -163,6 +183,7 @@ static int apply(xfer *x, const client_event *ev)
     if (ev->finish_reason) note_finish(x, ev);
     x->choices_seen |= ev->seen_choices;
     if (!ev->content) return 0;
+    if (over_cap(x, ev->text_len)) return 1;
     uint64_t m = ev->content_choices ? ev->content_choices : 1ull << ev->choice;
     /* One running count cannot belong to several choices at once. */
     int64_t ct = (m & (m - 1)) ? -1 : ev->completion_tokens;
@@ -197,11 +218,20 @@ void xfer_response_begin(xfer *x, int status, const char *content_type, int64_t 
 int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
 {
     x->now = now;
+    x->rx_bytes += (int64_t)len;
+    if (x->o->max_response_bytes > 0 && x->rx_bytes > x->o->max_response_bytes) {
+        fail(x, XERR_TOO_LARGE, "response larger than %lld bytes (--max-response-bytes) after "
+             "%lld content events; the rest was not read",
+             (long long)x->o->max_response_bytes, (long long)x->events);
+        x->aborted = 1;
+        return -1;
+    }
     if (x->status >= 300 || !x->is_sse) {
         size_t cap = x->status >= 300 ? ERR_BODY_CAP : BODY_CAP;
         if (x->body.len + len > cap) {
             if (x->status < 300) {
-                fail(x, XERR_PROTOCOL, "response body larger than %u bytes", BODY_CAP);
+                fail(x, XERR_TOO_LARGE, "response body larger than %u bytes (a body that is not "
+                     "streamed is kept whole to be parsed)", BODY_CAP);
                 x->aborted = 1;
                 return -1;
             }
@@ -337,7 +367,7 @@ void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len,
     client_event_clear(&ev);
     x->now = stamp(x);
     touch(x, x->now);
-    if (n <= 0 && !len) return;
+    if ((n <= 0 && !len) || x->err) return; /* after too_large: nothing more is kept */
     ev.content = 1;
     ev.text = text;
     ev.text_len = len;
@@ -622,6 +652,7 @@ void xfer_recycle(xfer *x)
     x->ngaps = 0;
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
+    x->rx_bytes = 0;
     x->pass_bytes = 0;
     x->paused = 0;
     x->err = XERR_NONE;

@@ -14,7 +14,8 @@ struct rq;
 
 typedef enum {
     XERR_NONE = 0, XERR_CONNECT, XERR_TIMEOUT, XERR_HTTP_4XX, XERR_HTTP_5XX,
-    XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED
+    XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED,
+    XERR_TOO_LARGE                /* over --max-response-events / --max-response-bytes */
 } xfer_err;
 
 /* A worker's per-pass read budget, shared by its transfers. Once a transfer
@@ -62,6 +63,7 @@ typedef struct xfer {
     int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
     size_t ngaps, capgaps;
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
+    int64_t rx_bytes;             /* response body bytes received (for --max-response-bytes) */
     xfer_pacing *pacing;          /* the worker's budget (NULL: never paused) */
     uint64_t pass_seen;           /* pacing->pass when pass_bytes was last reset */
     size_t pass_bytes;            /* bytes handed to the write callback in that pass */
