@@ -20,7 +20,7 @@
 static const char *const err_names[] = {
     NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled",
     "aborted",  /* the server ended the request: finish_reason "abort" */
-    "too_large"
+    "too_large", "redirect"
 };
 
 struct curl_slist *xfer_headers(const client_opts *co)
@@ -443,7 +443,20 @@ static const char *curl_why(const xfer *x, CURLcode res)
 
 static xfer_err http_class(int status)
 {
-    return status >= 500 ? XERR_HTTP_5XX : XERR_HTTP_4XX;
+    return status >= 500 ? XERR_HTTP_5XX : status >= 400 ? XERR_HTTP_4XX : XERR_REDIRECT;
+}
+
+/* A 3xx answer: libcurl is never told to follow (no CURLOPT_FOLLOWLOCATION),
+ * because the request carries the API key and the prompt, which must go
+ * only to the host the operator named. The message names the Location
+ * (as libcurl resolves it) so the operator can fix --url. */
+static void fail_redirect(xfer *x)
+{
+    char *loc = NULL;
+    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
+    fail(x, XERR_REDIRECT, "HTTP %d to %.160s: redirects are not followed (the API key must not "
+         "go to another host); set --url to the final address", x->status,
+         loc ? loc : "(no Location header)");
 }
 
 /* A response that arrived whole but whose finish reason says the server
@@ -489,6 +502,8 @@ void xfer_complete(xfer *x, CURLcode res)
             fail(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
                  (long long)x->events, curl_why(x, res));
         }
+    } else if (x->status >= 300 && x->status < 400) {
+        fail_redirect(x);
     } else if (x->status >= 300 || x->status < 200) {
         char msg[256];
         x->cl->ops->error_message(x->cl, x->status, x->body.buf ? x->body.buf : "", x->body.len,

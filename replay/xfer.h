@@ -15,7 +15,8 @@ struct rq;
 typedef enum {
     XERR_NONE = 0, XERR_CONNECT, XERR_TIMEOUT, XERR_HTTP_4XX, XERR_HTTP_5XX,
     XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED,
-    XERR_TOO_LARGE                /* over --max-response-events / --max-response-bytes */
+    XERR_TOO_LARGE,               /* over --max-response-events / --max-response-bytes */
+    XERR_REDIRECT                 /* a 3xx answer: redirects are never followed */
 } xfer_err;
 
 /* A worker's per-pass read budget, shared by its transfers. Once a transfer
