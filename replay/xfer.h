@@ -25,7 +25,8 @@ typedef enum {
  * stops reading the socket) and sets its `paused`; the worker resumes it
  * on its next pass (curl_easy_pause). So a server that streams without
  * pause cannot hold the worker inside libcurl: due sends, the stop flag and
- * the stall check are served between two budgets. */
+ * the stall check are served between two budgets. HTTP/1 responses only
+ * (xfer.c, pace). */
 #define XFER_PASS_BYTES (64u << 10)
 typedef struct xfer_pacing {
     uint64_t pass;                /* the worker's loop pass (the worker increments it) */
@@ -69,6 +70,7 @@ typedef struct xfer {
     uint64_t pass_seen;           /* pacing->pass when pass_bytes was last reset */
     size_t pass_bytes;            /* bytes handed to the write callback in that pass */
     int paused;                   /* paused by the budget, waiting for the next pass */
+    int pausable;                 /* an HTTP/1 response: the budget applies (see pace) */
     xfer_err err;
     int ok;
     char errmsg[320];

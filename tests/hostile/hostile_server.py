@@ -12,6 +12,10 @@ MODE flood: the request with X-Request-Id 0 gets a 200 text/event-stream
   short normal stream (three chunks, usage, [DONE]).
 MODE flood-empty: the same, but the flood's chunks carry an empty delta (no
   content: a client counts no event and keeps no gap for them).
+MODE burst: the request with X-Request-Id 0 gets 100000 chunks of one
+  token written at once (about 13 MB), then usage and [DONE]; the others a
+  short normal stream. A client that pauses and resumes the transfer must
+  still count every chunk.
 MODE 302, 307: every POST is answered with that status, an empty body and
   "Location: http://127.0.0.1:TRAP/v1/chat/completions", where TRAP is a
   second listener that answers nothing: it appends everything any
@@ -100,6 +104,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
+        if self.headers.get("X-Request-Id") == "0" and MODE == "burst":
+            self.wfile.write(CHUNK * int(os.environ.get("BURST_N", "100000")) + FINAL)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if self.headers.get("X-Request-Id") == "0":
             self.flood()
             return
@@ -122,7 +131,7 @@ def main():
         TRAP_PORT = trap.getsockname()[1]
         open(PORT_FILE + ".trap", "wb").close()
         threading.Thread(target=trap_main, args=(trap,), daemon=True).start()
-    elif MODE not in ("flood", "flood-empty"):
+    elif MODE not in ("flood", "flood-empty", "burst"):
         sys.exit("hostile_server.py: unknown mode " + MODE)
     srv = S(("127.0.0.1", 0), H)
     with open(PORT_FILE + ".tmp", "w") as f:

@@ -6,6 +6,8 @@
 #  - a response without end is cut at --max-response-events /
 #    --max-response-bytes as too_large, memory stays bounded and the
 #    summary is written;
+#  - a 13 MB burst, paused and resumed by the worker's per-pass budget,
+#    arrives whole;
 #  - a 302/307 is class redirect, names its Location, and nothing (no
 #    Authorization header in particular) reaches the host it points to.
 # All traffic stays on 127.0.0.1; every process started here is stopped here.
@@ -82,8 +84,19 @@ print('send lag p99 %.1f us over %d requests' % (p99, len(lag)))
 sys.exit(0 if len(lag)>=10 and p99<200000 else 1)\""
 check "flood: summary.json written" "[ -s '$T/fl/summary.json' ]"
 
-# --- a response without end is cut at the caps: too_large, bounded memory ---
 make_trace "$T/cap.jsonl" 10 100000
+
+# --- a burst paused and resumed many times (64 KiB per pass) loses nothing ---
+start_hostile bu burst
+expect_exit "burst: exit 0" 0 "$BIN" replay "$T/cap.jsonl" --client gateway --url "$HURL" \
+    --threads 1 --out "$T/bu" -q
+check "burst: all 100000 chunks of a 13 MB burst counted, [DONE] seen" "python3 -c \"
+import json,sys
+rs={r['index']: r for r in map(json.loads, open('$T/bu/requests.jsonl'))}
+sys.exit(0 if rs[0]['ok'] and rs[0]['events']==100000 and len(rs)==11 else 1)\""
+stop_hostile bu
+
+# --- a response without end is cut at the caps: too_large, bounded memory ---
 start_hostile cap flood
 spawn "$BIN" replay "$T/cap.jsonl" --client gateway --url "$HURL" --threads 1 \
     --max-response-events 20000 --out "$T/cap" -q >"$T/cap.stdout"
