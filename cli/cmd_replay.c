@@ -62,6 +62,11 @@ static const char replay_help[] =
     "  --stall-timeout T     fail a request that receives nothing for T (default 5m; 0: never)\n"
     "  --connect-timeout T   connection set-up timeout (default 10s)\n"
     "  --grace T             after SIGINT, wait T for requests in flight (default 30s)\n"
+    "  --max-response-events N  fail a response with more than N content events as\n"
+    "                        too_large (default 1000000; at most 2000000, so its log line\n"
+    "                        stays readable)\n"
+    "  --max-response-bytes N   fail a response of more than N body bytes as too_large\n"
+    "                        (default 1G; suffixes K, M, G are binary: 1K = 1024)\n"
     "  --max-error-rate P    exit 0 despite failures up to this share (default 0)\n"
     "output:\n"
     "  --out DIR             output directory (created)\n"
@@ -79,6 +84,7 @@ enum {
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
     O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
+    O_MAXEVENTS, O_MAXBYTES,
     O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
@@ -106,6 +112,8 @@ static const struct option lo[] = {
     {"replay-headers-allow", required_argument, 0, O_RH_ALLOW},
     {"replay-headers-deny", required_argument, 0, O_RH_DENY},
     {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
+    {"max-response-events", required_argument, 0, O_MAXEVENTS},
+    {"max-response-bytes", required_argument, 0, O_MAXBYTES},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -115,6 +123,27 @@ static int dur_ms(const char *s, int64_t *ms)
     int64_t us;
     if (parse_duration_us(s, &us) < 0) return -1;
     *ms = us / 1000;
+    return 0;
+}
+
+/* Parses a byte count: digits with an optional binary suffix K, M or G.
+ * Returns 0, or -1 when s is not one or is under 1. */
+static int parse_bytes(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int shift = 0;
+    char num[32];
+    if (n && strchr("kKmMgG", s[n - 1])) {
+        char u = (char)(s[n - 1] | 0x20);
+        shift = u == 'k' ? 10 : u == 'm' ? 20 : 30;
+        n--;
+    }
+    if (!n || n >= sizeof num) return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    int64_t v;
+    if (parse_i64(num, &v) < 0 || v < 1 || v > (INT64_MAX >> shift)) return -1;
+    *out = v << shift;
     return 0;
 }
 
@@ -262,6 +291,17 @@ static int run_replay(int argc, char **argv)
         case O_STALL: if (dur_ms(optarg, &o.stall_timeout_ms) < 0) BAD("--stall-timeout needs a time, got '%s'", optarg); break;
         case O_CTIMEOUT: if (dur_ms(optarg, &o.connect_timeout_ms) < 0) BAD("--connect-timeout needs a time, got '%s'", optarg); break;
         case O_GRACE: if (dur_ms(optarg, &o.grace_ms) < 0) BAD("--grace needs a time, got '%s'", optarg); break;
+        case O_MAXEVENTS:
+            if (parse_i64(optarg, &o.max_response_events) < 0 || o.max_response_events < 1 ||
+                o.max_response_events > 2 * REPLAY_MAX_RESPONSE_EVENTS)
+                BAD("--max-response-events needs a count from 1 to %lld, got '%s'",
+                    2 * REPLAY_MAX_RESPONSE_EVENTS, optarg);
+            break;
+        case O_MAXBYTES:
+            if (parse_bytes(optarg, &o.max_response_bytes) < 0)
+                BAD("--max-response-bytes needs a positive byte count such as 4096, 64M or 2G, "
+                    "got '%s'", optarg);
+            break;
         case O_MAXERR: if (parse_prob(optarg, &d) < 0) BAD("--max-error-rate needs a share between 0 and 1, got '%s'", optarg); o.max_error_rate = d; break;
         case O_OUT: o.out_dir = optarg; break;
         case O_CSV: o.csv = 1; break;

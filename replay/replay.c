@@ -41,6 +41,9 @@ void replay_opts_init(replay_opts *o)
     o->connect_timeout_ms = 10000;
     o->stall_timeout_ms = 300000;   /* 5 min without a byte: hung (docs/replay.md) */
     o->wait_ready_ms = 600000;
+    /* What one response may hold (docs/replay.md, "Hostile input"). */
+    o->max_response_events = REPLAY_MAX_RESPONSE_EVENTS;
+    o->max_response_bytes = REPLAY_MAX_RESPONSE_BYTES;
     o->copt.stream = CLIENT_STREAM_AS_SENT;
     o->copt.force_output_len = 1;
 }
@@ -247,6 +250,8 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     }
     if (o->max_inflight) cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
     cJSON_AddNumberToObject(j, "stall_timeout_ms", (double)o->stall_timeout_ms);
+    cJSON_AddNumberToObject(j, "max_response_events", (double)o->max_response_events);
+    cJSON_AddNumberToObject(j, "max_response_bytes", (double)o->max_response_bytes);
     if (o->timeout_ms) cJSON_AddNumberToObject(j, "timeout_ms", (double)o->timeout_ms);
     if (o->max_connections) cJSON_AddNumberToObject(j, "max_connections", (double)o->max_connections);
     cJSON_AddNumberToObject(j, "trace_rate", r->trace_rate);

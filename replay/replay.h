@@ -17,6 +17,17 @@
 
 enum { SESSIONS_TIMED = 0, SESSIONS_DEPENDENT = 1 };
 
+/* Default caps on one response (docs/replay.md, "Hostile input"); a
+ * response over either fails as too_large. 1,000,000 content events is
+ * more than any model's output today (one token per event up to a 1M-token
+ * context) and keeps the request's log line small for our readers: a gap
+ * is at most 20 digits plus its token count, so at most ~32 MB, under the
+ * 64 MiB line limit (typically ~12 MB). 1 GiB of body bytes bounds a
+ * server that streams events that carry no content (keep-alives, empty
+ * deltas), which the event cap does not count. */
+#define REPLAY_MAX_RESPONSE_EVENTS 1000000LL
+#define REPLAY_MAX_RESPONSE_BYTES (1LL << 30)
+
 typedef struct replay_opts {
     const char *trace_path;
     const char *out_dir;            /* NULL only with dry_run */
@@ -39,6 +50,8 @@ typedef struct replay_opts {
     int64_t stall_timeout_ms;       /* no byte for this long (0 = none) */
     int64_t grace_ms;               /* after SIGINT: wait for in-flight requests */
     int64_t connect_timeout_ms;
+    int64_t max_response_events;    /* content events one response may carry (0 = none) */
+    int64_t max_response_bytes;     /* body bytes one response may carry (0 = none) */
     double max_error_rate;          /* share of failures tolerated for exit 0 */
     int csv;                        /* also write requests.csv */
     int quiet;                      /* no progress output */

@@ -60,6 +60,7 @@ struct worker {
     xfer *done_head;
     sess **sessions;          /* dependent mode only */
     size_t nsess_buckets;
+    xfer_pacing pacing;       /* per-pass read budget of the transfers (xfer.h) */
     strbuf logbuf;            /* finished lines not yet appended to the log */
     int64_t last_flush;
     int reader_closed;
@@ -379,6 +380,8 @@ static void finish(worker *w, xfer *x, int64_t now)
     else w->inflight = x->next;
     if (x->next) x->next->prev = x->prev;
     w->ninflight--;
+    if (x->paused) w->pacing.npaused--;
+    x->paused = 0;
     xfer_format(x, &w->logbuf);
     flush_log(w, 0);
     if (x->t_send >= 0) {
@@ -430,15 +433,42 @@ static void drain_done(worker *w)
     }
 }
 
+/* One libcurl action, then the finished transfers are recorded. A timeout
+ * action libcurl asks for meanwhile (on_timer with 0) is left for the next
+ * pass of the loop: libcurl asks for one after every read that leaves data
+ * in the socket, so looping here until it stops asking would never return
+ * to epoll while a server streams without pause (due sends, the stop flag
+ * and the stall check would wait for the stream to end). */
 static void socket_action(worker *w, curl_socket_t s, int mask)
 {
     int running;
+    if (s == CURL_SOCKET_TIMEOUT) w->curl_due = 0;
     curl_multi_socket_action(w->multi, s, mask, &running);
-    while (w->curl_due) {
-        w->curl_due = 0;
-        curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
     check_done(w);
+}
+
+/* Starts a new pass of the loop: a new read budget for every transfer,
+ * and the transfers the last pass paused resumed. libcurl hands a resumed
+ * transfer the bytes it had refused at once (inside curl_easy_pause); if
+ * that fails it (too_large, a stream error) libcurl reports no completion,
+ * so the transfer is finished here. */
+static void new_pass(worker *w)
+{
+    w->pacing.pass++;
+    if (!w->pacing.npaused) return;
+    for (xfer *x = w->inflight, *n; x; x = n) {
+        n = x->next; /* nothing else finishes while this loop runs */
+        if (!x->paused) continue;
+        x->paused = 0;
+        w->pacing.npaused--;
+        CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+        if (rc == CURLE_OK) continue;
+        if (x->paused) w->pacing.npaused--;
+        x->paused = 0;
+        curl_multi_remove_handle(w->multi, x->easy);
+        xfer_complete(x, rc);
+        finish(w, x, rel_now(w));
+    }
 }
 
 /* Reserves a --max-inflight slot; 0 when the cap is reached. */
@@ -468,6 +498,7 @@ static void send_due(worker *w)
         xfer *x = w->free_xfers;
         if (x) w->free_xfers = x->next;
         else x = xfer_new(w->r->cl, w->headers, w->r->o);
+        x->pacing = &w->pacing;
         int64_t t0 = w->r->t0;
         if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
             /* The client could not build it: a failed record, never sent. */
@@ -570,6 +601,7 @@ void *worker_main(void *arg)
     w->curl_want = w->curl_armed = -1;
     drain_queue(w);
     for (;;) {
+        new_pass(w);
         int stop = atomic_load(&r->stop);
         if (stop) {
             drop_unsent(w);
@@ -587,7 +619,9 @@ void *worker_main(void *arg)
         }
         arm_sched(w);
         struct epoll_event evs[256];
-        int n = epoll_wait(w->ep, evs, 256, -1);
+        /* A timeout action libcurl asked for is due now: look at the other
+         * events without blocking, then run it (below). */
+        int n = epoll_wait(w->ep, evs, 256, w->curl_due || w->pacing.npaused ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             snprintf(w->err, sizeof w->err, "epoll_wait: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include "replay/replay_int.h"
 #include "analysis/summary.h"
 #include "replay/req_headers.h"
+#include "common/url_mask.h"
 #include "common/util.h"
 
 #include <inttypes.h>
@@ -19,7 +20,8 @@
 
 static const char *const err_names[] = {
     NULL, "connect", "timeout", "http_4xx", "http_5xx", "stream_error", "protocol", "cancelled",
-    "aborted"   /* the server ended the request: finish_reason "abort" */
+    "aborted",  /* the server ended the request: finish_reason "abort" */
+    "too_large", "redirect"
 };
 
 struct curl_slist *xfer_headers(const client_opts *co)
@@ -147,6 +149,25 @@ static void note_finish(xfer *x, const client_event *ev)
     }
 }
 
+/* Fails x as too_large when one more content event or text_len more bytes
+ * of reply text would go over what one response may hold. Returns non-zero
+ * then. */
+static int over_cap(xfer *x, size_t text_len)
+{
+    int64_t cap = x->o->max_response_events;
+    if (cap > 0 && x->events >= cap) {
+        fail(x, XERR_TOO_LARGE, "more than %lld content events (--max-response-events); "
+             "the rest of the response was not read", (long long)cap);
+        return 1;
+    }
+    if (x->want_reply && text_len > BODY_CAP - x->reply.len) {
+        fail(x, XERR_TOO_LARGE, "reply text larger than %u bytes (kept for the session's next "
+             "turn) after %lld content events", BODY_CAP, (long long)x->events);
+        return 1;
+    }
+    return 0;
+}
+
 /* Applies one interpreted event. Returns non-zero to stop the stream. */
 static int apply(xfer *x, const client_event *ev)
 {
@@ -163,6 +184,7 @@ static int apply(xfer *x, const client_event *ev)
     if (ev->finish_reason) note_finish(x, ev);
     x->choices_seen |= ev->seen_choices;
     if (!ev->content) return 0;
+    if (over_cap(x, ev->text_len)) return 1;
     uint64_t m = ev->content_choices ? ev->content_choices : 1ull << ev->choice;
     /* One running count cannot belong to several choices at once. */
     int64_t ct = (m & (m - 1)) ? -1 : ev->completion_tokens;
@@ -197,11 +219,20 @@ void xfer_response_begin(xfer *x, int status, const char *content_type, int64_t 
 int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
 {
     x->now = now;
+    x->rx_bytes += (int64_t)len;
+    if (x->o->max_response_bytes > 0 && x->rx_bytes > x->o->max_response_bytes) {
+        fail(x, XERR_TOO_LARGE, "response larger than %lld bytes (--max-response-bytes) after "
+             "%lld content events; the rest was not read",
+             (long long)x->o->max_response_bytes, (long long)x->events);
+        x->aborted = 1;
+        return -1;
+    }
     if (x->status >= 300 || !x->is_sse) {
         size_t cap = x->status >= 300 ? ERR_BODY_CAP : BODY_CAP;
         if (x->body.len + len > cap) {
             if (x->status < 300) {
-                fail(x, XERR_PROTOCOL, "response body larger than %u bytes", BODY_CAP);
+                fail(x, XERR_TOO_LARGE, "response body larger than %u bytes (a body that is not "
+                     "streamed is kept whole to be parsed)", BODY_CAP);
                 x->aborted = 1;
                 return -1;
             }
@@ -223,9 +254,34 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
     return 0;
 }
 
+/* Spends len bytes of the worker's per-pass budget (xfer_pacing). Returns
+ * non-zero, marking x paused, when this pass's budget is already spent:
+ * the bytes are then refused and libcurl hands them again on resume.
+ * HTTP/1 transfers only: pausing an HTTP/2 stream (flow control, data
+ * libcurl has already read for it) is not verified with libcurl 7.88, so
+ * an HTTP/2 transfer is bounded by libcurl's own limit on reads per action
+ * and the worker's one timeout action per pass. */
+static int pace(xfer *x, size_t len)
+{
+    xfer_pacing *p = x->pacing;
+    if (!p || !x->pausable) return 0;
+    if (x->pass_seen != p->pass) {
+        x->pass_seen = p->pass;
+        x->pass_bytes = 0;
+    }
+    if (x->pass_bytes >= XFER_PASS_BYTES) {
+        if (!x->paused) p->npaused++;
+        x->paused = 1;
+        return 1;
+    }
+    x->pass_bytes += len;
+    return 0;
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
+    if (pace(x, size * n)) return CURL_WRITEFUNC_PAUSE;
     int64_t now = stamp(x);
     touch(x, now);
     if (!x->headers_seen) {
@@ -233,6 +289,9 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
         char *ct = NULL;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+        long version = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
+        x->pausable = version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1;
         xfer_response_begin(x, (int)code, ct, now);
     }
     /* 0 makes libcurl end the transfer with CURLE_WRITE_ERROR. */
@@ -316,7 +375,7 @@ void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len,
     client_event_clear(&ev);
     x->now = stamp(x);
     touch(x, x->now);
-    if (n <= 0 && !len) return;
+    if ((n <= 0 && !len) || x->err) return; /* after too_large: nothing more is kept */
     ev.content = 1;
     ev.text = text;
     ev.text_len = len;
@@ -392,7 +451,21 @@ static const char *curl_why(const xfer *x, CURLcode res)
 
 static xfer_err http_class(int status)
 {
-    return status >= 500 ? XERR_HTTP_5XX : XERR_HTTP_4XX;
+    return status >= 500 ? XERR_HTTP_5XX : status >= 400 ? XERR_HTTP_4XX : XERR_REDIRECT;
+}
+
+/* A 3xx answer: libcurl is never told to follow (no CURLOPT_FOLLOWLOCATION),
+ * because the request carries the API key and the prompt, which must go
+ * only to the host the operator named. The message names the Location
+ * (as libcurl resolves it) so the operator can fix --url. */
+static void fail_redirect(xfer *x)
+{
+    char *loc = NULL;
+    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
+    char *shown = url_mask(loc ? loc : "(no Location header)");   /* a Location may carry a token */
+    fail(x, XERR_REDIRECT, "HTTP %d to %.160s: redirects are not followed (the API key must not "
+         "go to another host); set --url to the final address", x->status, shown);
+    free(shown);
 }
 
 /* A response that arrived whole but whose finish reason says the server
@@ -438,6 +511,8 @@ void xfer_complete(xfer *x, CURLcode res)
             fail(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
                  (long long)x->events, curl_why(x, res));
         }
+    } else if (x->status >= 300 && x->status < 400) {
+        fail_redirect(x);
     } else if (x->status >= 300 || x->status < 200) {
         char msg[256];
         x->cl->ops->error_message(x->cl, x->status, x->body.buf ? x->body.buf : "", x->body.len,
@@ -601,6 +676,9 @@ void xfer_recycle(xfer *x)
     x->ngaps = 0;
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
+    x->rx_bytes = 0;
+    x->pass_bytes = 0;
+    x->paused = x->pausable = 0;
     x->err = XERR_NONE;
     x->ok = 0;
     x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';

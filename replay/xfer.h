@@ -14,8 +14,24 @@ struct rq;
 
 typedef enum {
     XERR_NONE = 0, XERR_CONNECT, XERR_TIMEOUT, XERR_HTTP_4XX, XERR_HTTP_5XX,
-    XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED
+    XERR_STREAM, XERR_PROTOCOL, XERR_CANCELLED, XERR_ABORTED,
+    XERR_TOO_LARGE,               /* over --max-response-events / --max-response-bytes */
+    XERR_REDIRECT                 /* a 3xx answer: redirects are never followed */
 } xfer_err;
+
+/* A worker's per-pass read budget, shared by its transfers. Once a transfer
+ * has been handed XFER_PASS_BYTES in the worker's current pass, its write
+ * callback pauses it (CURL_WRITEFUNC_PAUSE: libcurl keeps the bytes and
+ * stops reading the socket) and sets its `paused`; the worker resumes it
+ * on its next pass (curl_easy_pause). So a server that streams without
+ * pause cannot hold the worker inside libcurl: due sends, the stop flag and
+ * the stall check are served between two budgets. HTTP/1 responses only
+ * (xfer.c, pace). */
+#define XFER_PASS_BYTES (64u << 10)
+typedef struct xfer_pacing {
+    uint64_t pass;                /* the worker's loop pass (the worker increments it) */
+    long npaused;                 /* transfers paused and not yet resumed */
+} xfer_pacing;
 
 #define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
 
@@ -49,6 +65,12 @@ typedef struct xfer {
     int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
     size_t ngaps, capgaps;
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
+    int64_t rx_bytes;             /* response body bytes received (for --max-response-bytes) */
+    xfer_pacing *pacing;          /* the worker's budget (NULL: never paused) */
+    uint64_t pass_seen;           /* pacing->pass when pass_bytes was last reset */
+    size_t pass_bytes;            /* bytes handed to the write callback in that pass */
+    int paused;                   /* paused by the budget, waiting for the next pass */
+    int pausable;                 /* an HTTP/1 response: the budget applies (see pace) */
     xfer_err err;
     int ok;
     char errmsg[320];

@@ -1,10 +1,12 @@
 /* test_xfer.c — outcomes of replay/xfer.c that the conformance transcripts
- * do not reach: an in-process engine's own abort. */
+ * do not reach: an in-process engine's own abort, the caps on one
+ * response (too_large). */
 #include "tests/unit/unit.h"
 #include "replay/xfer.h"
 #include "replay/replay_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void no_op_done(void *owner, xfer *x)
 {
@@ -47,4 +49,69 @@ TEST(xfer_engine_abort_is_class_aborted)
     xfer_free(x);
     trace_rec_clear(&q.rec);
     client_free(cl);
+}
+
+#define CHUNK "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0," \
+              "\"delta\":{\"content\":\"x\"},\"finish_reason\":null}]}\n\n"
+
+/* Feeds `rounds` copies of CHUNK to a streamed 200 response under the caps
+ * of o; returns the round at which xfer_response_data asked to stop (-1
+ * never) and leaves the request's log line in out. */
+static int feed_chunks(const replay_opts *o, int rounds, strbuf *out)
+{
+    client_opts co = {0};
+    char err[256];
+    client *cl = client_new(client_find("gateway", NULL), &co, err, sizeof err);
+    if (!cl) return -2;
+    rq q = {0};
+    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
+    int stopped = -1;
+    if (trace_rec_parse(&q.rec, line, strlen(line), 0, err, sizeof err) == 0) {
+        xfer *x = xfer_new(cl, NULL, o);
+        if (xfer_start(x, &q, 0, 0) == 0) {
+            x->t_send = 0;
+            xfer_response_begin(x, 200, "text/event-stream", 1000);
+            for (int i = 0; i < rounds && stopped < 0; i++)
+                if (xfer_response_data(x, CHUNK, strlen(CHUNK), 2000 + i) < 0) stopped = i;
+            x->ok = x->err == XERR_NONE;
+        }
+        xfer_format(x, out);
+        xfer_recycle(x);
+        xfer_free(x);
+    }
+    trace_rec_clear(&q.rec);
+    client_free(cl);
+    return stopped;
+}
+
+/* A response with more content events than --max-response-events fails
+ * as too_large at the first event over the cap, keeping exactly the cap. */
+TEST(xfer_too_many_events_is_too_large)
+{
+    replay_opts o = {0};
+    o.max_response_events = 5;
+    strbuf b = {0};
+    CHECK_INT(feed_chunks(&o, 50, &b), 5);
+    CHECK_CONTAINS(b.buf, "\"class\":\"too_large\"");
+    CHECK_CONTAINS(b.buf, "more than 5 content events (--max-response-events)");
+    CHECK_CONTAINS(b.buf, "\"events\":5,");
+    sb_free(&b);
+}
+
+/* More body bytes than --max-response-bytes: too_large, whatever the
+ * events carry; under both caps the stream goes on. */
+TEST(xfer_too_many_bytes_is_too_large)
+{
+    replay_opts o = {0};
+    o.max_response_bytes = 10 * (int64_t)strlen(CHUNK) + 1;
+    strbuf b = {0};
+    CHECK_INT(feed_chunks(&o, 50, &b), 10);
+    CHECK_CONTAINS(b.buf, "\"class\":\"too_large\"");
+    CHECK_CONTAINS(b.buf, "(--max-response-bytes) after 10 content events");
+    sb_clear(&b);
+    o.max_response_bytes = 0;
+    o.max_response_events = 100;
+    CHECK_INT(feed_chunks(&o, 50, &b), -1);
+    CHECK_CONTAINS(b.buf, "\"events\":50,");
+    sb_free(&b);
 }
