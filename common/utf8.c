@@ -25,22 +25,6 @@ size_t utf8_seq_len(const char *str, size_t n)
     return k + 1;
 }
 
-int utf8_valid(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* fast path over ASCII */
-        if (!((unsigned char)s[i] & 0x80)) {
-            i++;
-            continue;
-        }
-        size_t k = utf8_seq_len(s + i, n - i);
-        if (!k) return 0;
-        i += k;
-    }
-    return 1;
-}
-
 size_t utf8_valid_prefix(const char *s, size_t n)
 {
     size_t i = 0;
@@ -54,4 +38,9 @@ size_t utf8_valid_prefix(const char *s, size_t n)
         i += k;
     }
     return i;
+}
+
+int utf8_valid(const char *s, size_t n)
+{
+    return utf8_valid_prefix(s, n) == n;
 }
