@@ -14,10 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The protocol of the last probe that got an answer (set before the run's
- * threads start; read by probe_server). */
-static char probe_last_protocol[16] = "";
-
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
     strbuf *b = ud;
@@ -26,7 +22,7 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
 }
 
 int probe_get(const client_opts *co, int root, const char *path, long timeout_ms, strbuf *body,
-              long *status, char *err, size_t errlen)
+              long *status, char *protocol, char *err, size_t errlen)
 {
     CURL *e = curl_easy_init();
     strbuf url = {0};
@@ -52,7 +48,7 @@ int probe_get(const client_opts *co, int root, const char *path, long timeout_ms
     *status = 0;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-        snprintf(probe_last_protocol, sizeof probe_last_protocol, "%s", http_opts_protocol(e));
+        if (protocol) snprintf(protocol, PROBE_PROTOCOL_LEN, "%s", http_opts_protocol(e));
     } else {
         errf(err, errlen, "GET %s: %s", url.buf, cerr[0] ? cerr : curl_easy_strerror(rc));
     }
@@ -69,7 +65,7 @@ int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t er
     for (;;) {
         strbuf b = {0};
         long st;
-        int rc = probe_get(co, 1, "/health", 2000, &b, &st, last, sizeof last);
+        int rc = probe_get(co, 1, "/health", 2000, &b, &st, NULL, last, sizeof last);
         sb_free(&b);
         if (rc == 0 && st == 200) return 0;
         if (rc == 0) snprintf(last, sizeof last, "GET %s/health answered %ld", co->root_url, st);
@@ -105,7 +101,7 @@ int probe_server(const client_opts *co, probe_report *pr, char *err, size_t errl
     long st;
     char msg[300];
     memset(pr, 0, sizeof *pr);
-    int rc = probe_get(co, 0, "/models", 10000, &b, &st, err, errlen);
+    int rc = probe_get(co, 0, "/models", 10000, &b, &st, pr->protocol, err, errlen);
     if (rc) {
         char why[600];
         snprintf(why, sizeof why, "%s", err);
@@ -114,7 +110,6 @@ int probe_server(const client_opts *co, probe_report *pr, char *err, size_t errl
         return ERR_USAGE;
     }
     pr->status = st;
-    snprintf(pr->protocol, sizeof pr->protocol, "%s", probe_last_protocol);
     body_message(&b, msg, sizeof msg);
     if (st == 401 || st == 403) {
         errf(err, errlen, "the server refused us: GET %s/models answered %ld: %s (check --api-key, "
@@ -205,7 +200,7 @@ static void *scrape_main(void *arg)
         long st;
         char err[512];
         int64_t t = now_mono_ns();
-        if (probe_get(s->co, 1, "/metrics", 2000, &b, &st, err, sizeof err) == 0 && st == 200) {
+        if (probe_get(s->co, 1, "/metrics", 2000, &b, &st, NULL, err, sizeof err) == 0 && st == 200) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "t_ns", (double)(t - s->t0));
             cJSON_AddItemToObject(o, "metrics", parse_prom(b.buf ? b.buf : ""));

@@ -8,17 +8,20 @@
 #include "clients/client.h"
 
 /* GET path under the server root (root = 1) or the API base (root = 0)
- * into body; *status is the HTTP status (0 when none).
+ * into body; *status is the HTTP status (0 when none); protocol (NULL, or
+ * PROBE_PROTOCOL_LEN bytes) gets the HTTP version negotiated ("h2", ...).
  * Returns 0 when the server answered, ERR_SYSTEM otherwise (err filled). */
 int probe_get(const client_opts *co, int root, const char *path, long timeout_ms, strbuf *body,
-              long *status, char *err, size_t errlen);
+              long *status, char *protocol, char *err, size_t errlen);
 /* Polls GET /health every 200 ms until it answers 200 or max_ms passed. */
 int probe_wait_ready(const client_opts *co, int64_t max_ms, char *err, size_t errlen);
+#define PROBE_PROTOCOL_LEN 16
+
 /* What probe_server found. */
 typedef struct probe_report {
     char *model;          /* the first model id of GET /models, or NULL (caller frees) */
     char note[1100];      /* what discovery found, for run.json */
-    char protocol[16];    /* "http/1.1", "h2", ... as negotiated */
+    char protocol[PROBE_PROTOCOL_LEN];  /* "http/1.1", "h2", ... as negotiated */
     long status;          /* status of GET /models */
 } probe_report;
 

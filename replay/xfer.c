@@ -189,8 +189,7 @@ static int apply(xfer *x, const client_event *ev)
     /* One running count cannot belong to several choices at once. */
     int64_t ct = (m & (m - 1)) ? -1 : ev->completion_tokens;
     x->choices_seen |= m;
-    for (int i = 0; i < XFER_CHOICES; i++)
-        if (m & (1ull << i)) content_event(x, i, ct, x->now);
+    for (; m; m &= m - 1) content_event(x, __builtin_ctzll(m), ct, x->now);
     if (x->want_reply && ev->text_len) sb_add(&x->reply, ev->text, ev->text_len);
     return 0;
 }
