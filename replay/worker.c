@@ -263,7 +263,11 @@ static void lookahead_release(worker *w)
 static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
 {
     worker *w = ud;
-    (void)e;
+    xfer *x = NULL;
+    /* libcurl names each transfer's socket here, a reused one included
+     * (its sockets are per transfer): xfer_rx_time compares it. */
+    if (e && curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x) == CURLE_OK && x &&
+        what != CURL_POLL_REMOVE) x->sock = s;
     struct epoll_event ev = { 0 };
     ev.data.u64 = TAG(TAG_SOCK, s);
     if (what == CURL_POLL_REMOVE) {
@@ -447,6 +451,20 @@ static void socket_action(worker *w, curl_socket_t s, int mask)
     check_done(w);
 }
 
+/* A socket epoll reported ready at t_ready: its bytes are stamped with
+ * t_ready (xfer_rx_time), however long the events before it in the batch
+ * took to handle. */
+static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_ready)
+{
+    int mask = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+               (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+               (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+    w->pacing.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
+    w->pacing.rx_sock = s;
+    socket_action(w, s, mask);
+    w->pacing.rx_ready = -1;
+}
+
 /* Starts a new pass of the loop: a new read budget for every transfer,
  * and the transfers the last pass paused resumed. libcurl hands a resumed
  * transfer the bytes it had refused at once (inside curl_easy_pause); if
@@ -599,6 +617,7 @@ void *worker_main(void *arg)
     timerfd_settime(w->tick_fd, 0, &its, NULL);
     w->armed = -2;
     w->curl_want = w->curl_armed = -1;
+    w->pacing.rx_ready = -1;
     drain_queue(w);
     for (;;) {
         new_pass(w);
@@ -622,6 +641,7 @@ void *worker_main(void *arg)
         /* A timeout action libcurl asked for is due now: look at the other
          * events without blocking, then run it (below). */
         int n = epoll_wait(w->ep, evs, 256, w->curl_due || w->pacing.npaused ? 0 : -1);
+        int64_t t_ready = now_mono_ns();   /* once per batch: every event in it was ready by now */
         if (n < 0) {
             if (errno == EINTR) continue;
             snprintf(w->err, sizeof w->err, "epoll_wait: %s", strerror(errno));
@@ -642,13 +662,9 @@ void *worker_main(void *arg)
             int fd = (int)(uint32_t)evs[i].data.u64;
             uint64_t v;
             switch (tag) {
-            case TAG_SOCK: {
-                int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                           (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                           (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-                socket_action(w, fd, mask);
+            case TAG_SOCK:
+                socket_ready(w, fd, evs[i].events, t_ready);
                 break;
-            }
             case TAG_SCHED:
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
                 w->armed = -2;

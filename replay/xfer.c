@@ -92,11 +92,21 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
     return CURL_PREREQFUNC_OK;
 }
 
+int64_t xfer_rx_time(xfer *x)
+{
+    int64_t now = now_mono_ns();
+    int64_t ready = x->pacing ? x->pacing->rx_ready : -1;
+    if (ready < 0 || ready > now) return now - x->t0;
+    if (x->sock != x->pacing->rx_sock) return now - x->t0;   /* another socket's action reached it */
+    if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
+    return ready - x->t0;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
     (void)buf;
-    int64_t t = stamp(x);
+    int64_t t = xfer_rx_time(x);
     if (x->t_first_byte < 0) x->t_first_byte = t;
     touch(x, t);
     return size * n;
@@ -281,7 +291,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
     if (pace(x, size * n)) return CURL_WRITEFUNC_PAUSE;
-    int64_t now = stamp(x);
+    int64_t now = xfer_rx_time(x);
     touch(x, now);
     if (!x->headers_seen) {
         long code = 0;
@@ -303,6 +313,8 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->t0 = t0;
     x->t_send = x->t_first_byte = x->t_first_tok = x->t_last_tok = x->t_end = -1;
     x->connect_ns = 0;
+    x->rx_delay_max = -1;
+    x->sock = CURL_SOCKET_BAD;
     x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
     x->per_token = 1;
     x->want_reply = want_reply;
@@ -602,6 +614,8 @@ void xfer_format(const xfer *x, strbuf *b)
     add_ns(b, "t_end_ns", x->t_end);
     if (x->t_send >= 0) sb_printf(b, ",\"send_lag_us\":%.3f", (double)(x->t_send - q->t_sched) / 1e3);
     else sb_adds(b, ",\"send_lag_us\":null");
+    if (x->rx_delay_max >= 0 && !x->inproc)
+        sb_printf(b, ",\"rx_delay_max_us\":%.3f", (double)x->rx_delay_max / 1e3);
     add_ms(b, "ttft_ms", x->t_first_tok, x->t_send);
     add_ms(b, "ttft_from_sched_ms", x->t_first_tok, q->t_sched);
     add_ms(b, "e2e_ms", x->t_send >= 0 ? x->t_end : -1, x->t_send);

@@ -31,6 +31,13 @@ typedef enum {
 typedef struct xfer_pacing {
     uint64_t pass;                /* the worker's loop pass (the worker increments it) */
     long npaused;                 /* transfers paused and not yet resumed */
+    /* CLOCK_MONOTONIC ns at which the socket libcurl is being driven for
+     * was reported readable (the return of the epoll_wait that reported it),
+     * or -1 outside such an action (a timeout action, a resumed transfer):
+     * response bytes are stamped with it, not with the time their callback
+     * ran (docs/metrics.md, "Where times are taken"). */
+    int64_t rx_ready;
+    curl_socket_t rx_sock;        /* that socket: other transfers' bytes are stamped when read */
 } xfer_pacing;
 
 #define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
@@ -53,6 +60,8 @@ typedef struct xfer {
     int64_t t_send, t_first_byte, t_first_tok, t_last_tok, t_end, last_activity;
     int64_t connect_ns;
     int64_t now;                  /* stamp of the data being parsed */
+    int64_t rx_delay_max;         /* longest readiness -> callback delay of its bytes, ns (-1 none) */
+    curl_socket_t sock;           /* the socket libcurl last named for it (the worker's on_socket) */
     int64_t events;
     int64_t prompt_tokens, usage_tokens, ct_last;
     int per_token;                /* every content event had a running token count */
@@ -129,6 +138,11 @@ int xfer_choices(const xfer *x);
 void xfer_complete(xfer *x, CURLcode res);
 /* Ends a transfer from outside: why is "stall" or "cancelled". */
 void xfer_abort(xfer *x, const char *why, int64_t now);
+/* The time, ns after run start, at which the bytes libcurl is handing
+ * over became readable: the worker's readiness time for the socket being
+ * driven, else (no socket readiness known) the time of the call. Notes the
+ * readiness -> callback delay in rx_delay_max. */
+int64_t xfer_rx_time(xfer *x);
 /* Appends the request's JSON line (with newline) to out. */
 void xfer_format(const xfer *x, strbuf *out);
 /* Clears per-request state for reuse. */

@@ -115,3 +115,35 @@ TEST(xfer_too_many_bytes_is_too_large)
     CHECK_CONTAINS(b.buf, "\"events\":50,");
     sb_free(&b);
 }
+
+/* Response bytes are stamped with the time their socket was reported
+ * readable, not the time their callback ran; bytes reached through another
+ * socket's action, or outside any readiness, get the time of the call. */
+TEST(xfer_rx_time_is_socket_readiness)
+{
+    client_opts co = {0};
+    char err[256];
+    client *cl = client_new(client_find("vllm", NULL), &co, err, sizeof err);
+    REQUIRE(cl);
+    replay_opts o = {0};
+    xfer *x = xfer_new(cl, NULL, &o);
+    xfer_pacing p = {0};
+    int64_t now = now_mono_ns();
+    x->pacing = &p;
+    x->t0 = now - 1000000000LL;
+    x->rx_delay_max = -1;
+    x->sock = 7;
+    p.rx_sock = 7;
+    p.rx_ready = now - 500000;          /* ready 500 µs before the callback */
+    CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
+    CHECK(x->rx_delay_max >= 500000);
+    x->sock = 8;                        /* another socket's action reached it */
+    CHECK(xfer_rx_time(x) >= now - x->t0);
+    x->sock = 7;
+    p.rx_ready = -1;                    /* no readiness known: the call's time */
+    CHECK(xfer_rx_time(x) >= now - x->t0);
+    p.rx_ready = now_mono_ns() + 1000000000LL;   /* never in the future */
+    CHECK(xfer_rx_time(x) < p.rx_ready - x->t0);
+    xfer_free(x);
+    client_free(cl);
+}
