@@ -53,6 +53,9 @@ static const char replay_help[] =
     "  --shard K/N           send only shard K of N (by session, else by index)\n"
     "  --start-at EPOCH_S    start at this wall-clock time (several processes together)\n"
     "  --max-inflight N      closed-loop cap on requests in flight (waits show in send lag)\n"
+    "  --spin T              wake T before each send and busy-wait the rest (e.g. 100us; at\n"
+    "                        most 10ms): sends on time where the timer wakes late, for the\n"
+    "                        CPU of T per request (docs/replay.md)\n"
     "  --sessions MODE       timed (default) or dependent (a turn waits for the previous)\n"
     "  --threads N           worker threads (default: number of cores)\n"
     "  --max-connections N   connection cap across workers (default: as needed)\n"
@@ -84,7 +87,7 @@ enum {
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
     O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
-    O_MAXEVENTS, O_MAXBYTES,
+    O_MAXEVENTS, O_MAXBYTES, O_SPIN,
     O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
@@ -114,6 +117,7 @@ static const struct option lo[] = {
     {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
     {"max-response-events", required_argument, 0, O_MAXEVENTS},
     {"max-response-bytes", required_argument, 0, O_MAXBYTES},
+    {"spin", required_argument, 0, O_SPIN},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -288,6 +292,13 @@ static int run_replay(int argc, char **argv)
         case O_MAXCONN: if (parse_i64(optarg, &o.max_connections) < 0 || o.max_connections < 1) BAD("--max-connections needs a positive count, got '%s'", optarg); break;
         case O_DRY: o.dry_run = 1; break;
         case O_TIMEOUT: if (dur_ms(optarg, &o.timeout_ms) < 0) BAD("--timeout needs a time, got '%s'", optarg); break;
+        case O_SPIN: {
+            int64_t us;
+            if (parse_duration_us(optarg, &us) < 0 || us > 10000)
+                BAD("--spin needs a time of at most 10ms (e.g. 100us), got '%s'", optarg);
+            o.spin_ns = us * 1000;
+            break;
+        }
         case O_STALL: if (dur_ms(optarg, &o.stall_timeout_ms) < 0) BAD("--stall-timeout needs a time, got '%s'", optarg); break;
         case O_CTIMEOUT: if (dur_ms(optarg, &o.connect_timeout_ms) < 0) BAD("--connect-timeout needs a time, got '%s'", optarg); break;
         case O_GRACE: if (dur_ms(optarg, &o.grace_ms) < 0) BAD("--grace needs a time, got '%s'", optarg); break;

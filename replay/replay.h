@@ -44,6 +44,7 @@ typedef struct replay_opts {
     double start_at;                /* epoch seconds to start at (0 = now) */
     int dry_run;
     int64_t max_inflight;           /* closed-loop cap (0 = none) */
+    int64_t spin_ns;                /* busy-wait this long before each deadline (0 = sleep only) */
     int64_t max_connections;        /* per run (0 = libcurl default per worker) */
     int sessions_mode;
     int64_t timeout_ms;             /* whole request (0 = none) */

@@ -1,5 +1,7 @@
-/* reqlog.c — DIR/requests.jsonl: workers append batches of whole lines
- * under a mutex; the file is flushed when a batch arrives and closed with
+/* reqlog.c — DIR/requests.jsonl. Workers hand batches of whole lines to
+ * reqlog_append, which only copies them into the pending buffer; a writer
+ * thread writes that buffer out, so a write held by the disk (page-cache
+ * writeback) never stalls a worker's event loop. The file is closed with
  * fsync, so an interrupted run leaves every finished request on disk.
  * Also converts the log to CSV (--csv). */
 #include "replay/replay_int.h"
@@ -13,13 +15,66 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Lines waiting for the writer at most: past it, reqlog_append waits (the
+ * disk is slower than the run; memory stays bounded). */
+#define REQLOG_PENDING_MAX (64u << 20)
+
 struct reqlog {
     pthread_mutex_t mu;
+    pthread_cond_t wake;      /* the writer: lines pending, or closing */
+    pthread_cond_t room;      /* appenders: the pending buffer was taken */
+    strbuf pending;           /* appended, not yet taken by the writer */
+    int closing;
+    pthread_t writer;
     int fd;
     char *path;
-    int failed;
+    int failed;               /* a write failed: err says why */
     char err[512];
 };
+
+static int write_all(reqlog *l, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(l->fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Takes the pending lines in one piece (a buffer swap) and writes them
+ * outside the lock, until closing and nothing is left. */
+static void *writer_main(void *arg)
+{
+    reqlog *l = arg;
+    strbuf out = {0};
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->pending.len && !l->closing) pthread_cond_wait(&l->wake, &l->mu);
+        if (!l->pending.len) break;
+        strbuf t = out;
+        out = l->pending;
+        l->pending = t;
+        pthread_cond_broadcast(&l->room);
+        pthread_mutex_unlock(&l->mu);
+        int rc = l->failed ? 0 : write_all(l, out.buf, out.len);
+        int e = errno;
+        sb_clear(&out);
+        pthread_mutex_lock(&l->mu);
+        if (rc < 0 && !l->failed) {
+            snprintf(l->err, sizeof l->err, "%s: write error: %s", l->path, strerror(e));
+            l->failed = 1;
+            pthread_cond_broadcast(&l->room);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    sb_free(&out);
+    return NULL;
+}
 
 reqlog *reqlog_open(const char *dir, char *err, size_t errlen)
 {
@@ -33,8 +88,21 @@ reqlog *reqlog_open(const char *dir, char *err, size_t errlen)
     }
     reqlog *l = xcalloc(1, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->wake, NULL);
+    pthread_cond_init(&l->room, NULL);
     l->fd = fd;
     l->path = p.buf;
+    int rc = pthread_create(&l->writer, NULL, writer_main, l);
+    if (rc) {
+        errf(err, errlen, "%s: cannot start the log writer thread: %s", p.buf, strerror(rc));
+        close(fd);
+        pthread_cond_destroy(&l->room);
+        pthread_cond_destroy(&l->wake);
+        pthread_mutex_destroy(&l->mu);
+        free(l->path);
+        free(l);
+        return NULL;
+    }
     return l;
 }
 
@@ -42,20 +110,15 @@ const char *reqlog_path(const reqlog *l) { return l->path; }
 
 int reqlog_append(reqlog *l, const char *data, size_t len)
 {
-    int rc = 0;
     pthread_mutex_lock(&l->mu);
-    while (len > 0 && !l->failed) {
-        ssize_t n = write(l->fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            snprintf(l->err, sizeof l->err, "%s: write error: %s", l->path, strerror(errno));
-            l->failed = 1;
-            break;
-        }
-        data += n;
-        len -= (size_t)n;
+    while (!l->failed && l->pending.len && l->pending.len + len > REQLOG_PENDING_MAX)
+        pthread_cond_wait(&l->room, &l->mu);
+    if (!l->failed) {
+        int was_empty = !l->pending.len;
+        sb_add(&l->pending, data, len);
+        if (was_empty) pthread_cond_signal(&l->wake);
     }
-    if (l->failed) rc = ERR_SYSTEM;
+    int rc = l->failed ? ERR_SYSTEM : 0;
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
@@ -63,6 +126,11 @@ int reqlog_append(reqlog *l, const char *data, size_t len)
 int reqlog_close(reqlog *l, char *err, size_t errlen)
 {
     if (!l) return 0;
+    pthread_mutex_lock(&l->mu);
+    l->closing = 1;
+    pthread_cond_signal(&l->wake);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->writer, NULL);   /* it writes what is pending first */
     int rc = l->failed ? ERR_SYSTEM : 0;
     if (rc) errf(err, errlen, "%s", l->err);
     if (fsync(l->fd) < 0 && !rc && errno != EINVAL) {
@@ -73,6 +141,9 @@ int reqlog_close(reqlog *l, char *err, size_t errlen)
         errf(err, errlen, "%s: close: %s", l->path, strerror(errno));
         rc = ERR_SYSTEM;
     }
+    sb_free(&l->pending);
+    pthread_cond_destroy(&l->room);
+    pthread_cond_destroy(&l->wake);
     pthread_mutex_destroy(&l->mu);
     free(l->path);
     free(l);

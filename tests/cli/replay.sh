@@ -181,6 +181,15 @@ import json,sys
 r=json.load(open('$T/sa/run.json'))
 t=int(r['start_realtime_ns'])
 sys.exit(0 if $at*10**9 <= t < ($at+1)*10**9 else 1)\""
+ok "--spin: busy-waits the last 200us before each send" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 20 --speed 20 --spin 200us --out "$T/spin" -q
+check "--spin: every request sent, run.json says spin_us 200" "[ \$(grep -c '\"ok\":true' '$T/spin/requests.jsonl') = 20 ] && grep -q '\"spin_us\":[[:space:]]*200' '$T/spin/run.json'"
+check "response stamps are never before the request was sent" "python3 -c \"
+import json,sys
+for l in open('$T/spin/requests.jsonl'):
+    r=json.loads(l)
+    assert r['t_send_ns'] <= r['t_first_byte_ns'] <= r['t_first_token_ns'] <= r['t_last_token_ns'] <= r['t_end_ns'], r
+    assert r['rx_delay_max_us'] >= 0
+\""
 mkdir -p "$T/full" && ln -s /dev/full "$T/full/requests.jsonl"
 expect_err "a request log that cannot be written stops the run: exit 4" 4 'request log could not be written.*No space left' \
     "$BIN" replay "$AZ" --client vllm --url "$URL" --first 50 --speed 20 --out "$T/full" -q
@@ -190,6 +199,7 @@ stop_server ctl
 expect_err "missing --out" 2 'missing --out' "$BIN" replay "$AZ" --client vllm
 expect_err "unknown client" 2 "unknown client 'nope'" "$BIN" replay "$AZ" --client nope --out "$T/x"
 expect_err "bad --shard" 2 'shard needs K/N' "$BIN" replay "$AZ" --shard 3/2 --out "$T/x"
+expect_err "--spin over 10ms" 2 'spin needs a time of at most 10ms' "$BIN" replay "$AZ" --spin 20ms --out "$T/x"
 expect_err "bad --url" 2 'must start with http' "$BIN" replay "$AZ" --url ftp://x --out "$T/x"
 expect_err "missing trace file: exit 4" 4 'cannot open' "$BIN" replay "$T/none.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q
 check "... no output directory, no result table" "[ ! -e '$T/x' ] && [ ! -s '$T/.out' ]"
