@@ -53,6 +53,8 @@ static const char replay_help[] =
     "  --shard K/N           send only shard K of N (by session, else by index)\n"
     "  --start-at EPOCH_S    start at this wall-clock time (several processes together)\n"
     "  --max-inflight N      closed-loop cap on requests in flight (waits show in send lag)\n"
+    "  --rx-stamp MODE       kernel (default: the kernel's receive time of the bytes) or poll\n"
+    "                        (when epoll reported the socket readable); docs/metrics.md\n"
     "  --spin T              wake T before each send and busy-wait the rest (e.g. 100us; at\n"
     "                        most 10ms): sends on time where the timer wakes late, for the\n"
     "                        CPU of T per request (docs/replay.md)\n"
@@ -87,7 +89,7 @@ enum {
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
     O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
-    O_MAXEVENTS, O_MAXBYTES, O_SPIN,
+    O_MAXEVENTS, O_MAXBYTES, O_SPIN, O_RXSTAMP,
     O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
@@ -117,7 +119,7 @@ static const struct option lo[] = {
     {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
     {"max-response-events", required_argument, 0, O_MAXEVENTS},
     {"max-response-bytes", required_argument, 0, O_MAXBYTES},
-    {"spin", required_argument, 0, O_SPIN},
+    {"spin", required_argument, 0, O_SPIN}, {"rx-stamp", required_argument, 0, O_RXSTAMP},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 #define BAD(...) do { rc = cli_usage_error("replay", U_REPLAY, __VA_ARGS__); goto out; } while (0)
@@ -292,6 +294,11 @@ static int run_replay(int argc, char **argv)
         case O_MAXCONN: if (parse_i64(optarg, &o.max_connections) < 0 || o.max_connections < 1) BAD("--max-connections needs a positive count, got '%s'", optarg); break;
         case O_DRY: o.dry_run = 1; break;
         case O_TIMEOUT: if (dur_ms(optarg, &o.timeout_ms) < 0) BAD("--timeout needs a time, got '%s'", optarg); break;
+        case O_RXSTAMP:
+            if (!strcmp(optarg, "kernel")) o.rx_stamp = RX_STAMP_KERNEL;
+            else if (!strcmp(optarg, "poll")) o.rx_stamp = RX_STAMP_POLL;
+            else BAD("--rx-stamp must be kernel or poll, got '%s'", optarg);
+            break;
         case O_SPIN: {
             int64_t us;
             if (parse_duration_us(optarg, &us) < 0 || us > 10000)

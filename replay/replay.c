@@ -250,6 +250,7 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     }
     if (o->max_inflight) cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
     cJSON_AddNumberToObject(j, "spin_us", (double)o->spin_ns / 1e3);
+    cJSON_AddStringToObject(j, "rx_stamp", o->rx_stamp == RX_STAMP_POLL ? "poll" : "kernel");
     cJSON_AddNumberToObject(j, "stall_timeout_ms", (double)o->stall_timeout_ms);
     cJSON_AddNumberToObject(j, "max_response_events", (double)o->max_response_events);
     cJSON_AddNumberToObject(j, "max_response_bytes", (double)o->max_response_bytes);

@@ -16,6 +16,8 @@
 #include "clients/client.h"
 
 enum { SESSIONS_TIMED = 0, SESSIONS_DEPENDENT = 1 };
+/* How response bytes are stamped (docs/metrics.md, "Where times are taken"). */
+enum { RX_STAMP_KERNEL = 0, RX_STAMP_POLL = 1 };
 
 /* Default caps on one response (docs/replay.md, "Hostile input"); a
  * response over either fails as too_large. 1,000,000 content events is
@@ -45,6 +47,7 @@ typedef struct replay_opts {
     int dry_run;
     int64_t max_inflight;           /* closed-loop cap (0 = none) */
     int64_t spin_ns;                /* busy-wait this long before each deadline (0 = sleep only) */
+    int rx_stamp;                   /* RX_STAMP_KERNEL (default) or RX_STAMP_POLL */
     int64_t max_connections;        /* per run (0 = libcurl default per worker) */
     int sessions_mode;
     int64_t timeout_ms;             /* whole request (0 = none) */

@@ -9,6 +9,7 @@
  * reads from (rq_queue, shared with the reader) and the counters it
  * publishes (wstats, atomics). */
 #include "replay/replay_int.h"
+#include "replay/rx_clock.h"
 #include "replay/server_probe.h"
 #include "replay/xfer.h"
 #include "common/util.h"
@@ -64,6 +65,8 @@ struct worker {
     strbuf logbuf;            /* finished lines not yet appended to the log */
     int64_t last_flush;
     int reader_closed;
+    int64_t real_minus_mono;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, renewed every tick */
+    char peek[XFER_RECV_BYTES]; /* rx_clock_peek's copy of what libcurl is about to read */
     wstats st;
     char err[512];
 };
@@ -455,14 +458,19 @@ static void socket_action(worker *w, curl_socket_t s, int mask)
 }
 
 /* A socket epoll reported ready at t_ready: its bytes are stamped with
- * t_ready (xfer_rx_time), however long the events before it in the batch
- * took to handle. */
+ * the kernel's receive time of its queued bytes (--rx-stamp kernel), else
+ * with t_ready (xfer_rx_time) — either way not with the time the events
+ * before it in the batch took to handle. */
 static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_ready)
 {
     int mask = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
     w->pacing.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
+    if (events & EPOLLIN && w->r->o->rx_stamp == RX_STAMP_KERNEL) {
+        int64_t k = rx_clock_peek(s, w->peek, sizeof w->peek);
+        if (k >= 0) w->pacing.rx_ready = k - w->real_minus_mono;
+    }
     w->pacing.rx_sock = s;
     socket_action(w, s, mask);
     w->pacing.rx_ready = -1;
@@ -576,6 +584,7 @@ static void send_due(worker *w)
 static void tick(worker *w)
 {
     int64_t now = rel_now(w);
+    w->real_minus_mono = rx_clock_real_minus_mono();   /* follows a step of the wall clock */
     int stop = atomic_load(&w->r->stop);
     int64_t stall = w->r->o->stall_timeout_ms * 1000000LL;
     for (xfer *x = w->inflight, *n; x; x = n) {
@@ -636,6 +645,7 @@ void *worker_main(void *arg)
     w->armed = -2;
     w->curl_want = w->curl_armed = -1;
     w->pacing.rx_ready = -1;
+    w->real_minus_mono = rx_clock_real_minus_mono();
     drain_queue(w);
     for (;;) {
         new_pass(w);

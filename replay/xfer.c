@@ -6,6 +6,7 @@
 #include "replay/replay_int.h"
 #include "analysis/summary.h"
 #include "replay/req_headers.h"
+#include "replay/rx_clock.h"
 #include "common/url_mask.h"
 #include "common/util.h"
 
@@ -307,6 +308,15 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
     return xfer_response_data(x, buf, size * n, now) < 0 ? 0 : size * n;
 }
 
+/* A new connection's socket: the kernel stamps what it receives
+ * (rx_clock.h). A refusal only leaves the socket to readiness stamps. */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)ud;
+    if (purpose == CURLSOCKTYPE_IPCXN) rx_clock_enable(fd);
+    return CURL_SOCKOPT_OK;
+}
+
 int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
 {
     x->q = q;
@@ -368,8 +378,9 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)XFER_RECV_BYTES);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (x->o->rx_stamp == RX_STAMP_KERNEL) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
     if (x->o->connect_timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);

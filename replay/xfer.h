@@ -40,6 +40,10 @@ typedef struct xfer_pacing {
     curl_socket_t rx_sock;        /* that socket: other transfers' bytes are stamped when read */
 } xfer_pacing;
 
+/* libcurl's receive buffer (CURLOPT_BUFFERSIZE): what one read of a socket
+ * takes at most, and so what the worker peeks for its stamp (rx_clock.h). */
+#define XFER_RECV_BYTES 8192
+
 #define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
 
 typedef struct xfer {

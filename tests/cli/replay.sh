@@ -190,6 +190,8 @@ for l in open('$T/spin/requests.jsonl'):
     assert r['t_send_ns'] <= r['t_first_byte_ns'] <= r['t_first_token_ns'] <= r['t_last_token_ns'] <= r['t_end_ns'], r
     assert r['rx_delay_max_us'] >= 0
 \""
+ok "--rx-stamp poll: stamps at epoll's readiness" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 20 --speed 20 --rx-stamp poll --out "$T/poll" -q
+check "... run.json names each run's stamping" "grep -q '\"rx_stamp\":[[:space:]]*\"poll\"' '$T/poll/run.json' && grep -q '\"rx_stamp\":[[:space:]]*\"kernel\"' '$T/spin/run.json'"
 mkdir -p "$T/full" && ln -s /dev/full "$T/full/requests.jsonl"
 expect_err "a request log that cannot be written stops the run: exit 4" 4 'request log could not be written.*No space left' \
     "$BIN" replay "$AZ" --client vllm --url "$URL" --first 50 --speed 20 --out "$T/full" -q
@@ -199,6 +201,7 @@ stop_server ctl
 expect_err "missing --out" 2 'missing --out' "$BIN" replay "$AZ" --client vllm
 expect_err "unknown client" 2 "unknown client 'nope'" "$BIN" replay "$AZ" --client nope --out "$T/x"
 expect_err "bad --shard" 2 'shard needs K/N' "$BIN" replay "$AZ" --shard 3/2 --out "$T/x"
+expect_err "bad --rx-stamp" 2 'rx-stamp must be kernel or poll' "$BIN" replay "$AZ" --rx-stamp nic --out "$T/x"
 expect_err "--spin over 10ms" 2 'spin needs a time of at most 10ms' "$BIN" replay "$AZ" --spin 20ms --out "$T/x"
 expect_err "bad --url" 2 'must start with http' "$BIN" replay "$AZ" --url ftp://x --out "$T/x"
 expect_err "missing trace file: exit 4" 4 'cannot open' "$BIN" replay "$T/none.jsonl" --client vllm --url http://127.0.0.1:9 --out "$T/x" -q

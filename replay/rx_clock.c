@@ -1,0 +1,50 @@
+/* rx_clock.c — see rx_clock.h. */
+#include "replay/rx_clock.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static int64_t ns_of(clockid_t c)
+{
+    struct timespec t;
+    clock_gettime(c, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+int rx_clock_enable(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
+int64_t rx_clock_peek(int fd, void *scratch, size_t len)
+{
+    union {                       /* aligned room for one timespec message */
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { scratch, len };
+    struct msghdr m = { 0 };
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.buf;
+    m.msg_controllen = sizeof ctl.buf;
+    if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0) return -1;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS) continue;
+        struct timespec ts;
+        memcpy(&ts, CMSG_DATA(h), sizeof ts);
+        if (!ts.tv_sec && !ts.tv_nsec) return -1;
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
+    return -1;
+}
+
+int64_t rx_clock_real_minus_mono(void)
+{
+    int64_t m1 = ns_of(CLOCK_MONOTONIC);
+    int64_t r = ns_of(CLOCK_REALTIME);
+    int64_t m2 = ns_of(CLOCK_MONOTONIC);
+    return r - (m1 + (m2 - m1) / 2);
+}
