@@ -467,9 +467,13 @@ static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_
                (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
     w->pacing.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
+    w->pacing.rx_peeked = -1;
     if (events & EPOLLIN && w->r->o->rx_stamp == RX_STAMP_KERNEL) {
         int64_t k = rx_clock_peek(s, w->peek, sizeof w->peek);
-        if (k >= 0) w->pacing.rx_ready = k - w->real_minus_mono;
+        if (k >= 0) {
+            w->pacing.rx_ready = k - w->real_minus_mono;
+            w->pacing.rx_peeked = now_mono_ns();
+        }
     }
     w->pacing.rx_sock = s;
     socket_action(w, s, mask);

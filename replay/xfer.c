@@ -98,7 +98,9 @@ int64_t xfer_rx_time(xfer *x)
     int64_t now = now_mono_ns();
     int64_t ready = x->pacing ? x->pacing->rx_ready : -1;
     if (ready < 0 || ready > now) return now - x->t0;
-    if (x->sock != x->pacing->rx_sock) return now - x->t0;   /* another socket's action reached it */
+    xfer_pacing *p = x->pacing;
+    if (x->sock != p->rx_sock) return now - x->t0;   /* another socket's action reached it */
+    if (p->rx_peeked >= 0 && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now - x->t0;
     if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
     return ready - x->t0;
 }

@@ -38,7 +38,15 @@ typedef struct xfer_pacing {
      * ran (docs/metrics.md, "Where times are taken"). */
     int64_t rx_ready;
     curl_socket_t rx_sock;        /* that socket: other transfers' bytes are stamped when read */
+    /* --rx-stamp kernel: when the kernel's stamp was read (after the peek),
+     * or -1 (rx_ready is a readiness time). Bytes that arrive after the
+     * peek and are read in the same action (libcurl reads again while the
+     * socket stays readable, or the thread was preempted before its read)
+     * would carry an older stamp: bytes handed over more than
+     * XFER_PEEK_SLACK_NS after the peek are stamped when handed over. */
+    int64_t rx_peeked;
 } xfer_pacing;
+#define XFER_PEEK_SLACK_NS 100000
 
 /* libcurl's receive buffer (CURLOPT_BUFFERSIZE): what one read of a socket
  * takes at most, and so what the worker peeks for its stamp (rx_clock.h). */

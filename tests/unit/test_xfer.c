@@ -128,6 +128,7 @@ TEST(xfer_rx_time_is_socket_readiness)
     replay_opts o = {0};
     xfer *x = xfer_new(cl, NULL, &o);
     xfer_pacing p = {0};
+    p.rx_peeked = -1;
     int64_t now = now_mono_ns();
     x->pacing = &p;
     x->t0 = now - 1000000000LL;
@@ -144,6 +145,15 @@ TEST(xfer_rx_time_is_socket_readiness)
     CHECK(xfer_rx_time(x) >= now - x->t0);
     p.rx_ready = now_mono_ns() + 1000000000LL;   /* never in the future */
     CHECK(xfer_rx_time(x) < p.rx_ready - x->t0);
+    /* A kernel stamp read 1 ms before the callback: bytes may have arrived
+     * after the peek (read in the same action), so the call's time is used,
+     * never a stamp that could precede them. */
+    p.rx_ready = now - 2000000;
+    p.rx_peeked = now_mono_ns() - 1000000;
+    int64_t before = now_mono_ns() - x->t0;
+    CHECK(xfer_rx_time(x) >= before);
+    p.rx_peeked = now_mono_ns();                 /* read at once: the kernel's stamp */
+    CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
     xfer_free(x);
     client_free(cl);
 }
