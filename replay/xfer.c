@@ -93,16 +93,26 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
     return CURL_PREREQFUNC_OK;
 }
 
+/* The stamp by the rules of xfer_rx_time, before keeping it in order. */
+static int64_t rx_time_raw(xfer *x, int64_t now)
+{
+    int64_t ready = x->pacing ? x->pacing->rx_ready : -1;
+    if (ready < 0 || ready > now) return now;
+    xfer_pacing *p = x->pacing;
+    if (x->sock != p->rx_sock) return now;   /* another socket's action reached it */
+    if (p->rx_peeked >= 0 && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
+    if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
+    return ready;
+}
+
 int64_t xfer_rx_time(xfer *x)
 {
-    int64_t now = now_mono_ns();
-    int64_t ready = x->pacing ? x->pacing->rx_ready : -1;
-    if (ready < 0 || ready > now) return now - x->t0;
-    xfer_pacing *p = x->pacing;
-    if (x->sock != p->rx_sock) return now - x->t0;   /* another socket's action reached it */
-    if (p->rx_peeked >= 0 && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now - x->t0;
-    if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
-    return ready - x->t0;
+    int64_t t = rx_time_raw(x, now_mono_ns()) - x->t0;
+    /* Bytes come in order: a kernel stamp older than the previous bytes'
+     * hand-over time (used when the peek was too old) is not before them. */
+    if (t < x->rx_last) t = x->rx_last;
+    x->rx_last = t;
+    return t;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
@@ -325,7 +335,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->t0 = t0;
     x->t_send = x->t_first_byte = x->t_first_tok = x->t_last_tok = x->t_end = -1;
     x->connect_ns = 0;
-    x->rx_delay_max = -1;
+    x->rx_delay_max = x->rx_last = -1;
     x->sock = CURL_SOCKET_BAD;
     x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
     x->per_token = 1;

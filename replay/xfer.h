@@ -73,6 +73,7 @@ typedef struct xfer {
     int64_t connect_ns;
     int64_t now;                  /* stamp of the data being parsed */
     int64_t rx_delay_max;         /* longest readiness -> callback delay of its bytes, ns (-1 none) */
+    int64_t rx_last;              /* the last stamp xfer_rx_time gave (stamps never go back) */
     curl_socket_t sock;           /* the socket libcurl last named for it (the worker's on_socket) */
     int64_t events;
     int64_t prompt_tokens, usage_tokens, ct_last;
@@ -151,9 +152,10 @@ void xfer_complete(xfer *x, CURLcode res);
 /* Ends a transfer from outside: why is "stall" or "cancelled". */
 void xfer_abort(xfer *x, const char *why, int64_t now);
 /* The time, ns after run start, at which the bytes libcurl is handing
- * over became readable: the worker's readiness time for the socket being
- * driven, else (no socket readiness known) the time of the call. Notes the
- * readiness -> callback delay in rx_delay_max. */
+ * over arrived: the kernel's stamp or the worker's readiness time for the
+ * socket being driven, else (none known, or the stamp too old to cover
+ * them) the time of the call; never before the transfer's previous stamp.
+ * Notes the stamp -> callback delay in rx_delay_max. */
 int64_t xfer_rx_time(xfer *x);
 /* Appends the request's JSON line (with newline) to out. */
 void xfer_format(const xfer *x, strbuf *out);

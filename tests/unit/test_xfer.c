@@ -132,7 +132,7 @@ TEST(xfer_rx_time_is_socket_readiness)
     int64_t now = now_mono_ns();
     x->pacing = &p;
     x->t0 = now - 1000000000LL;
-    x->rx_delay_max = -1;
+    x->rx_delay_max = x->rx_last = -1;
     x->sock = 7;
     p.rx_sock = 7;
     p.rx_ready = now - 500000;          /* ready 500 µs before the callback */
@@ -152,7 +152,9 @@ TEST(xfer_rx_time_is_socket_readiness)
     p.rx_peeked = now_mono_ns() - 1000000;
     int64_t before = now_mono_ns() - x->t0;
     CHECK(xfer_rx_time(x) >= before);
-    p.rx_peeked = now_mono_ns();                 /* read at once: the kernel's stamp */
+    p.rx_peeked = now_mono_ns();                 /* read at once, but older than the */
+    CHECK(xfer_rx_time(x) >= before);            /* bytes before it: never goes back */
+    x->rx_last = -1;
     CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
     xfer_free(x);
     client_free(cl);
