@@ -66,7 +66,7 @@ struct worker {
     int64_t last_flush;
     int reader_closed;
     int64_t real_minus_mono;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, renewed every tick */
-    char peek[XFER_RECV_BYTES]; /* rx_clock_peek's copy of what libcurl is about to read */
+    char *peek;               /* XFER_PEEK_BYTES: rx_clock_peek's copy of what is queued */
     wstats st;
     char err[512];
 };
@@ -469,7 +469,7 @@ static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_
     w->pacing.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
     w->pacing.rx_peeked = -1;
     if (events & EPOLLIN && w->r->o->rx_stamp == RX_STAMP_KERNEL) {
-        int64_t k = rx_clock_peek(s, w->peek, sizeof w->peek);
+        int64_t k = rx_clock_peek(s, w->peek, XFER_PEEK_BYTES);
         if (k >= 0) {
             w->pacing.rx_ready = k - w->real_minus_mono;
             w->pacing.rx_peeked = now_mono_ns();
@@ -775,6 +775,7 @@ worker *worker_new(run *r, int id, char *err, size_t errlen)
     if (r->cl->opt.http.http2 && r->cl->opt.api_url && !strncmp(r->cl->opt.api_url, "http://", 7))
         curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     w->headers = xfer_headers(&r->cl->opt);
+    w->peek = xmalloc(XFER_PEEK_BYTES);
     return w;
 }
 
@@ -813,6 +814,7 @@ void worker_free(worker *w)
     if (w->multi) curl_multi_cleanup(w->multi);
     curl_slist_free_all(w->headers);
     sb_free(&w->logbuf);
+    free(w->peek);
     if (w->ep >= 0) close(w->ep);
     if (w->sched_fd >= 0) close(w->sched_fd);
     if (w->curl_fd >= 0) close(w->curl_fd);

@@ -390,7 +390,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)XFER_RECV_BYTES);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     if (x->o->rx_stamp == RX_STAMP_KERNEL) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);

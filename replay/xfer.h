@@ -48,9 +48,11 @@ typedef struct xfer_pacing {
 } xfer_pacing;
 #define XFER_PEEK_SLACK_NS 100000
 
-/* libcurl's receive buffer (CURLOPT_BUFFERSIZE): what one read of a socket
- * takes at most, and so what the worker peeks for its stamp (rx_clock.h). */
-#define XFER_RECV_BYTES 8192
+/* What the worker peeks of a readable socket for its kernel stamp
+ * (rx_clock.h): more than libcurl reads of it in one action (libcurl reads
+ * its receive buffer again while the socket stays readable), so the stamp
+ * is the newest arrival of everything queued at the peek. */
+#define XFER_PEEK_BYTES (64u << 10)
 
 #define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
 
