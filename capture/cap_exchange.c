@@ -46,6 +46,7 @@ void cap_exchange_free(cap_exchange *x, resp_scan_pool *pool)
 {
     if (!x) return;
     resp_scan_release(&x->scan, pool);
+    resp_scan_free_times(&x->scan);
     free(x->url);
     free(x->error);
     free(x->key_value);
@@ -243,9 +244,23 @@ static void add_body_raw(strbuf *out, size_t at, const strbuf *raw)
     sb_json_str(out, raw->buf, raw->len);
 }
 
+/* --event-times: the arrival on the capture clock and each content
+ * event's time after it, in ns. */
+static void add_event_times(const cap_exchange *x, strbuf *out)
+{
+    const resp_scan *s = &x->scan;
+    if (x->t_req < 0) return;
+    sb_printf(out, ",\"t_arrival_ns\":%" PRId64 ",\"event_ns\":[", x->t_req);
+    for (size_t i = 0; i < s->ntimes; i++)
+        sb_printf(out, i ? ",%" PRId64 : "%" PRId64, s->times[i] - x->t_req);
+    sb_addc(out, ']');
+    if (s->times_truncated) sb_adds(out, ",\"event_ns_truncated\":true");
+}
+
 /* orig: what the server did, times relative to the request's arrival;
  * closes the record. */
-static void format_orig(const cap_exchange *x, const char *body_error, strbuf *out)
+static void format_orig(const cap_exchange *x, const cap_format_opts *o, const char *body_error,
+                        strbuf *out)
 {
     const resp_scan *s = &x->scan;
     int ok = x->status >= 200 && x->status < 300 && !x->incomplete && !s->stream_error && !s->sse_broken;
@@ -264,6 +279,7 @@ static void format_orig(const cap_exchange *x, const char *body_error, strbuf *o
             sb_printf(out, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"chunks\"", s->events);
         sb_printf(out, ",\"events\":%" PRId64, s->events);
     }
+    if (o->event_times) add_event_times(x, out);
     if (s->kind == RESP_SSE) sb_adds(out, ",\"stream\":true");
     if (s->encoded) {
         sb_adds(out, ",\"encoding\":");
@@ -366,7 +382,7 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
         sb_addc(out, '}');
     }
 
-    format_orig(x, body_error, out);
+    format_orig(x, o, body_error, out);
     if (sf) {
         sess_facts_fill(sf, body, x->key_value, x->key_value ? strlen(x->key_value) : 0, o->session_field);
         if (x->t_end >= 0 && x->t_end >= x->t_req) sf->e2e_us = (x->t_end - x->t_req) / 1000;

@@ -76,6 +76,7 @@ typedef struct cap_exchange {
 typedef struct cap_format_opts {
     int redact;                       /* lengths and block hashes instead of the prompt */
     int no_headers;                   /* leave request headers out */
+    int event_times;                  /* orig.t_arrival_ns and orig.event_ns (--event-times) */
     uint64_t salt;                    /* seeds the block hashes of --redact */
     const char *session_header;       /* a request header that names the conversation, or NULL */
     const char *session_field;        /* a body field that does, or NULL */

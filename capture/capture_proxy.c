@@ -220,8 +220,10 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
             q->headers_done = 1;
             q->x->status = q->status;
             q->x->resp_started = 1;
-            if (q->x->ticket || q->recorded_path)
+            if (q->x->ticket || q->recorded_path) {
                 resp_scan_begin(&q->x->scan, &q->px->pool, q->ctype, q->cenc, q->px->o.max_json);
+                if (q->px->o.fmt.event_times) resp_scan_keep_times(&q->x->scan);
+            }
             resume_locked(q);
         }
     } else if (q->in_final) {

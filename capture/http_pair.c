@@ -344,7 +344,10 @@ static int r_headers_done(http_parser *p)
     x->status = (int)st;
     x->resp_started = 1;
     x->t_first_byte = c->resp_begin_ts;
-    if (x->ticket) resp_scan_begin(&x->scan, &c->hp->pool, c->rctype, c->renc, c->hp->o.max_json);
+    if (x->ticket) {
+        resp_scan_begin(&x->scan, &c->hp->pool, c->rctype, c->renc, c->hp->o.max_json);
+        if (c->hp->o.fmt.event_times) resp_scan_keep_times(&x->scan);
+    }
     return x->is_head ? 1 : 0;
 }
 

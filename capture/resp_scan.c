@@ -63,9 +63,13 @@ void resp_scan_begin(resp_scan *s, resp_scan_pool *pool, const char *ctype, cons
                      size_t max_json)
 {
     strbuf keep = s->keep;
+    int64_t *times = s->times;
+    size_t captimes = s->captimes;
     memset(s, 0, sizeof *s);
     s->keep = keep;
     sb_clear(&s->keep);
+    s->times = times;                          /* kept for reuse, forgotten */
+    s->captimes = captimes;
     s->t_first_content = s->t_last_content = -1;
     s->prompt_tokens = s->completion_tokens = -1;
     s->max_json = max_json ? max_json : DEFAULT_MAX_JSON;
@@ -86,6 +90,29 @@ void resp_scan_begin(resp_scan *s, resp_scan_pool *pool, const char *ctype, cons
     }
 }
 
+void resp_scan_keep_times(resp_scan *s)
+{
+    s->keep_times = 1;
+}
+
+/* A content event at s->cur_ts, or ts for a JSON body. */
+static void content_event(resp_scan *s, int64_t ts)
+{
+    if (s->t_first_content < 0) s->t_first_content = ts;
+    s->t_last_content = ts;
+    s->events++;
+    if (!s->keep_times) return;
+    if (s->ntimes == RESP_SCAN_MAX_TIMES) {
+        s->times_truncated = 1;
+        return;
+    }
+    if (s->ntimes == s->captimes) {
+        s->captimes = s->captimes ? s->captimes * 2 : 64;
+        s->times = xrealloc(s->times, s->captimes * sizeof *s->times);
+    }
+    s->times[s->ntimes++] = ts;
+}
+
 static int on_event(const sse_event *ev, void *ud)
 {
     resp_scan *s = ud;
@@ -95,11 +122,7 @@ static int on_event(const sse_event *ev, void *ud)
         return 0;
     }
     unsigned f = resp_scan_keys(ev->data, ev->data_len);
-    if (f & RESP_KEY_CONTENT) {
-        if (s->t_first_content < 0) s->t_first_content = s->cur_ts;
-        s->t_last_content = s->cur_ts;
-        s->events++;
-    }
+    if (f & RESP_KEY_CONTENT) content_event(s, s->cur_ts);
     if (f & RESP_KEY_USAGE) {
         sb_clear(&s->keep);
         sb_add(&s->keep, ev->data, ev->data_len);
@@ -156,10 +179,7 @@ void resp_scan_end(resp_scan *s, int64_t ts, int complete)
         read_usage(s, doc);
         if (s->kind == RESP_JSON) {
             unsigned f = resp_scan_keys(s->keep.buf, s->keep.len);
-            if (f & RESP_KEY_CONTENT) {
-                s->events = 1;
-                s->t_first_content = s->t_last_content = ts;
-            }
+            if (f & RESP_KEY_CONTENT) content_event(s, ts);
             if (f & RESP_KEY_ERROR) s->stream_error = 1;
         }
     }
@@ -182,6 +202,13 @@ void resp_scan_release(resp_scan *s, resp_scan_pool *pool)
         s->sse = NULL;
     }
     sb_free(&s->keep);
+}
+
+void resp_scan_free_times(resp_scan *s)
+{
+    free(s->times);
+    s->times = NULL;
+    s->ntimes = s->captimes = 0;
 }
 
 void resp_scan_pool_free(resp_scan_pool *pool)

@@ -11,8 +11,13 @@
  * a scanner reads its keys (strings followed by ':'), which is several
  * times faster and sees exactly the keys a parser would.
  *
+ * With resp_scan_keep_times, the time of every content event is kept too
+ * (the time of the bytes that completed it: on the packet path, the
+ * timestamp of the segment that carried the event's last byte).
+ *
  * Ownership: a resp_scan is plain data embedded by its user; SSE parsers
- * come from a resp_scan_pool and go back to it in resp_scan_release. */
+ * come from a resp_scan_pool and go back to it in resp_scan_release; the
+ * kept event times stay until resp_scan_free_times. */
 #ifndef SAGELLM_RESP_SCAN_H
 #define SAGELLM_RESP_SCAN_H
 
@@ -52,12 +57,23 @@ typedef struct resp_scan {
     size_t max_json;
     uint64_t body_bytes;
     int64_t cur_ts;            /* time of the bytes being fed */
+    int keep_times;            /* resp_scan_keep_times was called */
+    int times_truncated;       /* more content events than RESP_SCAN_MAX_TIMES: the rest not kept */
+    int64_t *times;            /* each content event's time (ns), in order */
+    size_t ntimes, captimes;
 } resp_scan;
+
+/* Event times kept per response at most (8 bytes each). */
+#define RESP_SCAN_MAX_TIMES ((size_t)1 << 20)
 
 /* Starts scanning a response body. content_type and encoding may be NULL.
  * max_json bounds a kept JSON body (0: 16 MiB). */
 void resp_scan_begin(resp_scan *s, resp_scan_pool *pool, const char *content_type,
                      const char *encoding, size_t max_json);
+
+/* Keeps the time of every content event from now on (call after
+ * resp_scan_begin). */
+void resp_scan_keep_times(resp_scan *s);
 
 /* Body bytes that became available at ts (ns). */
 void resp_scan_feed(resp_scan *s, int64_t ts, const void *data, size_t n);
@@ -69,6 +85,10 @@ void resp_scan_end(resp_scan *s, int64_t ts, int complete);
 /* Gives the SSE parser back and frees the kept bytes. The struct may be
  * begun again. */
 void resp_scan_release(resp_scan *s, resp_scan_pool *pool);
+
+/* Frees the kept event times (they survive resp_scan_release and
+ * resp_scan_begin, which only forgets them). */
+void resp_scan_free_times(resp_scan *s);
 
 /* Scans JSON text for the keys above; returns RESP_KEY_* flags. */
 unsigned resp_scan_keys(const char *s, size_t n);

@@ -64,6 +64,8 @@ static const char help[] =
     "  --redact                no prompt text: estimated lengths and hashes of 512-token blocks\n"
     "                          (prefix sharing survives); no headers\n"
     "  --no-headers            leave request headers out (secrets are never written anyway)\n"
+    "  --event-times           also write each content event's time: orig.event_ns (ns after the\n"
+    "                          arrival) and orig.t_arrival_ns (the arrival on the capture clock)\n"
     "  --sample P              record each request with probability P (default 1)\n"
     "  --seed S                seeds --sample and --redact's hashes (default: random hashes)\n"
     "\n"
@@ -102,7 +104,7 @@ enum {
     O_PROXY = 256, O_UPSTREAM, O_PORT, O_SNAPLEN, O_BUFFER, O_DURATION, O_MAX_REQ, O_LEVEL,
     O_ROTATE, O_ALL_PATHS, O_REDACT, O_NO_HEADERS, O_SAMPLE, O_SEED, O_IDLE, O_WINDOW, O_FLOW_MEM,
     O_MEM, O_MAX_FLOWS, O_MAX_BODY, O_STATS, O_READY, O_HELP, O_SESS_HEADER, O_SESS_FIELD,
-    O_MAX_SESS, O_NO_SESS, O_MAX_BUFFERED, O_CLIENT_TIMEOUT, O_HTTP,
+    O_MAX_SESS, O_NO_SESS, O_MAX_BUFFERED, O_CLIENT_TIMEOUT, O_EVENT_TIMES, O_HTTP,
 };
 
 #define MAX_PORTS 64
@@ -112,7 +114,7 @@ typedef struct copts {
     const char *out_shown;     /* the name given with -o when it is written as stdout */
     uint16_t ports[MAX_PORTS];
     size_t nports;
-    int snaplen, buffer_mb, level, all_paths, redact, no_headers, quiet, have_seed;
+    int snaplen, buffer_mb, level, all_paths, redact, no_headers, event_times, quiet, have_seed;
     int64_t duration_ns, idle_ns, window_ns;
     uint64_t max_requests, rotate_mb, flow_mem_mb, mem_mb, max_flows, max_body_mb, seed;
     uint64_t max_buffered_mb;  /* --proxy: request bodies held in all */
@@ -211,6 +213,7 @@ static int parse_args(int argc, char **argv, copts *o)
         { "level", required_argument, NULL, O_LEVEL }, { "rotate-mb", required_argument, NULL, O_ROTATE },
         { "all-paths", no_argument, NULL, O_ALL_PATHS }, { "redact", no_argument, NULL, O_REDACT },
         { "no-headers", no_argument, NULL, O_NO_HEADERS }, { "sample", required_argument, NULL, O_SAMPLE },
+        { "event-times", no_argument, NULL, O_EVENT_TIMES },
         { "seed", required_argument, NULL, O_SEED }, { "idle-timeout", required_argument, NULL, O_IDLE },
         { "reorder-window", required_argument, NULL, O_WINDOW },
         { "flow-mem-mb", required_argument, NULL, O_FLOW_MEM }, { "mem-mb", required_argument, NULL, O_MEM },
@@ -246,6 +249,7 @@ static int parse_args(int argc, char **argv, copts *o)
         case O_ALL_PATHS: o->all_paths = 1; break;
         case O_REDACT: o->redact = 1; break;
         case O_NO_HEADERS: o->no_headers = 1; break;
+        case O_EVENT_TIMES: o->event_times = 1; break;
         case O_NO_SESS: o->no_sessions = 1; break;
         case O_SESS_HEADER: case O_SESS_FIELD:
             if (!optarg[0] || strlen(optarg) > 100 || strpbrk(optarg, " :\t\r\n"))
@@ -386,6 +390,7 @@ static cJSON *make_header(const copts *o, int64_t start_ns, const char *filter)
     if (o->redact) cJSON_AddTrueToObject(h, "redacted");
     if (o->sample < 1) cJSON_AddNumberToObject(h, "sample", o->sample);
     if (o->all_paths) cJSON_AddTrueToObject(h, "all_paths");
+    if (o->event_times) cJSON_AddTrueToObject(h, "event_times");
     if (o->no_sessions) {
         cJSON_AddStringToObject(h, "sessions", "none");
     } else {
@@ -414,7 +419,8 @@ static void fill_out_opts(const copts *o, capture_out_opts *w, const cJSON *hdr)
 
 static cap_format_opts format_opts(const copts *o)
 {
-    cap_format_opts f = { .redact = o->redact, .no_headers = o->no_headers, .salt = o->seed,
+    cap_format_opts f = { .redact = o->redact, .no_headers = o->no_headers,
+                          .event_times = o->event_times, .salt = o->seed,
                           .session_header = o->session_header, .session_field = o->session_field };
     if (!o->have_seed && getrandom(&f.salt, sizeof f.salt, 0) != (ssize_t)sizeof f.salt)
         f.salt = (uint64_t)now_real_ns() ^ (uint64_t)getpid() << 32;

@@ -109,4 +109,57 @@ ok "-o FIFO and --stats FIFO" "$BIN" capture -r "$T/eth.pcap" -o "$T/fifo" --sta
 wait "$CATP"; wait "$CATS"
 check "... still FIFOs, the trace and the statistics went through them" "[ -p '$T/fifo' ] && [ -p '$T/sfifo' ] && [ \$(wc -l < '$T/fifo.out') = 4 ] && grep -q '\"records\":' '$T/sfifo.out'"
 expect_err "--rotate-mb with a FIFO output" 2 'regular output file' "$BIN" capture -r "$T/eth.pcap" -o "$T/fifo" --rotate-mb 1
+
+# --event-times: each content event's time is the timestamp of the segment
+# that carried its last byte (ns, after the arrival). One streamed exchange
+# with one event per segment, one event split over two segments and a
+# segment with two events; then a non-streamed JSON answer.
+$PY - "$T" <<'EOF'
+import json, struct, sys
+out = sys.argv[1]
+def chunk(s): return b'%x\r\n' % len(s) + s + b'\r\n'
+ev = lambda t: chunk(b'data: {"choices":[{"delta":{"content":"%s"}}]}\n\n' % t)
+def request(stream):
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": stream}).encode()
+    return (b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+            b'Content-Length: %d\r\n\r\n' % len(body)) + body
+req, jreq = request(True), request(False)
+jbody = b'{"choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}'
+split = ev(b'c')
+# (delay in ns before the segment, sender, bytes)
+segs = [(0, 'c', req), (1000, 's', b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'),
+        (2000, 's', chunk(b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n')),
+        (1001, 's', ev(b'a')), (2002, 's', ev(b'b')),
+        (3003, 's', split[:20]), (4004, 's', split[20:]),
+        (5005, 's', ev(b'd') + ev(b'e')),
+        (6006, 's', chunk(b'data: [DONE]\n\n') + b'0\r\n\r\n'),
+        (10000, 'c', jreq),
+        (7007, 's', b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(jbody) + jbody)]
+pkts, t, seq = [], 1700000000 * 10**9 + 123456789, {'c': 1000, 's': 5000}
+for d, frm, data in segs:
+    t += d
+    sp, dp = (40000, 8000) if frm == 'c' else (8000, 40000)
+    other = 's' if frm == 'c' else 'c'
+    tcp = struct.pack('>HHIIBBHHH', sp, dp, seq[frm], seq[other], 0x50, 0x18, 65535, 0, 0)
+    ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 40 + len(data), 0, 0, 64, 6, 0, b'\x7f\0\0\1', b'\x7f\0\0\1')
+    pkts.append((t, ip + tcp + data))
+    seq[frm] += len(data)
+with open(f'{out}/events.pcap', 'wb') as o:
+    o.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, 262144, 101))
+    for ts, p in pkts:
+        o.write(struct.pack('<IIII', ts // 10**9, ts % 10**9, len(p), len(p)) + p)
+EOF
+ok "--event-times over a pcap" "$BIN" capture -r "$T/events.pcap" --event-times -o "$T/ev.jsonl" -q
+check "... each event at the segment that carried its last byte, in ns after the arrival" "$PY -c \"
+import json,sys
+ls=[json.loads(l) for l in open('$T/ev.jsonl')]
+h,s,j=ls[0],ls[1]['orig'],ls[2]['orig']
+t0=1700000000*10**9+123456789
+ok=h['event_times'] is True and s['t_arrival_ns']==t0 and s['events']==5
+ok=ok and s['event_ns']==[4001, 6003, 13010, 18015, 18015]
+ok=ok and j['t_arrival_ns']==t0+34021 and j['event_ns']==[7007] and j['events']==1
+sys.exit(0 if ok else 1)\""
+ok "... a valid trace" "$BIN" trace validate "$T/ev.jsonl"
+ok "without --event-times" "$BIN" capture -r "$T/events.pcap" -o "$T/noev.jsonl" -q
+check "... no event times" "! grep -q 'event_ns\|t_arrival_ns\|event_times' '$T/noev.jsonl'"
 finish

@@ -34,7 +34,7 @@ stop() { kill -"${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 # --- streaming through the proxy, with an API key ---
 start_server up --api gateway --api-key pr0xy-secret
-start_proxy a "$PORT_up" -o "$T/Ta.jsonl" --max-requests $N
+start_proxy a "$PORT_up" -o "$T/Ta.jsonl" --max-requests $N --event-times
 expect_exit "replay through the proxy: every request ok" 0 \
     "$BIN" replay "$T/m.jsonl" --client gateway --url "http://127.0.0.1:$PX_a" --api-key pr0xy-secret --speed 20 --out "$T/r1" -q
 wait "$PXPID_a"; rc=$?
@@ -53,6 +53,11 @@ for i,r in by.items():
         and r['orig']['status']==200 and r['orig'].get('stream') is True and r['orig']['events']==log[i]['events'] \
         and r['orig']['output_tokens']==log[i]['output_tokens'] and r['orig']['ttft_us'] <= r['orig']['e2e_us']
 sys.exit(0 if ok else 1)\""
+check "--event-times: one time per content event, in order, the first at ttft, the last at most e2e" "$PY -c \"
+import json,sys
+rs=[json.loads(l)['orig'] for l in list(open('$T/Ta.jsonl'))[1:]]
+sys.exit(0 if all(len(o['event_ns'])==o['events'] and o['event_ns']==sorted(o['event_ns']) and o['event_ns'][0]//1000==o['ttft_us']
+                  and o['event_ns'][-1] <= o['e2e_us']*1000+999 and o['t_arrival_ns'] > 0 for o in rs) else 1)\""
 check "the API key was forwarded (the server wants it) and is in no file" "! grep -rq pr0xy-secret '$T/Ta.jsonl' '$T/a.stats'"
 check "records are in arrival order" "$PY -c \"
 import json; t=[json.loads(l)['t_us'] for l in list(open('$T/Ta.jsonl'))[1:]]; assert t==sorted(t)\""
