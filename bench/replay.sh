@@ -102,20 +102,7 @@ stop_server() {
 # client sends for the trace's first record, streaming and not.
 bodies() {
     "$BIN" trace materialize "$1" -o "$W/mat.jsonl" >/dev/null 2>&1 || die "trace materialize failed"
-    python3 - "$W/mat.jsonl" "$2" "$3" "$4" <<'EOF'
-import json, sys
-with open(sys.argv[1]) as f:
-    f.readline()
-    rec = json.loads(f.readline())
-n = int(sys.argv[2])
-body = dict(rec["body"], model="sagellm-sim", max_tokens=n, min_tokens=n, ignore_eos=True)
-for path, stream in ((sys.argv[3], True), (sys.argv[4], False)):
-    b = dict(body, stream=stream)
-    if stream:
-        b["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
-    with open(path, "w") as out:
-        out.write(json.dumps(b, separators=(",", ":")))
-EOF
+    python3 "$ROOT/bench/vllm_body.py" "$W/mat.jsonl" "$2" "$3" "$4" || die "bench/vllm_body.py failed"
 }
 
 synth() { # OUT DURATION RATE OUTPUT_TOKENS [extra synth options]
