@@ -83,7 +83,7 @@ enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char
     MHD_destroy_response(r);
     x->status = status;
     x->state = XS_RESPONDED;
-    if (!x->t_first_write) x->t_first_write = now_mono_ns();
+    x->handed_pending = 1;                  /* sent once the request completes */
     return ret;
 }
 

@@ -101,12 +101,13 @@ static void write_ground_truth(xch *x)
     sb_printf(&b, ",\"queue_ns\":%lld,\"prefill_ns\":%lld,\"decode_ns\":%lld,\"events\":%zu",
               (long long)r->queue_ns, (long long)r->prefill_ns, (long long)r->decode_ns,
               x->nev_written);
-    /* Only events that reached the connection: tokens, schedule, emission, write. */
+    /* Only events whose bytes were sent: tokens, schedule, emission, hand-off, send. */
     sb_adds(&b, ",\"event_tokens\":[");
     for (size_t i = 0; i < x->nev_written; i++) sb_printf(&b, i ? ",%d" : "%d", x->ev_ntok[i]);
     sb_addc(&b, ']');
     add_times(&b, "event_sched_ns", x->ev_sched, x->nev_written);
     add_times(&b, "event_emit_ns", x->ev_emit, x->nev_written);
+    add_times(&b, "event_handed_ns", x->ev_handed, x->nev_written);
     add_times(&b, "event_write_ns", x->ev_write, x->nev_written);
     sb_addc(&b, '}');
     ground_truth_write(s->gt, b.buf, b.len);
@@ -127,6 +128,7 @@ void server_xch_unref(xch *x)
     free(x->ch);
     free(x->ev_sched);
     free(x->ev_emit);
+    free(x->ev_handed);
     free(x->ev_write);
     free(x->ev_ntok);
     free(x->ev_end);
@@ -197,13 +199,14 @@ static void record_event(xch *x, const sim_engine_tokens *t, uint64_t end)
         x->capev = x->capev ? x->capev * 2 : 16;
         x->ev_sched = xrealloc(x->ev_sched, x->capev * sizeof *x->ev_sched);
         x->ev_emit = xrealloc(x->ev_emit, x->capev * sizeof *x->ev_emit);
+        x->ev_handed = xrealloc(x->ev_handed, x->capev * sizeof *x->ev_handed);
         x->ev_write = xrealloc(x->ev_write, x->capev * sizeof *x->ev_write);
         x->ev_ntok = xrealloc(x->ev_ntok, x->capev * sizeof *x->ev_ntok);
         x->ev_end = xrealloc(x->ev_end, x->capev * sizeof *x->ev_end);
     }
     x->ev_sched[x->nev] = t->t_sched_ns;
     x->ev_emit[x->nev] = t->t_emit_ns;
-    x->ev_write[x->nev] = 0;
+    x->ev_handed[x->nev] = x->ev_write[x->nev] = 0;
     x->ev_ntok[x->nev] = t->n;
     x->ev_end[x->nev] = end;
     x->nev++;
@@ -435,13 +438,40 @@ static void break_connection(xch *x)
     if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
+/* What was handed to libmicrohttpd and not yet known sent is sent at now:
+ * stamps those events and the first body bytes. HTTP thread.
+ *
+ * libmicrohttpd (0.9.75, checked in its source) asks a chunked response's
+ * reader for more only once the write buffer that held the previous
+ * chunk has been given to send() whole: MHD_connection_handle_write sends,
+ * check_write_done then moves the connection to CHUNKED_BODY_UNREADY, and
+ * call_handlers runs MHD_connection_handle_idle at once, which calls the
+ * reader (try_ready_chunked_body asserts the buffer is empty). So the
+ * entry of reader call k+1 is right after the send of call k's bytes
+ * returned, the bytes are on the wire (loopback) or in the socket's send
+ * queue, pushed (no MSG_MORE, no cork); connections in between do not
+ * delay it. A response without chunking (HTTP/1.0) asks for more from the
+ * write handler once the previous bytes are sent, up to one event-loop
+ * pass later: the stamp is then an upper bound. A whole response is sent
+ * when the request completes (server_xch_completed). */
+static void mark_sent(xch *x, int64_t now)
+{
+    if (!x->handed_pending) return;
+    x->handed_pending = 0;
+    if (!x->t_first_write) x->t_first_write = now;
+    while (x->nev_written < x->nev_handed) x->ev_write[x->nev_written++] = now;
+}
+
 /* The streamed response's body: hands out what the engine produced, or
- * suspends the connection until there is more. */
+ * suspends the connection until there is more. Its entry time is when the
+ * previous call's bytes were sent (mark_sent). */
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     xch *x = cls;
     (void)pos;
+    int64_t now = now_mono_ns();
     pthread_mutex_lock(&x->mu);
+    mark_sent(x, now);
     if (x->kill) {
         pthread_mutex_unlock(&x->mu);
         break_connection(x);
@@ -452,11 +482,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         size_t n = avail < max ? avail : max;
         memcpy(buf, x->out.buf + x->out_off, n);
         x->out_off += n;
-        int64_t now = now_mono_ns();
-        if (!x->t_first_write) x->t_first_write = now;
+        x->handed_pending = 1;
         uint64_t done = x->out_base + x->out_off;
-        while (x->nev_written < x->nev && x->ev_end[x->nev_written] <= done)
-            x->ev_write[x->nev_written++] = now;
+        while (x->nev_handed < x->nev && x->ev_end[x->nev_handed] <= done)
+            x->ev_handed[x->nev_handed++] = now;
         if (x->out_off == x->out.len) {
             x->out_base += x->out.len;
             x->out.len = x->out_off = 0;
@@ -598,8 +627,8 @@ enum MHD_Result server_xch_resumed(xch *x)
     sb_free(&b);
     int64_t now = now_mono_ns();
     pthread_mutex_lock(&x->mu);
-    for (size_t i = 0; i < x->nev; i++) x->ev_write[i] = now;
-    x->nev_written = x->nev;
+    for (size_t i = 0; i < x->nev; i++) x->ev_handed[i] = now;
+    x->nev_handed = x->nev;                  /* sent when the request completes */
     pthread_mutex_unlock(&x->mu);
     return ret;
 }
@@ -611,6 +640,9 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
     x->conn_done = 1;
     x->t_end = now_mono_ns();
     x->term = (int)code;
+    /* Complete: libmicrohttpd reports it from MHD_connection_handle_idle
+     * right after the send of the response's last bytes. */
+    if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) mark_sent(x, x->t_end);
     x->cancel_wanted = !x->engine_done;
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);

@@ -79,8 +79,8 @@ typedef struct xch {
                                       * see server_xch_choice_enter */
     fault fault;
     int64_t fault_after;             /* tokens sent before the fault fires */
-    /* times (CLOCK_MONOTONIC ns) */
-    int64_t t_arrival, t_request, t_first_write, t_first_token_write, t_last_token_write, t_end;
+    /* times (CLOCK_MONOTONIC ns); t_first_write: the first body bytes sent */
+    int64_t t_arrival, t_request, t_first_write, t_end;
     int status;                      /* HTTP status sent */
     int term;                        /* libmicrohttpd's termination code */
     const char *outcome;             /* for the ground truth */
@@ -106,11 +106,16 @@ typedef struct xch {
     const char *finish_reason;
     strbuf text;                     /* non-streamed: the current choice's output text */
     strbuf ids;                      /* non-streamed /generate: output ids, comma-separated */
-    /* per content event: engine schedule, emission, write time, tokens, end offset */
-    int64_t *ev_sched, *ev_emit, *ev_write;
+    /* per content event: engine schedule, emission, hand-off to libmicrohttpd,
+     * send (bytes handed to the kernel), tokens, end offset. Events
+     * [nev_written, nev_handed) were handed out but are not known to be sent
+     * yet: see mark_sent in server_exchange.c. */
+    int64_t *ev_sched, *ev_emit, *ev_handed, *ev_write;
     int32_t *ev_ntok;
     uint64_t *ev_end;
-    size_t nev, capev, nev_written;
+    size_t nev, capev, nev_handed, nev_written;
+    int handed_pending;              /* body bytes handed to libmicrohttpd, not yet known sent
+                                      * (HTTP thread only) */
 } xch;
 
 struct server {
@@ -134,7 +139,8 @@ struct server {
 };
 
 /* --- server.c --- */
-/* Queues a complete response (copying body) with a content type. */
+/* Queues a complete response (copying body) with a content type; it counts
+ * as sent when libmicrohttpd reports the request complete. */
 enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char *body, size_t len);
 /* The profile's error object for status/message (param may be NULL), into out. */
 void server_error_json(const struct server *s, int status, const char *message,
