@@ -10,6 +10,8 @@
 #  - the tcpdump pcap read back with -r gives the same records, also as
 #    pcapng and rewritten to the other link types, and with packets
 #    reordered or duplicated; with packets dropped, no record is garbage;
+#  - serve's ground truth against the wire: every token's hand-off comes
+#    before its segment, its write time (the send) after it;
 #  - IPv6, `-i any`, SIGINT, --redact, secrets, no permission.
 # Needs root (or CAP_NET_RAW) and tcpdump; skips otherwise. All traffic is
 # on 127.0.0.1 and ::1; every process started here is stopped here.
@@ -76,7 +78,7 @@ for i, l in enumerate(open(sys.argv[1])):
     out.write(json.dumps(r, separators=(',', ':')) + '\n')
 EOF
 
-start_server rt
+start_server rt --ground-truth "$T/rt.gt"
 start_tcpdump "$T/dump.pcap" "tcp port $PORT_rt"
 start_capture rt -i lo --port "$PORT_rt" -o "$T/Tp.jsonl.zst" --max-requests $N
 ok "round trip: replay T against serve" "$BIN" replay "$T/T.jsonl" --client gateway --url "http://127.0.0.1:$PORT_rt" --out "$T/r1" -q
@@ -130,6 +132,40 @@ check "the server's answers are kept as orig: ttft <= e2e, events counted" "'$BI
 import json,sys
 rs=[json.loads(l) for l in sys.stdin][1:]
 sys.exit(0 if all(0 <= r['orig']['t_first_byte_us'] <= r['orig']['ttft_us'] <= r['orig']['e2e_us'] and r['orig']['events'] > 0 for r in rs) else 1)\""
+
+# --- serve's ground truth against the wire: for every token event, the
+# hand-off to libmicrohttpd comes before the segment that carries it and the
+# write time (the send) after it; the capture's event times from --event-times ---
+ok "capture -r --event-times over tcpdump's pcap" "$BIN" capture -r "$T/dump.pcap" --port "$PORT_rt" --event-times -o "$T/Tev.jsonl" -q
+check "every event: event_handed_ns <= wire time <= event_write_ns (20 us for reading the clocks' offset)" "$PY - '$T/Tev.jsonl' '$T/rt.gt' <<'EOF'
+import json, sys, time
+def offset():  # CLOCK_REALTIME - CLOCK_MONOTONIC, the tightest of many back-to-back reads
+    best = None
+    for _ in range(2000):
+        m0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC); r = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        if best is None or m1 - m0 < best[0]: best = (m1 - m0, r - (m0 + m1) // 2)
+    return best[1]
+off, slack = offset(), 20000
+wire = {}
+for l in list(open(sys.argv[1]))[1:]:
+    r = json.loads(l)
+    wire[r['headers']['x-request-id']] = [r['orig']['t_arrival_ns'] + e - off for e in r['orig']['event_ns']]
+gt = {}
+for g in map(json.loads, list(open(sys.argv[2]))[1:]):
+    gt.setdefault(g['client_request_id'], g)   # the first replay's (tcpdump saw only that one)
+bad, early, late, n, after = [], 0, 0, 0, []
+for rid, g in gt.items():
+    w = wire.get(rid)
+    if w is None or len(w) != g['events']:
+        bad.append(rid); continue
+    for h, x, s in zip(g['event_handed_ns'], w, g['event_write_ns']):
+        n += 1; early += h > x + slack; late += x > s + slack; after.append(s - x)
+after.sort()
+print(f'    {n} events; write - wire p50 {after[len(after) // 2] / 1e3:.1f} us, max {after[-1] / 1e3:.1f} us; '
+      f'hand-off after the wire: {early}, write before the wire: {late}; streams unmatched: {len(bad)}')
+sys.exit(0 if n and not bad and not early and not late and len(gt) == $N else 1)
+EOF"
 
 # --- the tcpdump file read back: the same records ---
 records() { "$BIN" trace cat "$1" | tail -n +2; }
