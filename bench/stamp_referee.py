@@ -5,11 +5,13 @@ the TCP segment that carried the event's last byte).
     python3 bench/stamp_referee.py N DIR [N DIR ...]
 
 DIR holds one run of the script: gt.jsonl (serve's ground truth),
-replay/ (requests.jsonl, run.json), floor.jsonl and floor.out
-(bench/stamp_floor.c), wire.jsonl (`capture -r --event-times`),
-wire.pcap.err (tcpdump's counts), replay.probe and floor.probe
-(bench/replay_probe.c: CPU of the client, the server, tcpdump and the
-machine).
+replay-MODE/ (requests.jsonl, run.json; one per --rx-stamp mode, or
+replay-default), floor.jsonl and floor.out (bench/stamp_floor.c),
+wire.jsonl (`capture -r --event-times`), wire.pcap.err (tcpdump's counts),
+replay-MODE.probe and floor.probe (bench/replay_probe.c: CPU of the client,
+the server, tcpdump and the machine). The runs came one after the other
+against one server: ground-truth lines and captured exchanges belong to the
+run during which they arrived.
 
 Clocks: the ground truth, the replay and the floor stamp CLOCK_MONOTONIC;
 the capture CLOCK_REALTIME. Wire times are moved to CLOCK_MONOTONIC with the
@@ -38,8 +40,17 @@ def kv(path):
     return dict(f.split("=", 1) for f in line.split() if "=" in f)
 
 
-def load_wire(d, offset):
-    """id -> wire times (CLOCK_MONOTONIC ns) of its content events."""
+def phase_of(t, phases):
+    """The name of the last phase (name, start) that started at or before t."""
+    name = phases[0][0]
+    for n, start in phases:
+        if t >= start:
+            name = n
+    return name
+
+
+def load_wire(d, offset, phases):
+    """(phase, id) -> wire times (CLOCK_MONOTONIC ns) of its content events."""
     out = {}
     with open(f"{d}/wire.jsonl") as f:
         f.readline()
@@ -49,29 +60,34 @@ def load_wire(d, offset):
             o = r["orig"]
             if rid is None or "event_ns" not in o:
                 continue
-            out[rid] = [o["t_arrival_ns"] + e - offset for e in o["event_ns"]]
+            t = o["t_arrival_ns"] - offset
+            out[(phase_of(t, phases), rid)] = [t + e for e in o["event_ns"]]
     return out
 
 
-def load_gt(d):
+def load_gt(d, phases):
+    """(phase, id) -> event_write_ns, and the header line."""
     out, head = {}, None
     for line in open(f"{d}/gt.jsonl"):
         j = json.loads(line)
         if j["type"] == "server":
             head = j
         elif j.get("client_request_id") is not None:
-            out[j["client_request_id"]] = j["event_write_ns"]
+            out[(phase_of(j["t_arrival_ns"], phases), j["client_request_id"])] = j["event_write_ns"]
     return out, head
 
 
-def load_replay(d):
-    run = json.load(open(f"{d}/replay/run.json"))
+def load_replay(rdir):
+    """id -> token times (CLOCK_MONOTONIC ns), and run.json."""
+    run = json.load(open(f"{rdir}/run.json"))
     t0 = run["start_monotonic_ns"]
     out = {}
-    for line in open(f"{d}/replay/requests.jsonl"):
+    run["negative_gaps"] = 0
+    for line in open(f"{rdir}/requests.jsonl"):
         r = json.loads(line)
         if r.get("t_first_token_ns") is None:
             continue
+        run["negative_gaps"] += sum(g < 0 for g in r["gaps_ns"])
         t = t0 + r["t_first_token_ns"]
         ts = [t]
         for g in r["gaps_ns"]:
@@ -82,7 +98,7 @@ def load_replay(d):
 
 
 def load_floor(d):
-    return {j["id"]: j["events_ns"] for j in map(json.loads, open(f"{d}/floor.jsonl"))}
+    return {j["id"]: j for j in map(json.loads, open(f"{d}/floor.jsonl"))}
 
 
 def diffs(stamps, wire, tokens, missing):
@@ -125,56 +141,81 @@ def tcpdump_counts(d):
     return "; ".join(l.strip() for l in t.splitlines() if "packets" in l)
 
 
-def report(n, d):
-    fl = kv(f"{d}/floor.out")
-    offset = int(fl["realtime_minus_monotonic_ns"])
-    gt, head = load_gt(d)
-    rp, run = load_replay(d)
-    floor = load_floor(d)
-    wire = load_wire(d, offset)
-    tokens = max(len(v) for v in wire.values())
+def replay_modes(d):
+    """The replay runs of DIR, in the order they ran: [(mode, dir)]."""
+    import glob
+    import os
+    runs = [(p[len(d) + len("/replay-"):], p) for p in glob.glob(f"{d}/replay-*") if os.path.isdir(p)]
+    return sorted(runs, key=lambda m: json.load(open(f"{m[1]}/run.json"))["start_monotonic_ns"])
+
+
+def print_setting(n, d, tokens, offset, fl, head, runs, nwire):
     print(f"\n== {n} concurrent streams, {tokens} tokens each")
-    print(f"   clock offset realtime - monotonic: {offset} ns (floor, tightest of 2,000 reads; "
-          f"drift over the run {fl.get('offset_drift_ns', '?')} ns); ground truth anchor "
-          f"{head['anchor_realtime_ns'] - head['anchor_mono_ns'] - offset:+d} ns, run.json "
-          f"{run['start_realtime_ns'] - run['start_monotonic_ns'] - offset:+d} ns from it")
-    print(f"   capture: {len(wire)} streams on the wire; tcpdump: {tcpdump_counts(d)}")
-    for name in ("replay", "floor"):
+    checks = [f"ground truth anchor {head['anchor_realtime_ns'] - head['anchor_mono_ns'] - offset:+d} ns"]
+    checks += [f"run.json ({m}) {r['start_realtime_ns'] - r['start_monotonic_ns'] - offset:+d} ns" for m, r in runs]
+    print(f"   clock offset realtime - monotonic: {offset} ns (the floor's tightest of 2,000 reads; drift over "
+          f"the run {fl.get('offset_drift_ns', '?')} ns); from it: " + ", ".join(checks))
+    print(f"   capture: {nwire} streams on the wire; tcpdump: {tcpdump_counts(d)}")
+
+
+def print_load(d, names):
+    for name in names:
         ld = load(f"{d}/{name}.probe")
         if ld:
             print(f"   CPU during the {name} run (cores): client {ld['client']:.2f}, server {ld['server']:.2f}, "
                   f"tcpdump {ld['tcpdump']:.2f}, other programs {ld['other']:.2f}")
-    missing = {}
-    rows = []
-    gt_replay = {k: gt[k] for k in rp if k in gt}
-    gt_floor = {k: gt[k] for k in floor if k in gt}
-    for label, stamps in (("ground truth - wire (replay run)", gt_replay),
-                          ("ground truth - wire (floor run)", gt_floor),
-                          ("replay - wire", rp), ("floor - wire", floor)):
+
+
+def print_rows(rows, tokens):
+    hdr = ["token 1", f"token {min(51, tokens)}", f"token {tokens}", "all tokens"]
+    print(f"   |stamp - wire| in us, p50 / p99 / max ({rows[0][1][3]['n']} ground-truth events):")
+    print("   %-36s" % "" + "".join("%-26s" % h for h in hdr))
+    for label, cols in rows:
+        print("   %-36s" % label + "".join("%-26s" % ("%.1f / %.1f / %.0f" % (c["p50"], c["p99"], c["max"]))
+                                         for c in cols))
+
+
+def report(n, d):
+    fl = kv(f"{d}/floor.out")
+    offset = int(fl["realtime_minus_monotonic_ns"])
+    modes = replay_modes(d)
+    replays = [(m, load_replay(p)) for m, p in modes]
+    floor = load_floor(d)
+    phases = [(m, r[1]["start_monotonic_ns"]) for m, r in replays]
+    phases.append(("floor", min(j["t_send_ns"] for j in floor.values())))
+    gt, head = load_gt(d, phases)
+    wire = load_wire(d, offset, phases)
+    tokens = max(len(v) for v in wire.values())
+    print_setting(n, d, tokens, offset, fl, head, [(m, r[1]) for m, r in replays], len(wire))
+    print_load(d, [f"replay-{m}" for m, _ in modes] + ["floor"])
+    clients = [(f"replay ({m}) - wire" if m != "default" else "replay - wire",
+                {(m, k): v for k, v in r[0].items()}) for m, r in replays]
+    clients.append(("floor - wire", {("floor", k): j["events_ns"] for k, j in floor.items()}))
+    missing, rows = {}, []
+    for label, stamps in [("ground truth - wire", gt)] + clients:
         miss = []
         by_pos = diffs(stamps, wire, tokens, miss)
         if miss:
             missing[label] = miss
-        cols = [summary(by_pos[0]), summary(by_pos[min(50, tokens - 1)]), summary(by_pos[tokens - 1]),
-                summary([x for p in by_pos for x in p])]
-        rows.append((label, cols))
-    hdr = ["token 1", f"token {min(51, tokens)}", f"token {tokens}", "all tokens"]
-    print(f"   |stamp - wire| in us, p50 / p99 / max ({rows[2][1][3]['n']} token events per client):")
-    print("   %-34s" % "" + "".join("%-26s" % h for h in hdr))
-    for label, cols in rows:
-        print("   %-34s" % label + "".join("%-26s" % ("%.1f / %.1f / %.0f" % (c["p50"], c["p99"], c["max"]))
-                                         for c in cols))
-    for label, cols in rows[:2]:
-        print(f"   {label}: stamped before the wire in {100 * cols[3]['before_wire']:.1f}% of events "
-              f"(signed median {cols[3]['median_signed']:+.1f} us)")
-    r, f = rows[2][1], rows[3][1]
-    print("   %-34s" % "replay / floor, p50 and p99" +
-          "".join("%-26s" % ("%.2f / %.2f" % (r[i]["p50"] / f[i]["p50"], r[i]["p99"] / f[i]["p99"])) for i in range(4)))
+        rows.append((label, [summary(by_pos[0]), summary(by_pos[min(50, tokens - 1)]),
+                             summary(by_pos[tokens - 1]), summary([x for p in by_pos for x in p])]))
+    print_rows(rows, tokens)
+    g, f = rows[0][1], rows[-1][1]
+    print(f"   ground truth: stamped before the wire in {100 * g[3]['before_wire']:.1f}% of events "
+          f"(signed median {g[3]['median_signed']:+.1f} us)")
+    for label, cols in rows[1:-1]:
+        print("   %-36s" % (label.replace(" - wire", "") + " / floor, p50/p99") +
+              "".join("%-26s" % ("%.2f / %.2f" % (cols[i]["p50"] / f[i]["p50"], cols[i]["p99"] / f[i]["p99"]))
+                      for i in range(4)))
+    for m, r in replays:
+        if r[1]["negative_gaps"]:
+            print(f"   NOTE replay ({m}): {r[1]['negative_gaps']} token stamps earlier than the token before them "
+                  "(negative gaps_ns)")
     for label, miss in missing.items():
         print(f"   NOTE {label}: {len(miss)} streams without {tokens} events on both sides, left out: {miss[:5]}")
-    g = rows[0][1][3]
-    print(f"RESULT streams={n} gt_p99_us={g['p99']:.1f} replay_p99_us={r[3]['p99']:.1f} floor_p99_us={f[3]['p99']:.1f} "
-          f"replay_p50_us={r[3]['p50']:.1f} floor_p50_us={f[3]['p50']:.1f} replay_floor_p99_ratio={r[3]['p99'] / f[3]['p99']:.2f}")
+    res = " ".join(f"{lab.split(' - ')[0].replace(' ', '_').replace('(', '').replace(')', '')}_p99_us={c[3]['p99']:.1f}"
+                   for lab, c in rows)
+    print(f"RESULT streams={n} {res}")
 
 
 def main():

@@ -8,11 +8,12 @@
 # For each STREAMS (N): `serve --preset fast --step-time 20ms` with its
 # ground truth, pinned to CPU 0; N streamed chat requests of TOKENS (100)
 # output tokens each, all sent within WINDOW_MS (100 ms) so that N are in
-# flight, first by `replay --client vllm --threads 1` and then by the bare
-# epoll reader bench/stamp_floor.c (the floor: it stamps each read when
-# epoll_wait returns), both pinned to CPU 1, one after the other against
-# the same server; tcpdump on lo (nanosecond stamps) records it all as the
-# neutral referee. `capture -r --event-times` reads the capture back: the
+# flight, first by `replay --client vllm --threads 1` (once per
+# --rx-stamp mode, RX_STAMPS="kernel poll", when the binary has the option)
+# and then by the bare epoll reader bench/stamp_floor.c (the floor: it
+# stamps each read when epoll_wait returns), all pinned to CPU 1, one after
+# the other against the same server; tcpdump on lo (nanosecond stamps)
+# records it all as the neutral referee. `capture -r --event-times` reads the capture back: the
 # wire time of a token event is the timestamp of the TCP segment that
 # carried its last byte. bench/stamp_referee.py then prints, per token
 # position, p50/p99/max of (stamp - wire) for the ground truth's
@@ -20,7 +21,9 @@
 # the replay's to the floor's.
 #
 # Needs root (tcpdump on lo; installs the Debian package tcpdump when
-# missing) and two cores (SERVER_CPU, CLIENT_CPU choose them). Everything
+# missing) and two cores (SERVER_CPU, CLIENT_CPU choose them; tcpdump runs
+# where the kernel puts it, or on TCPDUMP_CPU; it uses 0.1-0.2 of a core at
+# 1,000 streams, and the script prints how much). Everything
 # runs on 127.0.0.1; every process started here is stopped on exit. KEEP=1
 # keeps the work directory (pcaps, run directories, ground truth).
 set -u
@@ -29,6 +32,7 @@ ROOT=$PWD
 BIN=${BIN:-$ROOT/bin/sagellm-bench}
 TOKENS=${TOKENS:-100}
 WINDOW_MS=${WINDOW_MS:-100}
+RX_STAMPS=${RX_STAMPS:-kernel poll}
 STREAMS=("$@")
 [ ${#STREAMS[@]} -gt 0 ] || STREAMS=(100 1000)
 
@@ -56,6 +60,8 @@ cc -O2 -o "$W/stamp_floor" bench/stamp_floor.c || die "cannot build bench/stamp_
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
 PIN_SRV=(taskset -c "${SERVER_CPU:-0}")
 PIN_CLI=(taskset -c "${CLIENT_CPU:-1}")
+PIN_DUMP=()
+[ -n "${TCPDUMP_CPU:-}" ] && PIN_DUMP=(taskset -c "$TCPDUMP_CPU")
 
 # Runs a command in the background and waits for it, so that a signal to
 # this script is acted on at once (and cleanup stops the command).
@@ -90,7 +96,7 @@ payload_filter() {
          "(ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) != 0)"
 }
 start_tcpdump() { # FILE PORT: sets DPID once tcpdump listens
-    tcpdump -i lo -n -Z root -s 0 -B 262144 --immediate-mode --time-stamp-precision=nano \
+    "${PIN_DUMP[@]}" tcpdump -i lo -n -Z root -s 0 -B 262144 --immediate-mode --time-stamp-precision=nano \
         -w "$1" "$(payload_filter "$2")" 2>"$1.err" &
     DPID=$!
     for _ in $(seq 100); do grep -q 'listening on' "$1.err" 2>/dev/null && return 0; sleep 0.05; done
@@ -109,9 +115,17 @@ one() {
     python3 "$ROOT/bench/vllm_body.py" "$d/mat.jsonl" "$TOKENS" "$d/body.json" || die "bench/vllm_body.py failed"
     start_server "$d/gt.jsonl"
     start_tcpdump "$d/wire.pcap" "$PORT"
-    run "$W/probe" -o "$d/replay.probe" -p "$SPID" -p "$DPID" -- "${PIN_CLI[@]}" "$BIN" replay "$d/trace.jsonl.zst" \
-        --client vllm --threads 1 --url "http://127.0.0.1:$PORT" --out "$d/replay" -q >"$d/replay.out" 2>&1 ||
-        { cat "$d/replay.out" >&2; die "replay of $n streams failed"; }
+    local mode modes=(default)
+    "$BIN" replay --help 2>&1 | grep -q -- --rx-stamp && read -r -a modes <<<"$RX_STAMPS"
+    for mode in "${modes[@]}"; do
+        local opt=() r="$d/replay-$mode"
+        [ "$mode" = default ] || opt=(--rx-stamp "$mode")
+        run "$W/probe" -o "$r.probe" -p "$SPID" -p "$DPID" -- "${PIN_CLI[@]}" "$BIN" replay "$d/trace.jsonl.zst" \
+            --client vllm --threads 1 --url "http://127.0.0.1:$PORT" --out "$r" -q "${opt[@]}" >"$r.out" 2>&1
+        local rc=$?
+        [ -s "$r/requests.jsonl" ] || { cat "$r.out" >&2; die "replay ($mode) of $n streams wrote no log"; }
+        [ $rc = 0 ] || echo "NOTE: replay ($mode) of $n streams exited with $rc: $(tail -n 2 "$r.out")"
+    done
     run "$W/probe" -o "$d/floor.probe" -p "$SPID" -p "$DPID" -- "${PIN_CLI[@]}" "$W/stamp_floor" "$PORT" \
         /v1/chat/completions "$d/body.json" "$n" "$WINDOW_MS" "$d/floor.jsonl" >"$d/floor.out" 2>&1 ||
         { cat "$d/floor.out" >&2; die "the floor's $n streams failed"; }
