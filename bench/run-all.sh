@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export BIN=${BIN:-$PWD/bin/sagellm-bench}
 rc=0
 for b in bench/trace_io.sh bench/sse.sh bench/prompt_speed.sh bench/prompt_tokens.sh \
-         bench/serve_bench.sh bench/replay.sh bench/sagellm_client.sh bench/capture*.sh bench/report*.sh; do
+         bench/serve_bench.sh bench/replay.sh bench/stamp_referee.sh bench/sagellm_client.sh bench/capture*.sh bench/report*.sh; do
     [ -f "$b" ] || continue
     echo "######## $b"
     bash "$b" || { echo "$b failed" >&2; rc=1; }

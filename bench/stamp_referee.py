@@ -155,7 +155,10 @@ def print_setting(n, d, tokens, offset, fl, head, runs, nwire):
     checks += [f"run.json ({m}) {r['start_realtime_ns'] - r['start_monotonic_ns'] - offset:+d} ns" for m, r in runs]
     print(f"   clock offset realtime - monotonic: {offset} ns (the floor's tightest of 2,000 reads; drift over "
           f"the run {fl.get('offset_drift_ns', '?')} ns); from it: " + ", ".join(checks))
-    print(f"   capture: {nwire} streams on the wire; tcpdump: {tcpdump_counts(d)}")
+    counts = tcpdump_counts(d)
+    print(f"   capture: {nwire} streams on the wire; tcpdump: {counts}")
+    if " 0 packets dropped by kernel" not in counts:
+        print("   WARNING: the referee lost packets (a starved tcpdump): streams with a gap are left out")
 
 
 def print_load(d, names):

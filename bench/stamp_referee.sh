@@ -96,7 +96,7 @@ payload_filter() {
          "(ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) != 0)"
 }
 start_tcpdump() { # FILE PORT: sets DPID once tcpdump listens
-    "${PIN_DUMP[@]}" tcpdump -i lo -n -Z root -s 0 -B 262144 --immediate-mode --time-stamp-precision=nano \
+    "${PIN_DUMP[@]}" tcpdump -i lo -n -Z root -s 0 -B 262144 --time-stamp-precision=nano \
         -w "$1" "$(payload_filter "$2")" 2>"$1.err" &
     DPID=$!
     for _ in $(seq 100); do grep -q 'listening on' "$1.err" 2>/dev/null && return 0; sleep 0.05; done
@@ -129,7 +129,7 @@ one() {
     run "$W/probe" -o "$d/floor.probe" -p "$SPID" -p "$DPID" -- "${PIN_CLI[@]}" "$W/stamp_floor" "$PORT" \
         /v1/chat/completions "$d/body.json" "$n" "$WINDOW_MS" "$d/floor.jsonl" >"$d/floor.out" 2>&1 ||
         { cat "$d/floor.out" >&2; die "the floor's $n streams failed"; }
-    sleep 1                                   # tcpdump reads what the kernel still holds
+    sleep 2                                   # tcpdump gets the ring's last block (1 s timeout)
     stop_pid "$DPID" INT; DPID=""
     stop_pid "$SPID" INT; SPID=""
     "$BIN" capture -r "$d/wire.pcap" --port "$PORT" --event-times -o "$d/wire.jsonl" -q --stats "$d/wire.stats" ||
