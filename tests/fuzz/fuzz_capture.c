@@ -6,7 +6,7 @@
  * Input: one options byte, then operations.
  *   options: bit 0 the handshake is seen (else the capture starts
  *   mid-connection); bit 1 no grace for lost bytes; bit 2 a tiny per-flow
- *   memory cap; bit 3 --all-paths; bit 4 --redact; bits 5-6 the link type
+ *   memory cap; bit 3 --all-paths; bit 4 --redact (else --event-times); bits 5-6 the link type
  *   (Ethernet, SLL, SLL2, NULL); bit 7 IPv6.
  *   operation byte: bits 0-2 the kind, the rest its flags:
  *     0/1 data from the client/server: then LEN, ADJ and LEN payload bytes;
@@ -134,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     co.tcp.max_flows = 8;
     co.http.all_paths = (opt & 8) != 0;
     co.http.fmt.redact = (opt & 16) != 0;
+    co.http.fmt.event_times = (opt & 16) == 0;
     co.http.fmt.session_header = "x-conversation-id";
     co.http.fmt.session_field = opt & 8 ? "user" : NULL;
     co.http.max_body = 4096;
