@@ -26,6 +26,9 @@
 # 1,000 streams, and the script prints how much). Everything
 # runs on 127.0.0.1; every process started here is stopped on exit. KEEP=1
 # keeps the work directory (pcaps, run directories, ground truth).
+# BIN=OTHER/bin/sagellm-bench measures another build's `serve` and `replay`
+# (an older one, say); CAPTURE_BIN (default: BIN, else this tree's binary
+# when BIN has no `capture --event-times`) reads the capture.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -45,6 +48,11 @@ if ! command -v tcpdump >/dev/null; then
 fi
 command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ] || die "needs taskset and two cores"
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
+CAPTURE_BIN=${CAPTURE_BIN:-$BIN}
+if ! "$CAPTURE_BIN" capture --help 2>&1 | grep -q -- --event-times; then
+    CAPTURE_BIN=$ROOT/bin/sagellm-bench
+    [ -x "$CAPTURE_BIN" ] || make -s all >/dev/null || die "cannot build $CAPTURE_BIN"
+fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/sagellm-bench-stamps.XXXXXX")
 SPID="" DPID="" CPID=""
@@ -132,7 +140,7 @@ one() {
     sleep 2                                   # tcpdump gets the ring's last block (1 s timeout)
     stop_pid "$DPID" INT; DPID=""
     stop_pid "$SPID" INT; SPID=""
-    "$BIN" capture -r "$d/wire.pcap" --port "$PORT" --event-times -o "$d/wire.jsonl" -q --stats "$d/wire.stats" ||
+    "$CAPTURE_BIN" capture -r "$d/wire.pcap" --port "$PORT" --event-times -o "$d/wire.jsonl" -q --stats "$d/wire.stats" ||
         die "capture -r of $d/wire.pcap failed"
 }
 
