@@ -85,7 +85,7 @@ void *schedule_reader_main(void *arg)
     filt f = { o, 0, 0 };
     uint64_t rr = 0;
     trace_rec *rec;
-    int rc;
+    int rc = 0;      /* stays 0 when a stop comes before the first record */
     int64_t first_ns = -1, last_ns = -1;
     while (!atomic_load(&r->stop) && (rc = trace_reader_next(tr, &rec)) > 0) {
         uint64_t index;
