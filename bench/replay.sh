@@ -7,7 +7,9 @@
 #   bash bench/replay.sh                  1-3 with short durations, one compact table (make bench)
 #   bash bench/replay.sh fidelity [quick] send lag at 100, 1,000 and 5,000 req/s vs the raw timer
 #   bash bench/replay.sh drift [MINUTES]  send lag over time, MINUTES (default 10) at 1,000 req/s
-#   bash bench/replay.sh cost [quick]     CPU per request and per SSE event; one thread vs wrk
+#   bash bench/replay.sh cost [quick]     CPU per request and per SSE event (issue 12 workload and
+#                                         marginal); one thread vs wrk
+#   bash bench/replay.sh cpu [quick]      only the issue 12 workload (2a)
 #   bash bench/replay.sh streams [quick]  10,000 concurrent streams: RSS per stream in flight
 #   bash bench/replay.sh million [N]      N requests (default 1,000,000) at top speed: RSS over time
 #   bash bench/replay.sh all              fidelity, cost, streams and million, full size
@@ -236,8 +238,96 @@ bench_drift() {
 }
 
 # ---------------------------------------------------------------------------
+# 2a. CPU per request and per SSE event on issue 12's workload: 1,000 req/s,
+# constant arrivals, 16 output tokens streamed one per 2 ms engine step,
+# usage in every chunk and in a last chunk of its own (the vllm client's
+# continuous_usage_stats), streaming and not, beside the bare client on the
+# same server, rate, count and body in the same run. The simulated engine
+# gives the first token at the end of the step that admits the request
+# (2-4 ms after arrival), not 10 ms: `serve` has no fixed first-token delay,
+# and a 10 ms prefill step would stretch every other stream's gaps too.
+bench_cpu() {
+    local d=10 rate=1000 tok=16
+    [ "${1:-}" = quick ] && d=4
+    echo
+    echo "## 2a. CPU per request and per SSE event (issue 12's workload): $rate req/s for $d s, constant,"
+    echo "16 in / $tok out tokens, one every 2 ms (serve --preset fast --step-time 2ms --prefill-per-token 0)"
+    start_server --preset fast --step-time 2ms --prefill-per-token 0
+    synth "$W/cpu.jsonl.zst" "${d}s" "$rate" "$tok"
+    bodies "$W/cpu.jsonl.zst" "$tok" "$W/body_cs.json" "$W/body_cn.json"
+    PROBE_MS=20 replay "$W/cpu_s" "$W/cpu.jsonl.zst"
+    PROBE_MS=20 replay "$W/cpu_n" "$W/cpu.jsonl.zst" --no-stream
+    local k
+    for k in s n; do
+        $STATS events "$W/cpu_$k" >"$W/cev_$k.txt"
+        $STATS phases "$W/cpu_$k" "$W/cpu_$k.samples" "$(kv "$W/cpu_$k.probe" clk_tck)" >"$W/cph_$k.txt"
+        run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_c$k.json" "$rate" \
+            "$(kv "$W/cev_$k.txt" requests)" >"$W/cfloor_$k.txt" || die "replay_floor failed"
+    done
+    printf '%-26s %8s %8s | %9s %8s %8s %9s | %9s %8s %8s | %6s %6s\n' run requests "SSE ev" "replay s" \
+        "us/req" "us/ev" "whole" "floor s" "us/req" "us/ev" "ratio" server
+    local label evs fev per fper ratio
+    for k in s n; do
+        [ $k = s ] && label="streaming" || label="non-streaming"
+        evs=$(kv "$W/cev_$k.txt" sse_events) fev=$(kv "$W/cfloor_$k.txt" events)
+        [ $k = n ] && evs=0
+        per=$(kv "$W/cph_$k.txt" replay_us_per_req) fper=$(kv "$W/cfloor_$k.txt" us_per_req)
+        ratio=$(calc "$per / $fper")
+        printf '%-26s %8s %8s | %9s %8s %8s %9s | %9s %8s %8s | %5sx %5s%%\n' "$label" \
+            "$(kv "$W/cev_$k.txt" requests)" "$evs" "$(kv "$W/cph_$k.txt" replay_cpu_s)" "$per" \
+            "$( [ "$evs" = 0 ] && echo - || calc "1e6 * $(kv "$W/cph_$k.txt" replay_cpu_s) / $evs")" \
+            "$(calc "1e6 * $(kv "$W/cpu_$k.probe" cpu_s) / $(kv "$W/cev_$k.txt" requests)")" \
+            "$(kv "$W/cfloor_$k.txt" cpu_s)" "$fper" \
+            "$( [ "$fev" = 0 ] && echo - || kv "$W/cfloor_$k.txt" us_per_event)" "$ratio" \
+            "$(calc0 "100 * $(kv "$W/cpu_$k.probe" pid0_cpu_s) / $(kv "$W/cpu_$k.probe" wall_s)")"
+        [ "$(kv "$W/cev_$k.txt" ok)" = "$(kv "$W/cev_$k.txt" requests)" ] || echo "   NOTE: replay requests failed in run $k"
+        [ "$(kv "$W/cfloor_$k.txt" ok)" = "$(kv "$W/cfloor_$k.txt" requests)" ] || echo "   NOTE: floor requests failed in run $k"
+        [ $k = s ] && [ "$evs" != "$fev" ] && echo "   NOTE: the replay counted $evs SSE events, the floor $fev"
+        note_load "$W/cpu_$k.probe"
+        row "CPU per request, $label, 1,000/s (us)" "$per" "floor $fper" "${ratio}x" "$(yesno "$ratio <= 1.3")"
+        [ $k = s ] && row "CPU per SSE event, 1,000/s (us)" \
+            "$(calc "1e6 * $(kv "$W/cph_$k.txt" replay_cpu_s) / $evs")" \
+            "floor $(kv "$W/cfloor_$k.txt" us_per_event)" "${ratio}x" "$(yesno "$ratio <= 1.3")"
+    done
+    per=$(kv "$W/cph_s.txt" replay_us_per_req)
+    echo "(us/req, us/ev: CPU of all the replay's threads while it sends and receives, as in 2, over the"
+    echo " requests and over the SSE events of the run; 'whole': the whole process, start-up and summary"
+    echo " included, per request; floor: bench/replay_floor.c, its rusage. ratio = replay / floor, the"
+    echo " same for requests and events of one run; target <= 1.3. vLLM's client measured 980 us per"
+    echo " request at 1,000 req/s in issue 12 (not re-measured here): $(calc "980 / $per")x the replay's)"
+    row "vLLM client 980 us / replay, streaming" "$(calc "980 / $per")x" "target >= 8" "-" "$(yesno "980 / $per >= 8")"
+    cpu_profile "$W/cpu.jsonl.zst"
+    stop_server
+}
+
+# cpu_profile TRACE: when perf can record here, one more streaming replay of
+# TRACE under `perf record` (cpu-clock samples of every thread of the
+# process), and the share of each library in them. A separate run: perf
+# adds its own cost, so no figure above comes from it.
+cpu_profile() {
+    if ! command -v perf >/dev/null || ! perf record -q -o /dev/null -- true >/dev/null 2>&1; then
+        echo "profile: perf is missing or not allowed here (perf_event_paranoid); skipped"
+        return 0
+    fi
+    rm -rf "$W/cpu_p"
+    run perf record -q -o "$W/perf.data" -- "${PIN_CLI[@]}" "$BIN" replay "$1" --client vllm --url "$URL" \
+        --out "$W/cpu_p" -q --threads 1 >/dev/null 2>"$W/perf.err" || { cat "$W/perf.err" >&2; return 0; }
+    perf report -i "$W/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | awk '
+        /^ *[0-9.]+%/ { p = $1 + 0; d = $2
+            if (d ~ /kernel/) k = "kernel"; else if (d ~ /^libc\.so/) k = "libc"
+            else if (d ~ /^libcurl/) k = "libcurl"; else if (d ~ /^libcjson/) k = "cJSON"
+            else if (d ~ /^sagellm-bench/) k = "sagellm-bench"; else if (d ~ /vdso/) k = "vdso"
+            else k = "other"
+            s[k] += p }
+        END { printf "profile of a streaming run (perf, whole process, cpu-clock):"
+              n = split("kernel libc libcurl cJSON sagellm-bench vdso other", o, " ")
+              for (i = 1; i <= n; i++) printf " %s %.1f%%%s", o[i], s[o[i]], i < n ? "," : "\n" }'
+}
+
+# ---------------------------------------------------------------------------
 # 2. Client cost: CPU per request and per SSE event; one thread vs wrk.
 bench_cost() {
+    bench_cpu "$@"
     local d=10 n=200000 rate=500 long=130
     [ "${1:-}" = quick ] && d=4 n=40000
     echo
@@ -447,9 +537,10 @@ case $MODE in
     fidelity) bench_fidelity "$ARG" ;;
     drift) bench_drift "${ARG:-10}" ;;
     cost) bench_cost "$ARG" ;;
+    cpu) bench_cpu "$ARG" ;;
     streams) bench_streams "$ARG" ;;
     million) bench_million "${ARG:-1000000}" ;;
     all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac
 print_table
