@@ -7,24 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_int(strbuf *b, long long v)
-{
-    char tmp[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
-    sb_reserve(b, (size_t)n + 1);
-    if (v < 0) b->buf[b->len++] = '-';
-    while (n > 0) b->buf[b->len++] = tmp[--n];
-    b->buf[b->len] = '\0';
-}
-
 static void put_number(strbuf *b, double d)
 {
     if (!isfinite(d)) {
         sb_adds(b, "null");
     } else if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-        put_int(b, (long long)d);
+        sb_add_int(b, (int64_t)d);
     } else {
         char tmp[32];
         double back;

@@ -149,16 +149,52 @@ void sb_addc(strbuf *b, char c)
 
 void sb_printf(strbuf *b, const char *fmt, ...)
 {
+    /* One pass when the text fits in the space already there (the usual
+     * case once a buffer is reused), a second only when it must grow. */
+    sb_reserve(b, 63);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    sb_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) {
+        b->buf[b->len] = '\0';
+        return;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        sb_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+void sb_add_int(strbuf *b, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    sb_reserve(b, (size_t)n + 1);
+    if (v < 0) b->buf[b->len++] = '-';
+    while (n > 0) b->buf[b->len++] = tmp[--n];
+    b->buf[b->len] = '\0';
+}
+
+void sb_add_fixed(strbuf *b, int64_t v, int decimals)
+{
+    char tmp[48];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (decimals < 0) decimals = 0;
+    if (decimals > 18) decimals = 18;
+    for (int i = 0; i < decimals; i++, u /= 10) tmp[n++] = (char)('0' + u % 10);
+    if (decimals) tmp[n++] = '.';
+    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    sb_reserve(b, (size_t)n + 1);
+    if (v < 0) b->buf[b->len++] = '-';
+    while (n > 0) b->buf[b->len++] = tmp[--n];
+    b->buf[b->len] = '\0';
 }
 
 void sb_json_str(strbuf *b, const char *s, size_t n)

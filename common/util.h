@@ -63,6 +63,14 @@ void sb_add(strbuf *b, const void *p, size_t n);
 void sb_adds(strbuf *b, const char *s);
 void sb_addc(strbuf *b, char c);
 void sb_printf(strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Appends v in decimal, as printf's "%" PRId64 does, without printf. */
+void sb_add_int(strbuf *b, int64_t v);
+/* Appends v / 10^decimals with exactly `decimals` digits after the point
+ * (0..18; no point for 0), e.g. 1234567 with 6 decimals is "1.234567", -5
+ * with 3 is "-0.005": the text printf's "%.Nf" gives for (double)v / 10^N
+ * when |v| < 10^15 (beyond, the double has lost the last digits; this
+ * keeps them). */
+void sb_add_fixed(strbuf *b, int64_t v, int decimals);
 void sb_clear(strbuf *b);
 /* Appends s (n bytes) as a JSON string literal, quotes included; control
  * characters (NUL too) escaped, and each byte that does not belong to a

@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "common/zio.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -271,6 +272,44 @@ TEST(strbuf_printf_grows)
     for (int i = 0; i < 1000; i++) sb_printf(&b, "%04d", i);
     CHECK_INT(b.len, 4000);
     CHECK(!memcmp(b.buf + 3996, "0999", 4));
+    sb_clear(&b);
+    /* a text longer than the room left takes the second pass */
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sb_adds(&b, "ab");
+    sb_printf(&b, "<%s>%d", big, 7);
+    CHECK_INT(b.len, 2 + 1 + 599 + 1 + 1);
+    CHECK(!strcmp(b.buf + b.len - 3, "x>7"));
+    sb_free(&b);
+}
+
+/* sb_add_int and sb_add_fixed write what printf would. */
+TEST(strbuf_integers_as_printf_writes_them)
+{
+    const int64_t vals[] = { 0, 1, -1, 7, 42, -999, 1000, 123456, -123456, 999999, 1000000,
+                             1234567, -1234567, 999999999999999LL, -999999999999999LL,
+                             INT64_MAX, INT64_MIN };
+    strbuf b = {0};
+    char ref[64];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        sb_clear(&b);
+        sb_add_int(&b, vals[i]);
+        snprintf(ref, sizeof ref, "%" PRId64, vals[i]);
+        CHECK_STR(b.buf, ref);
+        if (vals[i] > 999999999999999LL || vals[i] < -999999999999999LL) continue;
+        for (int d = 0; d <= 6; d += 3) {
+            sb_clear(&b);
+            sb_add_fixed(&b, vals[i], d);
+            double p = d == 0 ? 1.0 : d == 3 ? 1e3 : 1e6;
+            snprintf(ref, sizeof ref, "%.*f", d, (double)vals[i] / p);
+            CHECK_STR(b.buf, ref);
+        }
+    }
+    sb_clear(&b);
+    sb_adds(&b, "t=");
+    sb_add_fixed(&b, -5, 3);
+    CHECK_STR(b.buf, "t=-0.005");
     sb_free(&b);
 }
 
