@@ -11,6 +11,7 @@
 #include "common/util.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -597,70 +598,145 @@ int xfer_choices(const xfer *x)
     return n ? n : x->events > 0;
 }
 
-static void add_ns(strbuf *b, const char *key, int64_t v)
+/* The log line is written with direct writers (common/util.h), not
+ * printf: it is built once per request on the worker's thread. */
+static void add_key(strbuf *b, const char *key)
 {
-    if (v < 0) sb_printf(b, ",\"%s\":null", key);
-    else sb_printf(b, ",\"%s\":%" PRId64, key, v);
+    sb_adds(b, ",\"");
+    sb_adds(b, key);
+    sb_adds(b, "\":");
 }
 
+static void add_ns(strbuf *b, const char *key, int64_t v)
+{
+    add_key(b, key);
+    if (v < 0) sb_adds(b, "null");
+    else sb_add_int(b, v);
+}
+
+/* (a - from) ns as ms with 6 decimals, or null. */
 static void add_ms(strbuf *b, const char *key, int64_t a, int64_t from)
 {
-    if (a < 0 || from < 0) sb_printf(b, ",\"%s\":null", key);
-    else sb_printf(b, ",\"%s\":%.6f", key, (double)(a - from) / 1e6);
+    add_key(b, key);
+    if (a < 0 || from < 0) sb_adds(b, "null");
+    else sb_add_fixed(b, a - from, 6);
 }
 
 static void add_str(strbuf *b, const char *key, const char *v)
 {
-    sb_printf(b, ",\"%s\":", key);
+    add_key(b, key);
     if (v) sb_json_str(b, v, strlen(v));
     else sb_adds(b, "null");
 }
 
-void xfer_format(const xfer *x, strbuf *b)
+static void add_bool(strbuf *b, const char *key, int v)
+{
+    add_key(b, key);
+    sb_adds(b, v ? "true" : "false");
+}
+
+/* Who sent what: index, record, client, model. */
+static void format_request(const xfer *x, strbuf *b)
 {
     const struct rq *q = x->q;
     const trace_rec *r = &q->rec;
-    sb_printf(b, "{\"index\":%" PRIu64, q->index);
+    sb_adds(b, "{\"index\":");
+    sb_add_int(b, (int64_t)q->index);
     add_str(b, "id", r->id);
     add_str(b, "session", r->session);
-    if (r->turn >= 0) sb_printf(b, ",\"turn\":%" PRId64, r->turn);
+    if (r->turn >= 0) {
+        add_key(b, "turn");
+        sb_add_int(b, r->turn);
+    }
     add_str(b, "client", x->cl->ops->name);
     add_str(b, "api", x->creq.api ? x->creq.api : r->api);
     add_str(b, "model", x->creq.model[0] ? x->creq.model : NULL);
-    sb_printf(b, ",\"warmup\":%s", q->warmup ? "true" : "false");
+    add_bool(b, "warmup", q->warmup);
+}
+
+/* The times and what follows from them. */
+static void format_times(const xfer *x, strbuf *b)
+{
+    const struct rq *q = x->q;
     add_ns(b, "t_sched_ns", q->t_sched);
     add_ns(b, "t_send_ns", x->t_send);
-    sb_printf(b, ",\"connect_ns\":%" PRId64, x->connect_ns);
+    add_key(b, "connect_ns");
+    sb_add_int(b, x->connect_ns);
     add_ns(b, "t_first_byte_ns", x->t_first_byte);
     add_ns(b, "t_first_token_ns", x->t_first_tok);
     add_ns(b, "t_last_token_ns", x->t_last_tok);
     add_ns(b, "t_end_ns", x->t_end);
-    if (x->t_send >= 0) sb_printf(b, ",\"send_lag_us\":%.3f", (double)(x->t_send - q->t_sched) / 1e3);
-    else sb_adds(b, ",\"send_lag_us\":null");
-    if (x->rx_delay_max >= 0 && !x->inproc)
-        sb_printf(b, ",\"rx_delay_max_us\":%.3f", (double)x->rx_delay_max / 1e3);
+    add_key(b, "send_lag_us");
+    if (x->t_send >= 0) sb_add_fixed(b, x->t_send - q->t_sched, 3);
+    else sb_adds(b, "null");
+    if (x->rx_delay_max >= 0 && !x->inproc) {
+        add_key(b, "rx_delay_max_us");
+        sb_add_fixed(b, x->rx_delay_max, 3);
+    }
     add_ms(b, "ttft_ms", x->t_first_tok, x->t_send);
     add_ms(b, "ttft_from_sched_ms", x->t_first_tok, q->t_sched);
     add_ms(b, "e2e_ms", x->t_send >= 0 ? x->t_end : -1, x->t_send);
     add_ms(b, "e2e_from_sched_ms", x->t_end, q->t_sched);
+}
+
+/* Tokens: the output count and its source, TPOT, the prompt, the trace's
+ * lengths and what the body changed. */
+static void format_tokens(const xfer *x, strbuf *b)
+{
+    const trace_rec *r = &x->q->rec;
     int64_t out = x->usage_tokens >= 0 ? x->usage_tokens : x->events;
     /* The summary's rule (one owner): per choice when n > 1, not measured
      * when every token came in one event. */
     double tpot = x->ok && x->t_first_tok >= 0
                   ? summary_tpot_ns(out, x->events, xfer_choices(x), x->t_first_tok, x->t_last_tok) : -1;
-    if (tpot >= 0)
-        sb_printf(b, ",\"tpot_ms\":%.6f", tpot / 1e6);
-    else
-        sb_adds(b, ",\"tpot_ms\":null");
-    sb_printf(b, ",\"output_tokens\":%" PRId64 ",\"token_source\":\"%s\"", out,
-              x->usage_tokens >= 0 ? "usage" : "chunks");
-    if (x->prompt_tokens >= 0) sb_printf(b, ",\"prompt_tokens\":%" PRId64, x->prompt_tokens);
-    else sb_adds(b, ",\"prompt_tokens\":null");
-    if (r->input_tokens >= 0) sb_printf(b, ",\"input_tokens\":%" PRId64, r->input_tokens);
-    if (r->output_tokens >= 0) sb_printf(b, ",\"expected_output_tokens\":%" PRId64, r->output_tokens);
-    else sb_adds(b, ",\"expected_output_tokens\":null");
-    if (x->creq.forced_output >= 0)
-        sb_printf(b, ",\"forced_output_tokens\":%" PRId64, x->creq.forced_output);
+    add_key(b, "tpot_ms");
+    if (tpot >= 0) sb_add_fixed(b, llround(tpot), 6);   /* whole ns, as ms */
+    else sb_adds(b, "null");
+    add_ns(b, "output_tokens", out);
+    add_str(b, "token_source", x->usage_tokens >= 0 ? "usage" : "chunks");
+    add_ns(b, "prompt_tokens", x->prompt_tokens);
+    if (r->input_tokens >= 0) add_ns(b, "input_tokens", r->input_tokens);
+    add_ns(b, "expected_output_tokens", r->output_tokens);
+    if (x->creq.forced_output >= 0) add_ns(b, "forced_output_tokens", x->creq.forced_output);
+}
+
+/* The engine's own account (in-process clients), run-relative like ours
+ * (null: not given). */
+static void format_engine(const xfer *x, strbuf *b)
+{
+    const client_done *d = &x->done;
+    sb_adds(b, ",\"engine\":{\"clock\":\"monotonic\"");
+    add_ns(b, "t_queued_ns", d->t_queued_ns);
+    add_ns(b, "t_scheduled_ns", d->t_scheduled_ns);
+    add_ns(b, "t_first_token_ns", d->t_first_token_ns);
+    add_ns(b, "t_finished_ns", d->t_finished_ns);
+    add_ns(b, "queue_ns", d->queue_ns);
+    add_ns(b, "prefill_ns", d->prefill_ns);
+    add_ns(b, "decode_ns", d->decode_ns);
+    sb_addc(b, '}');
+}
+
+/* Status and outcome; ends the line. */
+static void format_outcome(const xfer *x, strbuf *b)
+{
+    add_ns(b, "status", x->status > 0 && !x->inproc ? x->status : -1);
+    add_bool(b, "ok", x->ok);
+    if (x->ok) {
+        sb_adds(b, ",\"error\":null}\n");
+        return;
+    }
+    sb_adds(b, ",\"error\":{\"class\":\"");
+    sb_adds(b, err_names[x->err ? x->err : XERR_PROTOCOL]);
+    sb_adds(b, "\",\"message\":");
+    sb_json_str(b, x->errmsg, strlen(x->errmsg));
+    sb_adds(b, "}}\n");
+}
+
+void xfer_format(const xfer *x, strbuf *b)
+{
+    format_request(x, b);
+    format_times(x, b);
+    format_tokens(x, b);
     if (x->creq.edits.len) {
         sb_adds(b, ",\"body_edits\":");
         sb_add(b, x->creq.edits.buf, x->creq.edits.len);
@@ -675,31 +751,10 @@ void xfer_format(const xfer *x, strbuf *b)
         for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%d" : "%d", (int)x->gap_tokens[i]);
         sb_addc(b, ']');
     }
-    sb_printf(b, ",\"itl_basis\":\"%s\"", per_token ? "tokens" : "chunk");
+    add_str(b, "itl_basis", per_token ? "tokens" : "chunk");
     if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
-    if (x->has_engine) {
-        /* The engine's own account, run-relative like ours (null: not given). */
-        const client_done *d = &x->done;
-        sb_adds(b, ",\"engine\":{\"clock\":\"monotonic\"");
-        add_ns(b, "t_queued_ns", d->t_queued_ns);
-        add_ns(b, "t_scheduled_ns", d->t_scheduled_ns);
-        add_ns(b, "t_first_token_ns", d->t_first_token_ns);
-        add_ns(b, "t_finished_ns", d->t_finished_ns);
-        add_ns(b, "queue_ns", d->queue_ns);
-        add_ns(b, "prefill_ns", d->prefill_ns);
-        add_ns(b, "decode_ns", d->decode_ns);
-        sb_addc(b, '}');
-    }
-    if (x->status > 0 && !x->inproc) sb_printf(b, ",\"status\":%d", x->status);
-    else sb_adds(b, ",\"status\":null");
-    sb_printf(b, ",\"ok\":%s", x->ok ? "true" : "false");
-    if (x->ok) {
-        sb_adds(b, ",\"error\":null}\n");
-    } else {
-        sb_printf(b, ",\"error\":{\"class\":\"%s\",\"message\":", err_names[x->err ? x->err : XERR_PROTOCOL]);
-        sb_json_str(b, x->errmsg, strlen(x->errmsg));
-        sb_adds(b, "}}\n");
-    }
+    if (x->has_engine) format_engine(x, b);
+    format_outcome(x, b);
 }
 
 void xfer_recycle(xfer *x)
