@@ -132,12 +132,18 @@ typedef struct client_ops {
     int (*init)(client *c, char *err, size_t errlen);
     /* Builds the request for record r (body for length-only records from
      * prompt synthesis). Returns 0, or ERR_INPUT when r cannot be sent by
-     * this client (the reason in err). */
+     * this client (the reason in err). The engine calls it inside a JSON
+     * arena scope (common/json_arena.h): cJSON values made here are
+     * reclaimed all at once afterwards, so none may be kept past the call
+     * (everything the request needs goes into out). */
     int (*build)(const client *c, const trace_rec *r, client_request *out,
                  char *err, size_t errlen);
     /* Interprets one SSE event's data (NUL-terminated) into ev (zeroed with
      * -1 counts by the caller). Returns 0, or ERR_INPUT for data that is
-     * not what the protocol sends (a `protocol` error). */
+     * not what the protocol sends (a `protocol` error). The strings ev
+     * points to stay valid until the client is next called on the same
+     * thread (the OpenAI parsers keep them in the thread's JSON arena,
+     * common/json_arena.h, so an event costs no allocation). */
     int (*on_event)(const client *c, void *state, const char *type,
                     const char *data, size_t len, client_event *ev);
     /* Interprets a whole non-streamed response body (status 2xx). */
@@ -198,7 +204,10 @@ int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_
  * differs and it has them, else
  * the body serialised. Frees body. */
 void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out);
-void openai_release(const client *c, void *state);
+/* Parses one response document (data, len bytes) in the calling thread's
+ * JSON arena (common/json_arena.h): valid until the thread's next arena
+ * scope, never freed by the caller. NULL when it is not JSON. */
+cJSON *openai_parse_doc(const char *data, size_t len);
 /* Sets the output cap to n in whichever field the body uses
  * (max_completion_tokens, max_tokens, or both when it has both; a body
  * with neither gets max_tokens), so no conflicting cap is left. */
@@ -226,7 +235,5 @@ void openai_set_model(const client *c, const trace_rec *r, cJSON *body, client_r
  * continuous_usage_stats when c->opt.continuous_usage); off sets stream
  * false and removes stream_options. */
 void openai_set_stream(const client *c, cJSON *body, int original);
-/* Per-request state of the OpenAI-protocol parsers. */
-typedef struct openai_state { cJSON *doc; } openai_state;
 
 #endif

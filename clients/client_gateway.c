@@ -61,11 +61,9 @@ const client_ops client_gateway = {
                   "stream and stream_options (--stream on|off); length fields are never added "
                   "or changed. Length-only records: a synthesised prompt, max_tokens = the "
                   "trace's output length, streamed with include_usage.",
-    .state_size = sizeof(openai_state),
     .build = gateway_build,
     .on_event = openai_on_event,
     .on_body = openai_on_body,
     .error_message = openai_error_message,
     .add_reply = openai_add_reply,
-    .release = openai_release,
 };

@@ -100,10 +100,8 @@ static int lmdeploy_build(const client *c, const trace_rec *r, client_request *o
  * also reads): {"text", "output_ids", "meta_info": {"prompt_tokens",
  * "completion_tokens" (cumulative), "finish_reason": null | {"type": T,
  * "message"?: ...}}, "index"? (SGLang, n > 1)}. */
-/* Per-request state: the OpenAI parser's, plus the last running token
- * count of the native stream. */
+/* Per-request state: the last running token count of the native stream. */
 typedef struct lmdeploy_state {
-    openai_state oa;             /* first: openai_on_event reads it */
     int64_t ct_prev;             /* meta_info.completion_tokens so far */
 } lmdeploy_state;
 
@@ -153,23 +151,20 @@ static int generate_event(lmdeploy_state *st, const cJSON *doc, client_event *ev
 static int lmdeploy_on_event(const client *c, void *state, const char *type, const char *data,
                              size_t len, client_event *ev)
 {
-    openai_state *st = &((lmdeploy_state *)state)->oa;
     if (len == 6 && !memcmp(data, "[DONE]", 6)) {
         ev->done = 1;
         return 0;
     }
     /* /generate chunks have meta_info; everything else is OpenAI-shaped. */
     if (!memmem(data, len, "\"meta_info\"", 11)) return openai_on_event(c, state, type, data, len, ev);
-    const char *end = NULL;
-    cJSON_Delete(st->doc);
-    st->doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    if (!cJSON_IsObject(st->doc)) {
+    const cJSON *doc = openai_parse_doc(data, len);
+    if (!cJSON_IsObject(doc)) {
         snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the /generate stream: %.80s", data);
         return ERR_INPUT;
     }
-    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st->doc, "meta_info")))
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "meta_info")))
         return openai_on_event(c, state, type, data, len, ev);
-    return generate_event(state, st->doc, ev);
+    return generate_event(state, doc, ev);
 }
 
 /* A non-streamed response: /generate's has meta_info, the rest are OpenAI-shaped. */
@@ -195,5 +190,4 @@ const client_ops client_lmdeploy = {
     .on_body = lmdeploy_on_body,
     .error_message = openai_error_message,
     .add_reply = openai_add_reply,
-    .release = openai_release,
 };

@@ -41,12 +41,10 @@ const client_ops client_vllm = {
                   "ignore_eos, min_tokens and the cap (max_completion_tokens and/or max_tokens, "
                   "whichever the body uses, else max_tokens) = the trace's output length; "
                   "streaming options set by the client add continuous_usage_stats.",
-    .state_size = sizeof(openai_state),
     .init = vllm_init,
     .build = vllm_build,
     .on_event = openai_on_event,
     .on_body = openai_on_body,
     .error_message = openai_error_message,
     .add_reply = openai_add_reply,
-    .release = openai_release,
 };

@@ -4,6 +4,7 @@
  * LMDeploy's flat {"object": "error", "message": ...}, FastAPI's
  * {"detail": ...}). Request bodies are built in clients/openai_body.c. */
 #include "clients/client.h"
+#include "common/json_arena.h"
 #include "traces/prompt.h"
 
 #include <stdio.h>
@@ -18,12 +19,13 @@ static void set_item(cJSON *obj, const char *key, cJSON *v)
         cJSON_AddItemToObject(obj, key, v);
 }
 
-void openai_release(const client *c, void *state)
+cJSON *openai_parse_doc(const char *data, size_t len)
 {
-    openai_state *st = state;
-    (void)c;
-    cJSON_Delete(st->doc);
-    st->doc = NULL;
+    const char *end = NULL;
+    int opened = json_arena_begin();
+    cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    json_arena_end(opened);
+    return doc;
 }
 
 static int64_t get_count(const cJSON *obj, const char *key)
@@ -187,12 +189,9 @@ static void read_choices(const cJSON *choices, client_event *ev)
     }
 }
 
-static int interpret(openai_state *st, const char *data, size_t len, client_event *ev)
+static int interpret(const char *data, size_t len, client_event *ev)
 {
-    const char *end = NULL;
-    cJSON_Delete(st->doc);
-    st->doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    const cJSON *doc = st->doc;
+    const cJSON *doc = openai_parse_doc(data, len);
     if (!cJSON_IsObject(doc)) {
         snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the response: %.80s", data);
         return ERR_INPUT;
@@ -216,6 +215,7 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
                     size_t len, client_event *ev)
 {
     (void)c;
+    (void)state;
     if (type && !strcmp(type, "error")) {
         /* "event: error": its data is an error object, or plain text. */
         const char *end = NULL;
@@ -230,14 +230,15 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
         ev->done = 1;
         return 0;
     }
-    return interpret(state, data, len, ev);
+    return interpret(data, len, ev);
 }
 
 int openai_on_body(const client *c, void *state, const char *data, size_t len,
                    client_event *ev)
 {
     (void)c;
-    return interpret(state, data, len, ev);
+    (void)state;
+    return interpret(data, len, ev);
 }
 
 void openai_error_message(const client *c, int status, const char *data, size_t len,
