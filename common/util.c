@@ -169,16 +169,22 @@ void sb_printf(strbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void sb_add_int(strbuf *b, int64_t v)
+int fmt_int(char *out, int64_t v)
 {
     char tmp[24];
-    int n = 0;
+    int n = 0, k = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
-    sb_reserve(b, (size_t)n + 1);
-    if (v < 0) b->buf[b->len++] = '-';
-    while (n > 0) b->buf[b->len++] = tmp[--n];
-    b->buf[b->len] = '\0';
+    if (v < 0) out[k++] = '-';
+    while (n > 0) out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
+void sb_add_int(strbuf *b, int64_t v)
+{
+    sb_reserve(b, 21);
+    b->len += (size_t)fmt_int(b->buf + b->len, v);
 }
 
 void sb_add_fixed(strbuf *b, int64_t v, int decimals)

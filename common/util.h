@@ -63,7 +63,10 @@ void sb_add(strbuf *b, const void *p, size_t n);
 void sb_adds(strbuf *b, const char *s);
 void sb_addc(strbuf *b, char c);
 void sb_printf(strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-/* Appends v in decimal, as printf's "%" PRId64 does, without printf. */
+/* Writes v in decimal, as printf's "%" PRId64 does but without printf,
+ * and a NUL into out (room for 21 bytes). Returns the digits' length. */
+int fmt_int(char *out, int64_t v);
+/* Appends v in decimal (fmt_int). */
 void sb_add_int(strbuf *b, int64_t v);
 /* Appends v / 10^decimals with exactly `decimals` digits after the point
  * (0..18; no point for 0), e.g. 1234567 with 6 decimals is "1.234567", -5

@@ -7,6 +7,7 @@
 #include "analysis/summary.h"
 #include "replay/req_headers.h"
 #include "replay/rx_clock.h"
+#include "common/json_arena.h"
 #include "common/url_mask.h"
 #include "common/util.h"
 
@@ -330,6 +331,71 @@ static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
+/* Options every request of the easy handle keeps: set once for a new
+ * handle (or after curl_easy_reset), not per request. */
+static void easy_configure(xfer *x)
+{
+    CURL *e = x->easy;
+    /* api_url and root_url share the scheme: TLS options hold for both */
+    http_opts_apply(e, &x->cl->opt.http, x->cl->opt.api_url ? x->cl->opt.api_url : "");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (x->o->rx_stamp == RX_STAMP_KERNEL) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
+    if (x->o->connect_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);
+    x->url.len = 0;          /* no URL set on the handle yet */
+    x->url_set_headers = NULL;
+}
+
+/* Readies the easy handle for x's request. A handle whose last transfer
+ * completed normally keeps its options, so only what differs is set (the
+ * URL and header list when they changed, the body always); a new handle,
+ * or one whose transfer was aborted or paused, starts from
+ * curl_easy_reset. libcurl keeps its connections in the multi handle,
+ * not in the easy one, so neither path connects anew. */
+static void easy_prepare(xfer *x)
+{
+    if (!x->easy) {
+        x->easy = curl_easy_init();
+        easy_configure(x);
+    } else if (!x->easy_clean) {
+        curl_easy_reset(x->easy);
+        easy_configure(x);
+    }
+    x->easy_clean = 0;
+    x->curl_err[0] = '\0';
+    CURL *e = x->easy;
+    const char *base = x->creq.path_root ? x->cl->opt.root_url : x->cl->opt.api_url;
+    if (!base) base = "";
+    size_t nb = strlen(base), np = strlen(x->creq.path);
+    if (x->url.len != nb + np || memcmp(x->url.buf, base, nb) || memcmp(x->url.buf + nb, x->creq.path, np)) {
+        sb_clear(&x->url);
+        sb_add(&x->url, base, nb);
+        sb_add(&x->url, x->creq.path, np);
+        curl_easy_setopt(e, CURLOPT_URL, x->url.buf);
+    }
+    curl_slist_free_all(x->rec_headers);
+    x->rec_headers = NULL;
+    const cJSON *rh = x->cl->opt.replay_headers ? cJSON_GetObjectItemCaseSensitive(x->q->rec.json, "headers") : NULL;
+    int nrh;
+    if (cJSON_IsObject(rh)) x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
+    struct curl_slist *h = x->rec_headers ? x->rec_headers : x->headers;
+    if (h != x->url_set_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    x->url_set_headers = h;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
+}
+
 int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
 {
     x->q = q;
@@ -355,48 +421,20 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     x->creq.body_exact = 0;
     x->creq.api = q->rec.api;
     x->creq.expected_output = q->rec.output_tokens;
-    if (x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err) < 0) {
+    /* The body's cJSON values live in the thread's JSON arena: building
+     * it allocates nothing once the arena has grown to fit (client.h). */
+    int opened = json_arena_begin();
+    int rc = x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err);
+    json_arena_end(opened);
+    if (rc < 0) {
         fail(x, XERR_PROTOCOL, "not sent: %s", err);
         return ERR_INPUT;
     }
     x->inproc = x->cl->ops->submit != NULL;
     if (x->inproc) return 0;
-    snprintf(x->rid->data, sizeof "X-Request-Id: 00000000000000000000", "X-Request-Id: %llu",
-             (unsigned long long)q->index);
-    if (!x->easy) x->easy = curl_easy_init();
-    else curl_easy_reset(x->easy);
-    CURL *e = x->easy;
-    strbuf url = {0};
-    sb_printf(&url, "%s%s", x->creq.path_root ? x->cl->opt.root_url : x->cl->opt.api_url,
-              x->creq.path);
-    curl_easy_setopt(e, CURLOPT_URL, url.buf);
-    http_opts_apply(e, &x->cl->opt.http, url.buf);
-    sb_free(&url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    x->curl_err[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
-    curl_slist_free_all(x->rec_headers);
-    x->rec_headers = NULL;
-    const cJSON *rh = cJSON_GetObjectItemCaseSensitive(q->rec.json, "headers");
-    int nrh;
-    if (x->cl->opt.replay_headers && cJSON_IsObject(rh))
-        x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->rec_headers ? x->rec_headers : x->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    if (x->o->rx_stamp == RX_STAMP_KERNEL) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-    if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
-    if (x->o->connect_timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);
+    /* "X-Request-Id: " then the index, in the node's room for 20 digits */
+    fmt_int(x->rid->data + sizeof "X-Request-Id: " - 1, (int64_t)q->index);
+    easy_prepare(x);
     return 0;
 }
 
@@ -574,6 +612,8 @@ void xfer_complete(xfer *x, CURLcode res)
         classify_finish(x);
     }
     x->ok = x->err == XERR_NONE;
+    /* a transfer that ran to its end leaves the handle fit for the next */
+    x->easy_clean = res == CURLE_OK && !x->paused;
 }
 
 void xfer_abort(xfer *x, const char *why, int64_t now)
@@ -793,5 +833,6 @@ void xfer_free(xfer *x)
     sb_free(&x->body);
     sb_free(&x->reply);
     sb_free(&x->creq.body);
+    sb_free(&x->url);
     free(x);
 }

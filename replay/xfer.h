@@ -63,6 +63,9 @@ typedef struct xfer {
     const client *cl;
     const replay_opts *o;
     CURL *easy;
+    int easy_clean;               /* its last transfer completed: options kept as set */
+    strbuf url;                   /* the URL set on the handle ("" after a reset) */
+    const struct curl_slist *url_set_headers; /* the header list set on the handle */
     struct curl_slist *headers;   /* the run's headers + X-Request-Id (owned) */
     struct curl_slist *rid;       /* the X-Request-Id node, rewritten per request */
     struct curl_slist *rec_headers; /* headers + the record's (--replay-headers), or NULL */
