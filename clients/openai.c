@@ -34,9 +34,34 @@ static int64_t get_count(const cJSON *obj, const char *key)
     return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
 }
 
-static void read_usage(const cJSON *doc, client_event *ev)
+/* The top-level members a response is read by, found in one pass over
+ * the document's members instead of one lookup each (the first of a
+ * repeated key, as cJSON_GetObjectItemCaseSensitive finds). */
+typedef struct top_members {
+    const cJSON *doc, *error, *object, *detail, *choices, *usage;
+} top_members;
+
+static void find_top(const cJSON *doc, top_members *t)
 {
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(doc, "usage");
+    *t = (top_members){ .doc = doc };
+    for (const cJSON *c = doc->child; c; c = c->next) {
+        const char *k = c->string;
+        const cJSON **slot = NULL;
+        if (!k) continue;
+        switch (k[0]) {
+        case 'c': if (!strcmp(k, "choices")) slot = &t->choices; break;
+        case 'd': if (!strcmp(k, "detail")) slot = &t->detail; break;
+        case 'e': if (!strcmp(k, "error")) slot = &t->error; break;
+        case 'o': if (!strcmp(k, "object")) slot = &t->object; break;
+        case 'u': if (!strcmp(k, "usage")) slot = &t->usage; break;
+        default: break;
+        }
+        if (slot && !*slot) *slot = c;
+    }
+}
+
+static void read_usage(const cJSON *u, client_event *ev)
+{
     if (!cJSON_IsObject(u)) return;
     ev->completion_tokens = get_count(u, "completion_tokens");
     ev->prompt_tokens = get_count(u, "prompt_tokens");
@@ -90,17 +115,15 @@ static void detail_list(const cJSON *d, char *msg, size_t msglen)
  * {"error": "..."}; flat {"object": "error", "message", "type", "code"}
  * (LMDeploy, SGLang and older vLLM over HTTP); FastAPI's {"detail": STRING
  * | [validation errors]}. Returns 1 and fills msg, or 0 when doc is not one. */
-static int read_error(const cJSON *doc, char *msg, size_t msglen)
+static int read_error(const top_members *t, char *msg, size_t msglen)
 {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "object");
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "detail");
+    const cJSON *e = t->error, *o = t->object, *d = t->detail;
     const cJSON *m;
     if (cJSON_IsString(e)) {
         snprintf(msg, msglen, "%s", e->valuestring);
         return 1;
     }
-    if (!cJSON_IsObject(e) && cJSON_IsString(o) && !strcmp(o->valuestring, "error")) e = doc;
+    if (!cJSON_IsObject(e) && cJSON_IsString(o) && !strcmp(o->valuestring, "error")) e = t->doc;
     if (cJSON_IsObject(e)) {
         m = cJSON_GetObjectItemCaseSensitive(e, "message");
         snprintf(msg, msglen, "%s", cJSON_IsString(m) ? m->valuestring : "error object without a message");
@@ -116,6 +139,16 @@ static int read_error(const cJSON *doc, char *msg, size_t msglen)
         return 1;
     }
     return 0;
+}
+
+/* read_error on a whole document: 0 when it is not an object or not an
+ * error. */
+static int doc_error(const cJSON *doc, char *msg, size_t msglen)
+{
+    top_members t;
+    if (!cJSON_IsObject(doc)) return 0;
+    find_top(doc, &t);
+    return read_error(&t, msg, msglen);
 }
 
 static const cJSON *nonempty_string(const cJSON *obj, const char *key)
@@ -196,18 +229,19 @@ static int interpret(const char *data, size_t len, client_event *ev)
         snprintf(ev->errmsg, sizeof ev->errmsg, "unparseable JSON in the response: %.80s", data);
         return ERR_INPUT;
     }
-    if (read_error(doc, ev->errmsg, sizeof ev->errmsg)) {
+    top_members t;
+    find_top(doc, &t);
+    if (read_error(&t, ev->errmsg, sizeof ev->errmsg)) {
         ev->error = 1;
         return 0;
     }
-    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(doc, "choices");
-    if (!cJSON_IsArray(choices) && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "usage"))) {
+    if (!cJSON_IsArray(t.choices) && !cJSON_IsObject(t.usage)) {
         snprintf(ev->errmsg, sizeof ev->errmsg,
                  "not an OpenAI completion: no choices, usage or error in %.80s", data);
         return ERR_INPUT;
     }
-    read_usage(doc, ev);
-    read_choices(choices, ev);
+    read_usage(t.usage, ev);
+    read_choices(t.choices, ev);
     return 0;
 }
 
@@ -220,7 +254,7 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
         /* "event: error": its data is an error object, or plain text. */
         const char *end = NULL;
         cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-        if (!cJSON_IsObject(doc) || !read_error(doc, ev->errmsg, sizeof ev->errmsg))
+        if (!doc_error(doc, ev->errmsg, sizeof ev->errmsg))
             snprintf(ev->errmsg, sizeof ev->errmsg, "%.*s", (int)(len < 200 ? len : 200), data);
         cJSON_Delete(doc);
         ev->error = 1;
@@ -247,7 +281,7 @@ void openai_error_message(const client *c, int status, const char *data, size_t 
     (void)c;
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    if (cJSON_IsObject(doc) && read_error(doc, msg, msglen)) {
+    if (doc_error(doc, msg, msglen)) {
         cJSON_Delete(doc);
         return;
     }

@@ -117,7 +117,7 @@ void openai_set_model(const client *c, const trace_rec *r, cJSON *body, client_r
     if (model && !(cJSON_IsString(bm) && !strcmp(bm->valuestring, model)))
         put(body, "model", cJSON_CreateString(model));
     bm = cJSON_GetObjectItemCaseSensitive(body, "model");
-    snprintf(out->model, sizeof out->model, "%s", cJSON_IsString(bm) ? bm->valuestring : "");
+    str_copy(out->model, sizeof out->model, cJSON_IsString(bm) ? bm->valuestring : "");
 }
 
 void openai_set_stream(const client *c, cJSON *body, int original)
@@ -171,7 +171,7 @@ int openai_build(const client *c, const trace_rec *r, const char *api, client_re
     openai_set_model(c, r, body, out);
     openai_set_stream(c, body, openai_body_captured(r));
     out->method = "POST";
-    snprintf(out->path, sizeof out->path, "%s", api_path(api, &out->path_root));
+    str_copy(out->path, sizeof out->path, api_path(api, &out->path_root));
     out->api = !strcmp(api, "chat") ? "chat" : !strcmp(api, "completions") ? "completions" : "generate";
     out->expected_output = r->output_tokens;
     *body_out = body;
@@ -315,9 +315,7 @@ void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out)
     if (out->body_exact && parsed) {
         sb_add(&out->body, bytes.buf, bytes.len);   /* byte for byte, NULs included */
     } else {
-        char *s = cJSON_PrintUnformatted(body);
-        sb_adds(&out->body, s);
-        cJSON_free(s);
+        jsonw_append(&out->body, body);   /* cJSON's text, faster; strings always UTF-8 */
     }
     sb_free(&bytes);
     cJSON_Delete(parsed);

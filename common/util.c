@@ -169,6 +169,14 @@ void sb_printf(strbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void str_copy(char *dst, size_t size, const char *src)
+{
+    if (!size) return;
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 int fmt_int(char *out, int64_t v)
 {
     char tmp[24];

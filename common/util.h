@@ -63,6 +63,9 @@ void sb_add(strbuf *b, const void *p, size_t n);
 void sb_adds(strbuf *b, const char *s);
 void sb_addc(strbuf *b, char c);
 void sb_printf(strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Copies src into dst (size bytes), cut to size - 1 bytes and always
+ * NUL-terminated, as snprintf(dst, size, "%s", src) does without printf. */
+void str_copy(char *dst, size_t size, const char *src);
 /* Writes v in decimal, as printf's "%" PRId64 does but without printf,
  * and a NUL into out (room for 21 bytes). Returns the digits' length. */
 int fmt_int(char *out, int64_t v);

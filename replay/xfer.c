@@ -166,10 +166,10 @@ static void content_event(xfer *x, int choice, int64_t ct, int64_t t)
 static void note_finish(xfer *x, const client_event *ev)
 {
     const char *fr = ev->finish_reason;
-    snprintf(x->finish_reason, sizeof x->finish_reason, "%s", fr);
+    str_copy(x->finish_reason, sizeof x->finish_reason, fr);
     if (x->bad_finish[0]) return;
     if (!strcmp(fr, "abort") || !strcmp(fr, "error")) {
-        snprintf(x->bad_finish, sizeof x->bad_finish, "%s", fr);
+        str_copy(x->bad_finish, sizeof x->bad_finish, fr);
         snprintf(x->finish_msg, sizeof x->finish_msg, "%.159s", ev->error ? "" : ev->errmsg);
     }
 }
@@ -472,7 +472,7 @@ void client_sink_done(client_sink *s, const client_done *d)
     x->done = *d;
     x->done.finish_reason = NULL;
     x->done.error = NULL;
-    if (d->finish_reason) snprintf(x->finish_reason, sizeof x->finish_reason, "%s", d->finish_reason);
+    if (d->finish_reason) str_copy(x->finish_reason, sizeof x->finish_reason, d->finish_reason);
     if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
     else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
         fail(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);

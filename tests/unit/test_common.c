@@ -311,6 +311,11 @@ TEST(strbuf_integers_as_printf_writes_them)
     sb_add_fixed(&b, -5, 3);
     CHECK_STR(b.buf, "t=-0.005");
     sb_free(&b);
+    char small[6];
+    str_copy(small, sizeof small, "length");
+    CHECK_STR(small, "lengt");                  /* cut as snprintf cuts */
+    str_copy(small, sizeof small, "stop");
+    CHECK_STR(small, "stop");
 }
 
 #include "common/jsonw.h"
