@@ -354,7 +354,7 @@ static void easy_configure(xfer *x)
     if (x->o->connect_timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->o->connect_timeout_ms);
     x->url.len = 0;          /* no URL set on the handle yet */
-    x->url_set_headers = NULL;
+    x->headers_set = NULL;
 }
 
 /* Readies the easy handle for x's request. A handle whose last transfer
@@ -390,8 +390,8 @@ static void easy_prepare(xfer *x)
     int nrh;
     if (cJSON_IsObject(rh)) x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
     struct curl_slist *h = x->rec_headers ? x->rec_headers : x->headers;
-    if (h != x->url_set_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    x->url_set_headers = h;
+    if (h != x->headers_set) curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    x->headers_set = h;
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
 }

@@ -65,7 +65,7 @@ typedef struct xfer {
     CURL *easy;
     int easy_clean;               /* its last transfer completed: options kept as set */
     strbuf url;                   /* the URL set on the handle ("" after a reset) */
-    const struct curl_slist *url_set_headers; /* the header list set on the handle */
+    const struct curl_slist *headers_set; /* the header list set on the handle (NULL after a reset) */
     struct curl_slist *headers;   /* the run's headers + X-Request-Id (owned) */
     struct curl_slist *rid;       /* the X-Request-Id node, rewritten per request */
     struct curl_slist *rec_headers; /* headers + the record's (--replay-headers), or NULL */
