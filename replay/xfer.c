@@ -104,14 +104,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 static void push_gap(xfer *x, int64_t gap, int64_t tokens)
 {
-    if (x->ngaps == x->capgaps) {
-        x->capgaps = x->capgaps ? x->capgaps * 2 : 64;
-        x->gaps = xrealloc(x->gaps, x->capgaps * sizeof *x->gaps);
-        x->gap_tokens = xrealloc(x->gap_tokens, x->capgaps * sizeof *x->gap_tokens);
-    }
-    x->gaps[x->ngaps] = gap;
-    x->gap_tokens[x->ngaps] = tokens > INT32_MAX ? INT32_MAX : (int32_t)tokens;
-    x->ngaps++;
+    int32_t k = tokens > INT32_MAX ? INT32_MAX : tokens < INT32_MIN ? INT32_MIN : (int32_t)tokens;
+    gaplist_push(&x->gaps, gap, k);
 }
 
 /* One content event of one choice at time t. TTFT is the first content of
@@ -630,12 +624,17 @@ void xfer_format(const xfer *x, strbuf *b)
         sb_adds(b, x->creq.body_exact ? ",\"body_exact\":true" : ",\"body_exact\":false");
     }
     sb_printf(b, ",\"n\":%d,\"events\":%" PRId64 ",\"gaps_ns\":[", xfer_choices(x), x->events);
-    for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
+    gaplist_iter it;
+    int64_t gap;
+    int32_t tok;
+    gaplist_iter_init(&it, &x->gaps);
+    for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, gap);
     sb_addc(b, ']');
-    int per_token = x->per_token && x->ngaps > 0;
+    int per_token = x->per_token && x->gaps.n > 0;
     if (per_token) {
         sb_adds(b, ",\"gap_tokens\":[");
-        for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%d" : "%d", (int)x->gap_tokens[i]);
+        gaplist_iter_init(&it, &x->gaps);
+        for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%d" : "%d", (int)tok);
         sb_addc(b, ']');
     }
     sb_printf(b, ",\"itl_basis\":\"%s\"", per_token ? "tokens" : "chunk");
@@ -672,7 +671,7 @@ void xfer_recycle(xfer *x)
     sse_reset(x->sse);
     sb_clear(&x->body);
     sb_clear(&x->reply);
-    x->ngaps = 0;
+    gaplist_reset(&x->gaps);
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
     x->rx_bytes = 0;
@@ -696,8 +695,7 @@ void xfer_free(xfer *x)
     sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);
-    free(x->gaps);
-    free(x->gap_tokens);
+    gaplist_free(&x->gaps);
     sb_free(&x->body);
     sb_free(&x->reply);
     sb_free(&x->creq.body);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "clients/client.h"
 #include "clients/sse.h"
+#include "replay/gaplist.h"
 #include "replay/replay.h"
 
 struct rq;
@@ -61,9 +62,8 @@ typedef struct xfer {
     uint64_t choices_started;     /* choices that have had content */
     int64_t choice_t[XFER_CHOICES];   /* time of each choice's last content */
     int64_t choice_ct[XFER_CHOICES];  /* its running token count then (-1 unknown) */
-    int64_t *gaps;                /* chunk gaps, ns */
-    int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
-    size_t ngaps, capgaps;
+    gaplist gaps;                 /* chunk gaps (ns), each with the tokens of the event
+                                   * closing it (-1 unknown), compact (gaplist.h) */
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
     int64_t rx_bytes;             /* response body bytes received (for --max-response-bytes) */
     xfer_pacing *pacing;          /* the worker's budget (NULL: never paused) */
