@@ -117,14 +117,16 @@ static void content_event(xfer *x, int choice, int64_t ct, int64_t t)
     uint64_t bit = 1ull << choice;
     if (ct < 0) x->per_token = 0;
     if (x->events == 0) x->t_first_tok = t;
+    if (choice && !x->choices) x->choices = xmalloc(XFER_CHOICES * sizeof *x->choices);
+    xfer_choice *c = choice ? &x->choices[choice] : &x->choice0;
     if (x->choices_started & bit) {
-        int64_t k = ct >= 0 && x->choice_ct[choice] >= 0 ? ct - x->choice_ct[choice] : -1;
-        push_gap(x, t - x->choice_t[choice], k);
+        int64_t k = ct >= 0 && c->ct >= 0 ? ct - c->ct : -1;
+        push_gap(x, t - c->t, k);
         if (k < 1) x->per_token = 0;
     }
     x->choices_started |= bit;
-    x->choice_ct[choice] = ct;
-    x->choice_t[choice] = t;
+    c->ct = ct;
+    c->t = t;
     x->ct_last = ct;
     x->t_last_tok = t;
     x->events++;
@@ -271,6 +273,22 @@ static int pace(xfer *x, size_t len)
     return 0;
 }
 
+/* The answer has begun: once libcurl has counted every byte of the
+ * request body as sent, it will not read the body again (it rewinds a body
+ * only to retry a request that got no answer), so a body larger than
+ * XFER_KEEP_BYTES is freed now instead of being held while the response
+ * streams. Its size is remembered to allocate the next body at once. */
+static void release_sent_body(xfer *x)
+{
+    if (x->creq.body.cap <= XFER_KEEP_BYTES) return;
+    curl_off_t sent = -1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK ||
+        sent != (curl_off_t)x->creq.body.len)
+        return;
+    x->body_hint = x->creq.body.len;
+    sb_free(&x->creq.body);
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
@@ -286,6 +304,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
         curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
         x->pausable = version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1;
         xfer_response_begin(x, (int)code, ct, now);
+        release_sent_body(x);
     }
     /* 0 makes libcurl end the transfer with CURLE_WRITE_ERROR. */
     return xfer_response_data(x, buf, size * n, now) < 0 ? 0 : size * n;
@@ -306,6 +325,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     touch(x, stamp(x));
     char err[512];
     sb_clear(&x->creq.body);
+    if (!x->creq.body.buf && x->body_hint) sb_reserve(&x->creq.body, x->body_hint);
     x->creq.model[0] = '\0';
     x->creq.path[0] = '\0';
     x->creq.path_root = 0;
@@ -341,6 +361,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     if (x->cl->opt.replay_headers && cJSON_IsObject(rh))
         x->rec_headers = req_headers_list(&x->cl->opt, x->headers, rh, &nrh);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->rec_headers ? x->rec_headers : x->headers);
+    trace_rec_strip(&q->rec);     /* the request is built: the log line needs only the scalars */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -350,7 +371,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, XFER_RECV_BUFFER);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
     if (x->o->connect_timeout_ms > 0)
@@ -416,6 +437,7 @@ int xfer_submit(xfer *x)
         x->ok = 0;
         return ERR_INPUT;
     }
+    trace_rec_strip(&x->q->rec);  /* submitted: the log line needs only the scalars */
     return 0;
 }
 
@@ -664,13 +686,23 @@ void xfer_format(const xfer *x, strbuf *b)
     }
 }
 
+/* Empties b for the next request; frees it when it grew past XFER_KEEP_BYTES. */
+static void keep_or_free(strbuf *b)
+{
+    if (b->cap > XFER_KEEP_BYTES) sb_free(b);
+    else sb_clear(b);
+}
+
 void xfer_recycle(xfer *x)
 {
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     memset(x->cstate, 0, x->cl->ops->state_size ? x->cl->ops->state_size : 1);
     sse_reset(x->sse);
-    sb_clear(&x->body);
-    sb_clear(&x->reply);
+    sse_trim(x->sse, XFER_KEEP_BYTES);
+    keep_or_free(&x->body);
+    keep_or_free(&x->reply);
+    if (x->creq.body.cap > XFER_KEEP_BYTES) x->body_hint = x->creq.body.len;
+    keep_or_free(&x->creq.body);
     gaplist_reset(&x->gaps);
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
@@ -696,6 +728,7 @@ void xfer_free(xfer *x)
     sse_free(x->sse);
     free(x->cstate);
     gaplist_free(&x->gaps);
+    free(x->choices);
     sb_free(&x->body);
     sb_free(&x->reply);
     sb_free(&x->creq.body);
