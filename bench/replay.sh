@@ -12,6 +12,8 @@
 #   bash bench/replay.sh streams TOKENS   STREAMS (2,000) streams of TOKENS tokens, one every STEP_MS
 #                                         (50) ms, beside libcurl's own memory for the same streams
 #   bash bench/replay.sh million [N]      N requests (default 1,000,000) at top speed: RSS over time
+#   bash bench/replay.sh capacity         highest open-loop rate with send lag p99 <= 1 ms, one worker
+#                                         thread, streaming and not, beside the bare client's
 #   bash bench/replay.sh all              fidelity, cost, streams and million, full size
 #
 # On a machine with two cores or more, the server runs on CPU 1 and the
@@ -468,6 +470,111 @@ bench_million() {
     stop_server
 }
 
+# ---------------------------------------------------------------------------
+# 5. Capacity: the highest open-loop rate one replay worker thread sustains
+# with send lag p99 <= CAP_LAG_US (1,000 us), streaming and not, beside the
+# bare client's (bench/replay_floor.c) on the same set-up: constant arrivals,
+# 16 in / 2 out tokens, runs of CAP_SECONDS (3) s, client on its core and
+# server (--preset fast) on the other. A rate is sustained when every request
+# succeeds and the p99 is within the limit; a rate that fails is tried once
+# more (a stall of the shared machine fails a short run), then the search
+# doubles from CAP_START (4,000/s) to the first failure and bisects
+# (geometrically) until the bounds are within 10 %.
+CAP_LAG_US=${CAP_LAG_US:-1000}
+
+# cap_probe WHO MODE RATE: one run of WHO (replay or floor), MODE (stream or
+# plain) at RATE/s; sets CAP_N CAP_OK CAP_P50 CAP_P99, CAP_SRV (server CPU,
+# % of its core) and CAP_OTHER (cores other programs kept busy); returns 0
+# when RATE was sustained.
+cap_probe() {
+    local who=$1 mode=$2 rate=$3 secs=${CAP_SECONDS:-3} n d
+    n=$(calc0 "$rate * $secs")
+    d="$W/cap_${who}_${mode}_$rate"
+    CAP_N="" CAP_OK="" CAP_P50="" CAP_P99="" CAP_SRV="" CAP_OTHER=""
+    if [ "$who" = replay ]; then
+        synth "$d.jsonl.zst" "${secs}s" "$rate" 2
+        local extra=()
+        [ "$mode" = plain ] && extra=(--no-stream)
+        PROBE_MS=250 replay "$d" "$d.jsonl.zst" "${extra[@]}"
+        $STATS lag "$d" >"$d.lag"
+        CAP_N=$(kv "$d.lag" n) CAP_OK=$(kv "$d.lag" ok) CAP_P50=$(kv "$d.lag" p50_us) CAP_P99=$(kv "$d.lag" p99_us)
+        CAP_SRV=$(calc0 "100 * $(kv "$d.probe" pid0_cpu_s) / $(kv "$d.probe" wall_s)")
+        CAP_OTHER=$(other_load "$d.probe")
+        rm -rf "$d" "$d.jsonl.zst"
+    else
+        run "$W/probe" -o "$d.probe" -p "$SPID" -- "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" \
+            /v1/chat/completions "$W/cap_body_$mode.json" "$rate" "$n" >"$d.floor" 2>&1
+        CAP_N=$(kv "$d.floor" requests) CAP_OK=$(kv "$d.floor" ok)
+        CAP_P50=$(kv "$d.floor" lag_p50_us) CAP_P99=$(kv "$d.floor" lag_p99_us)
+        if [ -s "$d.probe" ]; then
+            CAP_SRV=$(calc0 "100 * $(kv "$d.probe" pid0_cpu_s) / $(kv "$d.probe" wall_s)")
+            CAP_OTHER=$(other_load "$d.probe")
+        fi
+    fi
+    [ -n "$CAP_P99" ] && [ "$CAP_N" = "$n" ] && [ "$CAP_OK" = "$n" ] &&
+        awk "BEGIN { exit !($CAP_P99 <= $CAP_LAG_US) }"
+}
+
+# cap_try WHO MODE RATE: cap_probe, once more if it fails; one line per run.
+cap_try() {
+    local i
+    for i in 1 2; do
+        if cap_probe "$@"; then
+            printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  sustained\n' \
+                "$1" "$2" "$3" "$CAP_OK" "$CAP_N" "$CAP_P50" "$CAP_P99" "$CAP_SRV" "$CAP_OTHER"
+            return 0
+        fi
+        printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  not sustained\n' \
+            "$1" "$2" "$3" "${CAP_OK:--}" "${CAP_N:--}" "${CAP_P50:--}" "${CAP_P99:--}" "${CAP_SRV:--}" "${CAP_OTHER:--}"
+    done
+    return 1
+}
+
+# cap_search WHO MODE: sets CAP_BEST, the highest rate sustained (0: none
+# down to 125/s).
+cap_search() {
+    local r=${CAP_START:-4000} lo=0 hi=0 mid
+    while [ "$hi" = 0 ] && [ "$r" -le 512000 ]; do
+        if cap_try "$1" "$2" "$r"; then lo=$r r=$((r * 2)); else hi=$r; fi
+    done
+    while [ "$lo" = 0 ] && [ "$r" -gt 125 ]; do
+        r=$((r / 2))
+        if cap_try "$1" "$2" "$r"; then lo=$r; else hi=$r; fi
+    done
+    while [ "$lo" -gt 0 ] && [ "$hi" -gt 0 ] && [ $((hi * 100)) -gt $((lo * 110)) ]; do
+        mid=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%d", int(sqrt(a * b) / 50 + 0.5) * 50 }')
+        { [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ]; } && break
+        if cap_try "$1" "$2" "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+    CAP_BEST=$lo
+}
+
+bench_capacity() {
+    echo
+    echo "## 5. capacity: highest open-loop rate with send lag p99 <= $CAP_LAG_US us, one replay worker"
+    echo "thread (--threads 1) vs the bare client (bench/replay_floor.c); $ARRIVAL arrivals, 16 in / 2 out"
+    echo "tokens, ${CAP_SECONDS:-3} s per run, serve --preset fast"
+    start_server --preset fast
+    synth "$W/cap_body.jsonl.zst" 1s 1 2
+    bodies "$W/cap_body.jsonl.zst" 2 "$W/cap_body_stream.json" "$W/cap_body_plain.json"
+    local mode rep flo label
+    for mode in stream plain; do
+        cap_search replay "$mode"
+        rep=$CAP_BEST
+        cap_search floor "$mode"
+        flo=$CAP_BEST
+        label=streaming
+        [ "$mode" = plain ] && label=non-streaming
+        echo "capacity, $label: replay $rep/s, bare client $flo/s, ratio $(calc "$rep / ($flo > 0 ? $flo : 1)")"
+        row "capacity, $label (req/s, lag p99 <= 1 ms)" "$rep" "bare client $flo" \
+            "$(calc "$rep / ($flo > 0 ? $flo : 1)")x" "-"
+    done
+    echo "(a rate is sustained when every request succeeds and the send lag p99 is within the limit;"
+    echo " 'other': cores other programs kept busy during the run, which make a short run fail early;"
+    echo " the search stops when its bounds are within 10 %)"
+    stop_server
+}
+
 print_table() {
     [ -s "$TABLE" ] || return 0
     echo
@@ -483,7 +590,8 @@ case $MODE in
     cost) bench_cost "$ARG" ;;
     streams) bench_streams "$ARG" ;;
     million) bench_million "${ARG:-1000000}" ;;
+    capacity) bench_capacity ;;
     all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
-    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
 esac
 print_table
