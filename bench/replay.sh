@@ -549,6 +549,17 @@ cap_search() {
     CAP_BEST=$lo
 }
 
+# cap_timer: the machine's own wake-up lateness on the client CPU just now
+# (bench/timer_baseline.c, 1,000/s for CAP_SECONDS): when its p99 is near
+# CAP_LAG_US, the limit measures the machine rather than the clients.
+cap_timer() {
+    local secs=${CAP_SECONDS:-3}
+    "${PIN_CLI[@]}" "$W/timer_baseline" 1000 $((1000 * secs)) "$ARRIVAL" >"$W/cap_timer.txt" ||
+        die "timer_baseline failed"
+    echo "   timer alone on the client CPU, 1,000/s for $secs s: p50 $(kv "$W/cap_timer.txt" p50_us)" \
+        "p99 $(kv "$W/cap_timer.txt" p99_us) max $(kv "$W/cap_timer.txt" max_us) us"
+}
+
 bench_capacity() {
     echo
     echo "## 5. capacity: highest open-loop rate with send lag p99 <= $CAP_LAG_US us, one replay worker"
@@ -559,6 +570,7 @@ bench_capacity() {
     bodies "$W/cap_body.jsonl.zst" 2 "$W/cap_body_stream.json" "$W/cap_body_plain.json"
     local mode rep flo label
     for mode in stream plain; do
+        cap_timer
         cap_search replay "$mode"
         rep=$CAP_BEST
         cap_search floor "$mode"

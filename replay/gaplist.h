@@ -14,9 +14,9 @@
  *   then the rest of z, 7 bits a byte, low bits first, bit 7 = more follow
  *   then, when bit 0 was set, zigzag(tokens) the same way
  *
- * so a token gap of up to 2^26 ns (67 ms) takes at most 4 bytes, and
- * 3 when it is within ±0.5 ms of the previous one; a token count that
- * stays the same (1, or -1 when unknown) takes nothing. Every value
+ * so a gap within ±2^19 ns (0.52 ms) of the previous one takes 3 bytes,
+ * within ±2^26 ns (67 ms) 4; a token count that stays the same (1, or -1
+ * when unknown) takes nothing. Every value
  * comes back exactly as pushed, whatever it is (0, negative, over 2^32 ns,
  * INT64_MIN/MAX). Entries never straddle two chunks, so the decoder works
  * on flat byte ranges and checks every length it reads (gapcode_get).
