@@ -476,10 +476,9 @@ bench_million() {
 # bare client's (bench/replay_floor.c) on the same set-up: constant arrivals,
 # 16 in / 2 out tokens, runs of CAP_SECONDS (3) s, client on its core and
 # server (--preset fast) on the other. A rate is sustained when every request
-# succeeds and the p99 is within the limit; a rate that fails is tried once
-# more (a stall of the shared machine fails a short run), then the search
-# doubles from CAP_START (4,000/s) to the first failure and bisects
-# (geometrically) until the bounds are within 10 %.
+# succeeds and the p99 is within the limit. The two searches run in turns
+# (cap_search); each doubles from CAP_START (4,000/s) to the first failure
+# and bisects (geometrically) until its bounds are within 10 %.
 CAP_LAG_US=${CAP_LAG_US:-1000}
 
 # cap_probe WHO MODE RATE: one run of WHO (replay or floor), MODE (stream or
@@ -515,38 +514,64 @@ cap_probe() {
         awk "BEGIN { exit !($CAP_P99 <= $CAP_LAG_US) }"
 }
 
-# cap_try WHO MODE RATE: cap_probe, once more if it fails; one line per run.
-cap_try() {
-    local i
-    for i in 1 2; do
-        if cap_probe "$@"; then
-            printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  sustained\n' \
-                "$1" "$2" "$3" "$CAP_OK" "$CAP_N" "$CAP_P50" "$CAP_P99" "$CAP_SRV" "$CAP_OTHER"
-            return 0
-        fi
-        printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  not sustained\n' \
-            "$1" "$2" "$3" "${CAP_OK:--}" "${CAP_N:--}" "${CAP_P50:--}" "${CAP_P99:--}" "${CAP_SRV:--}" "${CAP_OTHER:--}"
-    done
-    return 1
+# cap_line WHO MODE RATE VERDICT: one line per run.
+cap_line() {
+    printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  %s\n' \
+        "$1" "$2" "$3" "${CAP_OK:--}" "${CAP_N:--}" "${CAP_P50:--}" "${CAP_P99:--}" "${CAP_SRV:--}" \
+        "${CAP_OTHER:--}" "$4"
 }
 
-# cap_search WHO MODE: sets CAP_BEST, the highest rate sustained (0: none
-# down to 125/s).
-cap_search() {
-    local r=${CAP_START:-4000} lo=0 hi=0 mid
-    while [ "$hi" = 0 ] && [ "$r" -le 512000 ]; do
-        if cap_try "$1" "$2" "$r"; then lo=$r r=$((r * 2)); else hi=$r; fi
-    done
-    while [ "$lo" = 0 ] && [ "$r" -gt 125 ]; do
-        r=$((r / 2))
-        if cap_try "$1" "$2" "$r"; then lo=$r; else hi=$r; fi
-    done
-    while [ "$lo" -gt 0 ] && [ "$hi" -gt 0 ] && [ $((hi * 100)) -gt $((lo * 110)) ]; do
+# cap_next WHO: the next rate of WHO's search from its bounds (CAP_LO,
+# CAP_HI; 0 = none yet) into CAP_RATE, or CAP_DONE set: doubling from
+# CAP_START (4,000/s) up to the first failure, halving down to the first
+# success (not below 125/s), then the geometric middle, to 50/s, until the
+# bounds are within 10 %.
+cap_next() {
+    local w=$1 lo=${CAP_LO[$1]} hi=${CAP_HI[$1]} mid
+    if [ "$hi" = 0 ]; then
+        CAP_RATE[$w]=$((lo ? lo * 2 : ${CAP_START:-4000}))
+        [ "${CAP_RATE[$w]}" -le 512000 ] || CAP_DONE[$w]=1
+    elif [ "$lo" = 0 ]; then
+        CAP_RATE[$w]=$((hi / 2))
+        [ "${CAP_RATE[$w]}" -ge 125 ] || CAP_DONE[$w]=1
+    else
         mid=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%d", int(sqrt(a * b) / 50 + 0.5) * 50 }')
-        { [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ]; } && break
-        if cap_try "$1" "$2" "$mid"; then lo=$mid; else hi=$mid; fi
+        CAP_RATE[$w]=$mid
+        if [ $((hi * 100)) -le $((lo * 110)) ] || [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ]; then
+            CAP_DONE[$w]=1
+        fi
+    fi
+}
+
+# cap_search MODE: the replay's and the bare client's searches in lockstep,
+# one run of each in turn, so that a busy spell of the shared machine falls
+# on both. A rate that fails is run again in the next round (after the
+# other's run) and fails only then. Sets CAP_LO[replay] and CAP_LO[floor],
+# the highest rates sustained (0: none down to 125/s).
+cap_search() {
+    local mode=$1 w rate
+    declare -gA CAP_LO=([replay]=0 [floor]=0) CAP_HI=([replay]=0 [floor]=0)
+    declare -gA CAP_RATE=() CAP_DONE=([replay]=0 [floor]=0) CAP_STRIKE=([replay]=0 [floor]=0)
+    cap_next replay
+    cap_next floor
+    while [ "${CAP_DONE[replay]}" = 0 ] || [ "${CAP_DONE[floor]}" = 0 ]; do
+        for w in replay floor; do
+            [ "${CAP_DONE[$w]}" = 0 ] || continue
+            rate=${CAP_RATE[$w]}
+            if cap_probe "$w" "$mode" "$rate"; then
+                cap_line "$w" "$mode" "$rate" sustained
+                CAP_LO[$w]=$rate CAP_STRIKE[$w]=0
+            elif [ "${CAP_STRIKE[$w]}" = 0 ]; then
+                cap_line "$w" "$mode" "$rate" "not sustained (run again next round)"
+                CAP_STRIKE[$w]=1
+                continue
+            else
+                cap_line "$w" "$mode" "$rate" "not sustained"
+                CAP_HI[$w]=$rate CAP_STRIKE[$w]=0
+            fi
+            cap_next "$w"
+        done
     done
-    CAP_BEST=$lo
 }
 
 # cap_timer: the machine's own wake-up lateness on the client CPU just now
@@ -571,10 +596,8 @@ bench_capacity() {
     local mode rep flo label
     for mode in stream plain; do
         cap_timer
-        cap_search replay "$mode"
-        rep=$CAP_BEST
-        cap_search floor "$mode"
-        flo=$CAP_BEST
+        cap_search "$mode"
+        rep=${CAP_LO[replay]} flo=${CAP_LO[floor]}
         label=streaming
         [ "$mode" = plain ] && label=non-streaming
         echo "capacity, $label: replay $rep/s, bare client $flo/s, ratio $(calc "$rep / ($flo > 0 ? $flo : 1)")"
