@@ -583,6 +583,10 @@ cap_timer() {
         die "timer_baseline failed"
     echo "   timer alone on the client CPU, 1,000/s for $secs s: p50 $(kv "$W/cap_timer.txt" p50_us)" \
         "p99 $(kv "$W/cap_timer.txt" p99_us) max $(kv "$W/cap_timer.txt" max_us) us"
+    if awk "BEGIN { exit !($(kv "$W/cap_timer.txt" p99_us) > $CAP_LAG_US / 2) }"; then
+        echo "   NOTE: the machine's own timer p99 is over half the limit: the capacities below measure"
+        echo "   the machine's other load more than the clients; rerun on a quiet machine"
+    fi
 }
 
 bench_capacity() {
