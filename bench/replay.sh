@@ -367,7 +367,10 @@ bench_cost() {
 #   streams quick     10,000 streams of 24 tokens, one every 500 ms
 #   streams TOKENS    STREAMS (default 2,000) streams of TOKENS tokens, one
 #                     every STEP_MS (default 50) ms, beside the floor: libcurl
-#                     on its own (bench/curl_streams.c) holding the same streams
+#                     on its own (bench/curl_streams.c) holding the same streams;
+#                     with INPUT_TOKENS=N the records carry request bodies of
+#                     N input tokens (trace materialize) instead of 16-token
+#                     length-only records
 bench_streams() {
     local n=10000 ramp=1000 tok=480 step=250ms target=32768 floor=""
     case ${1:-} in
@@ -386,7 +389,13 @@ bench_streams() {
         return 0
     fi
     start_server --preset fast --step-time "$step" --max-batch $((n * 2)) --max-connections $((n + 1000))
-    synth "$W/streams.jsonl.zst" "$(calc "$n / $ramp")s" "$ramp" "$tok"
+    synth "$W/streams.jsonl.zst" "$(calc "$n / $ramp")s" "$ramp" "$tok" $(input_opt)
+    if [ -n "${INPUT_TOKENS:-}" ]; then
+        echo "(records with request bodies of $INPUT_TOKENS input tokens: trace materialize)"
+        "$BIN" trace materialize "$W/streams.jsonl.zst" -o "$W/streams_b.jsonl.zst" >/dev/null 2>&1 ||
+            die "trace materialize failed"
+        mv "$W/streams_b.jsonl.zst" "$W/streams.jsonl.zst"
+    fi
     # Two seconds before the first send: the trace is read ahead by then
     # (all of it up to 4,096 records), so the RSS just before the first send
     # holds it and the libraries' start-up, and what the streams add is
@@ -411,6 +420,10 @@ bench_streams() {
     echo "requests ok: $ok of $req; errors: ${errs:-none}; replay peak RSS $(kv "$W/streams.probe" maxrss_kb) kB"
     echo "replay CPU $(kv "$W/streams.probe" cpu_s) s, server CPU $(kv "$W/streams.probe" pid0_cpu_s) s over $(kv "$W/streams.probe" wall_s) s"
     note_load "$W/streams.probe"
+    if [ -n "${INPUT_TOKENS:-}" ]; then
+        echo "   NOTE: the RSS before the first send holds the records read ahead with their bodies, which"
+        echo "   the replay may free while the streams run: compare the RSS, not the bytes per stream"
+    fi
     local beside="target <= $target" ratio="-"
     if [ -n "$floor" ]; then
         streams_floor "$n" "$ramp" "$tok" "${step%ms}"
@@ -424,6 +437,9 @@ bench_streams() {
     stop_server
 }
 
+# input_opt: the synth option for INPUT_TOKENS, when it is set.
+input_opt() { [ -z "${INPUT_TOKENS:-}" ] || echo "--input fixed:$INPUT_TOKENS"; }
+
 # streams_floor STREAMS RAMP TOKENS STEP_MS: libcurl on its own
 # (bench/curl_streams.c) holds the same streams from the same server with
 # the same body and headers, its smallest receive buffer (1,024 bytes) and
@@ -434,7 +450,7 @@ streams_floor() {
     local n=$1 ramp=$2 tok=$3 step_ms=$4 ftok
     ftok=$(calc0 "($n / $ramp + 4) * 1000 / $step_ms")
     [ "$ftok" -lt "$tok" ] || ftok=$tok
-    synth "$W/floor.jsonl.zst" 1s 1 "$ftok"
+    synth "$W/floor.jsonl.zst" 1s 1 "$ftok" $(input_opt)
     bodies "$W/floor.jsonl.zst" "$ftok" "$W/body_floor.json" /dev/null
     run "${PIN_CLI[@]}" "$W/curl_streams" "$URL/v1/chat/completions" "$W/body_floor.json" "$n" "$ramp" 1024 \
         >"$W/floor_streams.txt" || echo "   NOTE: the floor's streams did not all succeed"
