@@ -1,6 +1,7 @@
 /* xfer.h — one HTTP request of the replay, from the libcurl easy handle to
  * its line in requests.jsonl. Owned by one worker; reused (easy handle,
- * parser and buffers kept) for the worker's next request. */
+ * parser and buffers up to XFER_KEEP_BYTES kept) for the worker's next
+ * request. */
 #ifndef SAGELLM_XFER_H
 #define SAGELLM_XFER_H
 
