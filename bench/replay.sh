@@ -11,14 +11,18 @@
 #                                         marginal); one thread vs wrk
 #   bash bench/replay.sh cpu [quick]      only the issue 12 workload (2a)
 #   bash bench/replay.sh streams [quick]  10,000 concurrent streams: RSS per stream in flight
+#   bash bench/replay.sh streams TOKENS   STREAMS (2,000) streams of TOKENS tokens, one every STEP_MS
+#                                         (50) ms, beside libcurl's own memory for the same streams
 #   bash bench/replay.sh million [N]      N requests (default 1,000,000) at top speed: RSS over time
+#   bash bench/replay.sh capacity         highest open-loop rate with send lag p99 <= 1 ms, one worker
+#                                         thread, streaming and not, beside the bare client's
 #   bash bench/replay.sh all              fidelity, cost, streams and million, full size
 #
 # On a machine with two cores or more, the server runs on CPU 1 and the
 # replay (one worker thread, --threads 1) and the baselines on CPU 0
 # (taskset), so each side has a core of its own; SERVER_CPU and CLIENT_CPU
 # choose others. Helpers (bench/timer_baseline.c, bench/replay_floor.c,
-# bench/replay_probe.c) are
+# bench/replay_probe.c, bench/curl_streams.c) are
 # built into a temporary directory (KEEP=1 keeps it, with every run
 # directory); figures are computed by bench/replay_stats.py from the run
 # directories. Every process started here is stopped on exit.
@@ -47,6 +51,7 @@ die() { echo "bench/replay.sh: $*" >&2; exit 1; }
 cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
 cc -O2 -o "$W/replay_floor" bench/replay_floor.c || die "cannot build bench/replay_floor.c"
+cc -O2 -o "$W/curl_streams" bench/curl_streams.c -lcurl || die "cannot build bench/curl_streams.c"
 STATS="python3 $ROOT/bench/replay_stats.py"
 
 PIN_SRV=() PIN_CLI=() PINNING="none (taskset missing or one core)"
@@ -457,10 +462,23 @@ bench_cost() {
 }
 
 # ---------------------------------------------------------------------------
-# 3. 10,000 concurrent streams: RSS per stream in flight, no client errors.
+# 3. Concurrent streams: RSS per stream in flight, no client errors.
+#   streams           10,000 streams of 480 tokens, one every 250 ms
+#   streams quick     10,000 streams of 24 tokens, one every 500 ms
+#   streams TOKENS    STREAMS (default 2,000) streams of TOKENS tokens, one
+#                     every STEP_MS (default 50) ms, beside the floor: libcurl
+#                     on its own (bench/curl_streams.c) holding the same streams;
+#                     with INPUT_TOKENS=N the records carry request bodies of
+#                     N input tokens (trace materialize) instead of 16-token
+#                     length-only records
 bench_streams() {
-    local n=10000 ramp=1000 tok=480 step=250ms
-    [ "${1:-}" = quick ] && ramp=2500 tok=24 step=500ms
+    local n=10000 ramp=1000 tok=480 step=250ms target=32768 floor=""
+    case ${1:-} in
+        quick) ramp=2500 tok=24 step=500ms ;;
+        '') ;;
+        *[!0-9]*) die "streams: expected quick or a number of tokens, not '$1'" ;;
+        *) n=${STREAMS:-2000} tok=$1 step=${STEP_MS:-50}ms target=16384 floor=1 ;;
+    esac
     echo
     echo "## 3. $n concurrent streams: $ramp new streams/s, $tok tokens each, one every $step"
     local hard
@@ -471,8 +489,18 @@ bench_streams() {
         return 0
     fi
     start_server --preset fast --step-time "$step" --max-batch $((n * 2)) --max-connections $((n + 1000))
-    synth "$W/streams.jsonl.zst" "$(calc "$n / $ramp")s" "$ramp" "$tok"
-    PROBE_MS=250 replay "$W/streams" "$W/streams.jsonl.zst"
+    synth "$W/streams.jsonl.zst" "$(calc "$n / $ramp")s" "$ramp" "$tok" $(input_opt)
+    if [ -n "${INPUT_TOKENS:-}" ]; then
+        echo "(records with request bodies of $INPUT_TOKENS input tokens: trace materialize)"
+        "$BIN" trace materialize "$W/streams.jsonl.zst" -o "$W/streams_b.jsonl.zst" >/dev/null 2>&1 ||
+            die "trace materialize failed"
+        mv "$W/streams_b.jsonl.zst" "$W/streams.jsonl.zst"
+    fi
+    # Two seconds before the first send: the trace is read ahead by then
+    # (all of it up to 4,096 records), so the RSS just before the first send
+    # holds it and the libraries' start-up, and what the streams add is
+    # measured against that.
+    PROBE_MS=250 replay "$W/streams" "$W/streams.jsonl.zst" --start-at $(($(date +%s) + 2))
     $STATS inflight "$W/streams" "$W/streams.samples" >"$W/rss.txt"
     $STATS events "$W/streams" >"$W/ev_streams.txt"
     local per_s per_e peak ok req errs
@@ -491,12 +519,46 @@ bench_streams() {
     [ -n "$bpt" ] && echo "   growth while streaming: $bpt bytes per token received"
     echo "requests ok: $ok of $req; errors: ${errs:-none}; replay peak RSS $(kv "$W/streams.probe" maxrss_kb) kB"
     echo "replay CPU $(kv "$W/streams.probe" cpu_s) s, server CPU $(kv "$W/streams.probe" pid0_cpu_s) s over $(kv "$W/streams.probe" wall_s) s"
-    echo "(target: <= 32 KB = 32768 bytes per stream, every request ok)"
     note_load "$W/streams.probe"
-    row "RSS per stream in flight (bytes, end)" "$per_e" "target <= 32768" "-" \
-        "$(yesno "$per_e <= 32768 && $peak >= $n * 0.98")"
+    if [ -n "${INPUT_TOKENS:-}" ]; then
+        echo "   NOTE: the RSS before the first send holds the records read ahead with their bodies, which"
+        echo "   the replay may free while the streams run: compare the RSS, not the bytes per stream"
+    fi
+    local beside="target <= $target" ratio="-"
+    if [ -n "$floor" ]; then
+        streams_floor "$n" "$ramp" "$tok" "${step%ms}"
+        beside="libcurl alone $FLOOR_BPS"
+        ratio="$(calc "$per_e / $FLOOR_BPS")x"
+    fi
+    echo "(target: <= $target bytes per stream, every request ok)"
+    row "RSS per stream in flight (bytes, end)" "$per_e" "$beside" "$ratio" \
+        "$(yesno "$per_e <= $target && $peak >= $n * 0.98")"
     row "streams ok / sent" "$ok/$req" "all ok" "-" "$(yesno "$ok == $req")"
     stop_server
+}
+
+# input_opt: the synth option for INPUT_TOKENS, when it is set.
+input_opt() { [ -z "${INPUT_TOKENS:-}" ] || echo "--input fixed:$INPUT_TOKENS"; }
+
+# streams_floor STREAMS RAMP TOKENS STEP_MS: libcurl on its own
+# (bench/curl_streams.c) holds the same streams from the same server with
+# the same body and headers, its smallest receive buffer (1,024 bytes) and
+# nothing else; sets FLOOR_BPS (bytes per stream in flight). Its memory
+# does not grow with tokens (it keeps none), so its streams last only long
+# enough for a plateau of a few seconds with all of them in flight.
+streams_floor() {
+    local n=$1 ramp=$2 tok=$3 step_ms=$4 ftok
+    ftok=$(calc0 "($n / $ramp + 4) * 1000 / $step_ms")
+    [ "$ftok" -lt "$tok" ] || ftok=$tok
+    synth "$W/floor.jsonl.zst" 1s 1 "$ftok" $(input_opt)
+    bodies "$W/floor.jsonl.zst" "$ftok" "$W/body_floor.json" /dev/null
+    run "${PIN_CLI[@]}" "$W/curl_streams" "$URL/v1/chat/completions" "$W/body_floor.json" "$n" "$ramp" 1024 \
+        >"$W/floor_streams.txt" || echo "   NOTE: the floor's streams did not all succeed"
+    FLOOR_BPS=$(kv "$W/floor_streams.txt" bytes_per_stream)
+    echo "floor, libcurl alone (bench/curl_streams.c, 1,024-byte receive buffer; the same $n streams," \
+        "$ftok tokens each): RSS idle $(kv "$W/floor_streams.txt" idle_rss_kb) kB, all $n in flight" \
+        "$(kv "$W/floor_streams.txt" plateau_rss_kb) kB for $(kv "$W/floor_streams.txt" plateau_s) s:" \
+        "$FLOOR_BPS bytes per stream; ok $(kv "$W/floor_streams.txt" ok) of $n"
 }
 
 # ---------------------------------------------------------------------------
@@ -524,6 +586,150 @@ bench_million() {
     stop_server
 }
 
+# ---------------------------------------------------------------------------
+# 5. Capacity: the highest open-loop rate one replay worker thread sustains
+# with send lag p99 <= CAP_LAG_US (1,000 us), streaming and not, beside the
+# bare client's (bench/replay_floor.c) on the same set-up: constant arrivals,
+# 16 in / 2 out tokens, runs of CAP_SECONDS (3) s, client on its core and
+# server (--preset fast) on the other. A rate is sustained when every request
+# succeeds and the p99 is within the limit. The two searches run in turns
+# (cap_search); each doubles from CAP_START (4,000/s) to the first failure
+# and bisects (geometrically) until its bounds are within 10 %.
+CAP_LAG_US=${CAP_LAG_US:-1000}
+
+# cap_probe WHO MODE RATE: one run of WHO (replay or floor), MODE (stream or
+# plain) at RATE/s; sets CAP_N CAP_OK CAP_P50 CAP_P99, CAP_SRV (server CPU,
+# % of its core) and CAP_OTHER (cores other programs kept busy); returns 0
+# when RATE was sustained.
+cap_probe() {
+    local who=$1 mode=$2 rate=$3 secs=${CAP_SECONDS:-3} n d
+    n=$(calc0 "$rate * $secs")
+    d="$W/cap_${who}_${mode}_$rate"
+    CAP_N="" CAP_OK="" CAP_P50="" CAP_P99="" CAP_SRV="" CAP_OTHER=""
+    if [ "$who" = replay ]; then
+        synth "$d.jsonl.zst" "${secs}s" "$rate" 2
+        local extra=()
+        [ "$mode" = plain ] && extra=(--no-stream)
+        PROBE_MS=250 replay "$d" "$d.jsonl.zst" "${extra[@]}"
+        $STATS lag "$d" >"$d.lag"
+        CAP_N=$(kv "$d.lag" n) CAP_OK=$(kv "$d.lag" ok) CAP_P50=$(kv "$d.lag" p50_us) CAP_P99=$(kv "$d.lag" p99_us)
+        CAP_SRV=$(calc0 "100 * $(kv "$d.probe" pid0_cpu_s) / $(kv "$d.probe" wall_s)")
+        CAP_OTHER=$(other_load "$d.probe")
+        rm -rf "$d" "$d.jsonl.zst"
+    else
+        run "$W/probe" -o "$d.probe" -p "$SPID" -- "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" \
+            /v1/chat/completions "$W/cap_body_$mode.json" "$rate" "$n" >"$d.floor" 2>&1
+        CAP_N=$(kv "$d.floor" requests) CAP_OK=$(kv "$d.floor" ok)
+        CAP_P50=$(kv "$d.floor" lag_p50_us) CAP_P99=$(kv "$d.floor" lag_p99_us)
+        if [ -s "$d.probe" ]; then
+            CAP_SRV=$(calc0 "100 * $(kv "$d.probe" pid0_cpu_s) / $(kv "$d.probe" wall_s)")
+            CAP_OTHER=$(other_load "$d.probe")
+        fi
+    fi
+    [ -n "$CAP_P99" ] && [ "$CAP_N" = "$n" ] && [ "$CAP_OK" = "$n" ] &&
+        awk "BEGIN { exit !($CAP_P99 <= $CAP_LAG_US) }"
+}
+
+# cap_line WHO MODE RATE VERDICT: one line per run.
+cap_line() {
+    printf '   %-6s %-6s %7s/s  ok %6s of %6s  lag p50 %7s p99 %9s us  server %3s%%  other %4s  %s\n' \
+        "$1" "$2" "$3" "${CAP_OK:--}" "${CAP_N:--}" "${CAP_P50:--}" "${CAP_P99:--}" "${CAP_SRV:--}" \
+        "${CAP_OTHER:--}" "$4"
+}
+
+# cap_next WHO: the next rate of WHO's search from its bounds (CAP_LO,
+# CAP_HI; 0 = none yet) into CAP_RATE, or CAP_DONE set: doubling from
+# CAP_START (4,000/s) up to the first failure, halving down to the first
+# success (not below 125/s), then the geometric middle, to 50/s, until the
+# bounds are within 10 %.
+cap_next() {
+    local w=$1 lo=${CAP_LO[$1]} hi=${CAP_HI[$1]} mid
+    if [ "$hi" = 0 ]; then
+        CAP_RATE[$w]=$((lo ? lo * 2 : ${CAP_START:-4000}))
+        [ "${CAP_RATE[$w]}" -le 512000 ] || CAP_DONE[$w]=1
+    elif [ "$lo" = 0 ]; then
+        CAP_RATE[$w]=$((hi / 2))
+        [ "${CAP_RATE[$w]}" -ge 125 ] || CAP_DONE[$w]=1
+    else
+        mid=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%d", int(sqrt(a * b) / 50 + 0.5) * 50 }')
+        CAP_RATE[$w]=$mid
+        if [ $((hi * 100)) -le $((lo * 110)) ] || [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ]; then
+            CAP_DONE[$w]=1
+        fi
+    fi
+}
+
+# cap_search MODE: the replay's and the bare client's searches in lockstep,
+# one run of each in turn, so that a busy spell of the shared machine falls
+# on both. A rate that fails is run again in the next round (after the
+# other's run) and fails only then. Sets CAP_LO[replay] and CAP_LO[floor],
+# the highest rates sustained (0: none down to 125/s).
+cap_search() {
+    local mode=$1 w rate
+    declare -gA CAP_LO=([replay]=0 [floor]=0) CAP_HI=([replay]=0 [floor]=0)
+    declare -gA CAP_RATE=() CAP_DONE=([replay]=0 [floor]=0) CAP_STRIKE=([replay]=0 [floor]=0)
+    cap_next replay
+    cap_next floor
+    while [ "${CAP_DONE[replay]}" = 0 ] || [ "${CAP_DONE[floor]}" = 0 ]; do
+        for w in replay floor; do
+            [ "${CAP_DONE[$w]}" = 0 ] || continue
+            rate=${CAP_RATE[$w]}
+            if cap_probe "$w" "$mode" "$rate"; then
+                cap_line "$w" "$mode" "$rate" sustained
+                CAP_LO[$w]=$rate CAP_STRIKE[$w]=0
+            elif [ "${CAP_STRIKE[$w]}" = 0 ]; then
+                cap_line "$w" "$mode" "$rate" "not sustained (run again next round)"
+                CAP_STRIKE[$w]=1
+                continue
+            else
+                cap_line "$w" "$mode" "$rate" "not sustained"
+                CAP_HI[$w]=$rate CAP_STRIKE[$w]=0
+            fi
+            cap_next "$w"
+        done
+    done
+}
+
+# cap_timer: the machine's own wake-up lateness on the client CPU just now
+# (bench/timer_baseline.c, 1,000/s for CAP_SECONDS): when its p99 is near
+# CAP_LAG_US, the limit measures the machine rather than the clients.
+cap_timer() {
+    local secs=${CAP_SECONDS:-3}
+    "${PIN_CLI[@]}" "$W/timer_baseline" 1000 $((1000 * secs)) "$ARRIVAL" >"$W/cap_timer.txt" ||
+        die "timer_baseline failed"
+    echo "   timer alone on the client CPU, 1,000/s for $secs s: p50 $(kv "$W/cap_timer.txt" p50_us)" \
+        "p99 $(kv "$W/cap_timer.txt" p99_us) max $(kv "$W/cap_timer.txt" max_us) us"
+    if awk "BEGIN { exit !($(kv "$W/cap_timer.txt" p99_us) > $CAP_LAG_US / 2) }"; then
+        echo "   NOTE: the machine's own timer p99 is over half the limit: the capacities below measure"
+        echo "   the machine's other load more than the clients; rerun on a quiet machine"
+    fi
+}
+
+bench_capacity() {
+    echo
+    echo "## 5. capacity: highest open-loop rate with send lag p99 <= $CAP_LAG_US us, one replay worker"
+    echo "thread (--threads 1) vs the bare client (bench/replay_floor.c); $ARRIVAL arrivals, 16 in / 2 out"
+    echo "tokens, ${CAP_SECONDS:-3} s per run, serve --preset fast"
+    start_server --preset fast
+    synth "$W/cap_body.jsonl.zst" 1s 1 2
+    bodies "$W/cap_body.jsonl.zst" 2 "$W/cap_body_stream.json" "$W/cap_body_plain.json"
+    local mode rep flo label
+    for mode in stream plain; do
+        cap_timer
+        cap_search "$mode"
+        rep=${CAP_LO[replay]} flo=${CAP_LO[floor]}
+        label=streaming
+        [ "$mode" = plain ] && label=non-streaming
+        echo "capacity, $label: replay $rep/s, bare client $flo/s, ratio $(calc "$rep / ($flo > 0 ? $flo : 1)")"
+        row "capacity, $label (req/s, lag p99 <= 1 ms)" "$rep" "bare client $flo" \
+            "$(calc "$rep / ($flo > 0 ? $flo : 1)")x" "-"
+    done
+    echo "(a rate is sustained when every request succeeds and the send lag p99 is within the limit;"
+    echo " 'other': cores other programs kept busy during the run, which make a short run fail early;"
+    echo " the search stops when its bounds are within 10 %)"
+    stop_server
+}
+
 print_table() {
     [ -s "$TABLE" ] || return 0
     echo
@@ -540,7 +746,8 @@ case $MODE in
     cpu) bench_cpu "$ARG" ;;
     streams) bench_streams "$ARG" ;;
     million) bench_million "${ARG:-1000000}" ;;
+    capacity) bench_capacity ;;
     all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
-    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac
 print_table

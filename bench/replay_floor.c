@@ -63,11 +63,15 @@ static int cmp_i64(const void *a, const void *b)
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("replay_floor: socket");
+        exit(1);
+    }
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         perror("replay_floor: connect");
         exit(1);
     }
@@ -114,6 +118,11 @@ int main(int argc, char **argv)
     memcpy(req + rlen, body, blen);
     rlen += (int)blen;
 
+    struct rlimit nofile;   /* as the replay: as many connections as the hard limit allows */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

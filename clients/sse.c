@@ -72,6 +72,20 @@ void sse_free(sse_parser *p)
     free(p);
 }
 
+static void trim_buf(strbuf *b, size_t keep)
+{
+    if (b->len == 0 && b->cap > keep) sb_free(b);
+}
+
+void sse_trim(sse_parser *p, size_t keep)
+{
+    trim_buf(&p->line, keep);
+    trim_buf(&p->data, keep);
+    trim_buf(&p->type, keep);
+    trim_buf(&p->id, keep);
+    trim_buf(&p->aux, keep);
+}
+
 size_t sse_consumed(const sse_parser *p) { return p->consumed; }
 const char *sse_last_event_id(const sse_parser *p) { return p->id.len ? p->id.buf : ""; }
 long long sse_retry_ms(const sse_parser *p) { return p->retry; }

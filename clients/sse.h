@@ -105,6 +105,11 @@ const char *sse_error(const sse_parser *p);
  * keeps the buffers' memory, for the next stream. */
 void sse_reset(sse_parser *p);
 
+/* Frees the buffers that are empty and larger than keep bytes (a long
+ * event's), so that a parser kept idle between streams does not hold them;
+ * they are allocated again when needed. Call after sse_reset. */
+void sse_trim(sse_parser *p, size_t keep);
+
 /* Frees the parser. sse_free(NULL) is a no-op. */
 void sse_free(sse_parser *p);
 

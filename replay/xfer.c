@@ -129,14 +129,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 static void push_gap(xfer *x, int64_t gap, int64_t tokens)
 {
-    if (x->ngaps == x->capgaps) {
-        x->capgaps = x->capgaps ? x->capgaps * 2 : 64;
-        x->gaps = xrealloc(x->gaps, x->capgaps * sizeof *x->gaps);
-        x->gap_tokens = xrealloc(x->gap_tokens, x->capgaps * sizeof *x->gap_tokens);
-    }
-    x->gaps[x->ngaps] = gap;
-    x->gap_tokens[x->ngaps] = tokens > INT32_MAX ? INT32_MAX : (int32_t)tokens;
-    x->ngaps++;
+    int32_t k = tokens > INT32_MAX ? INT32_MAX : tokens < INT32_MIN ? INT32_MIN : (int32_t)tokens;
+    gaplist_push(&x->gaps, gap, k);
 }
 
 /* One content event of one choice at time t. TTFT is the first content of
@@ -148,14 +142,16 @@ static void content_event(xfer *x, int choice, int64_t ct, int64_t t)
     uint64_t bit = 1ull << choice;
     if (ct < 0) x->per_token = 0;
     if (x->events == 0) x->t_first_tok = t;
+    if (choice && !x->choices) x->choices = xmalloc(XFER_CHOICES * sizeof *x->choices);
+    xfer_choice *c = choice ? &x->choices[choice] : &x->choice0;
     if (x->choices_started & bit) {
-        int64_t k = ct >= 0 && x->choice_ct[choice] >= 0 ? ct - x->choice_ct[choice] : -1;
-        push_gap(x, t - x->choice_t[choice], k);
+        int64_t k = ct >= 0 && c->ct >= 0 ? ct - c->ct : -1;
+        push_gap(x, t - c->t, k);
         if (k < 1) x->per_token = 0;
     }
     x->choices_started |= bit;
-    x->choice_ct[choice] = ct;
-    x->choice_t[choice] = t;
+    c->ct = ct;
+    c->t = t;
     x->ct_last = ct;
     x->t_last_tok = t;
     x->events++;
@@ -302,6 +298,22 @@ static int pace(xfer *x, size_t len)
     return 0;
 }
 
+/* The answer has begun: once libcurl has counted every byte of the
+ * request body as sent, it will not read the body again (it rewinds a body
+ * only to retry a request that got no answer), so a body larger than
+ * XFER_KEEP_BYTES is freed now instead of being held while the response
+ * streams. Its size is remembered to allocate the next body at once. */
+static void release_sent_body(xfer *x)
+{
+    if (x->creq.body.cap <= XFER_KEEP_BYTES) return;
+    curl_off_t sent = -1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK ||
+        sent != (curl_off_t)x->creq.body.len)
+        return;
+    x->body_hint = x->creq.body.len;
+    sb_free(&x->creq.body);
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
@@ -317,6 +329,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
         curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
         x->pausable = version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1;
         xfer_response_begin(x, (int)code, ct, now);
+        release_sent_body(x);
     }
     /* 0 makes libcurl end the transfer with CURLE_WRITE_ERROR. */
     return xfer_response_data(x, buf, size * n, now) < 0 ? 0 : size * n;
@@ -347,7 +360,7 @@ static void easy_configure(xfer *x)
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, XFER_RECV_BUFFER);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     if (x->o->rx_stamp == RX_STAMP_KERNEL) curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     if (x->o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->o->timeout_ms);
@@ -392,6 +405,7 @@ static void easy_prepare(xfer *x)
     struct curl_slist *h = x->rec_headers ? x->rec_headers : x->headers;
     if (h != x->headers_set) curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     x->headers_set = h;
+    trace_rec_strip(&x->q->rec);  /* the request is built: the log line needs only the scalars */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->creq.body.buf);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->creq.body.len);
 }
@@ -413,6 +427,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     touch(x, stamp(x));
     char err[512];
     sb_clear(&x->creq.body);
+    if (!x->creq.body.buf && x->body_hint) sb_reserve(&x->creq.body, x->body_hint);
     x->creq.model[0] = '\0';
     x->creq.path[0] = '\0';
     x->creq.path_root = 0;
@@ -496,6 +511,7 @@ int xfer_submit(xfer *x)
         x->ok = 0;
         return ERR_INPUT;
     }
+    trace_rec_strip(&x->q->rec);  /* submitted: the log line needs only the scalars */
     return 0;
 }
 
@@ -783,12 +799,17 @@ void xfer_format(const xfer *x, strbuf *b)
         sb_adds(b, x->creq.body_exact ? ",\"body_exact\":true" : ",\"body_exact\":false");
     }
     sb_printf(b, ",\"n\":%d,\"events\":%" PRId64 ",\"gaps_ns\":[", xfer_choices(x), x->events);
-    for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, x->gaps[i]);
+    gaplist_iter it;
+    int64_t gap;
+    int32_t tok;
+    gaplist_iter_init(&it, &x->gaps);
+    for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, gap);
     sb_addc(b, ']');
-    int per_token = x->per_token && x->ngaps > 0;
+    int per_token = x->per_token && x->gaps.n > 0;
     if (per_token) {
         sb_adds(b, ",\"gap_tokens\":[");
-        for (size_t i = 0; i < x->ngaps; i++) sb_printf(b, i ? ",%d" : "%d", (int)x->gap_tokens[i]);
+        gaplist_iter_init(&it, &x->gaps);
+        for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%d" : "%d", (int)tok);
         sb_addc(b, ']');
     }
     add_str(b, "itl_basis", per_token ? "tokens" : "chunk");
@@ -797,14 +818,24 @@ void xfer_format(const xfer *x, strbuf *b)
     format_outcome(x, b);
 }
 
+/* Empties b for the next request; frees it when it grew past XFER_KEEP_BYTES. */
+static void keep_or_free(strbuf *b)
+{
+    if (b->cap > XFER_KEEP_BYTES) sb_free(b);
+    else sb_clear(b);
+}
+
 void xfer_recycle(xfer *x)
 {
     if (x->cl->ops->release) x->cl->ops->release(x->cl, x->cstate);
     memset(x->cstate, 0, x->cl->ops->state_size ? x->cl->ops->state_size : 1);
     sse_reset(x->sse);
-    sb_clear(&x->body);
-    sb_clear(&x->reply);
-    x->ngaps = 0;
+    sse_trim(x->sse, XFER_KEEP_BYTES);
+    keep_or_free(&x->body);
+    keep_or_free(&x->reply);
+    if (x->creq.body.cap > XFER_KEEP_BYTES) x->body_hint = x->creq.body.len;
+    keep_or_free(&x->creq.body);
+    gaplist_reset(&x->gaps);
     x->events = 0;
     x->status = x->is_sse = x->done_seen = x->aborted = x->headers_seen = 0;
     x->rx_bytes = 0;
@@ -828,8 +859,8 @@ void xfer_free(xfer *x)
     sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);
-    free(x->gaps);
-    free(x->gap_tokens);
+    gaplist_free(&x->gaps);
+    free(x->choices);
     sb_free(&x->body);
     sb_free(&x->reply);
     sb_free(&x->creq.body);

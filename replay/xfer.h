@@ -1,6 +1,7 @@
 /* xfer.h — one HTTP request of the replay, from the libcurl easy handle to
  * its line in requests.jsonl. Owned by one worker; reused (easy handle,
- * parser and buffers kept) for the worker's next request. */
+ * parser and buffers up to XFER_KEEP_BYTES kept) for the worker's next
+ * request. */
 #ifndef SAGELLM_XFER_H
 #define SAGELLM_XFER_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include "clients/client.h"
 #include "clients/sse.h"
+#include "replay/gaplist.h"
 #include "replay/replay.h"
 
 struct rq;
@@ -56,6 +58,22 @@ typedef struct xfer_pacing {
 
 #define XFER_CHOICES 64           /* choices tracked apart (higher indices share the last) */
 
+/* A choice's last content event: its time and its running token count then
+ * (-1 unknown). */
+typedef struct xfer_choice {
+    int64_t t, ct;
+} xfer_choice;
+
+/* Receive buffer of each transfer (CURLOPT_BUFFERSIZE; libcurl holds one
+ * per transfer in flight): libcurl's smallest, which holds a typical SSE
+ * event (300-500 bytes) whole; a larger event or a burst takes more reads. */
+#define XFER_RECV_BUFFER 1024L
+/* Buffers an xfer keeps between requests (request body, response body,
+ * reply text): up to this capacity they are reused; a larger one is freed
+ * once its request no longer needs it, so that a few large requests do
+ * not leave every pooled xfer holding their size. */
+#define XFER_KEEP_BYTES (4u << 10)
+
 typedef struct xfer {
     struct xfer *next, *prev;     /* the worker's in-flight list / free list */
     struct xfer *done_next;       /* in-process: the worker's list of finished requests */
@@ -86,11 +104,11 @@ typedef struct xfer {
     /* Choices (n > 1), by index; see client_event. */
     uint64_t choices_seen;        /* choices the response mentioned */
     uint64_t choices_started;     /* choices that have had content */
-    int64_t choice_t[XFER_CHOICES];   /* time of each choice's last content */
-    int64_t choice_ct[XFER_CHOICES];  /* its running token count then (-1 unknown) */
-    int64_t *gaps;                /* chunk gaps, ns */
-    int32_t *gap_tokens;          /* tokens of the event closing each gap (-1 unknown) */
-    size_t ngaps, capgaps;
+    xfer_choice choice0;          /* choice 0's last content */
+    xfer_choice *choices;         /* every choice's, allocated at the first response with
+                                   * n > 1 and kept for reuse (NULL until then) */
+    gaplist gaps;                 /* chunk gaps (ns), each with the tokens of the event
+                                   * closing it (-1 unknown), compact (gaplist.h) */
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
     int64_t rx_bytes;             /* response body bytes received (for --max-response-bytes) */
     xfer_pacing *pacing;          /* the worker's budget (NULL: never paused) */
@@ -116,6 +134,7 @@ typedef struct xfer {
     int has_engine;
     strbuf body;                  /* non-SSE body or error body */
     strbuf reply;                 /* generated text (dependent sessions) */
+    size_t body_hint;             /* size of the last request body freed (release_sent_body) */
 } xfer;
 
 /* The header list every request of a run carries (content type, auth,

@@ -70,6 +70,22 @@ void trace_rec_clear(trace_rec *r)
     r->turn = r->input_tokens = r->output_tokens = r->think_us = -1;
 }
 
+void trace_rec_strip(trace_rec *r)
+{
+    static const char *const keep[] = { "t_us", "id", "session", "turn", "parent", "api", "model",
+                                        "input_tokens", "output_tokens", "think_us", "block_size" };
+    if (!r->json) return;
+    cJSON *c = r->json->child;
+    while (c) {
+        cJSON *next = c->next;
+        size_t i = 0;
+        while (i < sizeof keep / sizeof keep[0] && (!c->string || strcmp(c->string, keep[i]))) i++;
+        if (i == sizeof keep / sizeof keep[0]) cJSON_Delete(cJSON_DetachItemViaPointer(r->json, c));
+        c = next;
+    }
+    r->body = r->hash_ids = r->orig = NULL;
+}
+
 void trace_rec_move(trace_rec *dst, trace_rec *src)
 {
     trace_rec_clear(dst);

@@ -47,6 +47,13 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
                     char *err, size_t errlen);
 /* Frees the record's JSON and resets the fields. */
 void trace_rec_clear(trace_rec *r);
+/* Frees every part of the record except its scalar fields (t_us, id,
+ * session, turn, parent, api, model, input_tokens, output_tokens, think_us,
+ * block_size): body, body_raw, body_b64, hash_ids, orig, headers and any
+ * unknown field. body, hash_ids and orig become NULL; the other typed
+ * fields stay valid. For a record whose request has been built and whose
+ * log line needs only those fields (replay, while the request is in flight). */
+void trace_rec_strip(trace_rec *r);
 /* Moves src into dst (dst cleared first); src is left empty. */
 void trace_rec_move(trace_rec *dst, trace_rec *src);
 /* Sets t_us in both the typed field and the JSON. */

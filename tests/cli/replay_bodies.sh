@@ -134,6 +134,33 @@ ok "dependent: the second turn carries the reply actually received" $ARR "$LOG" 
 check "dependent: its log line names the change, not body_exact" \
     "logline '$T/d1' 1 | grep -q '\"body_edits\":\[\"messages\"\],\"body_exact\":false'"
 
+# --- large bodies: freed once sent (over 4 KiB), rebuilt for the next request ---
+# One worker, requests 300 ms apart, so one pooled transfer sends them all:
+# every body must still arrive byte for byte, and the records' own bodies
+# (freed once the requests are built) are not needed by the log lines.
+python3 - "$T/big.jsonl" <<'EOF2'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"format": "sagellm-trace", "version": 1, "source": "capture"}) + "\n")
+    for i, n in enumerate((20000, 9000, 30000, 300)):
+        text = "".join(chr(97 + (i * 7 + k) % 26) for k in range(n))
+        body = {"model": "orig-model", "messages": [{"role": "user", "content": text}], "max_tokens": 2}
+        raw = json.dumps(body, indent=1)
+        f.write(json.dumps({"t_us": i * 300000, "id": "big%d" % i, "session": "b", "turn": i, "api": "chat",
+                            "output_tokens": 2, "body": body, "body_raw": raw}) + "\n")
+        with open("%s.%d" % (sys.argv[1], i), "w") as e:
+            e.write(raw)
+EOF2
+: > "$LOG"
+expect_exit "large bodies: replay, exit 0" 0 \
+    "$BIN" replay "$T/big.jsonl" --client gateway --url "$URL" --threads 1 --out "$T/big" -q
+for i in 0 1 2 3; do
+    ok "large bodies: request $i arrives byte for byte" $ARR "$LOG" "$i" \
+        "raw == open('$T/big.jsonl.$i', 'rb').read()"
+done
+check "large bodies: the log lines keep id, session and turn" \
+    "logline '$T/big' 2 | grep -q '\"id\":\"big2\",\"session\":\"b\",\"turn\":2,'"
+
 # --- the built-in server: the captured chat records, streamed and not ---
 grep -v '"r2"' "$TR" > "$T/chat.jsonl"
 rm -f "$T/s.port"

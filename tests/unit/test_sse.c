@@ -400,3 +400,30 @@ TEST(sse_reset_forgets_stream_and_reuses_buffers)
     sse_free(p);
     sse_free(NULL);
 }
+
+/* A parser trimmed after a long event (and a long partial line) parses the
+ * next stream as a new one would; trimming mid-stream keeps what is
+ * pending. */
+TEST(sse_trim_after_long_event)
+{
+    sse_parser *p = sse_new(0);
+    rec r = { {0}, 0 };
+    strbuf big = {0};
+    sb_adds(&big, "event: e\nid: 1\ndata: ");
+    for (int i = 0; i < 100000; i++) sb_addc(&big, 'a' + i % 26);
+    sb_adds(&big, "\n\ndata: cut");
+    sse_feed(p, big.buf, big.len, on_event, &r);
+    CHECK_INT(sse_get_stats(p)->events, 1);
+    sse_trim(p, 4096);                                  /* mid-stream: "cut" stays pending */
+    sse_feed(p, "\n\n", 2, on_event, &r);
+    CHECK_CONTAINS(r.out.buf, "message|1|cut;");
+    sse_reset(p);
+    sse_trim(p, 4096);
+    sse_trim(p, 0);
+    sb_clear(&r.out);
+    sse_feed(p, "data: y\n\n", 9, on_event, &r);
+    CHECK_STR(r.out.buf, "message||y;");
+    sb_free(&r.out);
+    sb_free(&big);
+    sse_free(p);
+}

@@ -65,6 +65,40 @@ TEST(trace_rec_numeric_ids_and_sessions)
     trace_rec_clear(&m);
 }
 
+/* A stripped record keeps its scalar fields (valid views) and loses the
+ * request: body, exact bytes, hash_ids, orig, headers, unknown fields. */
+TEST(trace_rec_strip_keeps_scalars)
+{
+    trace_rec r = {0};
+    char err[512];
+    CHECK_INT(parse(&r, "{\"t_us\":7,\"id\":\"x\",\"session\":\"s\",\"turn\":1,\"parent\":\"p\","
+                        "\"api\":\"chat\",\"model\":\"m\",\"input_tokens\":4,\"output_tokens\":9,"
+                        "\"think_us\":3,\"block_size\":16,\"hash_ids\":[1,2],\"body\":{\"messages\":[]},"
+                        "\"body_raw\":\"{\\\"messages\\\":[]}\",\"orig\":{\"e2e_us\":5},"
+                        "\"headers\":{\"x-a\":\"b\"},\"extra\":[1,2,3]}", err), 0);
+    REQUIRE(r.body && r.hash_ids && r.orig);
+    trace_rec_strip(&r);
+    CHECK(r.body == NULL && r.hash_ids == NULL && r.orig == NULL);
+    CHECK_STR(r.id, "x");
+    CHECK_STR(r.session, "s");
+    CHECK_STR(r.parent, "p");
+    CHECK_STR(r.api, "chat");
+    CHECK_STR(r.model, "m");
+    CHECK_INT(r.turn, 1);
+    CHECK_INT(r.input_tokens, 4);
+    CHECK_INT(r.output_tokens, 9);
+    CHECK_INT(r.think_us, 3);
+    CHECK_INT(r.block_size, 16);
+    char *left = cJSON_PrintUnformatted(r.json);
+    CHECK_STR(left, "{\"t_us\":7,\"id\":\"x\",\"session\":\"s\",\"turn\":1,\"parent\":\"p\",\"api\":\"chat\","
+                    "\"model\":\"m\",\"input_tokens\":4,\"output_tokens\":9,\"think_us\":3,\"block_size\":16}");
+    free(left);
+    trace_rec_strip(&r);                                /* twice: nothing more to drop */
+    CHECK_STR(r.id, "x");
+    trace_rec_clear(&r);
+    trace_rec_strip(&r);                                /* a cleared record */
+}
+
 TEST(trace_rec_errors_name_the_field)
 {
     trace_rec r = {0};

@@ -1,6 +1,6 @@
 /* test_xfer.c — outcomes of replay/xfer.c that the conformance transcripts
  * do not reach: an in-process engine's own abort, the caps on one
- * response (too_large). */
+ * response (too_large), the gaps printed exactly as they were taken. */
 #include "tests/unit/unit.h"
 #include "replay/xfer.h"
 #include "replay/replay_int.h"
@@ -157,5 +157,65 @@ TEST(xfer_rx_time_is_socket_readiness)
     x->rx_last = -1;
     CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
     xfer_free(x);
+    client_free(cl);
+}
+
+#define USAGE_CHUNK "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0," \
+                    "\"delta\":{\"content\":\"x\"},\"finish_reason\":null}],\"usage\":{\"prompt_tokens\":4," \
+                    "\"completion_tokens\":%d}}\n\n"
+
+/* The log line's gaps_ns and gap_tokens are the times and counts of the
+ * events to the nanosecond, however long (over 2^32 ns) or short (0) a
+ * gap, across many chunks of the compact store; and again after the xfer
+ * is recycled for a next request. */
+TEST(xfer_gaps_printed_exactly)
+{
+    client_opts co = {0};
+    char err[256];
+    client *cl = client_new(client_find("gateway", NULL), &co, err, sizeof err);
+    REQUIRE(cl);
+    replay_opts o = {0};
+    rq q = {0};
+    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
+    REQUIRE(trace_rec_parse(&q.rec, line, strlen(line), 0, err, sizeof err) == 0);
+    xfer *x = xfer_new(cl, NULL, &o);
+    for (int round = 0; round < 2; round++) {
+        REQUIRE(xfer_start(x, &q, 0, 0) == 0);
+        x->t_send = 0;
+        xfer_response_begin(x, 200, "text/event-stream", 1000);
+        static const int64_t gaps[] = { 5, 4294967303LL, 0, 25000000, 24500001, 1 };
+        static const int tokens[] = { 1, 3, 1, 1, 2, 1 };
+        strbuf want = {0}, ev = {0};
+        int64_t t = 1000;
+        int ct = 1;
+        sb_printf(&ev, USAGE_CHUNK, ct);
+        CHECK_INT(xfer_response_data(x, ev.buf, ev.len, t), 0);
+        sb_adds(&want, "\"gaps_ns\":[");
+        for (int rep = 0; rep < 300; rep++)
+            for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++) {
+                t += gaps[i];
+                ct += tokens[i];
+                sb_clear(&ev);
+                sb_printf(&ev, USAGE_CHUNK, ct);
+                CHECK_INT(xfer_response_data(x, ev.buf, ev.len, t), 0);
+                sb_printf(&want, rep || i ? ",%lld" : "%lld", (long long)gaps[i]);
+            }
+        sb_adds(&want, "],\"gap_tokens\":[");
+        for (int rep = 0; rep < 300; rep++)
+            for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+                sb_printf(&want, rep || i ? ",%d" : "%d", tokens[i]);
+        sb_adds(&want, "],\"itl_basis\":\"tokens\"");
+        x->ok = x->err == XERR_NONE;
+        strbuf b = {0};
+        xfer_format(x, &b);
+        CHECK_CONTAINS(b.buf, want.buf);
+        CHECK_CONTAINS(b.buf, "\"events\":1801,");
+        sb_free(&b);
+        sb_free(&want);
+        sb_free(&ev);
+        xfer_recycle(x);
+    }
+    xfer_free(x);
+    trace_rec_clear(&q.rec);
     client_free(cl);
 }
