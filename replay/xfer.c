@@ -788,6 +788,29 @@ static void format_outcome(const xfer *x, strbuf *b)
     sb_adds(b, "}}\n");
 }
 
+/* "gaps_ns" and, when every gap's token count is known, "gap_tokens". */
+static void format_gaps(const xfer *x, strbuf *b, int per_token)
+{
+    gaplist_iter it;
+    int64_t gap;
+    int32_t tok;
+    sb_adds(b, ",\"gaps_ns\":[");
+    gaplist_iter_init(&it, &x->gaps);
+    for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) {
+        if (i) sb_addc(b, ',');
+        sb_add_int(b, gap);
+    }
+    sb_addc(b, ']');
+    if (!per_token) return;
+    sb_adds(b, ",\"gap_tokens\":[");
+    gaplist_iter_init(&it, &x->gaps);
+    for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) {
+        if (i) sb_addc(b, ',');
+        sb_add_int(b, tok);
+    }
+    sb_addc(b, ']');
+}
+
 void xfer_format(const xfer *x, strbuf *b)
 {
     format_request(x, b);
@@ -798,20 +821,12 @@ void xfer_format(const xfer *x, strbuf *b)
         sb_add(b, x->creq.edits.buf, x->creq.edits.len);
         sb_adds(b, x->creq.body_exact ? ",\"body_exact\":true" : ",\"body_exact\":false");
     }
-    sb_printf(b, ",\"n\":%d,\"events\":%" PRId64 ",\"gaps_ns\":[", xfer_choices(x), x->events);
-    gaplist_iter it;
-    int64_t gap;
-    int32_t tok;
-    gaplist_iter_init(&it, &x->gaps);
-    for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%" PRId64 : "%" PRId64, gap);
-    sb_addc(b, ']');
+    sb_adds(b, ",\"n\":");
+    sb_add_int(b, xfer_choices(x));
+    sb_adds(b, ",\"events\":");
+    sb_add_int(b, x->events);
     int per_token = x->per_token && x->gaps.n > 0;
-    if (per_token) {
-        sb_adds(b, ",\"gap_tokens\":[");
-        gaplist_iter_init(&it, &x->gaps);
-        for (size_t i = 0; gaplist_next(&it, &gap, &tok) > 0; i++) sb_printf(b, i ? ",%d" : "%d", (int)tok);
-        sb_addc(b, ']');
-    }
+    format_gaps(x, b, per_token);
     add_str(b, "itl_basis", per_token ? "tokens" : "chunk");
     if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
     if (x->has_engine) format_engine(x, b);
