@@ -124,4 +124,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz bin
 
--include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(UNITOBJ:.o=.d)
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(UNITOBJ:.o=.d) $(FUZZSRC:%.c=$(O)/%.d)
