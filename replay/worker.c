@@ -28,6 +28,7 @@
 enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4 };
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 #define TICK_NS 50000000LL /* stall checks and log flushes: every 50 ms */
+#define SEND_BATCH 32      /* requests started per pass of the loop, at most */
 
 /* Dependent-session state: turns wait here until the previous one is done. */
 typedef struct sess {
@@ -533,12 +534,18 @@ static int spin_until(worker *w, int64_t t_sched, int64_t now)
     return 1;
 }
 
-/* Starts the requests whose time has come. */
+/* Starts the requests whose time has come, at most SEND_BATCH per pass of
+ * the loop: a worker that has fallen behind then reads the responses
+ * between batches (its connections come back for reuse) instead of
+ * writing every late request at once over thousands of new connections,
+ * which made a run past the worker's capacity collapse (lags of seconds
+ * while the server idled). More due requests keep the schedule timer
+ * expired, so the next pass comes at once. */
 static void send_due(worker *w)
 {
     int added = 0;
     long released = 0;
-    while (w->nheap && atomic_load(&w->r->stop) == 0) {
+    while (w->nheap && atomic_load(&w->r->stop) == 0 && released < SEND_BATCH) {
         int64_t now = rel_now(w);
         if (w->heap[0]->t_sched > now && !spin_until(w, w->heap[0]->t_sched, now)) break;
         if (!take_slot(w->r)) break;
