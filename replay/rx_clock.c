@@ -1,16 +1,10 @@
 /* rx_clock.c — see rx_clock.h. */
 #include "replay/rx_clock.h"
+#include "common/util.h"
 
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-
-static int64_t ns_of(clockid_t c)
-{
-    struct timespec t;
-    clock_gettime(c, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 int rx_clock_enable(int fd)
 {
@@ -43,8 +37,8 @@ int64_t rx_clock_peek(int fd, void *scratch, size_t len)
 
 int64_t rx_clock_real_minus_mono(void)
 {
-    int64_t m1 = ns_of(CLOCK_MONOTONIC);
-    int64_t r = ns_of(CLOCK_REALTIME);
-    int64_t m2 = ns_of(CLOCK_MONOTONIC);
+    int64_t m1 = now_mono_ns();
+    int64_t r = now_real_ns();
+    int64_t m2 = now_mono_ns();
     return r - (m1 + (m2 - m1) / 2);
 }

@@ -12,13 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t real_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* A connected pair over loopback: *srv writes, *cli reads. */
 static int tcp_pair(int *srv, int *cli)
 {
@@ -59,9 +52,9 @@ TEST(rx_clock_peek_gives_the_arrival_and_consumes_nothing)
     REQUIRE(rx_clock_enable(c) == 0);
     REQUIRE(stamps_flowing(s, c));
     CHECK_INT(rx_clock_peek(c, buf, sizeof buf), -1);            /* nothing queued */
-    int64_t before = real_ns();
+    int64_t before = now_real_ns();
     REQUIRE(write(s, "data: x\n\n", 9) == 9);
-    int64_t after = real_ns();
+    int64_t after = now_real_ns();
     struct timespec d = { 0, 20 * 1000 * 1000 }; /* the stamp must not move with the reader */
     nanosleep(&d, NULL);
     int64_t k = rx_clock_peek(c, buf, sizeof buf);
@@ -86,7 +79,7 @@ TEST(rx_clock_peek_gives_the_newest_arrival)
     REQUIRE(write(s, "data: a\n\n", 9) == 9);
     struct timespec d = { 0, 20 * 1000 * 1000 };
     nanosleep(&d, NULL);
-    int64_t before = real_ns();
+    int64_t before = now_real_ns();
     REQUIRE(write(s, "data: b\n\n", 9) == 9);
     nanosleep(&d, NULL);
     CHECK(rx_clock_peek(c, buf, sizeof buf) >= before);
@@ -109,10 +102,8 @@ TEST(rx_clock_without_enable_gives_no_stamp)
 
 TEST(rx_clock_offset_matches_the_clocks)
 {
-    struct timespec m;
     int64_t off = rx_clock_real_minus_mono();
-    clock_gettime(CLOCK_MONOTONIC, &m);
-    int64_t mono = (int64_t)m.tv_sec * 1000000000LL + m.tv_nsec;
-    int64_t real = real_ns();
+    int64_t mono = now_mono_ns();
+    int64_t real = now_real_ns();
     CHECK(llabs(real - mono - off) < 1000000);  /* 1 ms: only a clock step in between moves it */
 }

@@ -14,20 +14,29 @@ static void no_op_done(void *owner, xfer *x)
     (void)x;
 }
 
+/* The set-up every test here shares: the client NAME, q holding a
+ * one-line chat record, and an xfer for it under o. NULL when either
+ * cannot be made. The caller frees x, q's record and *cl. */
+static xfer *fixture(const char *name, const replay_opts *o, rq *q, client **cl)
+{
+    client_opts co = {0};
+    char err[256];
+    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
+    *cl = client_new(client_find(name, NULL), &co, err, sizeof err);
+    if (!*cl || trace_rec_parse(&q->rec, line, strlen(line), 0, err, sizeof err) < 0) return NULL;
+    return xfer_new(*cl, NULL, o);
+}
+
 /* An engine that ends a request with finish_reason "abort" on its own (not
  * asked to by a stall or an operator) failed it: class aborted, like a
  * server's abort over HTTP. */
 TEST(xfer_engine_abort_is_class_aborted)
 {
-    client_opts co = {0};
-    char err[256];
-    client *cl = client_new(client_find("gateway", NULL), &co, err, sizeof err);
-    REQUIRE(cl);
     replay_opts o = {0};
     rq q = {0};
-    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
-    REQUIRE(trace_rec_parse(&q.rec, line, strlen(line), 0, err, sizeof err) == 0);
-    xfer *x = xfer_new(cl, NULL, &o);
+    client *cl;
+    xfer *x = fixture("gateway", &o, &q, &cl);
+    REQUIRE(x);
     x->q = &q;
     x->t_send = x->t_first_byte = x->t_first_tok = x->t_last_tok = x->t_end = -1;
     x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
@@ -59,15 +68,12 @@ TEST(xfer_engine_abort_is_class_aborted)
  * never) and leaves the request's log line in out. */
 static int feed_chunks(const replay_opts *o, int rounds, strbuf *out)
 {
-    client_opts co = {0};
-    char err[256];
-    client *cl = client_new(client_find("gateway", NULL), &co, err, sizeof err);
-    if (!cl) return -2;
     rq q = {0};
-    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
+    client *cl = NULL;
     int stopped = -1;
-    if (trace_rec_parse(&q.rec, line, strlen(line), 0, err, sizeof err) == 0) {
-        xfer *x = xfer_new(cl, NULL, o);
+    xfer *x = fixture("gateway", o, &q, &cl);
+    if (!cl) return -2;
+    if (x) {
         if (xfer_start(x, &q, 0, 0) == 0) {
             x->t_send = 0;
             xfer_response_begin(x, 200, "text/event-stream", 1000);
@@ -121,12 +127,11 @@ TEST(xfer_too_many_bytes_is_too_large)
  * socket's action, or outside any readiness, get the time of the call. */
 TEST(xfer_rx_time_is_socket_readiness)
 {
-    client_opts co = {0};
-    char err[256];
-    client *cl = client_new(client_find("vllm", NULL), &co, err, sizeof err);
-    REQUIRE(cl);
     replay_opts o = {0};
-    xfer *x = xfer_new(cl, NULL, &o);
+    rq q = {0};
+    client *cl;
+    xfer *x = fixture("vllm", &o, &q, &cl);
+    REQUIRE(x);
     xfer_pacing p = {0};
     p.rx_peeked = -1;
     int64_t now = now_mono_ns();
@@ -157,6 +162,7 @@ TEST(xfer_rx_time_is_socket_readiness)
     x->rx_last = -1;
     CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
     xfer_free(x);
+    trace_rec_clear(&q.rec);
     client_free(cl);
 }
 
@@ -170,15 +176,11 @@ TEST(xfer_rx_time_is_socket_readiness)
  * is recycled for a next request. */
 TEST(xfer_gaps_printed_exactly)
 {
-    client_opts co = {0};
-    char err[256];
-    client *cl = client_new(client_find("gateway", NULL), &co, err, sizeof err);
-    REQUIRE(cl);
     replay_opts o = {0};
     rq q = {0};
-    const char *line = "{\"t_us\":0,\"id\":\"e\",\"api\":\"chat\",\"input_tokens\":4,\"output_tokens\":3}";
-    REQUIRE(trace_rec_parse(&q.rec, line, strlen(line), 0, err, sizeof err) == 0);
-    xfer *x = xfer_new(cl, NULL, &o);
+    client *cl;
+    xfer *x = fixture("gateway", &o, &q, &cl);
+    REQUIRE(x);
     for (int round = 0; round < 2; round++) {
         REQUIRE(xfer_start(x, &q, 0, 0) == 0);
         x->t_send = 0;
