@@ -46,6 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 die() { echo "bench/replay.sh: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
 cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"
@@ -70,33 +71,12 @@ calc0() { awk "BEGIN { printf \"%.0f\", $* }"; }
 jget() { python3 -c 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"; }
 yesno() { awk "BEGIN { print (($*) ? \"yes\" : \"NO\") }"; }
 
-# Runs a command in the background and waits for it, so that a signal to
-# this script is acted on at once (and cleanup stops the command).
-run() {
-    "$@" &
-    CPID=$!
-    wait "$CPID"
-    local rc=$?
-    CPID=""
-    return $rc
-}
-
 # start_server SERVE-OPTIONS...: starts `serve` on a free loopback port with
 # the hard limit of open files; sets URL.
 start_server() {
     stop_server
-    rm -f "$W/port"
-    (ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${PIN_SRV[@]}" "$BIN" serve --port 0 --port-file "$W/port" "$@") \
-        >"$W/serve.log" 2>&1 &
-    SPID=$!
-    local i
-    for i in $(seq 100); do
-        [ -s "$W/port" ] && break
-        kill -0 "$SPID" 2>/dev/null || { cat "$W/serve.log" >&2; die "serve did not start"; }
-        sleep 0.1
-    done
-    [ -s "$W/port" ] || die "serve did not write its port within 10 s"
-    URL="http://127.0.0.1:$(cat "$W/port")"
+    serve_start "$@"
+    URL="http://127.0.0.1:$PORT"
 }
 stop_server() {
     [ -n "$SPID" ] || return 0

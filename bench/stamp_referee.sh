@@ -40,6 +40,7 @@ STREAMS=("$@")
 [ ${#STREAMS[@]} -gt 0 ] || STREAMS=(100 1000)
 
 die() { echo "bench/stamp_referee.sh: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "bench/stamp_referee.sh: skipped: tcpdump on lo needs root"; exit 0; }
 if ! command -v tcpdump >/dev/null; then
@@ -71,29 +72,8 @@ PIN_CLI=(taskset -c "${CLIENT_CPU:-1}")
 PIN_DUMP=()
 [ -n "${TCPDUMP_CPU:-}" ] && PIN_DUMP=(taskset -c "$TCPDUMP_CPU")
 
-# Runs a command in the background and waits for it, so that a signal to
-# this script is acted on at once (and cleanup stops the command).
-run() {
-    "$@" &
-    CPID=$!
-    wait "$CPID"
-    local rc=$?
-    CPID=""
-    return $rc
-}
-
 start_server() { # GROUND_TRUTH: sets SPID, PORT
-    rm -f "$W/port"
-    (ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${PIN_SRV[@]}" "$BIN" serve --port 0 --port-file "$W/port" \
-        --preset fast --step-time 20ms --ground-truth "$1") >"$W/serve.log" 2>&1 &
-    SPID=$!
-    for _ in $(seq 100); do
-        [ -s "$W/port" ] && break
-        kill -0 "$SPID" 2>/dev/null || { cat "$W/serve.log" >&2; die "serve did not start"; }
-        sleep 0.1
-    done
-    [ -s "$W/port" ] || die "serve did not write its port within 10 s"
-    PORT=$(cat "$W/port")
+    serve_start --preset fast --step-time 20ms --ground-truth "$1"
 }
 stop_pid() { [ -n "$1" ] && kill "-${2:-TERM}" "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 
