@@ -62,7 +62,7 @@ struct worker {
     xfer *done_head;
     sess **sessions;          /* dependent mode only */
     size_t nsess_buckets;
-    xfer_pacing pacing;       /* per-pass read budget of the transfers (xfer.h) */
+    xfer_loop loop;           /* what its transfers read of the loop: pass budget, readiness (xfer.h) */
     strbuf logbuf;            /* finished lines not yet appended to the log */
     int64_t last_flush;
     int reader_closed;
@@ -391,7 +391,7 @@ static void finish(worker *w, xfer *x, int64_t now)
     else w->inflight = x->next;
     if (x->next) x->next->prev = x->prev;
     w->ninflight--;
-    if (x->paused) w->pacing.npaused--;
+    if (x->paused) w->loop.npaused--;
     x->paused = 0;
     xfer_format(x, &w->logbuf);
     flush_log(w, 0);
@@ -467,18 +467,18 @@ static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_
     int mask = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-    w->pacing.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
-    w->pacing.rx_peeked = -1;
+    w->loop.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
+    w->loop.rx_peeked = -1;
     if (events & EPOLLIN && w->r->o->rx_stamp == RX_STAMP_KERNEL) {
         int64_t k = rx_clock_peek(s, w->peek, XFER_PEEK_BYTES);
         if (k >= 0) {
-            w->pacing.rx_ready = k - w->real_minus_mono;
-            w->pacing.rx_peeked = now_mono_ns();
+            w->loop.rx_ready = k - w->real_minus_mono;
+            w->loop.rx_peeked = now_mono_ns();
         }
     }
-    w->pacing.rx_sock = s;
+    w->loop.rx_sock = s;
     socket_action(w, s, mask);
-    w->pacing.rx_ready = -1;
+    w->loop.rx_ready = -1;
 }
 
 /* Starts a new pass of the loop: a new read budget for every transfer,
@@ -488,16 +488,16 @@ static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_
  * so the transfer is finished here. */
 static void new_pass(worker *w)
 {
-    w->pacing.pass++;
-    if (!w->pacing.npaused) return;
+    w->loop.pass++;
+    if (!w->loop.npaused) return;
     for (xfer *x = w->inflight, *n; x; x = n) {
         n = x->next; /* nothing else finishes while this loop runs */
         if (!x->paused) continue;
         x->paused = 0;
-        w->pacing.npaused--;
+        w->loop.npaused--;
         CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
         if (rc == CURLE_OK) continue;
-        if (x->paused) w->pacing.npaused--;
+        if (x->paused) w->loop.npaused--;
         x->paused = 0;
         curl_multi_remove_handle(w->multi, x->easy);
         xfer_complete(x, rc);
@@ -553,7 +553,7 @@ static void send_due(worker *w)
         xfer *x = w->free_xfers;
         if (x) w->free_xfers = x->next;
         else x = xfer_new(w->r->cl, w->headers, w->r->o);
-        x->pacing = &w->pacing;
+        x->loop = &w->loop;
         int64_t t0 = w->r->t0;
         if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
             /* The client could not build it: a failed record, never sent. */
@@ -655,7 +655,7 @@ void *worker_main(void *arg)
     timerfd_settime(w->tick_fd, 0, &its, NULL);
     w->armed = -2;
     w->curl_want = w->curl_armed = -1;
-    w->pacing.rx_ready = -1;
+    w->loop.rx_ready = -1;
     w->real_minus_mono = rx_clock_real_minus_mono();
     drain_queue(w);
     for (;;) {
@@ -679,7 +679,7 @@ void *worker_main(void *arg)
         struct epoll_event evs[256];
         /* A timeout action libcurl asked for is due now: look at the other
          * events without blocking, then run it (below). */
-        int n = epoll_wait(w->ep, evs, 256, w->curl_due || w->pacing.npaused ? 0 : -1);
+        int n = epoll_wait(w->ep, evs, 256, w->curl_due || w->loop.npaused ? 0 : -1);
         int64_t t_ready = now_mono_ns();   /* once per batch: every event in it was ready by now */
         if (n < 0) {
             if (errno == EINTR) continue;

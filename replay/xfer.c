@@ -98,9 +98,9 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
 /* The stamp by the rules of xfer_rx_time, before keeping it in order. */
 static int64_t rx_time_raw(xfer *x, int64_t now)
 {
-    int64_t ready = x->pacing ? x->pacing->rx_ready : -1;
+    int64_t ready = x->loop ? x->loop->rx_ready : -1;
     if (ready < 0 || ready > now) return now;
-    xfer_pacing *p = x->pacing;
+    xfer_loop *p = x->loop;
     if (x->sock != p->rx_sock) return now;   /* another socket's action reached it */
     if (p->rx_peeked >= 0 && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
     if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
@@ -274,7 +274,7 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
     return 0;
 }
 
-/* Spends len bytes of the worker's per-pass budget (xfer_pacing). Returns
+/* Spends len bytes of the worker's per-pass budget (xfer_loop). Returns
  * non-zero, marking x paused, when this pass's budget is already spent:
  * the bytes are then refused and libcurl hands them again on resume.
  * HTTP/1 transfers only: pausing an HTTP/2 stream (flow control, data
@@ -283,7 +283,7 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
  * and the worker's one timeout action per pass. */
 static int pace(xfer *x, size_t len)
 {
-    xfer_pacing *p = x->pacing;
+    xfer_loop *p = x->loop;
     if (!p || !x->pausable) return 0;
     if (x->pass_seen != p->pass) {
         x->pass_seen = p->pass;

@@ -21,7 +21,8 @@ typedef enum {
     XERR_REDIRECT                 /* a 3xx answer: redirects are never followed */
 } xfer_err;
 
-/* A worker's per-pass read budget, shared by its transfers. Once a transfer
+/* What a worker's transfers read of its loop: the time their socket's
+ * bytes arrived (rx_*, below) and the per-pass read budget. Once a transfer
  * has been handed XFER_PASS_BYTES in the worker's current pass, its write
  * callback pauses it (CURL_WRITEFUNC_PAUSE: libcurl keeps the bytes and
  * stops reading the socket) and sets its `paused`; the worker resumes it
@@ -30,7 +31,7 @@ typedef enum {
  * the stall check are served between two budgets. HTTP/1 responses only
  * (xfer.c, pace). */
 #define XFER_PASS_BYTES (64u << 10)
-typedef struct xfer_pacing {
+typedef struct xfer_loop {
     uint64_t pass;                /* the worker's loop pass (the worker increments it) */
     long npaused;                 /* transfers paused and not yet resumed */
     /* CLOCK_MONOTONIC ns at which the socket libcurl is being driven for
@@ -47,7 +48,7 @@ typedef struct xfer_pacing {
      * would carry an older stamp: bytes handed over more than
      * XFER_PEEK_SLACK_NS after the peek are stamped when handed over. */
     int64_t rx_peeked;
-} xfer_pacing;
+} xfer_loop;
 #define XFER_PEEK_SLACK_NS 100000
 
 /* What the worker peeks of a readable socket for its kernel stamp
@@ -111,8 +112,8 @@ typedef struct xfer {
                                    * closing it (-1 unknown), compact (gaplist.h) */
     int status, is_sse, done_seen, aborted, want_reply, headers_seen;
     int64_t rx_bytes;             /* response body bytes received (for --max-response-bytes) */
-    xfer_pacing *pacing;          /* the worker's budget (NULL: never paused) */
-    uint64_t pass_seen;           /* pacing->pass when pass_bytes was last reset */
+    xfer_loop *loop;              /* its worker's loop state (NULL: never paused, stamped when called) */
+    uint64_t pass_seen;           /* loop->pass when pass_bytes was last reset */
     size_t pass_bytes;            /* bytes handed to the write callback in that pass */
     int paused;                   /* paused by the budget, waiting for the next pass */
     int pausable;                 /* an HTTP/1 response: the budget applies (see pace) */

@@ -132,10 +132,10 @@ TEST(xfer_rx_time_is_socket_readiness)
     client *cl;
     xfer *x = fixture("vllm", &o, &q, &cl);
     REQUIRE(x);
-    xfer_pacing p = {0};
+    xfer_loop p = {0};
     p.rx_peeked = -1;
     int64_t now = now_mono_ns();
-    x->pacing = &p;
+    x->loop = &p;
     x->t0 = now - 1000000000LL;
     x->rx_delay_max = x->rx_last = -1;
     x->sock = 7;
