@@ -7,8 +7,8 @@ MODE truncated: a valid first event, then the connection closes mid-event.
 MODE nodone: valid events, no data: [DONE].
 Serves until killed; every connection is handled in its own thread."""
 import http.server
-import socketserver
 import sys
+import loopback_http
 
 MODE = sys.argv[2]
 CHUNK = ('data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,'
@@ -46,13 +46,4 @@ class H(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-srv = S(("127.0.0.1", 0), H)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-import os
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-srv.serve_forever()
+loopback_http.serve(H, sys.argv[1])

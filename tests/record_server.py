@@ -8,10 +8,9 @@ with usage when the body asks for stream, one JSON response otherwise;
 On 127.0.0.1, a free port written to PORT_FILE; serves until killed."""
 import http.server
 import json
-import os
-import socketserver
 import sys
 import threading
+import loopback_http
 
 LOCK = threading.Lock()
 CHAT = {"id": "x", "object": "chat.completion", "model": "rec-model",
@@ -73,12 +72,4 @@ class H(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-srv = S(("127.0.0.1", 0), H)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-srv.serve_forever()
+loopback_http.serve(H, sys.argv[1])

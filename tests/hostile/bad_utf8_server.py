@@ -12,8 +12,9 @@ GET /v1/models: a model id with a stray byte. POST, by X-Request-Id % 4:
 import gzip
 import os
 import http.server
-import socketserver
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import loopback_http  # noqa: E402  (tests/)
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -55,12 +56,4 @@ class H(http.server.BaseHTTPRequestHandler):
                         [("Content-Encoding", "gzip")])
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-srv = S(("127.0.0.1", 0), H)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-srv.serve_forever()
+loopback_http.serve(H, sys.argv[1])

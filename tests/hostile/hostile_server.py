@@ -26,10 +26,11 @@ Every connection is handled in its own thread."""
 import http.server
 import os
 import socket
-import socketserver
 import sys
 import threading
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import loopback_http  # noqa: E402  (tests/)
 
 PORT_FILE = sys.argv[1]
 MODE = sys.argv[2]
@@ -117,10 +118,6 @@ class H(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def main():
     global TRAP_PORT
     threading.Timer(LIFETIME, lambda: os._exit(0)).start()
@@ -133,11 +130,7 @@ def main():
         threading.Thread(target=trap_main, args=(trap,), daemon=True).start()
     elif MODE not in ("flood", "flood-empty", "burst"):
         sys.exit("hostile_server.py: unknown mode " + MODE)
-    srv = S(("127.0.0.1", 0), H)
-    with open(PORT_FILE + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(PORT_FILE + ".tmp", PORT_FILE)
-    srv.serve_forever()
+    loopback_http.serve(H, PORT_FILE)
 
 
 main()
