@@ -7,6 +7,8 @@
 #   SAN=address,undefined make test    the same tests under sanitizers (build-san/)
 #   make install PREFIX=/usr/local
 #   make fuzz            build libFuzzer targets with clang (optional)
+#   make MPI=1           also bin/sagellm-bench-mpi, linked with Open MPI (mpicc): a start
+#                        barrier and a merged table for replays launched by mpirun
 #
 # Folder dependency order (see README): common <- traces, clients, engine <-
 # replay, capture, analysis <- cli.
@@ -56,14 +58,18 @@ FUZZSRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZREG  := $(FUZZSRC:tests/fuzz/%.c=$(O)/fuzz/%-regress)
 
 BIN      := $(BINDIR)/sagellm-bench
+# The MPI build differs in one object (cli/mpi_sync.c with SAGELLM_MPI),
+# compiled and linked with Open MPI's wrapper (Debian's libopenmpi-dev).
+MPIBIN   := $(BINDIR)/sagellm-bench-mpi
+MPICC    ?= mpicc
 LIB      := $(O)/libsagellm.a
 
 # Keep the fuzz targets' objects (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps test unit demo install uninstall clean fuzz bench check-deps
+.PHONY: all deps test demo install uninstall clean fuzz bench
 
-all: deps $(BIN)
+all: deps $(BIN) $(if $(MPI),$(MPIBIN))
 
 deps:
 	@sh scripts/deps.sh
@@ -81,6 +87,14 @@ $(BIN): $(CLIOBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLIOBJ) $(LIB) $(LIBS)
 
+$(O)/cli/mpi_sync-mpi.o: cli/mpi_sync.c
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_CFLAGS) -DSAGELLM_MPI -MMD -MP -c $< -o $@
+
+$(MPIBIN): $(filter-out $(O)/cli/mpi_sync.o,$(CLIOBJ)) $(O)/cli/mpi_sync-mpi.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 $(O)/tests/unit-tests: $(UNITOBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNITOBJ) $(LIB) $(LIBS)
 
@@ -93,8 +107,9 @@ $(O)/tests/fuzz/regress_main.o: tests/fuzz/regress_main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The scale-out tests run the MPI build too (mpirun from Debian's openmpi-bin).
 test: deps $(BIN) $(O)/tests/unit-tests $(FUZZREG)
-	@O=$(O) BIN=$(abspath $(BIN)) bash tests/run.sh
+	@O=$(O) BIN=$(abspath $(BIN)) MPIBIN=$(abspath $(MPIBIN)) bash tests/run.sh
 
 demo: deps $(BIN)
 	@BIN=$(abspath $(BIN)) bash scripts/demo.sh
@@ -115,6 +130,7 @@ fuzz: deps
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sagellm-bench
+	$(if $(wildcard $(MPIBIN)),install -m 755 $(MPIBIN) $(DESTDIR)$(PREFIX)/bin/sagellm-bench-mpi)
 	$(if $(wildcard analysis/*.py),install -m 644 $(wildcard analysis/*.py) $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis/)
 
 uninstall:
@@ -124,4 +140,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz bin
 
--include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(UNITOBJ:.o=.d) $(FUZZSRC:%.c=$(O)/%.d)
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(O)/cli/mpi_sync-mpi.d $(UNITOBJ:.o=.d) $(FUZZSRC:%.c=$(O)/%.d)

@@ -18,7 +18,8 @@ static cJSON *source_json(const runlog *r)
 {
     static const char *const keys[] = { "tool", "client", "url", "engine", "trace", "trace_digest", "speed",
                                         "start", "host", "model", "default_model", "api", "trace_rate",
-                                        "scheduled", "not_sent", "interrupted" };
+                                        "scheduled", "not_sent", "interrupted", "shards",
+                                        "shards_missing", "start_skew_us", "barrier_exit_spread_us" };
     cJSON *s = cJSON_CreateObject();
     cJSON_AddStringToObject(s, "log", r->log_path);
     cJSON_AddBoolToObject(s, "manifest", r->manifest != NULL);
@@ -216,6 +217,14 @@ static void print_source(const cJSON *rep, table_format f, FILE *out)
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(s, "trace"))) sb_printf(&b, "; trace %s", v->valuestring);
     if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(s, "speed"))) sb_printf(&b, " at %gx", v->valuedouble);
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(s, "start"))) sb_printf(&b, "; started %s", v->valuestring);
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(s, "shards"))) {
+        const cJSON *sk = cJSON_GetObjectItemCaseSensitive(s, "start_skew_us");
+        const cJSON *bs = cJSON_GetObjectItemCaseSensitive(s, "barrier_exit_spread_us");
+        sb_printf(&b, "; %d shards merged", (int)v->valuedouble);
+        if (cJSON_IsNumber(bs)) sb_printf(&b, ", MPI barrier exit spread %.0f us", bs->valuedouble);
+        if (cJSON_IsNumber(sk)) sb_printf(&b, ", wall-clock start skew %.0f us (hosts' clocks assumed "
+                                          "synchronised)", sk->valuedouble);
+    }
     fprintf(out, f == TABLE_MD ? "%s.\n\n" : "%s\n", b.buf);
     sb_free(&b);
 }

@@ -2,6 +2,7 @@
  * parsed once and handed to the summary, the groups and the row table, so
  * memory is the summary's (docs/metrics.md) plus 56 bytes per request. */
 #include "analysis/runlog.h"
+#include "analysis/shards.h"
 #include "common/parse.h"
 #include "common/jsonw.h"
 #include "common/util.h"
@@ -80,8 +81,7 @@ static char *slurp(const char *path, int *rc, char *err, size_t errlen)
     return b.buf;
 }
 
-/* Loads DIR/NAME as a JSON object into *out (NULL when absent). */
-static int load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
+int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
 {
     strbuf p = {0};
     sb_printf(&p, "%s/%s", dir, name);
@@ -210,13 +210,14 @@ static void apply_exclusion(const runlog_opts *o, cJSON *req)
     cJSON_AddTrueToObject(req, "warmup");
 }
 
-/* Streams the log through the summary, the groups and the rows. */
-static int read_log(runlog *r, const runlog_opts *o, char *err, size_t errlen)
+/* Streams one log through the summary, the groups and the rows. */
+static int read_log(runlog *r, const char *path, size_t *rows_cap, const runlog_opts *o,
+                    char *err, size_t errlen)
 {
-    zio_reader *z = zio_reader_open(r->log_path, err, errlen);
+    zio_reader *z = zio_reader_open(path, err, errlen);
     if (!z) return ERR_SYSTEM;
     char *line;
-    size_t len, cap = 0;
+    size_t len;
     int rc;
     while ((rc = zio_reader_getline(z, &line, &len)) > 0) {
         size_t i = 0;
@@ -226,18 +227,18 @@ static int read_log(runlog *r, const runlog_opts *o, char *err, size_t errlen)
         const char *end = NULL;
         cJSON *j = jsonw_parse_line(line, len, &end);
         if (!j) {
-            errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", r->log_path, ln,
+            errf(err, errlen, "%s:%llu: not a valid JSON object (error at byte %zu)", path, ln,
                  end ? (size_t)(end - line) + 1 : (size_t)1);
             rc = ERR_INPUT;
             break;
         }
         if (cJSON_IsObject(j)) apply_exclusion(o, j);
         rc = summary_add(r->sum, j);
-        if (rc < 0) errf(err, errlen, "%s:%llu: %s", r->log_path, ln, summary_error(r->sum));
+        if (rc < 0) errf(err, errlen, "%s:%llu: %s", path, ln, summary_error(r->sum));
         else if (r->grp && (rc = groups_add(r->grp, j)) < 0)
-            errf(err, errlen, "%s:%llu: %s", r->log_path, ln, groups_error(r->grp));
+            errf(err, errlen, "%s:%llu: %s", path, ln, groups_error(r->grp));
         else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "warmup")))
-            add_row(r, &cap, j);
+            add_row(r, rows_cap, j);
         cJSON_Delete(j);
         if (rc < 0) break;
     }
@@ -255,6 +256,32 @@ static int cmp_msg(const void *pa, const void *pb)
     return c ? c : strcmp(a->message, b->message);
 }
 
+/* A sharded replay's runs (analysis/shards.h): their logs, in shard
+ * order, and the manifest of the whole. 1 found, 0 not a shard set. */
+static int locate_shards(runlog *r, const char *const *paths, int npaths, int allow_partial,
+                         char *err, size_t errlen)
+{
+    shard_set ss;
+    int rc = shard_set_collect(paths, npaths, allow_partial, &ss, err, errlen);
+    if (rc <= 0) return rc;
+    r->logs = xcalloc((size_t)ss.n, sizeof *r->logs);
+    for (int k = 0; k < ss.n; k++) {
+        if (!ss.dirs[k]) continue;
+        strbuf p = {0};
+        sb_printf(&p, "%s/requests.jsonl", ss.dirs[k]);
+        r->logs[r->nlogs++] = p.buf;
+    }
+    r->shards = ss.n;
+    r->manifest = ss.manifest;
+    ss.manifest = NULL;
+    shard_set_free(&ss);
+    r->dir = xstrdup(paths[0]);
+    strbuf d = {0};
+    sb_printf(&d, "%s (%zu of %d shards)", npaths == 1 ? paths[0] : "shard runs", r->nlogs, r->shards);
+    r->log_path = d.buf;
+    return 1;
+}
+
 /* Finds the log and the directory of path. */
 static int locate(runlog *r, char *err, size_t errlen)
 {
@@ -268,15 +295,25 @@ static int locate(runlog *r, char *err, size_t errlen)
         strbuf p = {0};
         sb_printf(&p, "%s/requests.jsonl", r->path);
         r->log_path = p.buf;
+        r->logs = xcalloc(1, sizeof *r->logs);
+        r->logs[r->nlogs++] = xstrdup(p.buf);
         return 0;
     }
     r->log_path = xstrdup(r->path);
+    r->logs = xcalloc(1, sizeof *r->logs);
+    r->logs[r->nlogs++] = xstrdup(r->path);
     const char *slash = strrchr(r->path, '/');
     r->dir = slash ? xstrndup(r->path, (size_t)(slash - r->path) + (slash == r->path)) : xstrdup(".");
     return 0;
 }
 
 runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, size_t errlen)
+{
+    return runlog_open_many(&path, 1, o, rc, err, errlen);
+}
+
+runlog *runlog_open_many(const char *const *paths, int npaths, const runlog_opts *o, int *rc,
+                         char *err, size_t errlen)
 {
     runlog_opts dflt;
     if (!o) {
@@ -285,13 +322,21 @@ runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, 
     }
     err[0] = '\0';
     runlog *r = xcalloc(1, sizeof *r);
-    r->path = xstrdup(path);
+    r->path = xstrdup(paths[0]);
     r->so = o->sum;
     r->so.group_by = SUMMARY_GROUP_NONE;
     r->slo_source = "none";
-    if ((*rc = locate(r, err, errlen)) < 0) goto fail;
-    if ((*rc = load_json(r->dir, "run.json", &r->manifest, err, errlen)) < 0) goto fail;
-    if ((*rc = load_json(r->dir, "summary.json", &r->saved_summary, err, errlen)) < 0) goto fail;
+    if ((*rc = locate_shards(r, paths, npaths, o->allow_partial, err, errlen)) < 0) goto fail;
+    if (*rc == 0 && npaths > 1) {
+        errf(err, errlen, "several runs are merged only when they are shards of one replay");
+        *rc = ERR_USAGE;
+        goto fail;
+    }
+    if (*rc == 0) {
+        if ((*rc = locate(r, err, errlen)) < 0) goto fail;
+        if ((*rc = runlog_load_json(r->dir, "run.json", &r->manifest, err, errlen)) < 0) goto fail;
+        if ((*rc = runlog_load_json(r->dir, "summary.json", &r->saved_summary, err, errlen)) < 0) goto fail;
+    }
 
     int have_slo = o->sum.slo_ttft_ms > 0 || o->sum.slo_tpot_ms > 0 || o->sum.slo_e2el_ms > 0;
     if (have_slo || o->slo_given) {
@@ -318,7 +363,9 @@ runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, 
             goto fail;
         }
     }
-    if ((*rc = read_log(r, o, err, errlen)) < 0) goto fail;
+    size_t rows_cap = 0;
+    for (size_t i = 0; i < r->nlogs; i++)
+        if ((*rc = read_log(r, r->logs[i], &rows_cap, o, err, errlen)) < 0) goto fail;
     if (r->nmsgs > 1) qsort(r->msgs, r->nmsgs, sizeof *r->msgs, cmp_msg);
     *rc = 0;
     return r;
@@ -340,6 +387,8 @@ void runlog_free(runlog *r)
     if (!r) return;
     free(r->path);
     free(r->log_path);
+    for (size_t i = 0; i < r->nlogs; i++) free(r->logs[i]);
+    free(r->logs);
     free(r->dir);
     cJSON_Delete(r->manifest);
     cJSON_Delete(r->saved_summary);

@@ -43,11 +43,15 @@ typedef struct runlog_opts {
     size_t max_groups;      /* 0: GROUPS_DEFAULT_MAX */
     int64_t exclude_first;  /* > 0: requests with index < N count as warm-up */
     int64_t exclude_before_ns; /* > 0: requests scheduled before it count as warm-up */
+    int allow_partial;      /* merge the shards there are when some are missing */
 } runlog_opts;
 
 typedef struct runlog {
     char *path;             /* as given */
-    char *log_path;         /* the requests.jsonl read */
+    char *log_path;         /* the requests.jsonl read (for shards: a description) */
+    char **logs;            /* every log read, in order (one; a shard set: one per shard) */
+    size_t nlogs;
+    int shards;             /* N of a merged sharded replay, 0 otherwise */
     char *dir;              /* its directory (where run.json is looked for) */
     cJSON *manifest;        /* run.json, or NULL when absent */
     cJSON *saved_summary;   /* summary.json, or NULL when absent */
@@ -69,6 +73,20 @@ typedef struct runlog {
  * log: "FILE:LINE: request index N: field ..."; a malformed run.json),
  * ERR_SYSTEM (a file that cannot be read) or ERR_USAGE (invalid options). */
 runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, size_t errlen);
+
+/* The same for the runs of one sharded replay (analysis/shards.h): a
+ * directory holding shard-K-of-N/ subdirectories (npaths 1; path is such a
+ * directory when it has them), or the shards' run directories. The logs are
+ * read one after the other, in shard order, as one log; the manifest is
+ * the whole's. A missing or unfinished shard is ERR_INPUT naming it,
+ * unless o->allow_partial. */
+runlog *runlog_open_many(const char *const *paths, int npaths, const runlog_opts *o, int *rc,
+                         char *err, size_t errlen);
+
+/* Loads DIR/NAME as a JSON object into *out: 0 (*out NULL when the file
+ * does not exist), ERR_SYSTEM (cannot be read) or ERR_INPUT (not a JSON
+ * object), with a message. */
+int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen);
 
 /* The summary exactly as the run's summary.json has it: summary_json plus
  * "not_sent" from run.json when the manifest has it. Caller frees. */

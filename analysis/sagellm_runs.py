@@ -20,6 +20,7 @@ Standard library and numpy only (matplotlib is imported by plot.py).
 import json
 import math
 import os
+import re
 from array import array
 
 import numpy as np
@@ -78,19 +79,58 @@ def itl_values(rec, where="record"):
     return out
 
 
+def _shard_dirs(path):
+    """The shard-K-of-N/ run directories under path, in shard order, or None
+    when there are none; InputError naming a missing or unfinished shard."""
+    found = {}
+    for e in os.listdir(path):
+        m = re.fullmatch(r"shard-(\d+)-of-(\d+)", e)
+        if m and os.path.isdir(os.path.join(path, e)):
+            found[(int(m.group(1)), int(m.group(2)))] = os.path.join(path, e)
+    if not found:
+        return None
+    ns = {n for _, n in found}
+    if len(ns) != 1:
+        raise InputError(f"{path}: shards of different replays ({sorted(ns)} shards)")
+    n = ns.pop()
+    bad = []
+    for k in range(1, n + 1):
+        d = found.get((k, n))
+        if d is None:
+            bad.append(f"shard {k} of {n} is missing")
+        elif not os.path.exists(os.path.join(d, "run.json")):
+            bad.append(f"shard {k} of {n} did not finish ({d} has no run.json)")
+    if bad:
+        raise InputError(f"{path}: " + "; ".join(bad))
+    return [found[(k, n)] for k in range(1, n + 1)]
+
+
 class Run:
     """One run: its per-request columns (numpy arrays over measured
     requests), ITL values, manifest, saved summary and server metrics."""
 
     def __init__(self, path, name=None):
-        if os.path.isdir(path):
+        self.shards = _shard_dirs(path) if os.path.isdir(path) else None
+        if self.shards:
+            # A sharded replay (DIR/shard-K-of-N/): the shards' logs read as
+            # one, in shard order, as `report DIR` does; the first shard's
+            # manifest and server metrics.
+            self.dir = self.shards[0]
+            self.logs = [os.path.join(d, "requests.jsonl") for d in self.shards]
+            self.log = path
+        elif os.path.isdir(path):
             self.dir = path
             self.log = os.path.join(path, "requests.jsonl")
+            self.logs = [self.log]
         else:
             self.dir = os.path.dirname(path) or "."
             self.log = path
-        self.name = name or os.path.basename(os.path.normpath(self.dir))
+            self.logs = [self.log]
+        self.name = name or os.path.basename(os.path.normpath(path if self.shards else self.dir))
         self.manifest = self._json_file("run.json")
+        if self.shards and self.manifest is not None:
+            self.manifest = dict(self.manifest, shards=len(self.shards))
+            self.manifest.pop("shard", None)
         self.saved_summary = self._json_file("summary.json")
         self._read_log()
         self.server_metrics = self._read_server_metrics()
@@ -111,15 +151,26 @@ class Run:
         itl = array("d")  # 8 bytes per value: a long run has tens of millions
         self.errors = {}
         self.warmup = 0
+        for log in self.logs:
+            self._read_one(log, cols, itl)
+        self.index = np.array(cols["index"], dtype=np.int64)
+        self.ok = np.array(cols["ok"], dtype=bool)
+        # Times as float64 ns: exact below 2^53 ns (104 days).
+        for k in ("t_sched", "t_send", "t_first", "t_end", "input_tokens", "output_tokens"):
+            setattr(self, k, np.array(cols[k], dtype=np.float64))
+        self.tpot_ns = np.array(cols["tpot"], dtype=np.float64)
+        self.itl_ns = np.frombuffer(itl, dtype=np.float64) if len(itl) else np.zeros(0)
+
+    def _read_one(self, log, cols, itl):
         try:
-            f = open(self.log, encoding="utf-8")
+            f = open(log, encoding="utf-8")
         except OSError as e:
-            raise OSError(f"{self.log}: cannot open: {e.strerror}") from None
+            raise OSError(f"{log}: cannot open: {e.strerror}") from None
         with f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                where = f"{self.log}:{lineno}"
+                where = f"{log}:{lineno}"
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
@@ -170,13 +221,6 @@ class Run:
                         raise InputError(f"{where}: field \"error.class\": expected a string")
                     cls = cls or "unknown"
                     self.errors[cls] = self.errors.get(cls, 0) + 1
-        self.index = np.array(cols["index"], dtype=np.int64)
-        self.ok = np.array(cols["ok"], dtype=bool)
-        # Times as float64 ns: exact below 2^53 ns (104 days).
-        for k in ("t_sched", "t_send", "t_first", "t_end", "input_tokens", "output_tokens"):
-            setattr(self, k, np.array(cols[k], dtype=np.float64))
-        self.tpot_ns = np.array(cols["tpot"], dtype=np.float64)
-        self.itl_ns = np.frombuffer(itl, dtype=np.float64) if len(itl) else np.zeros(0)
 
     def _read_server_metrics(self):
         p = os.path.join(self.dir, "server_metrics.jsonl")

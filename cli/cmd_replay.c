@@ -1,9 +1,14 @@
 /* cmd_replay.c — `sagellm-bench replay TRACE --client C --url URL --out DIR`. */
 #include "cli/cli.h"
+#include "cli/mpi_sync.h"
 #include "clients/base_url.h"
 #include "common/parse.h"
 #include "common/url_mask.h"
+#include "replay/launcher.h"
 #include "replay/replay.h"
+
+#include <pthread.h>
+#include <signal.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +55,12 @@ static const char replay_help[] =
     "  --first N             only the first N requests\n"
     "  --duration T          stop scheduling after T of run time\n"
     "  --warmup N|T          the first N requests (or those in the first T) are warm-up\n"
-    "  --shard K/N           send only shard K of N (by session, else by index)\n"
+    "  --shard K/N|auto      send only shard K of N (by session, else by index); output in\n"
+    "                        DIR/shard-K-of-N/; auto: K and N from the launcher (mpirun,\n"
+    "                        srun, a Kubernetes Indexed Job; docs/scale-out.md)\n"
+    "  --shards N            the number of shards, for a launcher that gives only an index\n"
+    "                        (JOB_COMPLETION_INDEX); TRACE may name {k} and {n} (a file of\n"
+    "                        `trace split`)\n"
     "  --start-at EPOCH_S    start at this wall-clock time (several processes together)\n"
     "  --max-inflight N      closed-loop cap on requests in flight (waits show in send lag)\n"
     "  --rx-stamp MODE       kernel (default: the kernel's receive time of the bytes) or poll\n"
@@ -89,7 +99,7 @@ enum {
     O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
     O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
     O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
-    O_MAXEVENTS, O_MAXBYTES, O_SPIN, O_RXSTAMP,
+    O_MAXEVENTS, O_MAXBYTES, O_SPIN, O_RXSTAMP, O_SHARDS,
     O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
 };
 
@@ -102,7 +112,7 @@ static const struct option lo[] = {
     {"speed", required_argument, 0, O_SPEED}, {"from", required_argument, 0, O_FROM},
     {"to", required_argument, 0, O_TO}, {"first", required_argument, 0, O_FIRST},
     {"duration", required_argument, 0, O_DURATION}, {"warmup", required_argument, 0, O_WARMUP},
-    {"shard", required_argument, 0, O_SHARD}, {"start-at", required_argument, 0, O_STARTAT},
+    {"shard", required_argument, 0, O_SHARD}, {"shards", required_argument, 0, O_SHARDS}, {"start-at", required_argument, 0, O_STARTAT},
     {"max-inflight", required_argument, 0, O_INFLIGHT}, {"sessions", required_argument, 0, O_SESSIONS},
     {"threads", required_argument, 0, O_THREADS}, {"max-connections", required_argument, 0, O_MAXCONN},
     {"dry-run", no_argument, 0, O_DRY}, {"timeout", required_argument, 0, O_TIMEOUT},
@@ -216,6 +226,34 @@ static int engine_opt(cJSON *cfg, const char *kv)
     return 0;
 }
 
+/* With shards: output in OUT/shard-K-of-N/, and {k} / {n} in the trace
+ * path replaced (per-shard files of `trace split`). */
+static void shard_paths(replay_opts *o, strbuf *out, strbuf *trace)
+{
+    if (o->out_dir) {
+        sb_printf(out, "%s/shard-%d-of-%d", o->out_dir, o->shard_k, o->shard_n);
+        o->out_dir = out->buf;
+    }
+    for (const char *p = o->trace_path; *p; p++) {
+        if (!strncmp(p, "{k}", 3)) sb_printf(trace, "%d", o->shard_k), p += 2;
+        else if (!strncmp(p, "{n}", 3)) sb_printf(trace, "%d", o->shard_n), p += 2;
+        else sb_addc(trace, *p);
+    }
+    sb_addc(trace, '\0');
+    o->trace_path = trace->buf;
+}
+
+/* Blocks SIGINT and SIGTERM in this thread and the threads it starts
+ * (replay_run takes them with sigtimedwait). */
+static void block_signals(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+}
+
 static int run_replay(int argc, char **argv)
 {
     replay_opts o;
@@ -223,7 +261,10 @@ static int run_replay(int argc, char **argv)
     const char *client_name = "gateway";
     o.copt.base_url = "http://127.0.0.1:8000";
     const char **headers = xcalloc((size_t)argc + 1, sizeof *headers);
-    int nh = 0, rc = EXIT_OK, c;
+    int nh = 0, rc = EXIT_OK, c, shard_auto = 0, shards = 0, mpi = 0;
+    replay_sync sync;
+    launcher_shard ls;
+    strbuf shard_out = {0}, shard_trace = {0};
     char *cmdline = NULL, *engine_cfg = NULL;
     base_url burl = {0};
     cJSON *ecfg = NULL;
@@ -279,9 +320,14 @@ static int run_replay(int argc, char **argv)
             else if (parse_duration_us(optarg, &o.warmup_us) < 0) BAD("--warmup needs a count or a time, got '%s'", optarg);
             break;
         case O_SHARD:
-            if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 ||
-                o.shard_k < 1 || o.shard_k > o.shard_n)
-                BAD("--shard needs K/N with 1 <= K <= N, got '%s'", optarg);
+            if (!strcmp(optarg, "auto")) shard_auto = 1;
+            else if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 ||
+                     o.shard_k < 1 || o.shard_k > o.shard_n)
+                BAD("--shard needs K/N with 1 <= K <= N, or auto, got '%s'", optarg);
+            break;
+        case O_SHARDS:
+            if (parse_i64(optarg, &v) < 0 || v < 1 || v > 100000) BAD("--shards needs 1..100000, got '%s'", optarg);
+            shards = (int)v;
             break;
         case O_STARTAT: if (parse_double(optarg, &o.start_at) < 0 || o.start_at <= 0) BAD("--start-at needs epoch seconds, got '%s'", optarg); break;
         case O_INFLIGHT: if (parse_i64(optarg, &o.max_inflight) < 0 || o.max_inflight < 1) BAD("--max-inflight needs a positive count, got '%s'", optarg); break;
@@ -347,6 +393,14 @@ static int run_replay(int argc, char **argv)
     if (optind + 1 < argc) BAD("unexpected argument '%s'", argv[optind + 1]);
     o.trace_path = argv[optind];
     if (!o.out_dir && !o.dry_run) BAD("missing --out DIR");
+    if (shards && !shard_auto) BAD("--shards N goes with --shard auto");
+    if (shard_auto) {
+        if (launcher_detect(shards, &ls, eerr, sizeof eerr)) BAD("%s", eerr);
+        o.shard_k = ls.k;
+        o.shard_n = ls.n;
+        o.shard_source = ls.source;
+    }
+    if (o.shard_n > 1) shard_paths(&o, &shard_out, &shard_trace);
     if (o.from_us >= 0 && o.to_us >= 0 && o.to_us <= o.from_us) BAD("--to must be after --from");
     int renamed;
     o.client = client_find(client_name, &renamed);
@@ -385,8 +439,20 @@ static int run_replay(int argc, char **argv)
     o.copt.headers = headers;
     cmdline = safe_cmdline(argc, argv);
     o.cmdline = cmdline;
+    if (shard_auto && ls.mpi) {
+        block_signals(); /* before MPI starts its threads: they must not take SIGINT */
+        if ((mpi = mpi_sync_begin(&ls, o.slo, &sync, eerr, sizeof eerr)) < 0) {
+            msg_err("%s", eerr);
+            rc = EXIT_SYSTEM;
+            goto out;
+        }
+        if (mpi) o.sync = &sync;
+    }
     rc = replay_run(&o);
+    if (mpi) mpi_sync_end();
 out:
+    sb_free(&shard_out);
+    sb_free(&shard_trace);
     free(headers);
     free(eopts);
     cJSON_Delete(ecfg);

@@ -11,14 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define U_REPORT "sagellm-bench report RUN_DIR|requests.jsonl [--slo ttft=200ms,tpot=50ms,e2el=5s] " \
+#define U_REPORT "sagellm-bench report RUN_DIR|requests.jsonl|SHARD_RUN... [--allow-partial] [--slo ttft=200ms,tpot=50ms,e2el=5s] " \
                  "[--format table|json|md|csv] [--by model|api|session|minute] [--exclude-warmup[=N|T]]"
 
 static const char report_help[] =
     "Recomputes a run's summary from its per-request log (requests.jsonl, plain or zstd) with\n"
     "the code that wrote its summary.json, so the numbers agree to the last digit, and adds SLO\n"
     "goodput, errors by class, a verdict on the client's send lag, tables per group and a time\n"
-    "series. run.json beside the log supplies the trace rate, not_sent and the run's own --slo.\n\n"
+    "series. run.json beside the log supplies the trace rate, not_sent and the run's own --slo.\n"
+    "A sharded replay's directory (DIR/shard-K-of-N/...), or its shards' run directories, is\n"
+    "reported as one run: the logs merged, the start skew between the shards stated.\n\n"
     "options:\n"
     "  --slo LIST            SLOs for goodput, e.g. ttft=200ms,tpot=50ms,e2el=5s (default: the\n"
     "                        run's own --slo from run.json, if any; --slo none for no SLO)\n"
@@ -30,7 +32,9 @@ static const char report_help[] =
     "                        the requests scheduled in the run's first T\n"
     "  --interval T          time-series interval (default: a round value giving <= 60 rows)\n"
     "  --series              with --format csv: print the time series instead of the summary rows\n"
-    "  --late T              send-lag p99 above which the client counts as late (default 1ms)\n\n"
+    "  --late T              send-lag p99 above which the client counts as late (default 1ms)\n"
+    "  --allow-partial       merge the shards there are when some are missing or unfinished\n"
+    "                        (named on stderr and in source.shards_missing)\n\n"
     "exit status: 0 ok, 2 usage, 3 malformed log or run.json (file:line: field), 4 unreadable file.\n";
 
 /* Parses --exclude-warmup's value: a bare integer is a count, a time has a unit. */
@@ -54,7 +58,7 @@ static int run_report(int argc, char **argv)
         {"by", required_argument, 0, 'b'}, {"max-groups", required_argument, 0, 'G'},
         {"exclude-warmup", optional_argument, 0, 'w'}, {"interval", required_argument, 0, 'i'},
         {"series", no_argument, 0, 'S'}, {"late", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"allow-partial", no_argument, 0, 'P'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     runlog_opts ro;
     memset(&ro, 0, sizeof ro);
     report_opts rp = { 0, 0 };
@@ -97,6 +101,7 @@ static int run_report(int argc, char **argv)
             break;
         }
         case 'S': series = 1; break;
+        case 'P': ro.allow_partial = 1; break;
         case 'l': {
             int64_t us;
             if (parse_duration_us(optarg, &us) < 0 || us <= 0)
@@ -109,12 +114,11 @@ static int run_report(int argc, char **argv)
         }
     }
     if (optind >= argc) return cli_usage_error("report", U_REPORT, "missing RUN_DIR or requests.jsonl");
-    if (optind + 1 < argc) return cli_usage_error("report", U_REPORT, "unexpected argument '%s' (one run at a time; "
-                                                  "use compare for several)", argv[optind + 1]);
+
     if (series && strcmp(format, "csv"))
         return cli_usage_error("report", U_REPORT, "--series goes with --format csv");
     int rc;
-    runlog *r = runlog_open(argv[optind], &ro, &rc, err, sizeof err);
+    runlog *r = runlog_open_many((const char *const *)argv + optind, argc - optind, &ro, &rc, err, sizeof err);
     if (!r) {
         msg_err("%s", err);
         return err_to_exit(rc);

@@ -6,6 +6,7 @@
 #include "common/jsonw.h"
 #include "cli/cmd_trace_synth.h"
 #include "cli/cmd_trace_sessionize.h"
+#include "cli/cmd_trace_split.h"
 #include "cli/trace_rewrite.h"
 #include "common/parse.h"
 #include "common/zio.h"
@@ -766,6 +767,7 @@ static const sub subs[] = {
     {"synth", "sagellm-bench trace synth -o OUT --duration D --rate R [--arrival A] --input DIST --output DIST [options]", "synthesise a trace", trace_cmd_synth},
     {"materialize", "sagellm-bench trace materialize FILE -o OUT [options]", "give length-only records request bodies", trace_cmd_materialize},
     {"sessionize", "sagellm-bench trace sessionize FILE -o OUT [options]", "infer sessions from chat message prefixes or a key", trace_cmd_sessionize},
+    {"split", "sagellm-bench trace split FILE --shards N -o OUT", "one trace per replay shard", trace_cmd_split},
 };
 
 static int print_trace_help(void)
@@ -796,6 +798,7 @@ static int run_trace(int argc, char **argv)
 
 static const char trace_help[] =
     "subcommands: convert inspect cat validate slice merge scale sort synth materialize\n"
+    "sessionize split\n"
     "Run 'sagellm-bench trace SUBCOMMAND --help' for each one's options.\n";
 
 const cli_cmd cmd_trace = {

@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then mixed */
-    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return mix64(h) | 1;
-}
-
 static void grow(hset *s, int strings)
 {
     size_t ncap = s->cap ? s->cap * 2 : 64;
@@ -50,7 +43,7 @@ int hset_add_int(hset *s, int64_t v)
 int hset_add_str(hset *s, const char *str)
 {
     if ((s->len + 1) * 2 > s->cap) grow(s, 1);
-    uint64_t k = hash_str(str);
+    uint64_t k = hash_str(str) | 1;
     size_t j = mix64(k) & (s->cap - 1);
     while (s->keys[j]) {
         if (s->keys[j] == k && !strcmp(s->strs[j], str)) return 0;

@@ -11,6 +11,13 @@ uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return mix64(h);
+}
+
 void rng_seed(rng *r, uint64_t seed)
 {
     uint64_t x = seed;

@@ -25,4 +25,8 @@ double rng_gamma(rng *r, double k, double theta);
 /* splitmix64 finaliser: a good 64-bit hash of x. */
 uint64_t mix64(uint64_t x);
 
+/* A 64-bit hash of a string: FNV-1a, then mix64. Stable across runs and
+ * machines (shard assignment and worker choice depend on it). */
+uint64_t hash_str(const char *s);
+
 #endif

@@ -3,9 +3,11 @@
 #include "common/url_mask.h"
 #include "common/utf8.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int err_to_exit(int err)
@@ -266,4 +268,21 @@ void sb_free(strbuf *b)
     free(b->buf);
     b->buf = NULL;
     b->len = b->cap = 0;
+}
+
+int mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
+    return 0;
+fail:
+    errf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
+    return ERR_SYSTEM;
 }

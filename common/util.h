@@ -85,4 +85,8 @@ void sb_clear(strbuf *b);
 void sb_json_str(strbuf *b, const char *s, size_t n);
 void sb_free(strbuf *b);
 
+/* Creates dir and its missing parents (mode 0755), like `mkdir -p`.
+ * 0, or ERR_SYSTEM with "DIR: cannot create directory: ..." in err. */
+int mkdir_p(const char *dir, char *err, size_t errlen);
+
 #endif

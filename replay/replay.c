@@ -54,23 +54,6 @@ void run_wake_all(run *r)
         if (r->workers && r->workers[i]) worker_wake(r->workers[i]);
 }
 
-static int mkdir_p(const char *dir, char *err, size_t errlen)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST) goto fail;
-    return 0;
-fail:
-    errf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
-    return ERR_SYSTEM;
-}
-
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -247,6 +230,16 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     if (o->shard_n > 1) {
         snprintf(buf, sizeof buf, "%d/%d", o->shard_k, o->shard_n);
         cJSON_AddStringToObject(j, "shard", buf);
+        if (o->shard_source) cJSON_AddStringToObject(j, "shard_source", o->shard_source);
+    }
+    if (o->start_at > 0) {
+        cJSON_AddNumberToObject(j, "start_at", o->start_at);
+        /* How late t0 was taken after the agreed moment (this host's clock). */
+        cJSON_AddNumberToObject(j, "start_late_us",
+                                ((double)real_start - o->start_at * 1e9) / 1e3);
+    }
+    if (r->sync_info) {
+        cJSON_AddItemReferenceToObject(j, "start_sync", r->sync_info);
     }
     if (o->max_inflight) cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
     cJSON_AddNumberToObject(j, "spin_us", (double)o->spin_ns / 1e3);
@@ -306,6 +299,17 @@ static void teardown(run *r)
     free(r->workers);
     free(r->queues);
     client_free(r->cl);
+    cJSON_Delete(r->sync_info);
+}
+
+/* A process that fails before its start tells the others (with a sync), so
+ * they do not wait for it. */
+static void release_sync(const replay_opts *o)
+{
+    if (!o->sync) return;
+    char err[256];
+    int64_t t0;
+    o->sync->start(o->sync->ud, 0, &t0, NULL, err, sizeof err);
 }
 
 static int dry_run(const replay_opts *o)
@@ -352,7 +356,9 @@ static int preflight(replay_opts *oc, probe_report *pr, char *err, size_t errlen
     if (strcmp(oc->trace_path, "-")) {
         trace_reader *tr = trace_reader_open(oc->trace_path, 0, err, errlen);
         if (!tr) return access(oc->trace_path, R_OK) < 0 ? EXIT_SYSTEM : EXIT_INPUT;
+        int presplit, bad = schedule_check_split(oc, tr, &presplit, err, errlen);
         trace_reader_close(tr);
+        if (bad) return EXIT_USAGE;
     }
     if (oc->client->submit) return EXIT_OK;   /* in-process: no server to probe */
     if (oc->wait_ready && probe_wait_ready(&oc->copt, oc->wait_ready_ms, err, errlen))
@@ -392,6 +398,34 @@ static void wake_reader(run *r)
     }
 }
 
+/* Sets t0: with a sync (MPI), the moment every process agreed on; with
+ * --start-at, that wall-clock moment; else now + 2 ms (workers are
+ * waiting). Returns -1 with err when the processes cannot agree. */
+static int agree_start(run *r, char *err, size_t errlen)
+{
+    const replay_opts *o = r->o;
+    if (o->sync) {
+        r->sync_info = cJSON_CreateObject();
+        int64_t t0;
+        if (o->sync->start(o->sync->ud, 1, &t0, r->sync_info, err, errlen)) return -1;
+        struct timespec ts = { (time_t)(t0 / 1000000000LL), (long)(t0 % 1000000000LL) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+        r->real_start = now_real_ns();
+        r->t0 = t0;
+    } else if (o->start_at > 0) {
+        /* Sleep until the agreed wall-clock moment, then take it as t0. */
+        struct timespec ts = { (time_t)o->start_at,
+                               (long)((o->start_at - floor(o->start_at)) * 1e9) };
+        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+        r->real_start = now_real_ns();
+        r->t0 = now_mono_ns();
+    } else {
+        r->t0 = now_mono_ns() + 2000000LL; /* 2 ms: workers are waiting */
+        r->real_start = now_real_ns() + 2000000LL;
+    }
+    return 0;
+}
+
 /* Starts the reader and the workers, lets the reader fill the lookahead,
  * agrees on t0 (now + 2 ms, or --start-at) and releases the workers.
  * Returns EXIT_OK, or EXIT_SYSTEM with err when a thread cannot start (the
@@ -402,12 +436,14 @@ static int run_start(run *r, int http, char *err, size_t errlen)
     r->wth = xcalloc((size_t)r->nworkers, sizeof *r->wth);
     if (pthread_create(&r->reader_th, NULL, schedule_reader_main, r)) {
         errf(err, errlen, "cannot start the reader thread");
+        release_sync(o);
         return EXIT_SYSTEM;
     }
     r->reader_started = 1;
     for (; r->nstarted < r->nworkers; r->nstarted++) {
         if (pthread_create(&r->wth[r->nstarted], NULL, worker_main, r->workers[r->nstarted])) {
             errf(err, errlen, "cannot start worker thread %d", r->nstarted);
+            release_sync(o);
             return EXIT_SYSTEM;
         }
     }
@@ -419,17 +455,7 @@ static int run_start(run *r, int http, char *err, size_t errlen)
         struct timespec ts = { 0, 1000000L };
         nanosleep(&ts, NULL);
     }
-    if (o->start_at > 0) {
-        /* Sleep until the agreed wall-clock moment, then take it as t0. */
-        struct timespec ts = { (time_t)o->start_at,
-                               (long)((o->start_at - floor(o->start_at)) * 1e9) };
-        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
-        r->real_start = now_real_ns();
-        r->t0 = now_mono_ns();
-    } else {
-        r->t0 = now_mono_ns() + 2000000LL; /* 2 ms: workers are waiting */
-        r->real_start = now_real_ns() + 2000000LL;
-    }
+    if (agree_start(r, err, errlen)) return EXIT_SYSTEM;
     if (http && o->scrape_interval_ms > 0) {
         strbuf p = {0};
         sb_printf(&p, "%s/server_metrics.jsonl", o->out_dir);
@@ -504,6 +530,31 @@ static void run_stop_threads(run *r, int workers_joined)
     r->scraper = NULL;
 }
 
+/* Prints the summary table: this process's, or with a sync (MPI) the
+ * merged one of every shard on the first process and none on the others. */
+static void print_table(run *r, const summary *sm, cJSON *sj)
+{
+    cJSON *merged = NULL;
+    int show = r->o->sync ? r->o->sync->finish(r->o->sync->ud, sm, r->trace_rate, &merged) : -1;
+    if (show == 0 || atomic_load(&r->refused)) {
+        cJSON_Delete(merged);
+        return;
+    }
+    cJSON *t = show > 0 ? merged : sj;
+    if (!t) return;
+    int ok;
+    double p99 = jnum(t, "send_lag_p99_us", &ok);
+    if (ok && p99 > 1000)
+        printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
+               "(*_from_sched) include the wait\n", p99);
+    if (show > 0)
+        printf("merged over %d shards (this process: shard %d/%d, %s)\n", r->o->shard_n,
+               r->o->shard_k, r->o->shard_n, r->o->out_dir);
+    sumtable_warnings(t, TABLE_TEXT, stdout);
+    sumtable_print(t, TABLE_TEXT, SUMTABLE_ERRORS, stdout);
+    cJSON_Delete(merged);
+}
+
 /* Writes summary.json (from the log on disk, as `report` computes it),
  * prints the table (not for a refused run), and requests.csv with --csv.
  * Returns the exit code given the one so far. */
@@ -518,6 +569,7 @@ static int run_summarise(run *r, summary_opts *so, int exitc)
     if (!sm) {
         msg_err("summary: %s", err);
         if (exitc == EXIT_OK) exitc = EXIT_SYSTEM;
+        print_table(r, NULL, NULL);
     } else {
         cJSON *sj = summary_json(sm);
         cJSON_AddNumberToObject(sj, "not_sent", (double)atomic_load(&r->not_sent));
@@ -526,14 +578,7 @@ static int run_summarise(run *r, summary_opts *so, int exitc)
             exitc = EXIT_SYSTEM;
         }
         int ok;
-        double p99 = jnum(sj, "send_lag_p99_us", &ok);
-        if (!atomic_load(&r->refused)) {
-            if (ok && p99 > 1000)
-                printf("WARNING: the client was late: send lag p99 %.0f us; timings from the schedule "
-                       "(*_from_sched) include the wait\n", p99);
-            sumtable_warnings(sj, TABLE_TEXT, stdout);
-            sumtable_print(sj, TABLE_TEXT, SUMTABLE_ERRORS, stdout);
-        }
+        print_table(r, sm, sj);
         double completed = jnum(sj, "completed", &ok), failed = jnum(sj, "failed", &ok);
         double total = completed + failed;
         if (exitc == EXIT_OK && failed > 0 && (total <= 0 || failed / total > o->max_error_rate))
@@ -601,6 +646,7 @@ int replay_run(const replay_opts *o)
     if (exitc == EXIT_OK && mkdir_p(o->out_dir, err, sizeof err)) exitc = EXIT_SYSTEM;
     if (exitc != EXIT_OK) {
         msg_err("%s", err);
+        release_sync(o);
         client_free(r->cl);
         free(probe.model);
         return exitc;
@@ -616,7 +662,8 @@ int replay_run(const replay_opts *o)
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     int interrupted = 0;
     exitc = run_setup(r, err, sizeof err);
-    if (exitc == EXIT_OK) exitc = run_start(r, o->client->submit == NULL, err, sizeof err);
+    if (exitc != EXIT_OK) release_sync(o);
+    else exitc = run_start(r, o->client->submit == NULL, err, sizeof err);
     if (exitc != EXIT_OK) {
         msg_err("%s", err);
         run_stop_threads(r, 0);

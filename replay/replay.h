@@ -30,6 +30,28 @@ enum { RX_STAMP_KERNEL = 0, RX_STAMP_POLL = 1 };
 #define REPLAY_MAX_RESPONSE_EVENTS 1000000LL
 #define REPLAY_MAX_RESPONSE_BYTES (1LL << 30)
 
+/* A start barrier and an end gather shared by the processes of one sharded
+ * replay (an MPI build's, cli/mpi_sync.c). replay_run calls start once it
+ * is ready to send (ready 1) or has failed before that (ready 0: the others
+ * must not wait for it), and finish with its summary after the run. */
+struct summary;
+struct cJSON;
+typedef struct replay_sync {
+    /* Waits for every process; sets *t0_mono (CLOCK_MONOTONIC ns) to the
+     * agreed start and adds what it measured to info (run.json's
+     * "start_sync"). 0, or -1 with err (another process failed, or the
+     * transport did). Called with ready 0 only to release the others. */
+    int (*start)(void *ud, int ready, int64_t *t0_mono, struct cJSON *info, char *err, size_t errlen);
+    /* After the run, with this process's summary (NULL when it has none):
+     * trace_rate is this process's schedule rate (the merge's is their sum);
+     * returns 1 with *merged set to a new summary.json object of every
+     * process (the first process: print it in place of its own table), 0
+     * when this process prints no table (the others), -1 on failure (print
+     * its own table). */
+    int (*finish)(void *ud, const struct summary *mine, double trace_rate, struct cJSON **merged);
+    void *ud;
+} replay_sync;
+
 typedef struct replay_opts {
     const char *trace_path;
     const char *out_dir;            /* NULL only with dry_run */
@@ -44,6 +66,8 @@ typedef struct replay_opts {
     int64_t duration_us;            /* schedule cap (-1 = none) */
     int shard_k, shard_n;           /* shard K of N (1-based; n = 1: all) */
     double start_at;                /* epoch seconds to start at (0 = now) */
+    const char *shard_source;       /* where K/N came from (--shard auto), for run.json */
+    const replay_sync *sync;        /* NULL: this process starts on its own */
     int dry_run;
     int64_t max_inflight;           /* closed-loop cap (0 = none) */
     int64_t spin_ns;                /* busy-wait this long before each deadline (0 = sleep only) */

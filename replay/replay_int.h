@@ -66,6 +66,7 @@ struct run {
     int reader_started, nstarted;   /* threads created (joined at the end) */
     struct scraper *scraper;
     int64_t real_start;       /* CLOCK_REALTIME ns of t0, for run.json */
+    struct cJSON *sync_info;  /* run.json's "start_sync" (owned; NULL: none) */
     int nworkers;
     worker **workers;
     rq_queue *queues;
@@ -78,6 +79,12 @@ struct run {
 
 /* schedule.c */
 void *schedule_reader_main(void *arg);           /* arg: run * */
+/* A pre-split trace (`trace split`): *presplit 1 when the file is this
+ * process's shard (send every record); -1 with err when it is another
+ * shard's or its "split" header is malformed. */
+struct trace_reader;
+int schedule_check_split(const replay_opts *o, const struct trace_reader *tr, int *presplit,
+                         char *err, size_t errlen);
 int schedule_plan(const replay_opts *o, int nworkers, struct cJSON *plan, char *err, size_t errlen);
 void rq_free(rq *q);
 

@@ -5,6 +5,7 @@
  * otherwise). It runs ahead of the schedule by at most REPLAY_LOOKAHEAD
  * requests per worker, so memory does not grow with the trace. */
 #include "replay/replay_int.h"
+#include "traces/shard.h"
 #include "traces/trace_io.h"
 #include "common/rng.h"
 
@@ -20,18 +21,12 @@ void rq_free(rq *q)
     free(q);
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return mix64(h);
-}
-
 /* The filter every pass shares. Returns 1 keep, 0 skip, -1 stop reading.
  * *index gets the record's index in the window (stable across shards). */
 typedef struct filt {
     const replay_opts *o;
     uint64_t seen, kept;
+    int presplit;   /* the file is already this shard (trace split): keep all */
 } filt;
 
 static int filter(filt *f, const trace_rec *rec, uint64_t *index, int64_t *trace_ns, int *warmup)
@@ -44,9 +39,11 @@ static int filter(filt *f, const trace_rec *rec, uint64_t *index, int64_t *trace
     int64_t ns = (int64_t)((double)t * 1000.0 / o->speed);
     if (o->duration_us >= 0 && ns >= o->duration_us * 1000) return -1;
     *index = f->seen++;
-    if (o->shard_n > 1) {
-        uint64_t key = rec->session ? hash_str(rec->session) : *index;
-        if ((int)(key % (uint64_t)o->shard_n) != o->shard_k - 1) return 0;
+    if (f->presplit) {
+        int64_t orig = trace_rec_orig_index(rec);
+        if (orig >= 0) *index = (uint64_t)orig;
+    } else if (trace_shard_of(rec, *index, o->shard_n) != o->shard_k - 1) {
+        return 0;
     }
     f->kept++;
     *trace_ns = ns;
@@ -70,6 +67,26 @@ static void push(run *r, int wi, rq *q)
     if (was_empty && r->started) worker_wake(r->workers[wi]);
 }
 
+int schedule_check_split(const replay_opts *o, const trace_reader *tr, int *presplit,
+                         char *err, size_t errlen)
+{
+    int k, n, s = trace_header_split(trace_reader_header(tr), &k, &n);
+    *presplit = 0;
+    if (s < 0) {
+        errf(err, errlen, "%s: header: field 'split': expected {\"shard\": K, \"shards\": N} "
+             "with 1 <= K <= N", o->trace_path);
+        return -1;
+    }
+    if (s == 0 || o->shard_n <= 1) return 0;
+    if (k != o->shard_k || n != o->shard_n) {
+        errf(err, errlen, "%s is shard %d of %d (trace split), but this process is shard %d/%d",
+             o->trace_path, k, n, o->shard_k, o->shard_n);
+        return -1;
+    }
+    *presplit = 1;
+    return 0;
+}
+
 void *schedule_reader_main(void *arg)
 {
     run *r = arg;
@@ -82,7 +99,13 @@ void *schedule_reader_main(void *arg)
         r->reader_rc = strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT;
         goto done;
     }
-    filt f = { o, 0, 0 };
+    filt f = { o, 0, 0, 0 };
+    if (schedule_check_split(o, tr, &f.presplit, err, sizeof err)) {
+        snprintf(r->reader_err, sizeof r->reader_err, "%s", err);
+        r->reader_rc = ERR_USAGE;
+        trace_reader_close(tr);
+        goto done;
+    }
     uint64_t rr = 0;
     trace_rec *rec;
     int rc = 0;      /* stays 0 when a stop comes before the first record */
@@ -141,7 +164,11 @@ int schedule_plan(const replay_opts *o, int nworkers, cJSON *plan, char *err, si
     unsigned flags = o->skip_invalid ? TRACE_SKIP_INVALID : 0;
     trace_reader *tr = trace_reader_open(o->trace_path, flags, err, errlen);
     if (!tr) return strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT;
-    filt f = { o, 0, 0 };
+    filt f = { o, 0, 0, 0 };
+    if (schedule_check_split(o, tr, &f.presplit, err, errlen)) {
+        trace_reader_close(tr);
+        return ERR_USAGE;
+    }
     uint64_t rr = 0, n = 0, warm = 0, with_body = 0, sess_recs = 0;
     int64_t first = -1, last = -1, peak = 0, cur = 0, bin = -1, in_sum = 0, out_sum = 0;
     uint64_t *per = xcalloc((size_t)nworkers, sizeof *per);

@@ -151,12 +151,12 @@ sys.exit(1 if bad or len(rs) != 300 else 0)\""
 expect_out "--dry-run prints the plan" 'requests +200 \(10 warm-up\)' \
     "$BIN" replay "$AZ" --client vllm --first 200 --warmup 10 --dry-run
 start_server ctl --preset fast
-ok "--shard 1/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 1/2 --out "$T/sh1" -q
-ok "--shard 2/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 2/2 --out "$T/sh2" -q
+ok "--shard 1/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 1/2 --out "$T/sh" -q
+ok "--shard 2/2" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 60 --speed 20 --shard 2/2 --out "$T/sh" -q
 check "shards are disjoint and cover every index" "python3 -c \"
 import json,sys
-a={json.loads(l)['index'] for l in open('$T/sh1/requests.jsonl')}
-b={json.loads(l)['index'] for l in open('$T/sh2/requests.jsonl')}
+a={json.loads(l)['index'] for l in open('$T/sh/shard-1-of-2/requests.jsonl')}
+b={json.loads(l)['index'] for l in open('$T/sh/shard-2-of-2/requests.jsonl')}
 sys.exit(0 if not a&b and a|b==set(range(60)) else 1)\""
 ok "--warmup 10" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 30 --warmup 10 --speed 20 --out "$T/w1" -q
 check "warm-up requests are logged and left out of the summary" "[ \$(grep -c '\"warmup\":true' '$T/w1/requests.jsonl') = 10 ] && grep -q '\"warmup_excluded\":[[:space:]]*10' '$T/w1/summary.json' && grep -q '\"completed\":[[:space:]]*20' '$T/w1/summary.json'"
