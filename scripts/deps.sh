@@ -6,7 +6,7 @@
 [ -n "$SAGELLM_SKIP_DEPS" ] && exit 0
 PKGS="gcc make pkg-config libc6-dev libcurl4-openssl-dev libzstd-dev libcjson-dev
 libpcap-dev libmicrohttpd-dev libhttp-parser-dev libcsv-dev zstd curl tcpdump openssl
-nghttp2-proxy openmpi-bin libopenmpi-dev python3 python3-matplotlib python3-numpy libpython3-dev"
+nghttp2-proxy openmpi-bin libopenmpi-dev python3 python3-yaml python3-matplotlib python3-numpy libpython3-dev"
 missing=""
 for p in $PKGS; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
