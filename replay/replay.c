@@ -398,6 +398,23 @@ static void wake_reader(run *r)
     }
 }
 
+/* Waits until clock reads `at` (ns): sleeps until START_SPIN_NS before it,
+ * then reads the clock in a loop, so that processes that agreed on the
+ * moment start within their clocks' agreement rather than their timers'
+ * wake-up (a one-off cost of at most START_SPIN_NS of CPU). */
+#define START_SPIN_NS 2000000LL
+static void wait_until(clockid_t clock, int64_t at)
+{
+    int64_t early = at - START_SPIN_NS;
+    struct timespec ts = { (time_t)(early / 1000000000LL), (long)(early % 1000000000LL) };
+    if (early > 0)
+        while (clock_nanosleep(clock, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+    for (;;) {
+        clock_gettime(clock, &ts);
+        if ((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec >= at) break;
+    }
+}
+
 /* Sets t0: with a sync (MPI), the moment every process agreed on; with
  * --start-at, that wall-clock moment; else now + 2 ms (workers are
  * waiting). Returns -1 with err when the processes cannot agree. */
@@ -408,15 +425,12 @@ static int agree_start(run *r, char *err, size_t errlen)
         r->sync_info = cJSON_CreateObject();
         int64_t t0;
         if (o->sync->start(o->sync->ud, 1, &t0, r->sync_info, err, errlen)) return -1;
-        struct timespec ts = { (time_t)(t0 / 1000000000LL), (long)(t0 % 1000000000LL) };
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+        wait_until(CLOCK_MONOTONIC, t0);
         r->real_start = now_real_ns();
         r->t0 = t0;
     } else if (o->start_at > 0) {
-        /* Sleep until the agreed wall-clock moment, then take it as t0. */
-        struct timespec ts = { (time_t)o->start_at,
-                               (long)((o->start_at - floor(o->start_at)) * 1e9) };
-        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+        /* Wait for the agreed wall-clock moment, then take it as t0. */
+        wait_until(CLOCK_REALTIME, (int64_t)(o->start_at * 1e9));
         r->real_start = now_real_ns();
         r->t0 = now_mono_ns();
     } else {
