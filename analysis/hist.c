@@ -344,15 +344,39 @@ static int unpack_side(bp_reader *r, hist *h, int s, uint64_t *total, char *err,
     return 0;
 }
 
+/* The key of sub-bucket i of power of two e on side s. */
+static int64_t key_at(int s, int e, int i)
+{
+    int64_t k = 1 + (int64_t)e * HIST_SUBS + i;
+    return s ? -k : k;
+}
+
+/* The highest non-empty bucket key on side s (lowest when low), or 0 when
+ * the side is empty. Positive side: high is the largest key; negative side:
+ * the largest magnitude is the lowest key. */
+static int64_t side_edge(const hist *h, int s, int far)
+{
+    for (int j = 0; j < HIST_OCTAVES; j++) {
+        int e = far ? HIST_OCTAVES - 1 - j : j;
+        const uint64_t *c = h->oct[s][e];
+        if (!c) continue;
+        for (int t = 0; t < HIST_SUBS; t++) {
+            int i = far ? HIST_SUBS - 1 - t : t;
+            if (c[i]) return key_at(s, e, i);
+        }
+    }
+    return 0;
+}
+
 /* The lowest (dir 1) or highest (dir -1) non-empty bucket key of h. */
 static int64_t edge_key(const hist *h, int dir)
 {
-    int64_t lim = (int64_t)HIST_OCTAVES * HIST_SUBS;
-    for (int64_t k = dir > 0 ? -lim : lim; k >= -lim && k <= lim; k += dir) {
-        if (k != 0 && !h->oct[k < 0][((k < 0 ? -k : k) - 1) / HIST_SUBS]) continue;
-        if (count_at(h, k)) return k;
+    if (dir > 0) { /* the farthest negative, else zero, else the nearest positive */
+        int64_t k = side_edge(h, 1, 1);
+        return k ? k : h->zero ? 0 : side_edge(h, 0, 0);
     }
-    return 0;
+    int64_t k = side_edge(h, 0, 1);
+    return k ? k : h->zero ? 0 : side_edge(h, 1, 0);
 }
 
 /* Checks the header fields read into h; 0 or -1 with a message. */

@@ -256,7 +256,10 @@ static int unpack_counters(bp_reader *r, summary *s, char *err, size_t errlen)
         errf(err, errlen, "summary: bad first and last send times");
         return -1;
     }
-    if (!a->nsend) a->first_send = a->last_send = 0;
+    if (!a->nsend && (a->first_send || a->last_send)) {
+        errf(err, errlen, "summary: send times without a request sent");
+        return -1;
+    }
     return 0;
 }
 
@@ -278,7 +281,11 @@ static int unpack_body(bp_reader *r, summary *s, char *err, size_t errlen)
     for (int i = 0; i < ACC_SETS; i++)
         if (unpack_set(r, summary_acc_set(a, i), mode, &kept, err, errlen) < 0) return -1;
     a->kept = kept;
-    if (!mode && s->o.exact == 0 && kept > summary_cap_of(&s->o)) summary_acc_fold(a);
+    if (!mode && s->o.exact == 0 && kept > summary_cap_of(&s->o)) { /* summary_pack would have folded */
+        errf(err, errlen, "summary: %llu exact values, past the cap of %llu", (unsigned long long)kept,
+             (unsigned long long)summary_cap_of(&s->o));
+        return -1;
+    }
     return r->bad ? -1 : 0;
 }
 
