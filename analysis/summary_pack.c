@@ -140,19 +140,17 @@ void summary_pack(const summary *s, strbuf *out)
 
 /* ---- unpacking ---- */
 
-/* Reads the options and checks them against want. 0 or -1 with a message. */
+/* Reads the options and checks them against want: the bytes must be those
+ * summary_pack writes for want. 0 or -1 with a message. */
 static int unpack_opts(bp_reader *r, const summary_opts *want, char *err, size_t errlen)
 {
-    summary_opts o;
-    memset(&o, 0, sizeof o);
-    o.slo_ttft_ms = bp_get_f64(r);
-    o.slo_tpot_ms = bp_get_f64(r);
-    o.slo_e2el_ms = bp_get_f64(r);
-    o.trace_rate = bp_get_f64(r);
-    o.exact = (int)bp_get_u32(r) - 1;
-    o.exact_cap = (size_t)bp_get_u64(r);
-    if (r->bad) return -1;
-    if (!same_opts(&o, want)) {
+    strbuf w = {0};
+    pack_opts(want, &w);
+    const uint8_t *got = bp_get_bytes(r, w.len);
+    int same = got && !memcmp(got, w.buf, w.len);
+    sb_free(&w);
+    if (!got) return -1;
+    if (!same) {
         errf(err, errlen, "summary: packed with other options (SLOs, trace rate or exact mode) than given");
         return -1;
     }
