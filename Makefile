@@ -108,7 +108,7 @@ $(O)/tests/fuzz/regress_main.o: tests/fuzz/regress_main.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The scale-out tests run the MPI build too (mpirun from Debian's openmpi-bin).
-test: deps $(BIN) $(O)/tests/unit-tests $(FUZZREG)
+test: deps $(BIN) $(MPIBIN) $(O)/tests/unit-tests $(FUZZREG)
 	@O=$(O) BIN=$(abspath $(BIN)) MPIBIN=$(abspath $(MPIBIN)) bash tests/run.sh
 
 demo: deps $(BIN)

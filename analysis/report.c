@@ -5,6 +5,7 @@
 #include "analysis/sumtable.h"
 #include "analysis/stats.h"
 #include "analysis/timeseries.h"
+#include "analysis/valset.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -30,17 +31,17 @@ static cJSON *source_json(const runlog *r)
     return s;
 }
 
-/* Median and p99 (ms) of v (sorted here) into o as PREFIX_median_ms and
- * PREFIX_p99_ms, null when v is empty. */
-static void add_mid_tail(cJSON *o, const char *prefix, stats_vec *v)
+/* Median and p99 (ms) of v into o as PREFIX_median_ms and PREFIX_p99_ms,
+ * null when v is empty. */
+static void add_mid_tail(cJSON *o, const char *prefix, valset *v)
 {
     char k[64];
-    stats_sort(v->v, v->n);
+    size_t n = valset_count(v);
     snprintf(k, sizeof k, "%s_median_ms", prefix);
-    if (v->n) cJSON_AddNumberToObject(o, k, stats_median(v->v, v->n) / 1e6);
+    if (n) cJSON_AddNumberToObject(o, k, valset_median(v) / 1e6);
     else cJSON_AddNullToObject(o, k);
     snprintf(k, sizeof k, "%s_p99_ms", prefix);
-    if (v->n) cJSON_AddNumberToObject(o, k, stats_percentile(v->v, v->n, 99) / 1e6);
+    if (n) cJSON_AddNumberToObject(o, k, valset_percentile(v, 99) / 1e6);
     else cJSON_AddNullToObject(o, k);
 }
 
@@ -51,23 +52,17 @@ static double num_or_nan(const cJSON *o, const char *key)
 }
 
 /* The send-lag verdict. */
-static cJSON *send_lag_json(const runlog *r, const cJSON *sum, double late_us)
+static cJSON *send_lag_json(runlog *r, const cJSON *sum, double late_us)
 {
     cJSON *s = cJSON_CreateObject();
     double p50 = num_or_nan(sum, "send_lag_p50_us"), p99 = num_or_nan(sum, "send_lag_p99_us");
     double max = num_or_nan(sum, "send_lag_max_us");
     uint64_t with = 0, over = 0;
-    stats_vec ttft = {0}, e2e = {0};
     for (size_t i = 0; i < r->nreqs; i++) {
         const runlog_req *q = &r->reqs[i];
-        if (q->t_sched == RUNLOG_NO_TIME) continue;
-        if (q->t_send != RUNLOG_NO_TIME) {
-            with++;
-            over += (double)(q->t_send - q->t_sched) > late_us * 1e3;
-        }
-        if (!q->ok) continue;
-        if (q->t_first != RUNLOG_NO_TIME) stats_vec_push(&ttft, (double)(q->t_first - q->t_sched));
-        stats_vec_push(&e2e, (double)(q->t_end - q->t_sched));
+        if (q->t_sched == RUNLOG_NO_TIME || q->t_send == RUNLOG_NO_TIME) continue;
+        with++;
+        over += (double)(q->t_send - q->t_sched) > late_us * 1e3;
     }
     int known = isfinite(p99);
     int late = known && p99 > late_us;
@@ -77,10 +72,8 @@ static cJSON *send_lag_json(const runlog *r, const cJSON *sum, double late_us)
     cJSON_AddNumberToObject(s, "requests_over_threshold", (double)over);
     if (with) cJSON_AddNumberToObject(s, "share_over_threshold", (double)over / (double)with);
     else cJSON_AddNullToObject(s, "share_over_threshold");
-    add_mid_tail(s, "ttft_from_sched", &ttft);
-    add_mid_tail(s, "e2el_from_sched", &e2e);
-    stats_vec_free(&ttft);
-    stats_vec_free(&e2e);
+    add_mid_tail(s, "ttft_from_sched", &r->from_sched[0]);
+    add_mid_tail(s, "e2el_from_sched", &r->from_sched[1]);
 
     char a[32], b[32], c[32], t[32], msg[600];
     table_fmt_ms(a, sizeof a, p50 / 1e3);
@@ -104,26 +97,13 @@ static cJSON *send_lag_json(const runlog *r, const cJSON *sum, double late_us)
     return s;
 }
 
-/* SLO attainment from the rows, with the rules of summary.c. */
+/* SLO attainment, as counted while the log was read (runlog.c). */
 static cJSON *goodput_json(const runlog *r, const cJSON *sum)
 {
     const summary_opts *o = &r->so;
     if (!(o->slo_ttft_ms > 0 || o->slo_tpot_ms > 0 || o->slo_e2el_ms > 0)) return cJSON_CreateNull();
-    uint64_t met = 0, failed = 0, m_ttft = 0, m_tpot = 0, m_e2el = 0;
-    for (size_t i = 0; i < r->nreqs; i++) {
-        const runlog_req *q = &r->reqs[i];
-        if (!q->ok) {
-            failed++;
-            continue;
-        }
-        int miss = 0;
-        if (o->slo_ttft_ms > 0 &&
-            (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
-            m_ttft++, miss = 1;
-        if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) m_tpot++, miss = 1;
-        if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) m_e2el++, miss = 1;
-        met += !miss;
-    }
+    uint64_t met = r->slo_met, failed = r->slo_failed;
+    uint64_t m_ttft = r->slo_missed[0], m_tpot = r->slo_missed[1], m_e2el = r->slo_missed[2];
     cJSON *g = cJSON_CreateObject();
     cJSON *slo = cJSON_AddObjectToObject(g, "slo");
     if (o->slo_ttft_ms > 0) cJSON_AddNumberToObject(slo, "ttft_ms", o->slo_ttft_ms);

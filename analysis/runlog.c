@@ -1,8 +1,9 @@
 /* runlog.c — see runlog.h. The log is read line by line (zio), each line
- * parsed once and handed to the summary, the groups and the row table, so
- * memory is the summary's (docs/metrics.md) plus 56 bytes per request. */
+ * parsed once and handed to the summary, the groups and the row table
+ * (memory: runlog.h). */
 #include "analysis/runlog.h"
 #include "analysis/shards.h"
+#include "analysis/valset.h"
 #include "common/parse.h"
 #include "common/jsonw.h"
 #include "common/util.h"
@@ -170,6 +171,39 @@ static int64_t tget(const cJSON *req, const char *key)
     return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : RUNLOG_NO_TIME;
 }
 
+_Static_assert(sizeof(runlog_req) == 48, "runlog_req is 48 bytes (memory in runlog.h)");
+
+/* Counts q against the SLOs, with the rules of summary.c. */
+static void count_slo(runlog *r, const runlog_req *q)
+{
+    const summary_opts *o = &r->so;
+    if (!(o->slo_ttft_ms > 0 || o->slo_tpot_ms > 0 || o->slo_e2el_ms > 0)) return;
+    if (!q->ok) {
+        r->slo_failed++;
+        return;
+    }
+    int miss = 0;
+    if (o->slo_ttft_ms > 0 &&
+        (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
+        r->slo_missed[0]++, miss = 1;
+    if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) r->slo_missed[1]++, miss = 1;
+    if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) r->slo_missed[2]++, miss = 1;
+    r->slo_met += !miss;
+}
+
+/* Adds q's latencies from the schedule (completed requests with a t_sched),
+ * folding the sets into histograms once the summary has. */
+static void add_from_sched(runlog *r, const runlog_req *q)
+{
+    if (summary_is_histogram(r->sum) && !r->from_sched[0].h) {
+        valset_fold(&r->from_sched[0]);
+        valset_fold(&r->from_sched[1]);
+    }
+    if (q->t_sched == RUNLOG_NO_TIME || !q->ok) return;
+    if (q->t_first != RUNLOG_NO_TIME) valset_add(&r->from_sched[0], (double)(q->t_first - q->t_sched));
+    valset_add(&r->from_sched[1], (double)(q->t_end - q->t_sched));
+}
+
 /* Appends the row of a measured record that summary_add accepted. */
 static void add_row(runlog *r, size_t *cap, const cJSON *req)
 {
@@ -179,7 +213,8 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     }
     runlog_req *q = &r->reqs[r->nreqs++];
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
-    q->index = cJSON_IsNumber(ix) && ix->valuedouble >= 0 ? (int64_t)ix->valuedouble : -1;
+    q->index = cJSON_IsNumber(ix) && ix->valuedouble >= 0 && ix->valuedouble < 9007199254740992.0
+                   ? (int64_t)ix->valuedouble : -1;
     q->t_sched = tget(req, "t_sched_ns");
     q->t_send = tget(req, "t_send_ns");
     q->t_first = tget(req, "t_first_token_ns");
@@ -194,6 +229,8 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
         q->tpot_ns = summary_tpot_ns((int64_t)out->valuedouble, cJSON_IsNumber(ev) ? (int64_t)ev->valuedouble : -1,
                                      cJSON_IsNumber(nch) ? (int64_t)nch->valuedouble : -1, q->t_first, t_last);
     if (!q->ok) count_msg(r, req);
+    count_slo(r, q);
+    add_from_sched(r, q);
 }
 
 /* Marks req as warm-up when the options exclude it. */
@@ -323,6 +360,7 @@ runlog *runlog_open_many(const char *const *paths, int npaths, const runlog_opts
     err[0] = '\0';
     runlog *r = xcalloc(1, sizeof *r);
     r->path = xstrdup(paths[0]);
+    r->from_sched = xcalloc(2, sizeof *r->from_sched);
     r->so = o->sum;
     r->so.group_by = SUMMARY_GROUP_NONE;
     r->slo_source = "none";
@@ -395,6 +433,11 @@ void runlog_free(runlog *r)
     summary_free(r->sum);
     groups_free(r->grp);
     free(r->reqs);
+    if (r->from_sched) {
+        valset_free(&r->from_sched[0]);
+        valset_free(&r->from_sched[1]);
+        free(r->from_sched);
+    }
     for (size_t i = 0; i < r->nmsgs; i++) {
         free(r->msgs[i].cls);
         free(r->msgs[i].message);

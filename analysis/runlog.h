@@ -3,7 +3,14 @@
  * summary.json when present. One pass over the log feeds the summary
  * (analysis/summary.h, the code that wrote summary.json), the per-group
  * summaries (analysis/groups.h) and a compact row per measured request for
- * the time series, the SLO breakdown and `compare`.
+ * the time series, the send-lag share and `compare`. SLO attainment and the
+ * latencies from the schedule are accumulated as the log is read.
+ *
+ * Memory: the summary's (analysis/summary.h: exact up to its cap, then
+ * histograms; 16 bytes per request for max_concurrency) plus a 48-byte row
+ * per measured request, plus, while the summary is exact, 16 bytes per
+ * completed request for the latencies from the schedule (histograms after
+ * the fold). A log of 1M requests of 500 tokens: about 75 MB in auto mode.
  *
  * A runlog is plain data once loaded: read its fields; free it with
  * runlog_free, which frees everything it points to. */
@@ -18,15 +25,18 @@
 #include "analysis/groups.h"
 #include "analysis/summary.h"
 
+struct valset; /* analysis/valset.h */
+
 #define RUNLOG_NO_TIME INT64_MIN
 
 /* One measured request (warm-up left out), in log order. Times are ns on
  * the run's clock; RUNLOG_NO_TIME when the record has none. */
 typedef struct runlog_req {
-    int64_t index;      /* trace index; -1 when the record has none */
+    int64_t index : 63; /* trace index; -1 when the record has none (or one
+                         * of 2^53 or more, which a double cannot hold exactly) */
+    uint64_t ok : 1;    /* completed */
     int64_t t_sched, t_send, t_first, t_end;
     double tpot_ns;     /* (t_last - t_first) / (output_tokens - 1); < 0 when none */
-    int ok;
 } runlog_req;
 
 /* A failure message and how often it occurred. */
@@ -62,6 +72,12 @@ typedef struct runlog {
     groups *grp;            /* NULL without grouping */
     runlog_req *reqs;       /* measured requests */
     size_t nreqs;
+    uint64_t slo_met;       /* with SLOs: measured requests that met every one */
+    uint64_t slo_missed[3]; /* completed requests that missed the TTFT, TPOT, E2EL SLO */
+    uint64_t slo_failed;    /* failed measured requests (they miss every SLO) */
+    struct valset *from_sched; /* [2]: completed requests' TTFT and E2EL from
+                             * t_sched, ns (exact while the summary is; then
+                             * histograms) */
     runlog_msg *msgs;       /* failure messages by count, most frequent first */
     size_t nmsgs;
     uint64_t msgs_dropped;  /* failures whose message was not kept (too many kinds) */

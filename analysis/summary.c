@@ -39,7 +39,9 @@
  *   sums pairwise, so the two agree to rounding, while percentiles and
  *   medians are computed exactly as numpy does (same operations). */
 #include "analysis/summary.h"
+#include "analysis/summary_int.h"
 #include "analysis/stats.h"
+#include "analysis/valset.h"
 #include "common/jsonw.h"
 #include "common/util.h"
 #include "common/zio.h"
@@ -49,47 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SUM_ENG_TTFT, SUM_ENG_TPOT, SUM_ENG_QUEUE, SUM_ENG_PREFILL, SUM_ENG_DECODE, SUM_ENG_N };
 static const char *const eng_names[SUM_ENG_N] = {
     "engine_ttft", "engine_tpot", "engine_queue", "engine_prefill", "engine_decode",
-};
-
-typedef struct ivec {
-    int64_t *v;
-    size_t n, cap;
-} ivec;
-
-typedef struct err_count {
-    char *cls;
-    uint64_t n;
-} err_count;
-
-/* What is accumulated for one set of requests: the whole run (and, when
- * grouping is added, one per group). Latencies are in ns. */
-typedef struct acc {
-    uint64_t completed, failed, good;
-    stats_vec ttft, tpot, itl, e2el, lag;
-    ivec sends, ends;          /* [t_send, t_end) of measured requests with both */
-    int64_t first_send, last_send;  /* over requests with a t_send (achieved rate) */
-    uint64_t nsend;
-    int64_t dur_start, dur_end;     /* over requests with both times (duration) */
-    uint64_t in_tokens, out_tokens;
-    uint64_t tok_usage, tok_chunks;       /* token_source of completed requests */
-    uint64_t basis_tokens, basis_chunk;   /* itl_basis of completed requests */
-    uint64_t in_server, in_trace, in_none; /* where total_input_tokens came from */
-    uint64_t forced, short_out;           /* forced output lengths, and those not met */
-    uint64_t short_missing;               /* tokens the short ones lacked */
-    stats_vec eng[SUM_ENG_N];             /* the engine view, ns */
-    uint64_t eng_reqs;
-    err_count *errs;
-    size_t nerr;
-} acc;
-
-struct summary {
-    summary_opts o;
-    acc all;
-    uint64_t records, warmup;
-    char err[320];
 };
 
 /* One record, checked and decoded. */
@@ -108,8 +71,7 @@ typedef struct req_view {
     const char *err_class;
 } req_view;
 
-/* Appends x, doubling the capacity when full (allocation aborts on failure). */
-static void iv_push(ivec *a, int64_t x)
+void summary_iv_push(ivec *a, int64_t x)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
@@ -118,12 +80,16 @@ static void iv_push(ivec *a, int64_t x)
     a->v[a->n++] = x;
 }
 
+valset *summary_acc_set(const acc *a, int i)
+{
+    const valset *base[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
+    return (valset *)(i < 5 ? base[i] : &a->eng[i - 5]);
+}
+
 /* Frees what an accumulator owns (not a itself). */
 static void acc_free(acc *a)
 {
-    stats_vec *d[] = { &a->ttft, &a->tpot, &a->itl, &a->e2el, &a->lag };
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) free(d[i]->v);
-    for (int i = 0; i < SUM_ENG_N; i++) free(a->eng[i].v);
+    for (int i = 0; i < ACC_SETS; i++) valset_free(summary_acc_set(a, i));
     free(a->sends.v);
     free(a->ends.v);
     for (size_t i = 0; i < a->nerr; i++) free(a->errs[i].cls);
@@ -149,8 +115,13 @@ summary *summary_new(const summary_opts *opts, char *err, size_t errlen)
         errf(err, errlen, "summary: grouping is done by groups_new (analysis/groups.h), one summary per group");
         return NULL;
     }
+    if (o.exact < -1 || o.exact > 1) {
+        errf(err, errlen, "summary: exact must be -1 (never fold), 0 (auto) or 1 (histograms), got %d", o.exact);
+        return NULL;
+    }
     summary *s = xcalloc(1, sizeof *s);
     s->o = o;
+    if (o.exact == 1) summary_acc_fold(&s->all);
     return s;
 }
 
@@ -162,6 +133,7 @@ void summary_free(summary *s)
 }
 
 const char *summary_error(const summary *s) { return s->err; }
+int summary_is_histogram(const summary *s) { return s->all.hist; }
 uint64_t summary_records(const summary *s) { return s->records; }
 
 /* ---- decoding a record ---- */
@@ -314,6 +286,8 @@ static int decode_engine(dec *d, const cJSON *req, req_view *v)
     return 0;
 }
 
+static int decode_gaps(dec *d, const cJSON *req, req_view *v, int basis);
+
 /* Checks and decodes a measured record's fields into v. 0 or ERR_INPUT. */
 static int decode(dec *d, const cJSON *req, req_view *v)
 {
@@ -362,7 +336,13 @@ static int decode(dec *d, const cJSON *req, req_view *v)
         bad(d, "output_tokens is %lld but t_first_token_ns or t_last_token_ns is null",
             (long long)v->output_tokens);
     if (d->bad || decode_engine(d, req, v) < 0) return ERR_INPUT;
+    return decode_gaps(d, req, v, basis);
+}
 
+/* Checks and decodes a completed record's gaps_ns and gap_tokens (basis:
+ * its itl_basis word, 0 when absent). 0 or ERR_INPUT. */
+static int decode_gaps(dec *d, const cJSON *req, req_view *v, int basis)
+{
     v->gaps = cJSON_GetObjectItemCaseSensitive(req, "gaps_ns");
     v->gap_tokens = cJSON_GetObjectItemCaseSensitive(req, "gap_tokens");
     if (cJSON_IsNull(v->gaps)) v->gaps = NULL;
@@ -420,31 +400,52 @@ static int decode(dec *d, const cJSON *req, req_view *v)
 
 /* ---- accumulating ---- */
 
-/* Counts one failure of class cls (copied). */
-static void count_error(acc *a, const char *cls)
+void summary_count_error(acc *a, const char *cls, uint64_t n)
 {
     for (size_t i = 0; i < a->nerr; i++) {
         if (strcmp(a->errs[i].cls, cls) == 0) {
-            a->errs[i].n++;
+            a->errs[i].n += n;
             return;
         }
     }
     a->errs = xrealloc(a->errs, (a->nerr + 1) * sizeof *a->errs);
     a->errs[a->nerr].cls = xstrdup(cls);
-    a->errs[a->nerr].n = 1;
+    a->errs[a->nerr].n = n;
     a->nerr++;
+}
+
+uint64_t summary_cap_of(const summary_opts *o)
+{
+    return o->exact_cap ? (uint64_t)o->exact_cap : SUMMARY_EXACT_CAP;
+}
+
+void summary_acc_fold(acc *a)
+{
+    for (int i = 0; i < ACC_SETS; i++) valset_fold(summary_acc_set(a, i));
+    a->hist = 1;
+    a->kept = 0;
+}
+
+/* Adds n copies of x to the set v of a: kept one by one in exact mode,
+ * except that in auto mode a is folded first when they would take the
+ * values kept past the cap. */
+static void put(acc *a, const summary_opts *o, valset *v, double x, uint64_t n)
+{
+    if (!a->hist && o->exact == 0 && a->kept + n > summary_cap_of(o)) summary_acc_fold(a);
+    valset_add_n(v, x, n);
+    if (!a->hist) a->kept += n;
 }
 
 /* Adds a completed request's ITL values (rules at the top of the file);
  * its arrays were checked by decode. */
-static void add_itl(acc *a, const req_view *v)
+static void add_itl(acc *a, const summary_opts *o, const req_view *v)
 {
     const cJSON *g, *k = v->per_token ? v->gap_tokens->child : NULL;
     int64_t carry = 0;
     cJSON_ArrayForEach(g, v->gaps) {
         int64_t gap = (int64_t)g->valuedouble;
         if (!k) {
-            stats_vec_push(&a->itl, (double)gap);
+            put(a, o, &a->itl, (double)gap, 1);
             continue;
         }
         int64_t n = (int64_t)k->valuedouble;
@@ -455,14 +456,14 @@ static void add_itl(acc *a, const req_view *v)
         }
         double per = (double)(gap + carry) / (double)n;
         carry = 0;
-        for (int64_t j = 0; j < n; j++) stats_vec_push(&a->itl, per);
+        put(a, o, &a->itl, per, (uint64_t)n);
     }
 }
 
 /* Adds one decoded measured request to a; cannot fail. */
 static void acc_add(acc *a, const summary_opts *o, const req_view *v)
 {
-    if (v->has_sched && v->has_send) stats_vec_push(&a->lag, (double)(v->t_send - v->t_sched));
+    if (v->has_sched && v->has_send) put(a, o, &a->lag, (double)(v->t_send - v->t_sched), 1);
     if (v->has_send) {
         if (a->nsend == 0 || v->t_send < a->first_send) a->first_send = v->t_send;
         if (a->nsend == 0 || v->t_send > a->last_send) a->last_send = v->t_send;
@@ -471,12 +472,12 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     if (v->has_send && v->has_end) {
         if (a->sends.n == 0 || v->t_send < a->dur_start) a->dur_start = v->t_send;
         if (a->sends.n == 0 || v->t_end > a->dur_end) a->dur_end = v->t_end;
-        iv_push(&a->sends, v->t_send);
-        iv_push(&a->ends, v->t_end);
+        summary_iv_push(&a->sends, v->t_send);
+        summary_iv_push(&a->ends, v->t_end);
     }
     if (!v->ok) {
         a->failed++;
-        count_error(a, v->err_class);
+        summary_count_error(a, v->err_class, 1);
         return;
     }
 
@@ -497,13 +498,13 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     else a->basis_chunk++;
 
     int64_t e2e = v->t_end - v->t_send;
-    stats_vec_push(&a->e2el, (double)e2e);
+    put(a, o, &a->e2el, (double)e2e, 1);
     int64_t ttft = v->has_first ? v->t_first - v->t_send : -1;
-    if (v->has_first) stats_vec_push(&a->ttft, (double)ttft);
+    if (v->has_first) put(a, o, &a->ttft, (double)ttft, 1);
     double tpot = v->has_first && v->has_last
                       ? summary_tpot_ns(v->output_tokens, v->events, v->n, v->t_first, v->t_last) : -1;
-    if (tpot >= 0) stats_vec_push(&a->tpot, tpot);
-    add_itl(a, v);
+    if (tpot >= 0) put(a, o, &a->tpot, tpot, 1);
+    add_itl(a, o, v);
     if (v->forced >= 0 && v->token_source != 2) {
         a->forced++;
         if (v->output_tokens < v->forced) {
@@ -514,7 +515,7 @@ static void acc_add(acc *a, const summary_opts *o, const req_view *v)
     if (v->has_engine) {
         a->eng_reqs++;
         for (int i = 0; i < SUM_ENG_N; i++)
-            if (v->eng[i] >= 0) stats_vec_push(&a->eng[i], v->eng[i]);
+            if (v->eng[i] >= 0) put(a, o, &a->eng[i], v->eng[i], 1);
     }
 
     int good = 1;
@@ -565,23 +566,22 @@ static void add_num_or_null(cJSON *o, const char *key, int have, double v)
 }
 
 /* mean/median/std/p90/p99 of X in ms, from values in ns. */
-static void add_latency(cJSON *o, const char *x, stats_vec *a)
+static void add_latency(cJSON *o, const char *x, valset *a)
 {
     static const char *const stat[] = { "mean", "median", "std", "p90", "p99" };
     double r[5] = { 0 };
-    if (a->n) {
-        stats_sort(a->v, a->n);
-        double mean = stats_mean(a->v, a->n);
-        r[0] = mean;
-        r[1] = stats_median(a->v, a->n);
-        r[2] = stats_std(a->v, a->n, mean);
-        r[3] = stats_percentile(a->v, a->n, 90);
-        r[4] = stats_percentile(a->v, a->n, 99);
+    size_t n = valset_count(a);
+    if (n) {
+        r[0] = valset_mean(a);
+        r[1] = valset_median(a);
+        r[2] = valset_std(a);
+        r[3] = valset_percentile(a, 90);
+        r[4] = valset_percentile(a, 99);
     }
     for (int i = 0; i < 5; i++) {
         char key[48];
         snprintf(key, sizeof key, "%s_%s_ms", stat[i], x);
-        add_num_or_null(o, key, a->n != 0, r[i] / 1e6);
+        add_num_or_null(o, key, n != 0, r[i] / 1e6);
     }
 }
 
@@ -637,11 +637,11 @@ static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
     add_latency(j, "itl", &a->itl);
     add_latency(j, "e2el", &a->e2el);
 
-    stats_vec *l = &a->lag;
-    stats_sort(l->v, l->n);
-    add_num_or_null(j, "send_lag_p50_us", l->n != 0, l->n ? stats_percentile(l->v, l->n, 50) / 1e3 : 0);
-    add_num_or_null(j, "send_lag_p99_us", l->n != 0, l->n ? stats_percentile(l->v, l->n, 99) / 1e3 : 0);
-    add_num_or_null(j, "send_lag_max_us", l->n != 0, l->n ? l->v[l->n - 1] / 1e3 : 0);
+    valset *l = &a->lag;
+    size_t ln = valset_count(l);
+    add_num_or_null(j, "send_lag_p50_us", ln != 0, ln ? valset_percentile(l, 50) / 1e3 : 0);
+    add_num_or_null(j, "send_lag_p99_us", ln != 0, ln ? valset_percentile(l, 99) / 1e3 : 0);
+    add_num_or_null(j, "send_lag_max_us", ln != 0, ln ? valset_max(l) / 1e3 : 0);
     double span = (double)(a->last_send - a->first_send) / 1e9;
     add_num_or_null(j, "achieved_rate", a->nsend >= 2 && span > 0, (double)(a->nsend - 1) / span);
     add_num_or_null(j, "trace_rate", o->trace_rate > 0, o->trace_rate);
@@ -671,6 +671,8 @@ static cJSON *acc_json(acc *a, const summary_opts *o, uint64_t warmup)
         cJSON_AddNumberToObject(j, "engine_requests", (double)a->eng_reqs);
         for (int i = 0; i < SUM_ENG_N; i++) add_latency(j, eng_names[i], &a->eng[i]);
     }
+    cJSON_AddStringToObject(j, "percentiles", a->hist ? "histogram" : "exact");
+    cJSON_AddNumberToObject(j, "percentile_error_bound", a->hist ? HIST_REL_ERROR : 0);
     return j;
 }
 

@@ -8,13 +8,26 @@
  * from the rounded *_ms convenience fields, so the same log always gives
  * the same numbers to the last digit.
  *
- * Percentiles are exact: every value is kept in memory, as a double of
- * nanoseconds. Memory: 48 bytes per measured request (TTFT, E2EL, TPOT,
- * send lag, and the send and end times for the concurrency sweep) plus 8
- * bytes per ITL value (one per token with the per-token basis, one per
- * chunk gap otherwise), and 40 bytes per request with engine times (the
- * engine view); arrays grow by doubling, so up to twice that is
- * allocated. A run of 1M requests of 500 tokens needs about 4 GB.
+ * Two modes (summary_opts.exact; "percentiles" in the output says which
+ * was used):
+ * - exact: every latency value is kept, as a double of nanoseconds, and
+ *   percentiles are numpy's to the last digit. 8 bytes per value: TTFT,
+ *   E2EL, TPOT and send lag per request, one ITL value per token (per
+ *   chunk gap with the chunk basis), five engine figures per request with
+ *   engine times; arrays grow by doubling.
+ * - histogram: every value set is a log-linear histogram (analysis/hist.h):
+ *   percentiles within HIST_REL_ERROR (2^-11, 0.049 %) of numpy's, count,
+ *   min and max exact, mean and std from exact sums (equal to rounding).
+ *   Under 1.1 MB per set, about 80 KB for a typical latency; ten sets.
+ * In auto mode (the default) a summary is exact until the values it keeps
+ * would pass SUMMARY_EXACT_CAP (32 MB of doubles), then folds every set
+ * into histograms and goes on in histogram mode; its output is then the
+ * same as a summary in histogram mode from the start.
+ * What stays per request in both modes: the [t_send, t_end) pair of every
+ * measured request for max_concurrency (exact): 16 bytes per request
+ * (up to twice that while the arrays double). A run of 1M requests of 500
+ * tokens: about 4 GB exact, about 17 MB (plus at most 32 MB before the
+ * fold) in auto mode.
  *
  * Ownership: the summary owns what it accumulates; summary_json returns a
  * new cJSON tree the caller frees with cJSON_Delete. */
@@ -25,6 +38,8 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+
+#include "common/util.h"
 
 /* What `report --by` groups requests by. A summary itself is always over
  * one set of requests (summary_new refuses anything but
@@ -47,7 +62,14 @@ typedef struct summary_opts {
     double trace_rate;    /* > 0: the trace's request rate after --speed
                            * (from run.json); otherwise trace_rate is null */
     summary_group group_by;
+    int exact;            /* -1: exact, never fold; 0: auto (exact up to the
+                           * cap, then histograms); 1: histograms from the start */
+    size_t exact_cap;     /* auto mode's cap on values kept; 0: SUMMARY_EXACT_CAP */
 } summary_opts;
+
+/* Values (doubles) an auto-mode summary keeps before it folds them into
+ * histograms: 4M, 32 MB. */
+#define SUMMARY_EXACT_CAP (4u * 1024 * 1024)
 
 typedef struct summary summary;
 
@@ -83,6 +105,32 @@ summary *summary_from_file(const char *path, const summary_opts *opts, char *err
  * be seen. The one rule the log line, the summary and report use. */
 double summary_tpot_ns(int64_t output_tokens, int64_t events, int64_t n, int64_t t_first,
                        int64_t t_last);
+
+/* Adds everything src accumulated to dst (src unchanged), as if dst had
+ * been given src's records too: counts, totals, errors and the request
+ * intervals add up; value sets are concatenated when both are exact and the
+ * union stays within the cap (or exact is -1), else dst folds into
+ * histograms and src's values are added to them. The options must be equal
+ * (SLOs, exact, exact_cap; dst keeps its own trace rate, which is not
+ * accumulated: the merge of shards has their sum): otherwise ERR_USAGE, nothing
+ * changed, and a message in summary_error(dst). Returns 0. */
+int summary_merge(summary *dst, const summary *src);
+
+/* Appends a self-contained binary form of what s accumulated (and its
+ * options) to out: "SGSM", a version, then every counter, the request
+ * intervals, the error classes and the value sets (exact values or
+ * hist_pack). For sending shards' summaries to one process to merge. */
+void summary_pack(const summary *s, strbuf *out);
+
+/* Rebuilds a summary from summary_pack's bytes. o (NULL: defaults) must
+ * equal the options it was packed with. Every length, count and value is
+ * checked against buf's size and its range, so any bytes are either
+ * accepted or refused with a message in err (NULL returned); never read
+ * past len. Free with summary_free. */
+summary *summary_unpack(const void *buf, size_t len, const summary_opts *o, char *err, size_t errlen);
+
+/* 1 when s's value sets are histograms (exact is 1, or auto mode folded). */
+int summary_is_histogram(const summary *s);
 
 /* Records added so far (warm-up included). */
 uint64_t summary_records(const summary *s);

@@ -118,6 +118,14 @@ static void add_rows_md(table *t, const cJSON *sum, const row *rows, size_t n, i
 
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The percentiles' error bound when they came from histograms, else 0. */
+static double hist_bound(const cJSON *sum)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(sum, "percentiles");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(sum, "percentile_error_bound");
+    return cJSON_IsString(m) && !strcmp(m->valuestring, "histogram") && cJSON_IsNumber(b) ? b->valuedouble : 0;
+}
+
 void sumtable_print(const cJSON *sum, table_format f, unsigned flags, FILE *out)
 {
     int b = basis(sum);
@@ -130,6 +138,11 @@ void sumtable_print(const cJSON *sum, table_format f, unsigned flags, FILE *out)
         add_rows_md(t, sum, head_rows, NROWS(head_rows), b);
         if (engine) add_rows_md(t, sum, engine_rows, NROWS(engine_rows), b);
         add_rows_md(t, sum, lag_rows, NROWS(lag_rows), b);
+        if (hist_bound(sum) > 0) {
+            table_cell(t, "Percentiles from histograms, error bound (%%)");
+            table_num(t, 1, 100 * hist_bound(sum), 3);
+            table_end_row(t);
+        }
         table_print(t, TABLE_MD, out);
         table_free(t);
         return;
@@ -139,6 +152,8 @@ void sumtable_print(const cJSON *sum, table_format f, unsigned flags, FILE *out)
     print_rows_text(sum, head_rows, NROWS(head_rows), b, out);
     if (engine) print_rows_text(sum, engine_rows, NROWS(engine_rows), b, out);
     print_rows_text(sum, lag_rows, NROWS(lag_rows), b, out);
+    if (hist_bound(sum) > 0) /* the values were too many to keep: say so */
+        fprintf(out, "%-40s%9.3f%%\n", "Percentiles from histograms, within:", 100 * hist_bound(sum));
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(sum, "errors");
     if ((flags & SUMTABLE_ERRORS) && e && e->child) {
         fprintf(out, "-----------------------Errors---------------------\n");

@@ -107,12 +107,14 @@ static int sync_start(void *ud, int ready, int64_t *t0_mono, cJSON *info, char *
     return 0;
 }
 
-/* Rank 0: unpacks and merges every rank's summary; NULL when one is missing. */
-static summary *merge_all(const char *buf, const int *lens, const int *offs, double rate,
+/* Rank 0: unpacks and merges every rank's summary (each packed with its
+ * own trace rate; the merge's is their sum); NULL when one is missing. */
+static summary *merge_all(const char *buf, const int *lens, const int *offs, const double *rates,
                           char *err, size_t errlen)
 {
     summary_opts so = st.so;
-    so.trace_rate = rate;
+    so.trace_rate = 0;
+    for (int i = 0; i < st.size; i++) so.trace_rate += rates[i];
     summary *m = summary_new(&so, err, errlen);
     for (int i = 0; m && i < st.size; i++) {
         if (lens[i] == 0) {
@@ -120,7 +122,9 @@ static summary *merge_all(const char *buf, const int *lens, const int *offs, dou
             summary_free(m);
             return NULL;
         }
-        summary *s = summary_unpack(buf + offs[i], (size_t)lens[i], &so, err, errlen);
+        summary_opts own = st.so;
+        own.trace_rate = rates[i];
+        summary *s = summary_unpack(buf + offs[i], (size_t)lens[i], &own, err, errlen);
         if (!s || summary_merge(m, s)) {
             if (s) errf(err, errlen, "shard %d/%d: %s", i + 1, st.size, summary_error(m));
             summary_free(s);
@@ -135,15 +139,16 @@ static summary *merge_all(const char *buf, const int *lens, const int *offs, dou
 static int sync_finish(void *ud, const summary *mine, double trace_rate, cJSON **merged)
 {
     strbuf p = {0};
-    if (mine && summary_pack(mine, &p)) sb_clear(&p);
+    if (mine) summary_pack(mine, &p);
     if (p.len > (size_t)INT32_MAX) sb_clear(&p);
     int len = (int)p.len, *lens = NULL, *offs = NULL;
-    double rate_sum = 0;
-    MPI_Reduce(&trace_rate, &rate_sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    double *rates = NULL;
     if (st.rank == 0) {
         lens = xcalloc((size_t)st.size, sizeof *lens);
         offs = xcalloc((size_t)st.size, sizeof *offs);
+        rates = xcalloc((size_t)st.size, sizeof *rates);
     }
+    MPI_Gather(&trace_rate, 1, MPI_DOUBLE, rates, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
     char *all = NULL;
     if (st.rank == 0) {
@@ -160,7 +165,7 @@ static int sync_finish(void *ud, const summary *mine, double trace_rate, cJSON *
     int rc = 0;
     if (st.rank == 0) {
         char err[512];
-        summary *m = merge_all(all, lens, offs, rate_sum, err, sizeof err);
+        summary *m = merge_all(all, lens, offs, rates, err, sizeof err);
         if (m) {
             *merged = summary_json(m);
             summary_free(m);
@@ -174,6 +179,7 @@ static int sync_finish(void *ud, const summary *mine, double trace_rate, cJSON *
     free(all);
     free(lens);
     free(offs);
+    free(rates);
     return rc;
 }
 

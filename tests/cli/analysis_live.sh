@@ -69,6 +69,53 @@ check "report: the replay kept the schedule, and says so first" "head -n 1 '$T/A
 check "report: its numbers are those replay printed" \
     "grep -h 'Median TTFT (ms):' '$T/A2.txt' | grep -qF \"\$(grep -h 'Median TTFT (ms):' '$T/A2.log')\""
 
+# --- histogram mode on a real run: within the stated bound of numpy's percentiles ---
+save "$T/A.exact.json" "$BIN" report "$T/A" --format json --exact
+save "$T/A.hist.json" "$BIN" report "$T/A" --format json --histogram
+if "$PY" -c 'import numpy' 2>/dev/null; then
+    check "report --histogram: percentiles within the bound of numpy's over the run's own values, the rest equal" \
+        "$PY" - "$T/A/requests.jsonl" "$T/A.exact.json" "$T/A.hist.json" <<'PYEOF'
+import json, sys
+import numpy as np
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+e, h = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+assert e["percentiles"] == "exact" and h["percentiles"] == "histogram", (e["percentiles"], h["percentiles"])
+bound = h["percentile_error_bound"]
+assert 0 < bound <= 0.001, bound
+ok = [r for r in recs if r["ok"] and not r.get("warmup")]
+itl = []  # docs/metrics.md: a gap over k tokens is k values of gap/k; k = 0 carries into the next gap
+for r in ok:
+    carry = 0
+    for g, k in zip(r["gaps_ns"], r.get("gap_tokens") or [1] * len(r["gaps_ns"])):
+        if k == 0:
+            carry += g
+            continue
+        itl += [(g + carry) / k] * k
+        carry = 0
+values = {"itl": np.array(itl), "ttft": np.array([r["t_first_token_ns"] - r["t_send_ns"] for r in ok]),
+          "e2el": np.array([r["t_end_ns"] - r["t_send_ns"] for r in ok])}
+assert len(itl) > 10000, len(itl)
+bad = []
+for x, v in values.items():
+    for q, key in ((50, "median"), (90, "p90"), (99, "p99")):
+        want = float(np.percentile(v, q)) / 1e6
+        if abs(e[f"{key}_{x}_ms"] - want) > 1e-12 * want:
+            bad.append(f"exact {key}_{x}_ms {e[f'{key}_{x}_ms']} vs numpy {want}")
+        if not abs(h[f"{key}_{x}_ms"] - want) <= bound * want * (1 + 1e-9):
+            bad.append(f"histogram {key}_{x}_ms {h[f'{key}_{x}_ms']} vs numpy {want}")
+    if abs(h[f"mean_{x}_ms"] - v.mean() / 1e6) > 1e-9 * v.mean() / 1e6 or abs(h[f"std_{x}_ms"] - v.std() / 1e6) > 1e-7 * v.std() / 1e6:
+        bad.append(f"mean or std of {x}")
+for k, v in e.items():  # everything but percentiles, means and stds is the same
+    if k.startswith(("median_", "p90_", "p99_", "mean_", "std_", "percentile", "send_lag")):
+        continue
+    if h.get(k) != v:
+        bad.append(f"{k}: {h.get(k)} vs {v}")
+sys.exit("\n".join(bad) if bad else 0)
+PYEOF
+else
+    echo "# python3-numpy missing: histogram-vs-numpy check skipped"
+fi
+
 # --- compare: different engines, and the same engine twice ---
 save "$T/AB.json" "$BIN" compare "$T/A" "$T/B" --format json
 ok "compare A B (step 30 vs 45 ms): TPOT, TTFT and E2E slower, intervals above zero" pyjson "$T/AB.json" \

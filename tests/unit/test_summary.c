@@ -15,7 +15,7 @@
 
 static summary *new_summary(double ttft, double tpot, double e2el, double rate)
 {
-    summary_opts o = { ttft, tpot, e2el, rate, SUMMARY_GROUP_NONE };
+    summary_opts o = { ttft, tpot, e2el, rate, SUMMARY_GROUP_NONE, 0, 0 };
     char err[256] = "";
     summary *s = summary_new(&o, err, sizeof err);
     if (!s) unit_fail(__FILE__, __LINE__, "summary_new: %s", err);
@@ -416,7 +416,8 @@ TEST(summary_empty)
         "total_output_tokens", "request_throughput", "output_throughput", "total_token_throughput",
         "request_goodput", "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us", "achieved_rate",
         "trace_rate", "max_concurrency", "errors", "token_source", "itl_basis", "input_token_source",
-        "warmup_excluded", "forced_outputs", "short_outputs", "short_output_tokens_missing" };
+        "warmup_excluded", "forced_outputs", "short_outputs", "short_output_tokens_missing",
+        "percentiles", "percentile_error_bound" };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!cJSON_GetObjectItemCaseSensitive(j, keys[i])) unit_fail(__FILE__, __LINE__, "no key %s", keys[i]);
     const char *xs[] = { "ttft", "tpot", "itl", "e2el" }, *st[] = { "mean", "median", "std", "p90", "p99" };
@@ -427,7 +428,9 @@ TEST(summary_empty)
             if (!cJSON_GetObjectItemCaseSensitive(j, key)) unit_fail(__FILE__, __LINE__, "no key %s", key);
         }
     }
-    CHECK_INT(cJSON_GetArraySize(j), 23 + 20); /* no engine view without engine data */
+    CHECK_INT(cJSON_GetArraySize(j), 25 + 20); /* no engine view without engine data */
+    CHECK_STR(cJSON_GetObjectItemCaseSensitive(j, "percentiles")->valuestring, "exact");
+    CHECK_INT(num(j, "percentile_error_bound"), 0);
     cJSON_Delete(j);
     summary_free(s);
 }
@@ -508,7 +511,7 @@ TEST(summary_rejects_malformed_records)
 TEST(summary_options_checked)
 {
     char err[256];
-    summary_opts o = { -1, 0, 0, 0, SUMMARY_GROUP_NONE };
+    summary_opts o = { -1, 0, 0, 0, SUMMARY_GROUP_NONE, 0, 0 };
     CHECK(summary_new(&o, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "ttft SLO");
     o.slo_ttft_ms = NAN;
@@ -541,7 +544,7 @@ TEST(summary_from_file_matches_records)
                "\n"
                "{\"index\":1,\"ok\":false,\"t_sched_ns\":1000000,\"t_send_ns\":1000500,\"t_end_ns\":2000000,"
                "\"error\":{\"class\":\"http_4xx\",\"message\":\"bad\"}}\r\n");
-    summary_opts o = { 0, 0, 0, 2.5, SUMMARY_GROUP_NONE };
+    summary_opts o = { 0, 0, 0, 2.5, SUMMARY_GROUP_NONE, 0, 0 };
     char err[512] = "";
     summary *s = summary_from_file(path, &o, err, sizeof err);
     REQUIRE(s != NULL);
