@@ -54,7 +54,7 @@ typedef struct client_opts {
     const char *engine_config;   /* JSON object text (from --engine-config/--engine-opt) */
 } client_opts;
 
-/* How an in-process request ended (client_sink_done). Times are the
+/* How an in-process request ended (client_sink.done). Times are the
  * engine's CLOCK_MONOTONIC ns, -1 when it does not say. */
 typedef struct client_done {
     const char *finish_reason;   /* "stop", "length", "abort", ... or NULL */
@@ -64,13 +64,18 @@ typedef struct client_done {
     int64_t queue_ns, prefill_ns, decode_ns;
 } client_done;
 
-/* Where an in-process client delivers a request's events. Both functions
- * may be called from any thread (an engine's), one request at a time:
- * tokens zero or more times, then done exactly once; the sink must not be
- * used after done. The replay stamps the time of each call itself. */
-typedef struct client_sink client_sink;
-void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns);
-void client_sink_done(client_sink *s, const client_done *d);
+/* Where an in-process client delivers a request's events: callbacks plus
+ * the user data they get back, filled in by whoever drives the client (the
+ * replay), the way libcurl takes WRITEFUNCTION and WRITEDATA. Both may be
+ * called from any thread (an engine's), one request at a time: tokens zero
+ * or more times (n tokens, their text), then done exactly once; the sink
+ * must not be used after done. The receiver stamps the time of each call
+ * itself. The sink must outlive the request. */
+typedef struct client_sink {
+    void (*tokens)(void *user, int64_t n, const char *text, size_t len);
+    void (*done)(void *user, const client_done *d);
+    void *user;
+} client_sink;
 void client_done_clear(client_done *d);
 
 /* What a request needs from the transport. */
@@ -161,7 +166,7 @@ typedef struct client_ops {
      * state (state_size bytes), where cancel finds what it needs. Returns 0, or a negative
      * error with err (then no event will come). */
     int (*submit)(const client *c, const trace_rec *r, const client_request *req,
-                  void *state, client_sink *sink, char *err, size_t errlen);
+                  void *state, const client_sink *sink, char *err, size_t errlen);
     /* In-process clients: asks the engine to end a submitted request early
      * (stall or operator cancel); done still comes, through the sink. */
     void (*cancel)(const client *c, void *state);

@@ -42,6 +42,9 @@ struct curl_slist *xfer_headers(const client_opts *co)
     return h;
 }
 
+static void sink_tokens(void *user, int64_t n, const char *text, size_t len);
+static void sink_done(void *user, const client_done *d);
+
 xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *o)
 {
     xfer *x = xcalloc(1, sizeof *x);
@@ -54,6 +57,7 @@ xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *
     for (x->rid = x->headers; x->rid->next; x->rid = x->rid->next) {}
     x->sse = sse_new(0);
     x->cstate = xcalloc(1, cl->ops->state_size ? cl->ops->state_size : 1);
+    x->sink = (client_sink){.tokens = sink_tokens, .done = sink_done, .user = x};
     return x;
 }
 
@@ -453,12 +457,11 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     return 0;
 }
 
-/* ---- in-process requests: the xfer is the client's sink ---- */
+/* ---- in-process requests: the client's sink calls these with the xfer ---- */
 
-void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns)
+static void sink_tokens(void *user, int64_t n, const char *text, size_t len)
 {
-    xfer *x = (xfer *)s;
-    (void)engine_ns;
+    xfer *x = user;
     client_event ev;
     client_event_clear(&ev);
     x->now = stamp(x);
@@ -479,9 +482,9 @@ static int64_t rel(const xfer *x, int64_t t)
     return t >= 0 ? t - x->t0 : -1;
 }
 
-void client_sink_done(client_sink *s, const client_done *d)
+static void sink_done(void *user, const client_done *d)
 {
-    xfer *x = (xfer *)s;
+    xfer *x = user;
     x->now = stamp(x);
     touch(x, x->now);
     x->done = *d;
@@ -506,7 +509,7 @@ int xfer_submit(xfer *x)
     char err[512];
     x->t_send = stamp(x);
     touch(x, x->t_send);
-    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, x->cstate, (client_sink *)x, err, sizeof err) < 0) {
+    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, x->cstate, &x->sink, err, sizeof err) < 0) {
         fail(x, XERR_PROTOCOL, "the engine refused the request: %s", err);
         x->ok = 0;
         return ERR_INPUT;

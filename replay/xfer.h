@@ -128,6 +128,7 @@ typedef struct xfer {
     int inproc;
     void (*on_inproc_done)(void *owner, struct xfer *x);  /* hands x back to its worker */
     void *owner;
+    client_sink sink;             /* the client's way back: the sink_* callbacks and x */
     const char *abort_why;        /* "stall" / "cancelled" asked of the engine, or NULL */
     int64_t abort_at;
     int cancel_sent;
