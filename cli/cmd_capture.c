@@ -25,7 +25,7 @@
 #include "capture/capture_proxy.h"
 #include "capture/capture_report.h"
 #include "capture/pcap_source.h"
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/parse.h"
 #include "traces/trace.h"
 

@@ -1,6 +1,6 @@
 /* main.c — sagellm-bench entry point: dispatches to subcommands. */
 #include "cli/cli.h"
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/url_mask.h"
 
 #include <stdio.h>

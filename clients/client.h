@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/util.h"
 #include "traces/trace.h"
 

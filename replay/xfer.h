@@ -8,7 +8,7 @@
 #include <curl/curl.h>
 #include <stdint.h>
 #include "clients/client.h"
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "replay/gaplist.h"
 #include "replay/replay.h"
 
