@@ -8,7 +8,8 @@
 #   make install PREFIX=/usr/local
 #   make fuzz            build libFuzzer targets with clang (optional)
 #
-# Folder dependency order (see README): common <- traces, clients, engine <-
+# Folder dependency order (see README; tests/linkcheck.sh checks it):
+# common <- traces, clients, engine <-
 # replay, capture, analysis <- cli.
 
 VERSION  := 0.1.0
@@ -61,7 +62,7 @@ LIB      := $(O)/libsagellm.a
 # Keep the fuzz targets' objects (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps test unit demo install uninstall clean fuzz bench check-deps
+.PHONY: all deps test unit demo install uninstall clean fuzz bench check-deps linkcheck
 
 all: deps $(BIN)
 
@@ -95,6 +96,10 @@ $(O)/tests/fuzz/regress_main.o: tests/fuzz/regress_main.c
 
 test: deps $(BIN) $(O)/tests/unit-tests $(FUZZREG)
 	@O=$(O) BIN=$(abspath $(BIN)) bash tests/run.sh
+
+# The README's folder dependency order, checked on the built objects (also run by test).
+linkcheck: $(BIN)
+	@bash tests/linkcheck.sh $(O)
 
 demo: deps $(BIN)
 	@BIN=$(abspath $(BIN)) bash scripts/demo.sh
