@@ -12,6 +12,7 @@
  * the engine's thread to the replay's sink with one call and no allocation
  * or lock; the engine's own times come with done. */
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "clients/engine_host.h"
 
 #include <stdio.h>

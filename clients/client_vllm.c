@@ -8,6 +8,7 @@
  * ITL. vLLM reads max_completion_tokens before max_tokens
  * (vllm-project/vllm@7ded96b3, vllm/entrypoints/openai/serving_engine.py). */
 #include "clients/client.h"
+#include "clients/openai.h"
 
 #include <string.h>
 

@@ -4,6 +4,7 @@
  * LMDeploy's flat {"object": "error", "message": ...}, FastAPI's
  * {"detail": ...}). Request bodies are built in clients/openai_body.c. */
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "common/json_arena.h"
 #include "traces/prompt.h"
 
