@@ -13,6 +13,7 @@
 #include "capture/capture_proxy.h"
 #include "capture/proxy_conns.h"
 #include "capture/proxy_target.h"
+#include "common/list.h"
 #include "common/util.h"
 #include "common/url_mask.h"
 
@@ -39,7 +40,7 @@ typedef enum qstate { Q_NEW, Q_BODY, Q_WAITING, Q_RESPONDING } qstate;
 typedef struct preq {
     struct capture_proxy *px;
     struct MHD_Connection *conn;
-    struct preq *lnext, *lprev;        /* live list (px->mu) */
+    list_link(struct preq) live;       /* live list (px->mu) */
     struct preq *cnext;                /* add/control list (px->mu) */
     int in_add, in_ctl;                /* on those lists (px->mu) */
     _Atomic int refs;
@@ -84,7 +85,8 @@ struct capture_proxy {
     capture_out *out;
     pthread_mutex_t out_mu;            /* the writer and the proxy's stats */
     pthread_mutex_t mu;                /* live list, add/control lists */
-    preq *live, *adds, *ctls;
+    list_head(preq) live;              /* through preq.live */
+    preq *adds, *ctls;
     uint64_t active;
     _Atomic int stop, stopping;
     int shut;
@@ -149,8 +151,7 @@ static void unref(preq *q)
     if (atomic_fetch_sub(&q->refs, 1) != 1) return;
     capture_proxy *px = q->px;
     pthread_mutex_lock(&px->mu);
-    if (q->lprev) q->lprev->lnext = q->lnext; else if (px->live == q) px->live = q->lnext;
-    if (q->lnext) q->lnext->lprev = q->lprev;
+    list_remove(&px->live, q, live);
     if (--px->active == 0) pthread_cond_broadcast(&px->drained);
     pthread_mutex_unlock(&px->mu);
     pthread_mutex_lock(&px->out_mu);
@@ -368,9 +369,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     q->x->key_header = px->o.fmt.session_header;
     q->clen = -1;
     pthread_mutex_lock(&px->mu);
-    q->lnext = px->live;
-    if (px->live) px->live->lprev = q;
-    px->live = q;
+    list_push_front(&px->live, q, live);
     if (++px->active > px->st.peak_active) px->st.peak_active = px->active;
     pthread_mutex_unlock(&px->mu);
     return q;
@@ -892,7 +891,7 @@ void capture_proxy_shutdown(capture_proxy *px)
     }
     /* Cancel every transfer; each ends its response, which ends its request. */
     pthread_mutex_lock(&px->mu);
-    for (preq *q = px->live; q; q = q->lnext) {
+    for (preq *q = px->live.first; q; q = q->live.next) {
         pthread_mutex_lock(&q->mu);
         int cancel = q->easy && !q->finished && !q->cancel;
         if (cancel) q->cancel = 1;

@@ -520,7 +520,7 @@ void server_tick(server *s)
 {
     int64_t now = now_mono_ns();
     pthread_mutex_lock(&s->mu);
-    for (xch *x = s->live; x; x = x->next) {
+    for (xch *x = s->live.first; x; x = x->live.next) {
         pthread_mutex_lock(&x->mu);
         int due = x->stalled && !x->kill && x->stall_deadline <= now;
         pthread_mutex_unlock(&x->mu);
@@ -541,7 +541,7 @@ int server_shutdown(server *s, char *err, size_t errlen)
     /* Every open response ends now; then wait (bounded) for the HTTP thread
      * to close them, so no connection is left suspended when it stops. */
     pthread_mutex_lock(&s->mu);
-    for (xch *x = s->live; x; x = x->next) server_xch_kill(x);
+    for (xch *x = s->live.first; x; x = x->live.next) server_xch_kill(x);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += 3;

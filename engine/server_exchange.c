@@ -27,9 +27,7 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c)
     x->seq = atomic_fetch_add(&s->nrequests, 1);
     pthread_mutex_init(&x->mu, NULL);
     pthread_mutex_lock(&s->mu);
-    x->next = s->live;
-    if (s->live) s->live->prev = x;
-    s->live = x;
+    list_push_front(&s->live, x, live);
     s->nlive++;
     pthread_mutex_unlock(&s->mu);
     return x;
@@ -647,8 +645,7 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
     pthread_mutex_lock(&s->mu);
-    if (x->prev) x->prev->next = x->next; else s->live = x->next;
-    if (x->next) x->next->prev = x->prev;
+    list_remove(&s->live, x, live);
     if (--s->nlive == 0) pthread_cond_broadcast(&s->drained);
     pthread_mutex_unlock(&s->mu);
     server_xch_unref(x);

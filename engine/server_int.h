@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <cjson/cJSON.h>
 
+#include "common/list.h"
 #include "common/rng.h"
 #include "common/util.h"
 #include "engine/ground_truth.h"
@@ -53,7 +54,7 @@ typedef struct xchoice {
 typedef struct xch {
     struct server *srv;
     struct MHD_Connection *conn;
-    struct xch *prev, *next;         /* live list (server.mu) */
+    list_link(struct xch) live;      /* live list (server.mu) */
     _Atomic int refs;
     endpoint ep;
     const char *path;                /* the endpoint's path (static) */
@@ -129,7 +130,7 @@ struct server {
     server_metrics *metrics;
     pthread_mutex_t mu;              /* live list, counters */
     pthread_cond_t drained;          /* nlive reached 0 */
-    xch *live;
+    list_head(xch) live;             /* through xch.live */
     size_t nlive;
     int64_t *sessions;               /* LMDeploy session_ids with a request running */
     size_t nsessions, capsessions;

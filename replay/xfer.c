@@ -864,7 +864,7 @@ void xfer_recycle(xfer *x)
     x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';
     x->choices_seen = x->choices_started = 0;
     x->q = NULL;
-    x->next = x->prev = NULL;
+    x->link.next = x->link.prev = NULL;
 }
 
 void xfer_free(xfer *x)
