@@ -136,7 +136,6 @@ static void record_locked(capture_proxy *px, cap_exchange *x)
 static void force_cb(void *owner, capture_ticket *t)
 {
     preq *q = owner;
-    (void)t;
     pthread_mutex_lock(&q->mu);
     cap_exchange *x = q->x;
     const char *saved = x->incomplete;
@@ -378,7 +377,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 static enum MHD_Result add_req_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
     preq *q = cls;
-    (void)kind;
     size_t kl = strlen(k);
     if (!v) v = "";
     if (!strcasecmp(k, "content-encoding") && strcasecmp(v, "identity"))
@@ -451,7 +449,6 @@ static int start_transfer(capture_proxy *px, preq *q, const char *method)
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
     preq *q = cls;
-    (void)pos;
     pthread_mutex_lock(&q->mu);
     size_t avail = q->buf.len - q->off;
     if (avail) {
@@ -681,7 +678,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 {
     capture_proxy *px = cls;
     preq *q = *con_cls;
-    (void)url; (void)version;
     if (!q) return MHD_NO;
     if (q->state == Q_NEW) return request_start(px, q, c, method);
     if (q->state == Q_BODY && *upload_size) {

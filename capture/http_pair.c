@@ -86,7 +86,6 @@ static void force_cb(void *owner, capture_ticket *t)
 {
     cap_exchange *x = owner;
     http_pair *hp = x->ctx;
-    (void)t;
     const char *saved = x->incomplete;
     if (!x->incomplete) x->incomplete = CAP_INC_WINDOW;
     record(hp, x);

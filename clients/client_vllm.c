@@ -28,8 +28,6 @@ static int vllm_build(const client *c, const trace_rec *r, client_request *out,
 
 static int vllm_init(client *c, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     c->opt.continuous_usage = 1;
     return 0;
 }

@@ -193,7 +193,6 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
                                             const char *key, const char *value)
 {
     const char **first = cls;
-    (void)kind;
     if (strcasecmp(key, "Content-Length")) return MHD_YES;
     if (!*first) *first = value ? value : "";
     else if (strcmp(*first, value ? value : "")) first[1] = "conflict";

@@ -129,7 +129,6 @@ void server_lmdeploy_abort(xch *x, strbuf *o)
 
 void server_lmdeploy_end(xch *x, strbuf *o)
 {
-    (void)x;
     sb_adds(o, "data: [DONE]\n\n");
 }
 

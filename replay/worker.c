@@ -304,7 +304,6 @@ static void arm_abs(int fd, int64_t abs_ns)
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     worker *w = ud;
-    (void)m;
     if (timeout_ms < 0) {
         w->curl_want = -1;
     } else if (timeout_ms == 0) {

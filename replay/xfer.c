@@ -93,7 +93,6 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
                      int conn_primary_port, int conn_local_port)
 {
     xfer *x = ud;
-    (void)conn_primary_ip; (void)conn_local_ip; (void)conn_primary_port; (void)conn_local_port;
     x->t_send = stamp(x);
     touch(x, x->t_send);
     return CURL_PREREQFUNC_OK;
@@ -124,7 +123,6 @@ int64_t xfer_rx_time(xfer *x)
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
-    (void)buf;
     int64_t t = xfer_rx_time(x);
     if (x->t_first_byte < 0) x->t_first_byte = t;
     touch(x, t);
@@ -343,7 +341,6 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
  * (rx_clock.h). A refusal only leaves the socket to readiness stamps. */
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
 {
-    (void)ud;
     if (purpose == CURLSOCKTYPE_IPCXN) rx_clock_enable(fd);
     return CURL_SOCKOPT_OK;
 }

@@ -29,7 +29,6 @@ static const import_csv_col burst_cols[] = {
 
 static int burst_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
-    (void)ud;
     int64_t t, in, out;
     if (import_rec_parse_decimal(r->v[COL_TS], r->len[COL_TS], 6, TRACE_MAX_T_US, &t) < 0)
         return import_rec_bad_text(ctx, r->line, burst_cols[COL_TS].name,

@@ -23,7 +23,6 @@
 
 static int mooncake_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
 {
-    (void)ud;
     int64_t t, in, out;
     int rc = 0;
     cJSON *ts = import_rec_take(obj, "timestamp");

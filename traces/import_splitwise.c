@@ -27,7 +27,6 @@ static const import_csv_col split_cols[] = {
 
 static int split_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
-    (void)ud;
     int64_t t, in, out;
     const char *id = r->v[COL_ID];
     if (id && (!id[0] || r->len[COL_ID] > 200 || !import_rec_utf8_ok(id, r->len[COL_ID])))

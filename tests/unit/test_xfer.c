@@ -10,8 +10,6 @@
 
 static void no_op_done(void *owner, xfer *x)
 {
-    (void)owner;
-    (void)x;
 }
 
 /* The set-up every test here shares: the client NAME, q holding a
