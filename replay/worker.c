@@ -25,7 +25,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4 };
+/* What an epoll event is for (the high 32 bits of its data; the fd below).
+ * TAG_HANDLED marks a TAG_SCHED event already served ahead of the batch. */
+enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4, TAG_HANDLED = 5 };
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 #define TICK_NS 50000000LL /* stall checks and log flushes: every 50 ms */
 #define SEND_BATCH 32      /* requests started per pass of the loop, at most */
@@ -684,7 +686,7 @@ void *worker_main(void *arg)
             if (read((int)(uint32_t)evs[i].data.u64, &v, sizeof v) < 0) { /* spurious */ }
             w->armed = -2;
             if (!atomic_load(&r->stop)) send_due(w);
-            evs[i].data.u64 = TAG(TAG_TICK + 1, 0); /* handled */
+            evs[i].data.u64 = TAG(TAG_HANDLED, 0);
         }
         for (int i = 0; i < n; i++) {
             uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
@@ -693,10 +695,6 @@ void *worker_main(void *arg)
             switch (tag) {
             case TAG_SOCK:
                 socket_ready(w, fd, evs[i].events, t_ready);
-                break;
-            case TAG_SCHED:
-                if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
-                w->armed = -2;
                 break;
             case TAG_CURLT:
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
@@ -717,7 +715,7 @@ void *worker_main(void *arg)
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
                 tick(w);
                 break;
-            default:
+            default:            /* TAG_HANDLED: the send timer, served above */
                 break;
             }
         }
