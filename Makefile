@@ -62,7 +62,7 @@ LIB      := $(O)/libsagellm.a
 # Keep the fuzz targets' objects (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps test unit demo install uninstall clean fuzz bench check-deps linkcheck
+.PHONY: all deps test linkcheck demo install uninstall clean fuzz bench
 
 all: deps $(BIN)
 
