@@ -48,7 +48,9 @@ include clients/python.mk
 # the library; the command-line layer (cli/) links against it.
 LIBDIRS  := common traces clients engine replay capture analysis
 LIBSRC   := $(foreach d,$(LIBDIRS),$(sort $(wildcard $(d)/*.c)))
-LIBOBJ   := $(LIBSRC:%.c=$(O)/%.o)
+# Files of another language embedded at build time (.incbin), e.g. clients/engine_host.py.
+LIBASM   := $(foreach d,$(LIBDIRS),$(sort $(wildcard $(d)/*.S)))
+LIBOBJ   := $(LIBSRC:%.c=$(O)/%.o) $(LIBASM:%.S=$(O)/%.o)
 CLISRC   := $(sort $(wildcard cli/*.c))
 CLIOBJ   := $(CLISRC:%.c=$(O)/%.o)
 UNITSRC  := $(sort $(wildcard tests/unit/*.c))
@@ -72,6 +74,13 @@ deps:
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+# .incbin is not seen by -MMD.
+$(O)/clients/engine_host_py_src.o: clients/engine_host.py
 
 $(LIB): $(LIBOBJ)
 	@mkdir -p $(dir $@)
@@ -115,7 +124,7 @@ fuzz: deps
 	@mkdir -p build-fuzz
 	@for f in $(FUZZSRC); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
-	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRC) $(LIBS) || exit 1; done
+	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRC) $(LIBASM) $(LIBS) || exit 1; done
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis

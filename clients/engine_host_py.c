@@ -31,7 +31,8 @@
 
 #ifdef SAGELLM_HAVE_PYTHON
 
-#include "clients/engine_host_py_src.h"
+/* clients/engine_host.py, embedded by clients/engine_host_py_src.S. */
+extern const char engine_host_py_src[];
 
 #include <errno.h>
 #include <limits.h>

@@ -28,7 +28,9 @@ pass=0 fail=0
 for d in $folders; do
     # The objects of the folder's current sources (not stale ones of moved files).
     objs=()
-    for c in "$d"/*.c; do objs+=("$O/${c%.c}.o"); done
+    for c in "$d"/*.c "$d"/*.S; do
+        [ -f "$c" ] && objs+=("$O/${c%.*}.o")
+    done
     for o in "${objs[@]}"; do
         [ -f "$o" ] || { echo "FAIL $d: $o is missing (build first)"; objs=(); break; }
     done
