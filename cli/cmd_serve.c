@@ -134,7 +134,7 @@ static void raise_fd_limit(void)
     }
 }
 
-static int run(int argc, char **argv)
+static int run_serve(int argc, char **argv)
 {
     struct option longopts[NENGINE + 32];
     static const struct option base[] = {
@@ -365,5 +365,5 @@ static int run(int argc, char **argv)
 }
 
 const cli_cmd cmd_serve = {
-    "serve", "run the built-in simulated LLM server", usage, help, run,
+    "serve", "run the built-in simulated LLM server", usage, help, run_serve,
 };
