@@ -45,33 +45,6 @@ const char *server_api_name(server_api a)
     return a == SERVER_API_LMDEPLOY ? "lmdeploy" : a == SERVER_API_GATEWAY ? "gateway" : "vllm";
 }
 
-void server_json_str(strbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_reserve(b, n + 2);
-    sb_addc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        sb_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': sb_adds(b, "\\\""); break;
-        case '\\': sb_adds(b, "\\\\"); break;
-        case '\n': sb_adds(b, "\\n"); break;
-        case '\r': sb_adds(b, "\\r"); break;
-        case '\t': sb_adds(b, "\\t"); break;
-        default: {
-            char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-            sb_adds(b, u);
-        }
-        }
-    }
-    sb_add(b, s + run, n - run);
-    sb_addc(b, '"');
-}
-
 enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char *body, size_t len)
 {
     struct MHD_Response *r =
@@ -118,17 +91,17 @@ void server_error_json(const struct server *s, int status, const char *message,
     if (s->cfg.api == SERVER_API_LMDEPLOY) {
         /* LMDeploy: a flat ErrorResponse, fields in its declaration order. */
         sb_adds(out, "{\"message\":");
-        server_json_str(out, message, strlen(message));
+        sb_json_str(out, message, strlen(message));
         sb_printf(out, ",\"type\":\"%s\",\"code\":%d,\"param\":", type, status);
-        if (param) server_json_str(out, param, strlen(param)); else sb_adds(out, "null");
+        if (param) sb_json_str(out, param, strlen(param)); else sb_adds(out, "null");
         sb_adds(out, ",\"object\":\"error\"}");
         return;
     }
     /* vLLM and OpenAI: {"error": {...}}; OpenAI's code is a string or null. */
     sb_adds(out, "{\"error\":{\"message\":");
-    server_json_str(out, message, strlen(message));
+    sb_json_str(out, message, strlen(message));
     sb_printf(out, ",\"type\":\"%s\",\"param\":", type);
-    if (param) server_json_str(out, param, strlen(param)); else sb_adds(out, "null");
+    if (param) sb_json_str(out, param, strlen(param)); else sb_adds(out, "null");
     if (s->cfg.api == SERVER_API_VLLM) sb_printf(out, ",\"code\":%d}}", status);
     else if (status == 401) sb_adds(out, ",\"code\":\"invalid_api_key\"}}");
     else if (status == 404 && param && !strcmp(param, "model"))
@@ -449,7 +422,7 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
     pthread_condattr_destroy(&ca);
     s->metrics = server_metrics_new();
     strbuf mj = {0};
-    server_json_str(&mj, s->model, strlen(s->model));
+    sb_json_str(&mj, s->model, strlen(s->model));
     snprintf(s->model_json, sizeof s->model_json, "%s", mj.buf);
     sb_free(&mj);
 

@@ -68,9 +68,9 @@ static void write_ground_truth(xch *x)
     struct server *s = x->srv;
     strbuf b = {0};
     sb_printf(&b, "{\"type\":\"request\",\"seq\":%llu,\"id\":", (unsigned long long)x->seq);
-    if (x->id[0]) server_json_str(&b, x->id, strlen(x->id)); else sb_adds(&b, "null");
+    if (x->id[0]) sb_json_str(&b, x->id, strlen(x->id)); else sb_adds(&b, "null");
     sb_adds(&b, ",\"client_request_id\":");
-    if (x->client_id[0]) server_json_str(&b, x->client_id, strlen(x->client_id));
+    if (x->client_id[0]) sb_json_str(&b, x->client_id, strlen(x->client_id));
     else sb_adds(&b, "null");
     if (x->session_id >= 0) sb_printf(&b, ",\"session_id\":%lld", (long long)x->session_id);
     else sb_adds(&b, ",\"session_id\":null");

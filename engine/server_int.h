@@ -148,8 +148,6 @@ void server_error_json(const struct server *s, int status, const char *message,
                        const char *param, strbuf *out);
 /* Queues the profile's error response. */
 enum MHD_Result server_respond_error(xch *x, int status, const char *message, const char *param);
-/* Appends s as a JSON string literal (with quotes). */
-void server_json_str(strbuf *b, const char *s, size_t n);
 
 /* --- server_exchange.c --- */
 /* A new exchange for a request on c, holding the connection's reference,

@@ -353,7 +353,7 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     if (api == SERVER_API_LMDEPLOY) {      /* the text, then a last chunk with the reason */
         strbuf m = {0};
         sb_adds(&m, "\"text\":");
-        server_json_str(&m, t->text, t->text_len);
+        sb_json_str(&m, t->text, t->text_len);
         if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(&m, ",\"logprobs\":null,\"gen_tokens\":null");
         server_openai_lmdeploy_chunk(x, o, m.buf, m.len, NULL);
         sb_free(&m);
@@ -362,7 +362,7 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     }
     head(x, o);
     sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":", x->cur);
-    server_json_str(o, t->text, t->text_len);
+    sb_json_str(o, t->text, t->text_len);
     sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
     if (t->last) sb_printf(o, "\"%s\"", t->finish_reason);
     else sb_adds(o, "null");
@@ -440,7 +440,7 @@ static void body_choice(xch *x, strbuf *o)
         sb_adds(o, lmd && v16 ? ",\"logprobs\":null,\"output_token_logprobs\":null" : ",\"logprobs\":null");
     } else {
         sb_printf(o, "{\"index\":%d,\"text\":", x->cur);
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+        sb_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
         sb_adds(o, lmd && !v16 ? ",\"logprobs\":null,\"gen_tokens\":null" : ",\"logprobs\":null");
     }
     sb_printf(o, ",\"finish_reason\":\"%s\"", fr);
