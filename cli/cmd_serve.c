@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "common/parse.h"
@@ -92,28 +91,6 @@ static const struct { const char *opt, *key; } engine_opts[] = {
 };
 #define NENGINE (sizeof engine_opts / sizeof engine_opts[0])
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf b = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        errf(err, errlen, "cannot read %s", path);
-        sb_free(&b);
-        return NULL;
-    }
-    sb_addc(&b, '\0');
-    return b.buf;
-}
-
 static int write_port_file(const char *path, int port)
 {
     char tmp[4096];
@@ -123,15 +100,6 @@ static int write_port_file(const char *path, int port)
     fprintf(f, "%d\n", port);
     if (fclose(f) || rename(tmp, path)) return -1;
     return 0;
-}
-
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 static int run_serve(int argc, char **argv)
@@ -292,7 +260,7 @@ static int run_serve(int argc, char **argv)
     if (engine_json) {
         char *text = NULL;
         if (engine_json[0] == '@') {
-            text = read_file(engine_json + 1, err, sizeof err);
+            text = file_read_all(engine_json + 1, NULL, err, sizeof err);
             if (!text) {
                 msg_err("serve: --engine-config: %s", err);
                 return EXIT_INPUT;
@@ -325,7 +293,7 @@ static int run_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    fd_limit_raise();
 
     sim_engine *eng = sim_engine_new(&ec, err, sizeof err);
     if (!eng) return cli_usage_error("serve", usage, "%s", err);

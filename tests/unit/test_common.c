@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "common/zio.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -490,4 +491,26 @@ TEST(list_push_insert_remove)
     list_remove(&h, &n[1], link);
     list_remove(&h, &n[3], link);
     CHECK(h.first == NULL && h.last == NULL);
+}
+
+TEST(file_read_all_and_digest)
+{
+    const char *p = tmp("whole.bin");
+    write_file(p, "ab\0c", 4);
+    char err[256] = "";
+    size_t n = 0;
+    char *s = file_read_all(p, &n, err, sizeof err);
+    REQUIRE(s);
+    CHECK_INT((long long)n, 4);
+    CHECK(!memcmp(s, "ab\0c", 5));
+    free(s);
+    CHECK(file_read_all(tmp("no-such-file"), &n, err, sizeof err) == NULL);
+    CHECK_INT(errno, ENOENT);
+    CHECK_CONTAINS(err, "no-such-file: cannot open");
+    char d[64];
+    write_file(p, "a", 1);
+    CHECK_INT(file_fnv_digest(p, d, sizeof d), 0);
+    CHECK_STR(d, "fnv1a64:44bd8ad473cd9906:1");    /* as run.json has always written it */
+    CHECK_INT(file_fnv_digest(tmp("no-such-file"), d, sizeof d), ERR_SYSTEM);
+    CHECK_STR(d, "unknown");
 }
