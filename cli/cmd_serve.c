@@ -242,14 +242,11 @@ static int run_serve(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("serve", usage, "unexpected argument '%s'", argv[optind]);
-    double rates = sc.fail_rate + sc.reset_rate + sc.stall_rate + sc.error_in_stream_rate +
-                   sc.abort_rate;
     if (sc.abort_rate > 0 && sc.api == SERVER_API_GATEWAY)
         return cli_usage_error("serve", usage, "--abort-rate: the OpenAI API has no \"abort\" "
                                "finish reason; use it with --api vllm or lmdeploy");
-    if (rates > 1.0 + 1e-12)
-        return cli_usage_error("serve", usage, "the fault rates add up to %g; each request gets "
-                               "at most one fault, so their sum must be at most 1", rates);
+    if (server_config_check_faults(&sc, err, sizeof err))
+        return cli_usage_error("serve", usage, "%s", err);
 
     /* Engine: preset, then the JSON, then single options, whatever their order. */
     engine_config ec;

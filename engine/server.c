@@ -392,15 +392,19 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     return 0;
 }
 
+int server_config_check_faults(const server_config *c, char *err, size_t errlen)
+{
+    double sum = c->fail_rate + c->reset_rate + c->stall_rate + c->error_in_stream_rate +
+                 c->abort_rate;
+    if (sum <= 1.0 + 1e-12) return 0;
+    errf(err, errlen, "the fault rates add up to %g; each request gets at most one fault, "
+         "so their sum must be at most 1", sum);
+    return ERR_USAGE;
+}
+
 server *server_new(const server_config *cfg, sim_engine *engine, char *err, size_t errlen)
 {
-    double sum = cfg->fail_rate + cfg->reset_rate + cfg->stall_rate + cfg->error_in_stream_rate +
-                 cfg->abort_rate;
-    if (sum > 1.0 + 1e-12) {
-        errf(err, errlen, "the fault rates add up to %g; their sum must be at most 1 "
-             "(each request gets at most one fault)", sum);
-        return NULL;
-    }
+    if (server_config_check_faults(cfg, err, errlen)) return NULL;
     struct sockaddr_storage ss;
     socklen_t sslen;
     if (resolve(cfg->host, cfg->port, &ss, &sslen, err, errlen)) return NULL;
