@@ -14,6 +14,7 @@
 #include "clients/client.h"
 #include "clients/openai.h"
 #include "clients/engine_host.h"
+#include "common/jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,13 +130,15 @@ static void join_messages(const cJSON *messages, strbuf *b)
     b->len--;
 }
 
-static int64_t get_int(const cJSON *body, const char *key, int64_t dflt)
+/* body[key] when it is a whole number, else dflt. */
+static int64_t body_int(const cJSON *body, const char *key, int64_t dflt)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+    int64_t v;
+    return jsonw_int(cJSON_GetObjectItemCaseSensitive(body, key), INT64_MIN / 2, INT64_MAX / 2,
+                     &v) ? dflt : v;
 }
 
-static double get_num(const cJSON *body, const char *key, double dflt)
+static double body_num(const cJSON *body, const char *key, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
@@ -192,11 +195,11 @@ static int submit_request(const client *c, const trace_rec *r, const client_requ
         return ERR_INPUT;
     }
     q.prompt_ids = ids;
-    q.max_tokens = get_int(body, "max_tokens", get_int(body, "max_completion_tokens", 0));
-    q.min_tokens = get_int(body, "min_tokens", 0);
+    q.max_tokens = body_int(body, "max_tokens", body_int(body, "max_completion_tokens", 0));
+    q.min_tokens = body_int(body, "min_tokens", 0);
     q.ignore_eos = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ignore_eos"));
-    q.temperature = get_num(body, "temperature", -1);
-    q.top_p = get_num(body, "top_p", -1);
+    q.temperature = body_num(body, "temperature", -1);
+    q.top_p = body_num(body, "top_p", -1);
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(body, "seed");
     if (cJSON_IsNumber(seed)) {
         q.has_seed = 1;

@@ -2,6 +2,7 @@
 #include "traces/trace.h"
 #include "common/b64.h"
 #include "common/utf8.h"
+#include "common/jsonw.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -41,22 +42,12 @@ static int field_error(char *err, size_t errlen, const char *field, const char *
     return ERR_INPUT;
 }
 
-/* Integer-valued number in [lo, hi]. */
-static int get_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
-    *out = (int64_t)d;
-    return 0;
-}
-
 /* String or integer id; integers are rendered into buf. */
 static const char *get_id(const cJSON *v, char *buf, size_t len)
 {
     int64_t n;
     if (cJSON_IsString(v) && v->valuestring[0]) return v->valuestring;
-    if (get_int(v, INT64_MIN / 2, INT64_MAX / 2, &n) == 0) {
+    if (jsonw_int(v, INT64_MIN / 2, INT64_MAX / 2, &n) == 0) {
         snprintf(buf, len, "%lld", (long long)n);
         return buf;
     }
@@ -140,23 +131,23 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
         case 't':
             if (!strcmp(k, "t_us")) t = c;
             else if (!strcmp(k, "turn")) {
-                if (get_int(c, 0, INT32_MAX, &r->turn) < 0)
+                if (jsonw_int(c, 0, INT32_MAX, &r->turn) < 0)
                     return field_error(err, errlen, k, "a non-negative integer", c);
             } else if (!strcmp(k, "think_us")) {
-                if (get_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
+                if (jsonw_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
                     return field_error(err, errlen, k, "a non-negative integer (microseconds)", c);
             }
             break;
         case 'i':
             if (!strcmp(k, "id")) id = c;
             else if (!strcmp(k, "input_tokens")) {
-                if (get_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
+                if (jsonw_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
                     return field_error(err, errlen, k, "a non-negative integer", c);
             }
             break;
         case 'o':
             if (!strcmp(k, "output_tokens")) {
-                if (get_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
+                if (jsonw_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
                     return field_error(err, errlen, k, "a non-negative integer", c);
             } else if (!strcmp(k, "orig")) {
                 if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "an object", c);
@@ -192,7 +183,7 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
                 if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "a JSON object (the request)", c);
                 r->body = c;
             } else if (!strcmp(k, "block_size")) {
-                if (get_int(c, 1, INT32_MAX, &r->block_size) < 0)
+                if (jsonw_int(c, 1, INT32_MAX, &r->block_size) < 0)
                     return field_error(err, errlen, k, "a positive integer", c);
             }
             break;
@@ -201,7 +192,7 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
                 if (!cJSON_IsArray(c)) return field_error(err, errlen, k, "an array of integers", c);
                 int64_t v;
                 for (const cJSON *e = c->child; e; e = e->next)
-                    if (get_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
+                    if (jsonw_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
                         return field_error(err, errlen, "hash_ids[]", "an integer", e);
                 r->hash_ids = c;
             }
@@ -211,7 +202,7 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
         }
     }
     if (!t) return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
-    if (get_int(t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
+    if (jsonw_int(t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
         return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", t);
     r->id = get_id(id, r->idbuf, sizeof r->idbuf);
     if (!r->id) return field_error(err, errlen, "id", "a non-empty string or an integer", id);
