@@ -117,98 +117,102 @@ static int check_body_bytes(const cJSON *obj, const cJSON *body, char *err, size
     return rc;
 }
 
-int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
-                    char *err, size_t errlen)
+/* The fields a record must have, found while adopting it. */
+typedef struct adopt_req { const cJSON *t, *id, *api; } adopt_req;
+
+/* Takes one member c (named k) of a record into r, or notes it in req when
+ * it is required. Returns 0 or ERR_INPUT with err. */
+static int adopt_field(trace_rec *r, const char *k, const cJSON *c, adopt_req *req,
+                       char *err, size_t errlen)
 {
-    trace_rec_clear(r);
-    r->json = obj;
-    if (!cJSON_IsObject(obj)) return field_error(err, errlen, "(record)", "a JSON object", obj);
-    const cJSON *t = NULL, *id = NULL, *api = NULL;
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        const char *k = c->string;
-        if (!k) continue;
-        switch (k[0]) {
-        case 't':
-            if (!strcmp(k, "t_us")) t = c;
-            else if (!strcmp(k, "turn")) {
-                if (jsonw_int(c, 0, INT32_MAX, &r->turn) < 0)
-                    return field_error(err, errlen, k, "a non-negative integer", c);
-            } else if (!strcmp(k, "think_us")) {
-                if (jsonw_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
-                    return field_error(err, errlen, k, "a non-negative integer (microseconds)", c);
-            }
-            break;
-        case 'i':
-            if (!strcmp(k, "id")) id = c;
-            else if (!strcmp(k, "input_tokens")) {
-                if (jsonw_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
-                    return field_error(err, errlen, k, "a non-negative integer", c);
-            }
-            break;
-        case 'o':
-            if (!strcmp(k, "output_tokens")) {
-                if (jsonw_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
-                    return field_error(err, errlen, k, "a non-negative integer", c);
-            } else if (!strcmp(k, "orig")) {
-                if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "an object", c);
-                r->orig = c;
-            }
-            break;
-        case 'a':
-            if (!strcmp(k, "api")) api = c;
-            break;
-        case 'm':
-            if (!strcmp(k, "model")) {
-                if (cJSON_IsString(c)) r->model = c->valuestring;
-                else if (!cJSON_IsNull(c))
-                    return field_error(err, errlen, k, "a string or null", c);
-            }
-            break;
-        case 's':
-            if (!strcmp(k, "session") && !cJSON_IsNull(c)) {
-                r->session = get_id(c, r->sessbuf, sizeof r->sessbuf);
-                if (!r->session)
-                    return field_error(err, errlen, k, "a non-empty string or an integer", c);
-            }
-            break;
-        case 'p':
-            if (!strcmp(k, "parent") && !cJSON_IsNull(c)) {
-                r->parent = get_id(c, r->parentbuf, sizeof r->parentbuf);
-                if (!r->parent)
-                    return field_error(err, errlen, k, "a non-empty string or an integer", c);
-            }
-            break;
-        case 'b':
-            if (!strcmp(k, "body")) {
-                if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "a JSON object (the request)", c);
-                r->body = c;
-            } else if (!strcmp(k, "block_size")) {
-                if (jsonw_int(c, 1, INT32_MAX, &r->block_size) < 0)
-                    return field_error(err, errlen, k, "a positive integer", c);
-            }
-            break;
-        case 'h':
-            if (!strcmp(k, "hash_ids")) {
-                if (!cJSON_IsArray(c)) return field_error(err, errlen, k, "an array of integers", c);
-                int64_t v;
-                for (const cJSON *e = c->child; e; e = e->next)
-                    if (jsonw_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
-                        return field_error(err, errlen, "hash_ids[]", "an integer", e);
-                r->hash_ids = c;
-            }
-            break;
-        default:
-            break;
+    switch (k[0]) {
+    case 't':
+        if (!strcmp(k, "t_us")) req->t = c;
+        else if (!strcmp(k, "turn")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->turn) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        } else if (!strcmp(k, "think_us")) {
+            if (jsonw_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
+                return field_error(err, errlen, k, "a non-negative integer (microseconds)", c);
         }
+        break;
+    case 'i':
+        if (!strcmp(k, "id")) req->id = c;
+        else if (!strcmp(k, "input_tokens")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        }
+        break;
+    case 'o':
+        if (!strcmp(k, "output_tokens")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        } else if (!strcmp(k, "orig")) {
+            if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "an object", c);
+            r->orig = c;
+        }
+        break;
+    case 'a':
+        if (!strcmp(k, "api")) req->api = c;
+        break;
+    case 'm':
+        if (!strcmp(k, "model")) {
+            if (cJSON_IsString(c)) r->model = c->valuestring;
+            else if (!cJSON_IsNull(c))
+                return field_error(err, errlen, k, "a string or null", c);
+        }
+        break;
+    case 's':
+        if (!strcmp(k, "session") && !cJSON_IsNull(c)) {
+            r->session = get_id(c, r->sessbuf, sizeof r->sessbuf);
+            if (!r->session)
+                return field_error(err, errlen, k, "a non-empty string or an integer", c);
+        }
+        break;
+    case 'p':
+        if (!strcmp(k, "parent") && !cJSON_IsNull(c)) {
+            r->parent = get_id(c, r->parentbuf, sizeof r->parentbuf);
+            if (!r->parent)
+                return field_error(err, errlen, k, "a non-empty string or an integer", c);
+        }
+        break;
+    case 'b':
+        if (!strcmp(k, "body")) {
+            if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "a JSON object (the request)", c);
+            r->body = c;
+        } else if (!strcmp(k, "block_size")) {
+            if (jsonw_int(c, 1, INT32_MAX, &r->block_size) < 0)
+                return field_error(err, errlen, k, "a positive integer", c);
+        }
+        break;
+    case 'h':
+        if (!strcmp(k, "hash_ids")) {
+            if (!cJSON_IsArray(c)) return field_error(err, errlen, k, "an array of integers", c);
+            int64_t v;
+            for (const cJSON *e = c->child; e; e = e->next)
+                if (jsonw_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
+                    return field_error(err, errlen, "hash_ids[]", "an integer", e);
+            r->hash_ids = c;
+        }
+        break;
+    default:
+        break;
     }
-    if (!t) return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
-    if (jsonw_int(t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
-        return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", t);
-    r->id = get_id(id, r->idbuf, sizeof r->idbuf);
-    if (!r->id) return field_error(err, errlen, "id", "a non-empty string or an integer", id);
-    if (!cJSON_IsString(api) || !api->valuestring[0])
-        return field_error(err, errlen, "api", "a string such as \"chat\" or \"completions\"", api);
-    r->api = api->valuestring;
+    return 0;
+}
+
+/* Checks the required fields and what depends on several. */
+static int adopt_check(trace_rec *r, const adopt_req *req, cJSON *obj, int64_t default_block,
+                       char *err, size_t errlen)
+{
+    if (!req->t) return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
+    if (jsonw_int(req->t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
+        return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", req->t);
+    r->id = get_id(req->id, r->idbuf, sizeof r->idbuf);
+    if (!r->id) return field_error(err, errlen, "id", "a non-empty string or an integer", req->id);
+    if (!cJSON_IsString(req->api) || !req->api->valuestring[0])
+        return field_error(err, errlen, "api", "a string such as \"chat\" or \"completions\"", req->api);
+    r->api = req->api->valuestring;
     if (!r->body && r->input_tokens < 0)
         return field_error(err, errlen, "input_tokens",
                            "a non-negative integer (a record needs \"body\" or \"input_tokens\")", NULL);
@@ -221,6 +225,21 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
                                "a positive integer (in the record or the header) when hash_ids are given", NULL);
     }
     return 0;
+}
+
+int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
+                    char *err, size_t errlen)
+{
+    trace_rec_clear(r);
+    r->json = obj;
+    if (!cJSON_IsObject(obj)) return field_error(err, errlen, "(record)", "a JSON object", obj);
+    adopt_req req = {0};
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string) continue;
+        int rc = adopt_field(r, c->string, c, &req, err, errlen);
+        if (rc) return rc;
+    }
+    return adopt_check(r, &req, obj, default_block, err, errlen);
 }
 
 int trace_rec_parse(trace_rec *r, const char *line, size_t len,
