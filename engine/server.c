@@ -52,7 +52,7 @@ enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char
     if (!r) return MHD_NO;
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (x->client_id[0]) MHD_add_response_header(r, "X-Request-Id", x->client_id);
-    enum MHD_Result ret = MHD_queue_response(x->conn, (unsigned)status, r);
+    enum MHD_Result ret = MHD_queue_response(x->st.conn, (unsigned)status, r);
     MHD_destroy_response(r);
     x->status = status;
     x->state = XS_RESPONDED;
@@ -177,10 +177,10 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result begin(xch *x, const char *url, const char *method)
 {
     struct server *s = x->srv;
-    const char *rid = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-Request-Id");
+    const char *rid = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "X-Request-Id");
     if (rid) snprintf(x->client_id, sizeof x->client_id, "%s", rid);
     const char *cls[2] = {NULL, NULL};
-    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, count_content_length, cls);
+    MHD_get_connection_values(x->st.conn, MHD_HEADER_KIND, count_content_length, cls);
     if (cls[1]) {
         /* RFC 9112 6.3: unrecoverable framing; answering before the body is
          * read makes libmicrohttpd close the connection, so no byte after it
@@ -207,7 +207,7 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
     x->path = rt->path;
     if (s->api_key && (x->ep == EP_CHAT || x->ep == EP_COMPLETIONS || x->ep == EP_GENERATE ||
                        x->ep == EP_MODELS)) {
-        const char *auth = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
+        const char *auth = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "Authorization");
         if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, s->api_key)) {
             x->outcome = "unauthorized";
             if (s->cfg.api == SERVER_API_VLLM) {
@@ -220,7 +220,7 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
                                           "auth (i.e. Authorization: Bearer YOUR_KEY).", NULL);
         }
     }
-    const char *cl = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *cl = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
         char msg[160];
         snprintf(msg, sizeof msg, "Request body too large: %s bytes (the limit is %zu bytes)",
