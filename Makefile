@@ -10,7 +10,8 @@
 #   make MPI=1           also bin/sagellm-bench-mpi, linked with Open MPI (mpicc): a start
 #                        barrier and a merged table for replays launched by mpirun
 #
-# Folder dependency order (see README): common <- traces, clients, engine <-
+# Folder dependency order (see README; tests/linkcheck.sh checks it):
+# common <- traces, clients, engine <-
 # replay, capture, analysis <- cli.
 
 VERSION  := 0.1.0
@@ -49,7 +50,9 @@ include clients/python.mk
 # the library; the command-line layer (cli/) links against it.
 LIBDIRS  := common traces clients engine replay capture analysis
 LIBSRC   := $(foreach d,$(LIBDIRS),$(sort $(wildcard $(d)/*.c)))
-LIBOBJ   := $(LIBSRC:%.c=$(O)/%.o)
+# Files of another language embedded at build time (.incbin), e.g. clients/engine_host.py.
+LIBASM   := $(foreach d,$(LIBDIRS),$(sort $(wildcard $(d)/*.S)))
+LIBOBJ   := $(LIBSRC:%.c=$(O)/%.o) $(LIBASM:%.S=$(O)/%.o)
 CLISRC   := $(sort $(wildcard cli/*.c))
 CLIOBJ   := $(CLISRC:%.c=$(O)/%.o)
 UNITSRC  := $(sort $(wildcard tests/unit/*.c))
@@ -67,7 +70,7 @@ LIB      := $(O)/libsagellm.a
 # Keep the fuzz targets' objects (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps test demo install uninstall clean fuzz bench
+.PHONY: all deps test linkcheck demo install uninstall clean fuzz bench
 
 all: deps $(BIN) $(if $(MPI),$(MPIBIN))
 
@@ -77,6 +80,13 @@ deps:
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+# .incbin is not seen by -MMD.
+$(O)/clients/engine_host_py_src.o: clients/engine_host.py
 
 $(LIB): $(LIBOBJ)
 	@mkdir -p $(dir $@)
@@ -111,6 +121,10 @@ $(O)/tests/fuzz/regress_main.o: tests/fuzz/regress_main.c
 test: deps $(BIN) $(MPIBIN) $(O)/tests/unit-tests $(FUZZREG)
 	@O=$(O) BIN=$(abspath $(BIN)) MPIBIN=$(abspath $(MPIBIN)) bash tests/run.sh
 
+# The README's folder dependency order, checked on the built objects (also run by test).
+linkcheck: $(BIN)
+	@bash tests/linkcheck.sh $(O)
+
 demo: deps $(BIN)
 	@BIN=$(abspath $(BIN)) bash scripts/demo.sh
 
@@ -125,7 +139,7 @@ fuzz: deps
 	@mkdir -p build-fuzz
 	@for f in $(FUZZSRC); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
-	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRC) $(LIBS) || exit 1; done
+	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRC) $(LIBASM) $(LIBS) || exit 1; done
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sagellm-bench/analysis

@@ -9,30 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int orig_file_digest(const char *path, char *out, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(out, len, "unknown");
-        return ERR_SYSTEM;
-    }
-    uint64_t h = 1469598103934665603ULL, n = 0;
-    unsigned char buf[1 << 16];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
-        for (size_t i = 0; i < k; i++) h = (h ^ buf[i]) * 1099511628211ULL;
-        n += k;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(out, len, "unknown");
-        return ERR_SYSTEM;
-    }
-    snprintf(out, len, "fnv1a64:%016llx:%llu", (unsigned long long)h, (unsigned long long)n);
-    return 0;
-}
-
 void orig_free(orig_times *o)
 {
     if (!o) return;
@@ -135,6 +111,6 @@ orig_times *orig_load(const runlog *r, const char *trace_path, size_t max_index,
     }
     const char *want = runlog_manifest_str(r, "trace_digest");
     char got[128];
-    if (want && orig_file_digest(o->trace_path, got, sizeof got) == 0) o->digest_differs = strcmp(want, got) != 0;
+    if (want && file_fnv_digest(o->trace_path, got, sizeof got) == 0) o->digest_differs = strcmp(want, got) != 0;
     return o;
 }

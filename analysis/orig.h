@@ -35,10 +35,6 @@ typedef struct orig_times {
 orig_times *orig_load(const runlog *r, const char *trace_path, size_t max_index, int *rc,
                       char *err, size_t errlen);
 
-/* The content digest replay writes into run.json ("fnv1a64:HEX:BYTES",
- * 64-bit FNV-1a over the file's bytes as stored) into out, or "unknown".
- * Returns 0, or ERR_SYSTEM when the file cannot be read. */
-int orig_file_digest(const char *path, char *out, size_t len);
 
 /* Frees o. orig_free(NULL) is a no-op. */
 void orig_free(orig_times *o);

@@ -53,41 +53,14 @@ int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen
     return 0;
 }
 
-/* Reads a whole small file. NULL when it does not exist (*rc 0) or cannot
- * be read (*rc ERR_SYSTEM, message in err). Caller frees. */
-static char *slurp(const char *path, int *rc, char *err, size_t errlen)
-{
-    *rc = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno != ENOENT) {
-            errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-            *rc = ERR_SYSTEM;
-        }
-        return NULL;
-    }
-    strbuf b = {0};
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&b, chunk, k);
-    if (ferror(f)) {
-        errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        *rc = ERR_SYSTEM;
-        fclose(f);
-        sb_free(&b);
-        return NULL;
-    }
-    fclose(f);
-    sb_addc(&b, '\0');
-    return b.buf;
-}
-
 int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
 {
     strbuf p = {0};
     sb_printf(&p, "%s/%s", dir, name);
-    int rc;
-    char *text = slurp(p.buf, &rc, err, errlen);
+    /* A file that is not there is no error: *out stays NULL. */
+    char *text = file_read_all(p.buf, NULL, err, errlen);
+    int rc = text || errno == ENOENT ? 0 : ERR_SYSTEM;
+    if (!text && !rc && errlen) err[0] = '\0';
     *out = NULL;
     if (text) {
         const char *end = NULL;

@@ -6,7 +6,7 @@
  * segment), 16384 (libcurl's write buffer) and the whole stream at once.
  * Prints ns per event and MB/s of CPU time on one core. Built and run by
  * bench/sse.sh. Usage: sse_bench [N] */
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "common/util.h"
 
 #include <stdio.h>

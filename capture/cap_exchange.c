@@ -307,9 +307,71 @@ static void format_orig(const cap_exchange *x, const cap_format_opts *o, const c
     sb_adds(out, "}}");
 }
 
-void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf)
+/* --redact: input_tokens estimated from the prompt, its blocks as hash_ids,
+ * output_tokens from the server's count or max_tokens; no body. */
+static void format_redacted(const cap_exchange *x, const cap_format_opts *o, const cJSON *body,
+                            strbuf *out)
 {
     const resp_scan *s = &x->scan;
+    blocks b = { .salt = o->salt, .h = 0xcbf29ce484222325ULL };
+    if (body) prompt_blocks(&b, body);
+    else add_text(&b, x->body.buf ? x->body.buf : "", x->body.len);
+    if (b.tokens > 0) close_blocks(&b, (b.tokens + REDACT_BLOCK - 1) / REDACT_BLOCK);
+    sb_printf(out, ",\"input_tokens\":%" PRId64, b.tokens);
+    if (b.nids) sb_printf(out, ",\"hash_ids\":[%s],\"block_size\":%d", b.ids.buf, REDACT_BLOCK);
+    sb_adds(out, ",\"tokens_estimated\":true");
+    sb_free(&b.ids);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+    if (s->completion_tokens >= 0)
+        sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+    else if (cJSON_IsNumber(mt) && mt->valuedouble >= 0 && mt->valuedouble < 1e9)
+        sb_printf(out, ",\"output_tokens\":%" PRId64, (int64_t)mt->valuedouble);
+}
+
+/* The body as captured (and its exact bytes), the server's counts, the headers. */
+static void format_exact(const cap_exchange *x, const cap_format_opts *o, const cJSON *body,
+                         strbuf *out)
+{
+    const resp_scan *s = &x->scan;
+    if (body) {
+        sb_adds(out, ",\"body\":");
+        size_t at = out->len;
+        jsonw_append(out, body);
+        add_body_raw(out, at, &x->body);
+        if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+    } else if (s->prompt_tokens >= 0) {
+        sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
+    } else {
+        /* No usable body and no count from the server: an estimate from
+         * the bytes seen, and the record says so. */
+        sb_printf(out, ",\"input_tokens\":%zu,\"tokens_estimated\":true",
+                  tok_estimate(x->body.buf ? x->body.buf : "", x->body.len));
+    }
+    if (s->completion_tokens >= 0)
+        sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
+    if (!o->no_headers && x->headers.len) {
+        sb_adds(out, ",\"headers\":{");
+        sb_add(out, x->headers.buf, x->headers.len);
+        sb_addc(out, '}');
+    }
+}
+
+/* A request to a path that is not an LLM API: its method and path as meta. */
+static void format_meta(const cap_exchange *x, strbuf *out)
+{
+    sb_adds(out, ",\"meta\":{\"method\":");
+    sb_json_str(out, x->method, strlen(x->method));
+    const char *u = x->url ? x->url : "";
+    size_t ul = strcspn(u, "?#");           /* a query string may carry a key */
+    if (import_rec_utf8_ok(u, ul)) {        /* a client's bytes: JSON needs UTF-8 */
+        sb_adds(out, ",\"path\":");
+        sb_json_str(out, u, ul);
+    }
+    sb_addc(out, '}');
+}
+
+void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf *out, sess_facts *sf)
+{
     int whole = !x->req_incomplete && !x->body_dropped && !x->req_encoding[0] && x->req_done;
     cJSON *body = parse_body(whole, &x->body);
     const char *body_error = NULL;
@@ -333,54 +395,9 @@ void cap_exchange_format(const cap_exchange *x, const cap_format_opts *o, strbuf
     } else {
         sb_adds(out, ",\"model\":null");
     }
-    if (o->redact) {
-        blocks b = { .salt = o->salt, .h = 0xcbf29ce484222325ULL };
-        if (body) prompt_blocks(&b, body);
-        else add_text(&b, x->body.buf ? x->body.buf : "", x->body.len);
-        if (b.tokens > 0) close_blocks(&b, (b.tokens + REDACT_BLOCK - 1) / REDACT_BLOCK);
-        sb_printf(out, ",\"input_tokens\":%" PRId64, b.tokens);
-        if (b.nids) sb_printf(out, ",\"hash_ids\":[%s],\"block_size\":%d", b.ids.buf, REDACT_BLOCK);
-        sb_adds(out, ",\"tokens_estimated\":true");
-        sb_free(&b.ids);
-        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
-        if (s->completion_tokens >= 0)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
-        else if (cJSON_IsNumber(mt) && mt->valuedouble >= 0 && mt->valuedouble < 1e9)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, (int64_t)mt->valuedouble);
-    } else {
-        if (body) {
-            sb_adds(out, ",\"body\":");
-            size_t at = out->len;
-            jsonw_append(out, body);
-            add_body_raw(out, at, &x->body);
-            if (s->prompt_tokens >= 0) sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
-        } else if (s->prompt_tokens >= 0) {
-            sb_printf(out, ",\"input_tokens\":%" PRId64, s->prompt_tokens);
-        } else {
-            /* No usable body and no count from the server: an estimate from
-             * the bytes seen, and the record says so. */
-            sb_printf(out, ",\"input_tokens\":%zu,\"tokens_estimated\":true",
-                      tok_estimate(x->body.buf ? x->body.buf : "", x->body.len));
-        }
-        if (s->completion_tokens >= 0)
-            sb_printf(out, ",\"output_tokens\":%" PRId64, s->completion_tokens);
-        if (!o->no_headers && x->headers.len) {
-            sb_adds(out, ",\"headers\":{");
-            sb_add(out, x->headers.buf, x->headers.len);
-            sb_addc(out, '}');
-        }
-    }
-    if (!x->api) {
-        sb_adds(out, ",\"meta\":{\"method\":");
-        sb_json_str(out, x->method, strlen(x->method));
-        const char *u = x->url ? x->url : "";
-        size_t ul = strcspn(u, "?#");           /* a query string may carry a key */
-        if (import_rec_utf8_ok(u, ul)) {        /* a client's bytes: JSON needs UTF-8 */
-            sb_adds(out, ",\"path\":");
-            sb_json_str(out, u, ul);
-        }
-        sb_addc(out, '}');
-    }
+    if (o->redact) format_redacted(x, o, body, out);
+    else format_exact(x, o, body, out);
+    if (!x->api) format_meta(x, out);
 
     format_orig(x, o, body_error, out);
     if (sf) {

@@ -37,21 +37,18 @@ static void on_gap(void *ud, const tcp_flow_info *f, void **user, int side, int6
                    uint32_t seq, uint32_t len, tcp_gap_cause cause)
 {
     capture_core *c = ud;
-    (void)f; (void)seq; (void)len;
     if (*user) http_pair_gap(c->http, *user, side, ts, cause == TCP_GAP_MEMORY ? CAP_INC_MEMORY : CAP_INC_GAP);
 }
 
 static void on_fin(void *ud, const tcp_flow_info *f, void **user, int side, int64_t ts)
 {
     capture_core *c = ud;
-    (void)f;
     if (*user) http_pair_fin(c->http, *user, side, ts);
 }
 
 static void on_close(void *ud, const tcp_flow_info *f, void *user, int64_t ts, tcp_close_cause cause)
 {
     capture_core *c = ud;
-    (void)f;
     http_pair_conn_close(c->http, user, ts, close_reason(cause));
 }
 

@@ -2,6 +2,7 @@
  * arrival (a new ticket is nearly always the latest, so insertion walks
  * back from the tail a step or two). */
 #include "capture/capture_out.h"
+#include "common/list.h"
 #include "common/rng.h"
 #include "common/util.h"
 #include "traces/trace_io.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 
 struct capture_ticket {
-    capture_ticket *prev, *next;
+    list_link(capture_ticket) link;  /* the window, by time */
     int64_t t;
     capture_force_fn force;
     void *owner;
@@ -28,7 +29,7 @@ struct capture_out {
     char *path;
     cJSON *header;
     rng rng;
-    capture_ticket *head, *tail;
+    list_head(capture_ticket) win;  /* open and finished tickets, by time (through link) */
     uint64_t open;
     trace_writer *tw;
     int64_t t0_us, last_t_us;
@@ -73,7 +74,7 @@ uint64_t capture_out_open(const capture_out *w) { return w->open; }
 
 int capture_out_done(const capture_out *w)
 {
-    return w->o.max_requests && w->st.reserved >= w->o.max_requests && !w->head;
+    return w->o.max_requests && w->st.reserved >= w->o.max_requests && !w->win.first;
 }
 
 capture_ticket *capture_out_reserve(capture_out *w, int64_t t, capture_force_fn force, void *owner)
@@ -90,21 +91,12 @@ capture_ticket *capture_out_reserve(capture_out *w, int64_t t, capture_force_fn 
     k->t = t;
     k->force = force;
     k->owner = owner;
-    capture_ticket *p = w->tail;
-    for (int i = 0; p && p->t > t && i < 1 << 20; i++) p = p->prev;
-    k->prev = p;
-    k->next = p ? p->next : w->head;
-    if (k->next) k->next->prev = k; else w->tail = k;
-    if (p) p->next = k; else w->head = k;
+    capture_ticket *p = w->win.last;
+    for (int i = 0; p && p->t > t && i < 1 << 20; i++) p = p->link.prev;
+    list_insert_after(&w->win, p, k, link);
     w->st.reserved++;
     w->open++;
     return k;
-}
-
-static void unlink_ticket(capture_out *w, capture_ticket *k)
-{
-    if (k->prev) k->prev->next = k->next; else w->head = k->next;
-    if (k->next) k->next->prev = k->prev; else w->tail = k->prev;
 }
 
 /* PATH for part n: "BASE-0001.jsonl.zst" from "BASE.jsonl.zst". */
@@ -212,8 +204,8 @@ static int emit_ready(capture_out *w)
 {
     int rc = 0;
     capture_ticket *k;
-    while ((k = w->head) && k->done) {
-        unlink_ticket(w, k);
+    while ((k = w->win.first) && k->done) {
+        list_remove(&w->win, k, link);
         if (!rc) rc = write_one(w, k);
         w->st.held_bytes -= k->len;
         free(k->rec);
@@ -247,7 +239,7 @@ void capture_out_cancel(capture_out *w, capture_ticket *k)
     if (!k) return;
     if (!k->done) w->open--;
     w->st.held_bytes -= k->len;
-    unlink_ticket(w, k);
+    list_remove(&w->win, k, link);
     free(k->rec);
     free(k);
     w->st.cancelled++;
@@ -260,7 +252,7 @@ static void force_head(capture_out *w, int64_t now, int all)
 {
     w->busy = 1;
     capture_ticket *k;
-    for (uint64_t guard = 0; (k = w->head) && guard < (1ULL << 40); guard++) {
+    for (uint64_t guard = 0; (k = w->win.first) && guard < (1ULL << 40); guard++) {
         if (k->done) {
             emit_ready(w);
             continue;
@@ -268,7 +260,7 @@ static void force_head(capture_out *w, int64_t now, int all)
         if (!all && now - k->t < w->o.window_ns && w->st.held_bytes <= w->o.window_bytes) break;
         w->st.forced++;
         k->force(k->owner, k);
-        if (w->head == k && !k->done) capture_out_cancel(w, k);  /* an owner that did neither */
+        if (w->win.first == k && !k->done) capture_out_cancel(w, k);  /* an owner that did neither */
     }
     w->busy = 0;
 }
@@ -296,9 +288,9 @@ void capture_out_free(capture_out *w)
 {
     if (!w) return;
     if (w->tw) trace_writer_abort(w->tw);
-    while (w->head) {
-        capture_ticket *k = w->head;
-        unlink_ticket(w, k);
+    while (w->win.first) {
+        capture_ticket *k = w->win.first;
+        list_remove(&w->win, k, link);
         free(k->rec);
         free(k);
     }

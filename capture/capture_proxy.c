@@ -3,7 +3,7 @@
  * A proxied request (preq) is kept alive by up to three references: the
  * libmicrohttpd request (dropped when it completes), the libcurl transfer
  * (dropped when it ends) and the streamed response's reader (dropped when
- * the response is destroyed). The last one records the exchange and frees
+ * the response is destroyed; common/mhd_stream.h). The last one records the exchange and frees
  * it. Lock order: px->out_mu -> q->mu; px->mu is never held with q->mu;
  * the client deadlines' lock (proxy_conns) is never held with another.
  * The curl thread owns the multi handle and every easy handle; the other
@@ -13,6 +13,8 @@
 #include "capture/capture_proxy.h"
 #include "capture/proxy_conns.h"
 #include "capture/proxy_target.h"
+#include "common/list.h"
+#include "common/mhd_stream.h"
 #include "common/util.h"
 #include "common/url_mask.h"
 
@@ -38,8 +40,9 @@ typedef enum qstate { Q_NEW, Q_BODY, Q_WAITING, Q_RESPONDING } qstate;
 
 typedef struct preq {
     struct capture_proxy *px;
-    struct MHD_Connection *conn;
-    struct preq *lnext, *lprev;        /* live list (px->mu) */
+    mhd_stream st;                     /* its connection and streamed response;
+                                        * st.suspended and st.conn_done under mu */
+    list_link(struct preq) live;       /* live list (px->mu) */
     struct preq *cnext;                /* add/control list (px->mu) */
     int in_add, in_ctl;                /* on those lists (px->mu) */
     _Atomic int refs;
@@ -61,7 +64,7 @@ typedef struct preq {
     int64_t clen;                      /* upstream Content-Length, -1 when none */
     char ctype[96], cenc[32];
     int in_final;                      /* between a final status line and its blank line */
-    int headers_done, finished, paused, want_unpause, cancel, suspended, conn_done, sent_all;
+    int headers_done, finished, paused, want_unpause, cancel, sent_all;
     CURLcode res;
     char errbuf[CURL_ERROR_SIZE];
     strbuf buf;                        /* response bytes not yet handed to the client */
@@ -84,7 +87,8 @@ struct capture_proxy {
     capture_out *out;
     pthread_mutex_t out_mu;            /* the writer and the proxy's stats */
     pthread_mutex_t mu;                /* live list, add/control lists */
-    preq *live, *adds, *ctls;
+    list_head(preq) live;              /* through preq.live */
+    preq *adds, *ctls;
     uint64_t active;
     _Atomic int stop, stopping;
     int shut;
@@ -134,7 +138,6 @@ static void record_locked(capture_proxy *px, cap_exchange *x)
 static void force_cb(void *owner, capture_ticket *t)
 {
     preq *q = owner;
-    (void)t;
     pthread_mutex_lock(&q->mu);
     cap_exchange *x = q->x;
     const char *saved = x->incomplete;
@@ -149,8 +152,7 @@ static void unref(preq *q)
     if (atomic_fetch_sub(&q->refs, 1) != 1) return;
     capture_proxy *px = q->px;
     pthread_mutex_lock(&px->mu);
-    if (q->lprev) q->lprev->lnext = q->lnext; else if (px->live == q) px->live = q->lnext;
-    if (q->lnext) q->lnext->lprev = q->lprev;
+    list_remove(&px->live, q, live);
     if (--px->active == 0) pthread_cond_broadcast(&px->drained);
     pthread_mutex_unlock(&px->mu);
     pthread_mutex_lock(&px->out_mu);
@@ -173,13 +175,6 @@ static void unref(preq *q)
     free(q);
 }
 
-static void resume_locked(preq *q)
-{
-    if (q->suspended && !q->conn_done) {
-        q->suspended = 0;
-        MHD_resume_connection(q->conn);
-    }
-}
 
 /* ---- the curl side (curl thread) ---- */
 
@@ -224,7 +219,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
                 resp_scan_begin(&q->x->scan, &q->px->pool, q->ctype, q->cenc, q->px->o.max_json);
                 if (q->px->o.fmt.event_times) resp_scan_keep_times(&q->x->scan);
             }
-            resume_locked(q);
+            mhd_stream_resume(&q->st);
         }
     } else if (q->in_final) {
         const char *colon = memchr(buf, ':', len);
@@ -268,7 +263,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
     }
     sb_add(&q->buf, data, len);
     if (q->x->resp_started && (q->x->ticket || q->recorded_path)) resp_scan_feed(&q->x->scan, t, data, len);
-    resume_locked(q);
+    mhd_stream_resume(&q->st);
     pthread_mutex_unlock(&q->mu);
     return len;
 }
@@ -290,7 +285,7 @@ static void transfer_done(capture_proxy *px, preq *q, CURLcode res)
     if (err && !q->x->incomplete) q->x->incomplete = CAP_INC_UPSTREAM;
     if (err && !q->x->error) q->x->error = xstrdup(q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
     const char *proto = res == CURLE_OK ? http_opts_protocol(q->easy) : NULL;
-    resume_locked(q);
+    mhd_stream_resume(&q->st);
     pthread_mutex_unlock(&q->mu);
     pthread_mutex_lock(&px->out_mu);
     if (err) px->st.upstream_errors++;
@@ -355,12 +350,14 @@ static void *curl_thread(void *arg)
 
 /* ---- the MHD side ---- */
 
+static const mhd_stream_ops stream_ops;   /* the streamed response's reader, below */
+
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
     capture_proxy *px = cls;
     preq *q = xcalloc(1, sizeof *q);
     q->px = px;
-    q->conn = c;
+    q->st = (mhd_stream){ .conn = c, .ops = &stream_ops, .owner = q };
     atomic_store(&q->refs, 1);
     pthread_mutex_init(&q->mu, NULL);
     q->url = xstrdup(uri ? uri : "/");
@@ -368,9 +365,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     q->x->key_header = px->o.fmt.session_header;
     q->clen = -1;
     pthread_mutex_lock(&px->mu);
-    q->lnext = px->live;
-    if (px->live) px->live->lprev = q;
-    px->live = q;
+    list_push_front(&px->live, q, live);
     if (++px->active > px->st.peak_active) px->st.peak_active = px->active;
     pthread_mutex_unlock(&px->mu);
     return q;
@@ -379,7 +374,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 static enum MHD_Result add_req_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
     preq *q = cls;
-    (void)kind;
     size_t kl = strlen(k);
     if (!v) v = "";
     if (!strcasecmp(k, "content-encoding") && strcasecmp(v, "identity"))
@@ -449,10 +443,9 @@ static int start_transfer(capture_proxy *px, preq *q, const char *method)
     return 0;
 }
 
-static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
+static ssize_t reader(void *owner, uint64_t pos, char *out, size_t max)
 {
-    preq *q = cls;
-    (void)pos;
+    preq *q = owner;
     pthread_mutex_lock(&q->mu);
     size_t avail = q->buf.len - q->off;
     if (avail) {
@@ -473,24 +466,30 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&q->mu);
         return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    q->suspended = 1;
-    MHD_suspend_connection(q->conn);
+    mhd_stream_suspend(&q->st);
     pthread_mutex_unlock(&q->mu);
     return 0;
 }
 
-static void reader_free(void *cls)
+static void stream_ref(void *owner)
 {
-    unref(cls);
+    preq *q = owner;
+    atomic_fetch_add(&q->refs, 1);
 }
+
+static void stream_unref(void *owner)
+{
+    unref(owner);
+}
+
+static const mhd_stream_ops stream_ops = { reader, stream_ref, stream_unref };
 
 /* The upstream answered (or failed): queue the client's response. */
 static enum MHD_Result respond(capture_proxy *px, preq *q)
 {
     pthread_mutex_lock(&q->mu);
     if (!q->headers_done && !q->finished) {
-        q->suspended = 1;
-        MHD_suspend_connection(q->conn);
+        mhd_stream_suspend(&q->st);
         pthread_mutex_unlock(&q->mu);
         return MHD_YES;
     }
@@ -502,7 +501,7 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
         free(up);
         pthread_mutex_unlock(&q->mu);
         q->state = Q_RESPONDING;
-        return respond_text(q->conn, 502, msg, 0);
+        return respond_text(q->st.conn, 502, msg, 0);
     }
     uint64_t size = q->clen >= 0 && !q->cenc[0] ? (uint64_t)q->clen : MHD_SIZE_UNKNOWN;
     if (q->clen >= 0 && q->cenc[0]) size = (uint64_t)q->clen;
@@ -510,11 +509,9 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
     q->fwd = NULL;
     int status = q->status;
     pthread_mutex_unlock(&q->mu);
-    atomic_fetch_add(&q->refs, 1);              /* the reader's */
-    struct MHD_Response *r = MHD_create_response_from_callback(size, 16384, reader, q, reader_free);
+    struct MHD_Response *r = mhd_stream_response(&q->st, size);
     if (!r) {
         curl_slist_free_all(fwd);
-        unref(q);
         return MHD_NO;
     }
     for (struct curl_slist *h = fwd; h; h = h->next) {
@@ -525,7 +522,7 @@ static enum MHD_Result respond(capture_proxy *px, preq *q)
     }
     curl_slist_free_all(fwd);
     q->state = Q_RESPONDING;
-    enum MHD_Result ret = MHD_queue_response(q->conn, (unsigned)status, r);
+    enum MHD_Result ret = MHD_queue_response(q->st.conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -571,7 +568,7 @@ static enum MHD_Result refuse(capture_proxy *px, preq *q, unsigned status, const
     (*counter)++;
     pthread_mutex_unlock(&px->out_mu);
     q->state = Q_RESPONDING;
-    return respond_text(q->conn, status, msg, status == 503 ? 1 : 0);
+    return respond_text(q->st.conn, status, msg, status == 503 ? 1 : 0);
 }
 
 /* Headers that make the request's framing ambiguous (RFC 9112 6.3, 5.1):
@@ -682,7 +679,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 {
     capture_proxy *px = cls;
     preq *q = *con_cls;
-    (void)url; (void)version;
     if (!q) return MHD_NO;
     if (q->state == Q_NEW) return request_start(px, q, c, method);
     if (q->state == Q_BODY && *upload_size) {
@@ -705,7 +701,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     int timed_out = proxy_conns_timed_out(px->conns, c);
     proxy_conns_request_done(px->conns, c);
     pthread_mutex_lock(&q->mu);
-    q->conn_done = 1;
+    q->st.conn_done = 1;
     if (q->state == Q_NEW || q->state == Q_BODY) {
         q->x->req_incomplete = 1;
         if (timed_out && !q->x->rejected) q->x->rejected = "request not whole within --client-timeout";
@@ -892,11 +888,11 @@ void capture_proxy_shutdown(capture_proxy *px)
     }
     /* Cancel every transfer; each ends its response, which ends its request. */
     pthread_mutex_lock(&px->mu);
-    for (preq *q = px->live; q; q = q->lnext) {
+    for (preq *q = px->live.first; q; q = q->live.next) {
         pthread_mutex_lock(&q->mu);
         int cancel = q->easy && !q->finished && !q->cancel;
         if (cancel) q->cancel = 1;
-        resume_locked(q);
+        mhd_stream_resume(&q->st);
         pthread_mutex_unlock(&q->mu);
         if (cancel && !q->in_ctl) {
             q->in_ctl = 1;

@@ -29,7 +29,7 @@
 
 #include "capture/cap_exchange.h"
 #include "capture/capture_out.h"
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 
 typedef struct capture_proxy capture_proxy;
 

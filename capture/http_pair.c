@@ -86,7 +86,6 @@ static void force_cb(void *owner, capture_ticket *t)
 {
     cap_exchange *x = owner;
     http_pair *hp = x->ctx;
-    (void)t;
     const char *saved = x->incomplete;
     if (!x->incomplete) x->incomplete = CAP_INC_WINDOW;
     record(hp, x);
@@ -454,7 +453,7 @@ static void parse_error(http_pair *hp, http_conn *c, int resp)
     }
 }
 
-static void run(http_pair *hp, http_conn *c, int resp, uint32_t seq, const uint8_t *d, size_t n)
+static void parse_bytes(http_pair *hp, http_conn *c, int resp, uint32_t seq, const uint8_t *d, size_t n)
 {
     http_parser *p = resp ? &c->presp : &c->preq;
     const http_parser_settings *set = resp ? &resp_set : &req_set;
@@ -521,7 +520,7 @@ void http_pair_data(http_pair *hp, http_conn *c, int side, int64_t ts, uint32_t 
         c->preq.data = c;
         c->req_sync = 1;
     }
-    run(hp, c, resp, seq, d, n);
+    parse_bytes(hp, c, resp, seq, d, n);
 }
 
 void http_pair_gap(http_pair *hp, http_conn *c, int side, int64_t ts, const char *reason)

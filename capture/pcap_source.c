@@ -42,7 +42,7 @@ char *pcap_source_filter(const uint16_t *ports, size_t nports, const char *expr)
     return b.buf;
 }
 
-static pcap_source *fail(pcap_source *s, int *rc, int code)
+static pcap_source *open_failed(pcap_source *s, int *rc, int code)
 {
     *rc = code;
     if (s->p) pcap_close(s->p);
@@ -58,7 +58,7 @@ static pcap_source *open_live(pcap_source *s, const pcap_source_opts *o, int *rc
     s->p = pcap_create(o->iface, eb);
     if (!s->p) {
         errf(err, errlen, "cannot capture on %s: %s", o->iface, eb);
-        return fail(s, rc, ERR_SYSTEM);
+        return open_failed(s, rc, ERR_SYSTEM);
     }
     pcap_set_snaplen(s->p, o->snaplen > 0 ? o->snaplen : 262144);
     pcap_set_promisc(s->p, 0);
@@ -73,12 +73,12 @@ static pcap_source *open_live(pcap_source *s, const pcap_source_opts *o, int *rc
                           : a == PCAP_ERROR_IFACE_NOT_UP ? "the interface is not up" : NULL;
         errf(err, errlen, "cannot capture on %s: %s%s%s", o->iface, why ? why : pcap_statustostr(a),
              pcap_geterr(s->p)[0] ? ": " : "", pcap_geterr(s->p));
-        return fail(s, rc, ERR_SYSTEM);
+        return open_failed(s, rc, ERR_SYSTEM);
     }
     if (a > 0) msg_warn("capture on %s: %s: %s", o->iface, pcap_statustostr(a), pcap_geterr(s->p));
     if (pcap_setnonblock(s->p, 1, eb) < 0 || pcap_get_selectable_fd(s->p) < 0) {
         errf(err, errlen, "cannot poll the capture on %s: %s", o->iface, eb);
-        return fail(s, rc, ERR_SYSTEM);
+        return open_failed(s, rc, ERR_SYSTEM);
     }
     s->live = 1;
     s->start_ns = now_real_ns();
@@ -93,19 +93,19 @@ static pcap_source *open_file(pcap_source *s, const pcap_source_opts *o, int *rc
         FILE *f = fopen(o->file, "rb");
         if (!f) {
             errf(err, errlen, "cannot open %s: %s", o->file, strerror(errno));
-            return fail(s, rc, ERR_SYSTEM);
+            return open_failed(s, rc, ERR_SYSTEM);
         }
         int dir = fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
         fclose(f);
         if (dir) {
             errf(err, errlen, "cannot read %s: it is a directory", o->file);
-            return fail(s, rc, ERR_SYSTEM);
+            return open_failed(s, rc, ERR_SYSTEM);
         }
     }
     s->p = pcap_open_offline_with_tstamp_precision(o->file, PCAP_TSTAMP_PRECISION_NANO, eb);
     if (!s->p) {
         errf(err, errlen, "%s: not a capture file libpcap can read (pcap or pcapng): %s", o->file, eb);
-        return fail(s, rc, ERR_INPUT);
+        return open_failed(s, rc, ERR_INPUT);
     }
     /* The first packet is read now, so the trace's header can say when the
      * capture started; pcap_source_run takes it first. */
@@ -133,20 +133,20 @@ pcap_source *pcap_source_open(const pcap_source_opts *o, int *rc, char *err, siz
         const char *n = pcap_datalink_val_to_name(s->dlt);
         errf(err, errlen, "%s: link type %s (%d) is not supported (Ethernet, Linux cooked SLL "
              "and SLL2, loopback NULL/LOOP and raw IP are)", s->name, n ? n : "unknown", s->dlt);
-        return fail(s, rc, ERR_INPUT);
+        return open_failed(s, rc, ERR_INPUT);
     }
     s->nano = pcap_get_tstamp_precision(s->p) == PCAP_TSTAMP_PRECISION_NANO;
     struct bpf_program prog;
     const char *expr = o->filter ? o->filter : "tcp";
     if (pcap_compile(s->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         errf(err, errlen, "bad filter '%s': %s", expr, pcap_geterr(s->p));
-        return fail(s, rc, ERR_USAGE);
+        return open_failed(s, rc, ERR_USAGE);
     }
     int bad = pcap_setfilter(s->p, &prog) < 0;
     pcap_freecode(&prog);
     if (bad) {
         errf(err, errlen, "cannot install the filter '%s': %s", expr, pcap_geterr(s->p));
-        return fail(s, rc, ERR_SYSTEM);
+        return open_failed(s, rc, ERR_SYSTEM);
     }
     return s;
 }

@@ -1,5 +1,5 @@
 /* resp_scan.h — what a captured response body says about generation: SSE
- * events counted with the project's SSE parser (clients/sse.h), the times
+ * events counted with the project's SSE parser (common/sse.h), the times
  * of the first and last events that carry generated content, an error
  * object inside the stream, and the usage the server reported (OpenAI's
  * `usage`, LMDeploy's `meta_info`). Non-streamed JSON bodies are kept (up
@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "common/util.h"
 
 /* Reusable SSE parsers (one user thread). Zero-initialise; resp_scan_pool_free. */

@@ -5,6 +5,7 @@
  * and the total memory cap walk only those). */
 #include "capture/tcp_reasm.h"
 #include "common/rng.h"
+#include "common/list.h"
 #include "common/util.h"
 
 #include <stdlib.h>
@@ -37,8 +38,8 @@ typedef struct half {
 typedef struct tcp_flow {
     tcp_flow_info info;
     struct tcp_flow *hnext;                /* hash chain */
-    struct tcp_flow *lprev, *lnext;        /* activity list */
-    struct tcp_flow *pprev, *pnext;        /* queued-bytes list */
+    list_link(struct tcp_flow) lru;        /* activity list, least recent first */
+    list_link(struct tcp_flow) queued;     /* queued-bytes list */
     int pending;
     half h[2];
     int64_t last_ts;
@@ -52,8 +53,8 @@ struct tcp_reasm {
     uint16_t *ports;
     tcp_flow **buckets;
     size_t nbuckets;
-    tcp_flow *lhead, *ltail;
-    tcp_flow *phead;
+    list_head(tcp_flow) lru;               /* through tcp_flow.lru */
+    list_head(tcp_flow) queued;            /* through tcp_flow.queued */
     uint64_t next_id;
     int64_t last_ts, next_tick;
     tcp_reasm_stats st;
@@ -141,35 +142,12 @@ static void grow(tcp_reasm *r)
     r->nbuckets = n;
 }
 
-static void lru_unlink(tcp_reasm *r, tcp_flow *f)
-{
-    if (f->lprev) f->lprev->lnext = f->lnext; else r->lhead = f->lnext;
-    if (f->lnext) f->lnext->lprev = f->lprev; else r->ltail = f->lprev;
-    f->lprev = f->lnext = NULL;
-}
-
-static void lru_append(tcp_reasm *r, tcp_flow *f)
-{
-    f->lprev = r->ltail;
-    f->lnext = NULL;
-    if (r->ltail) r->ltail->lnext = f; else r->lhead = f;
-    r->ltail = f;
-}
-
 static void pending_update(tcp_reasm *r, tcp_flow *f)
 {
     int want = f->h[0].q || f->h[1].q;
     if (want == f->pending) return;
-    if (want) {
-        f->pnext = r->phead;
-        f->pprev = NULL;
-        if (r->phead) r->phead->pprev = f;
-        r->phead = f;
-    } else {
-        if (f->pprev) f->pprev->pnext = f->pnext; else r->phead = f->pnext;
-        if (f->pnext) f->pnext->pprev = f->pprev;
-        f->pprev = f->pnext = NULL;
-    }
+    if (want) list_push_front(&r->queued, f, queued);
+    else list_remove(&r->queued, f, queued);
     f->pending = want;
 }
 
@@ -177,8 +155,8 @@ static void close_flow(tcp_reasm *r, tcp_flow *f, int64_t ts, tcp_close_cause ca
 
 static tcp_flow *create(tcp_reasm *r, const pkt_tcp *p, uint64_t hash, int64_t ts)
 {
-    if (r->st.open_flows >= r->o.max_flows && r->lhead)
-        close_flow(r, r->lhead, ts, TCP_CLOSE_EVICTED);
+    if (r->st.open_flows >= r->o.max_flows && r->lru.first)
+        close_flow(r, r->lru.first, ts, TCP_CLOSE_EVICTED);
     if (r->st.open_flows + 1 > r->nbuckets * 3 / 4) grow(r);
     tcp_flow *f = xcalloc(1, sizeof *f);
     f->info.id = ++r->next_id;
@@ -204,7 +182,7 @@ static tcp_flow *create(tcp_reasm *r, const pkt_tcp *p, uint64_t hash, int64_t t
     size_t k = hash & (r->nbuckets - 1);
     f->hnext = r->buckets[k];
     r->buckets[k] = f;
-    lru_append(r, f);
+    list_push_back(&r->lru, f, lru);
     r->st.flows++;
     r->st.open_flows++;
     if (r->st.open_flows > r->st.peak_flows) r->st.peak_flows = r->st.open_flows;
@@ -378,8 +356,8 @@ static void enforce_caps(tcp_reasm *r, tcp_flow *f, int side, int64_t ts)
     while (f->h[!side].q && f->h[0].qbytes + f->h[1].qbytes > r->o.flow_mem)
         skip_hole(r, f, !side, ts, TCP_GAP_MEMORY);
     /* Each round empties at least one piece, so this ends. */
-    while (r->st.queued_bytes > r->o.total_mem && r->phead) {
-        tcp_flow *g = r->phead;
+    while (r->st.queued_bytes > r->o.total_mem && r->queued.first) {
+        tcp_flow *g = r->queued.first;
         skip_hole(r, g, g->h[0].q ? 0 : 1, ts, TCP_GAP_MEMORY);
     }
 }
@@ -438,7 +416,7 @@ static void close_flow(tcp_reasm *r, tcp_flow *f, int64_t ts, tcp_close_cause ca
     tcp_flow **pp = &r->buckets[k];
     while (*pp && *pp != f) pp = &(*pp)->hnext;
     if (*pp) *pp = f->hnext;
-    lru_unlink(r, f);
+    list_remove(&r->lru, f, lru);
     r->st.open_flows--;
     r->st.closes[cause]++;
     if (r->cb.on_close) r->cb.on_close(r->cb.ud, &f->info, f->user, ts, cause);
@@ -565,9 +543,9 @@ void tcp_reasm_segment(tcp_reasm *r, int64_t ts, const pkt_tcp *p)
         side = 0;
     }
     if (ts > f->last_ts) f->last_ts = ts;
-    if (r->ltail != f) {
-        lru_unlink(r, f);
-        lru_append(r, f);
+    if (r->lru.last != f) {
+        list_remove(&r->lru, f, lru);
+        list_push_back(&r->lru, f, lru);
     }
     segment(r, f, side, ts, p);
 }
@@ -576,11 +554,11 @@ void tcp_reasm_tick(tcp_reasm *r, int64_t now)
 {
     if (now < r->next_tick) return;
     r->next_tick = now + 5000000;               /* at most every 5 ms of capture time */
-    while (r->lhead && now - r->lhead->last_ts >= r->o.idle_ns)
-        close_flow(r, r->lhead, now, TCP_CLOSE_IDLE);
-    tcp_flow *f = r->phead;
+    while (r->lru.first && now - r->lru.first->last_ts >= r->o.idle_ns)
+        close_flow(r, r->lru.first, now, TCP_CLOSE_IDLE);
+    tcp_flow *f = r->queued.first;
     while (f) {
-        tcp_flow *nx = f->pnext;                /* f may leave the list, not be freed */
+        tcp_flow *nx = f->queued.next;                /* f may leave the list, not be freed */
         check_evidence(r, f, 0, now);
         check_evidence(r, f, 1, now);
         drain_both(r, f, now, 0);
@@ -590,7 +568,7 @@ void tcp_reasm_tick(tcp_reasm *r, int64_t now)
 
 void tcp_reasm_finish(tcp_reasm *r, int64_t now)
 {
-    while (r->lhead) close_flow(r, r->lhead, now, TCP_CLOSE_END);
+    while (r->lru.first) close_flow(r, r->lru.first, now, TCP_CLOSE_END);
 }
 
 void tcp_reasm_free(tcp_reasm *r)

@@ -25,7 +25,7 @@
 #include "capture/capture_proxy.h"
 #include "capture/capture_report.h"
 #include "capture/pcap_source.h"
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/parse.h"
 #include "traces/trace.h"
 
@@ -127,7 +127,7 @@ typedef struct copts {
     int http_given;            /* one of the options above was given */
 } copts;
 
-#define bad(...) cli_usage_error("capture", usage, __VA_ARGS__)
+#define usage_error(...) cli_usage_error("capture", usage, __VA_ARGS__)
 
 /* 1 if path names something other than a regular file (/dev/null, a FIFO,
  * /dev/stdout): it is written in place, never replaced by a rename. */
@@ -140,7 +140,7 @@ static int is_special(const char *path)
 static int parse_mb(const char *opt, const char *v, uint64_t *out)
 {
     if (parse_u64(v, out) || *out == 0 || *out > (1u << 20))
-        return bad("%s: expected a positive number of MiB, got '%s'", opt, v);
+        return usage_error("%s: expected a positive number of MiB, got '%s'", opt, v);
     return 0;
 }
 
@@ -149,7 +149,7 @@ static int parse_client_timeout(const char *v, int64_t *ns)
 {
     int64_t us;
     if (parse_duration_us(v, &us) || us < 100000 || us > 86400LL * 1000000)
-        return bad("%s: expected a duration from 100ms to 24h, got '%s'", "--client-timeout", v);
+        return usage_error("%s: expected a duration from 100ms to 24h, got '%s'", "--client-timeout", v);
     *ns = us * 1000;
     return 0;
 }
@@ -201,35 +201,100 @@ static int check_args(copts *o)
     return 0;
 }
 
+static const struct option capture_opts[] = {
+    { "interface", required_argument, NULL, 'i' }, { "read", required_argument, NULL, 'r' },
+    { "proxy", required_argument, NULL, O_PROXY }, { "upstream", required_argument, NULL, O_UPSTREAM },
+    { "port", required_argument, NULL, O_PORT }, { "filter", required_argument, NULL, 'f' },
+    { "snaplen", required_argument, NULL, O_SNAPLEN }, { "buffer-mb", required_argument, NULL, O_BUFFER },
+    { "duration", required_argument, NULL, O_DURATION },
+    { "max-requests", required_argument, NULL, O_MAX_REQ }, { "out", required_argument, NULL, 'o' },
+    { "level", required_argument, NULL, O_LEVEL }, { "rotate-mb", required_argument, NULL, O_ROTATE },
+    { "all-paths", no_argument, NULL, O_ALL_PATHS }, { "redact", no_argument, NULL, O_REDACT },
+    { "no-headers", no_argument, NULL, O_NO_HEADERS }, { "sample", required_argument, NULL, O_SAMPLE },
+    { "event-times", no_argument, NULL, O_EVENT_TIMES },
+    { "seed", required_argument, NULL, O_SEED }, { "idle-timeout", required_argument, NULL, O_IDLE },
+    { "reorder-window", required_argument, NULL, O_WINDOW },
+    { "flow-mem-mb", required_argument, NULL, O_FLOW_MEM }, { "mem-mb", required_argument, NULL, O_MEM },
+    { "max-flows", required_argument, NULL, O_MAX_FLOWS },
+    { "max-body-mb", required_argument, NULL, O_MAX_BODY },
+    { "max-buffered-mb", required_argument, NULL, O_MAX_BUFFERED },
+    { "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT }, { "stats", required_argument, NULL, O_STATS },
+    { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
+    { "session-header", required_argument, NULL, O_SESS_HEADER },
+    { "session-field", required_argument, NULL, O_SESS_FIELD },
+    { "max-sessions", required_argument, NULL, O_MAX_SESS }, { "no-sessions", no_argument, NULL, O_NO_SESS },
+    { "help", no_argument, NULL, O_HELP }, CLI_HTTP_LONGOPTS(O_HTTP), { NULL, 0, NULL, 0 },
+};
+
+/* The options whose value is checked (c, as opt on the command line, with
+ * its value arg) into o. Returns 0, or the exit status. */
+static int parse_value(copts *o, int c, const char *opt, const char *arg)
+{
+    int64_t v;
+    switch (c) {
+    case O_SESS_HEADER: case O_SESS_FIELD:
+        if (!arg[0] || strlen(arg) > 100 || strpbrk(arg, " :\t\r\n"))
+            return usage_error("%s: expected a header or field name, got '%s'", opt, arg);
+        *(c == O_SESS_HEADER ? &o->session_header : &o->session_field) = arg;
+        break;
+    case O_MAX_SESS:
+        if (parse_u64(arg, &o->max_sessions) || !o->max_sessions || o->max_sessions > 100000000)
+            return usage_error("%s: expected 1..100000000, got '%s'", "--max-sessions", arg);
+        break;
+    case O_PORT:
+        if (parse_i64(arg, &v) || v < 1 || v > 65535) return usage_error("%s: expected a port 1..65535, got '%s'", "--port", arg);
+        if (o->nports == MAX_PORTS) return usage_error("%s: at most 64 ports, got more ('%s')", "--port", arg);
+        o->ports[o->nports++] = (uint16_t)v;
+        break;
+    case O_SNAPLEN:
+        if (parse_i64(arg, &v) || v < 128 || v > 262144) return usage_error("%s: expected 128..262144, got '%s'", "--snaplen", arg);
+        o->snaplen = (int)v;
+        break;
+    case O_BUFFER:
+        if (parse_i64(arg, &v) || v < 1 || v > 4096) return usage_error("%s: expected 1..4096 MiB, got '%s'", "--buffer-mb", arg);
+        o->buffer_mb = (int)v;
+        break;
+    case O_LEVEL:
+        if (parse_i64(arg, &v) || v < 0 || v > 22) return usage_error("%s: expected 0..22, got '%s'", "--level", arg);
+        o->level = (int)v;
+        break;
+    case O_DURATION: case O_IDLE: case O_WINDOW:
+        if (parse_duration_us(arg, &v) || v <= 0)
+            return usage_error("%s: expected a positive duration such as 30s, got '%s'", opt, arg);
+        *(c == O_DURATION ? &o->duration_ns : c == O_IDLE ? &o->idle_ns : &o->window_ns) = v * 1000;
+        break;
+    case O_CLIENT_TIMEOUT: if (parse_client_timeout(arg, &o->client_timeout_ns)) return EXIT_USAGE; break;
+    case O_MAX_REQ:
+        if (parse_u64(arg, &o->max_requests) || !o->max_requests)
+            return usage_error("%s: expected a positive integer, got '%s'", "--max-requests", arg);
+        break;
+    case O_MAX_FLOWS:
+        if (parse_u64(arg, &o->max_flows) || !o->max_flows || o->max_flows > 100000000)
+            return usage_error("%s: expected 1..100000000, got '%s'", "--max-flows", arg);
+        break;
+    case O_ROTATE: if (parse_mb(opt, arg, &o->rotate_mb)) return EXIT_USAGE; break;
+    case O_FLOW_MEM: if (parse_mb(opt, arg, &o->flow_mem_mb)) return EXIT_USAGE; break;
+    case O_MEM: if (parse_mb(opt, arg, &o->mem_mb)) return EXIT_USAGE; break;
+    case O_MAX_BODY: if (parse_mb(opt, arg, &o->max_body_mb)) return EXIT_USAGE; break;
+    case O_MAX_BUFFERED: if (parse_mb(opt, arg, &o->max_buffered_mb)) return EXIT_USAGE; break;
+    case O_SAMPLE:
+        if (parse_prob(arg, &o->sample) || o->sample <= 0)
+            return usage_error("%s: expected a probability in (0, 1], got '%s'", "--sample", arg);
+        break;
+    case O_SEED:
+        if (parse_u64(arg, &o->seed)) return usage_error("%s: expected an unsigned integer, got '%s'", "--seed", arg);
+        o->have_seed = 1;
+        break;
+    }
+    return 0;
+}
+
+/* Parses the command line into o. Returns 0, -1 for --help, or the exit
+ * status. */
 static int parse_args(int argc, char **argv, copts *o)
 {
-    static const struct option lo[] = {
-        { "interface", required_argument, NULL, 'i' }, { "read", required_argument, NULL, 'r' },
-        { "proxy", required_argument, NULL, O_PROXY }, { "upstream", required_argument, NULL, O_UPSTREAM },
-        { "port", required_argument, NULL, O_PORT }, { "filter", required_argument, NULL, 'f' },
-        { "snaplen", required_argument, NULL, O_SNAPLEN }, { "buffer-mb", required_argument, NULL, O_BUFFER },
-        { "duration", required_argument, NULL, O_DURATION },
-        { "max-requests", required_argument, NULL, O_MAX_REQ }, { "out", required_argument, NULL, 'o' },
-        { "level", required_argument, NULL, O_LEVEL }, { "rotate-mb", required_argument, NULL, O_ROTATE },
-        { "all-paths", no_argument, NULL, O_ALL_PATHS }, { "redact", no_argument, NULL, O_REDACT },
-        { "no-headers", no_argument, NULL, O_NO_HEADERS }, { "sample", required_argument, NULL, O_SAMPLE },
-        { "event-times", no_argument, NULL, O_EVENT_TIMES },
-        { "seed", required_argument, NULL, O_SEED }, { "idle-timeout", required_argument, NULL, O_IDLE },
-        { "reorder-window", required_argument, NULL, O_WINDOW },
-        { "flow-mem-mb", required_argument, NULL, O_FLOW_MEM }, { "mem-mb", required_argument, NULL, O_MEM },
-        { "max-flows", required_argument, NULL, O_MAX_FLOWS },
-        { "max-body-mb", required_argument, NULL, O_MAX_BODY },
-        { "max-buffered-mb", required_argument, NULL, O_MAX_BUFFERED },
-        { "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT }, { "stats", required_argument, NULL, O_STATS },
-        { "ready-file", required_argument, NULL, O_READY }, { "quiet", no_argument, NULL, 'q' },
-        { "session-header", required_argument, NULL, O_SESS_HEADER },
-        { "session-field", required_argument, NULL, O_SESS_FIELD },
-        { "max-sessions", required_argument, NULL, O_MAX_SESS }, { "no-sessions", no_argument, NULL, O_NO_SESS },
-        { "help", no_argument, NULL, O_HELP }, CLI_HTTP_LONGOPTS(O_HTTP), { NULL, 0, NULL, 0 },
-    };
     int c;
-    while ((c = getopt_long(argc, argv, ":i:r:f:o:qh", lo, NULL)) != -1) {
-        int64_t v;
+    while ((c = getopt_long(argc, argv, ":i:r:f:o:qh", capture_opts, NULL)) != -1) {
         const char *opt = argv[optind - 1];
         if (cli_http_opt(c, O_HTTP, optarg, &o->http)) {
             o->http_given = 1;
@@ -251,60 +316,12 @@ static int parse_args(int argc, char **argv, copts *o)
         case O_NO_HEADERS: o->no_headers = 1; break;
         case O_EVENT_TIMES: o->event_times = 1; break;
         case O_NO_SESS: o->no_sessions = 1; break;
-        case O_SESS_HEADER: case O_SESS_FIELD:
-            if (!optarg[0] || strlen(optarg) > 100 || strpbrk(optarg, " :\t\r\n"))
-                return bad("%s: expected a header or field name, got '%s'", opt, optarg);
-            *(c == O_SESS_HEADER ? &o->session_header : &o->session_field) = optarg;
-            break;
-        case O_MAX_SESS:
-            if (parse_u64(optarg, &o->max_sessions) || !o->max_sessions || o->max_sessions > 100000000)
-                return bad("%s: expected 1..100000000, got '%s'", "--max-sessions", optarg);
-            break;
-        case O_PORT:
-            if (parse_i64(optarg, &v) || v < 1 || v > 65535) return bad("%s: expected a port 1..65535, got '%s'", "--port", optarg);
-            if (o->nports == MAX_PORTS) return bad("%s: at most 64 ports, got more ('%s')", "--port", optarg);
-            o->ports[o->nports++] = (uint16_t)v;
-            break;
-        case O_SNAPLEN:
-            if (parse_i64(optarg, &v) || v < 128 || v > 262144) return bad("%s: expected 128..262144, got '%s'", "--snaplen", optarg);
-            o->snaplen = (int)v;
-            break;
-        case O_BUFFER:
-            if (parse_i64(optarg, &v) || v < 1 || v > 4096) return bad("%s: expected 1..4096 MiB, got '%s'", "--buffer-mb", optarg);
-            o->buffer_mb = (int)v;
-            break;
-        case O_LEVEL:
-            if (parse_i64(optarg, &v) || v < 0 || v > 22) return bad("%s: expected 0..22, got '%s'", "--level", optarg);
-            o->level = (int)v;
-            break;
-        case O_DURATION: case O_IDLE: case O_WINDOW:
-            if (parse_duration_us(optarg, &v) || v <= 0)
-                return bad("%s: expected a positive duration such as 30s, got '%s'", opt, optarg);
-            *(c == O_DURATION ? &o->duration_ns : c == O_IDLE ? &o->idle_ns : &o->window_ns) = v * 1000;
-            break;
-        case O_CLIENT_TIMEOUT: if (parse_client_timeout(optarg, &o->client_timeout_ns)) return EXIT_USAGE; break;
-        case O_MAX_REQ:
-            if (parse_u64(optarg, &o->max_requests) || !o->max_requests)
-                return bad("%s: expected a positive integer, got '%s'", "--max-requests", optarg);
-            break;
-        case O_MAX_FLOWS:
-            if (parse_u64(optarg, &o->max_flows) || !o->max_flows || o->max_flows > 100000000)
-                return bad("%s: expected 1..100000000, got '%s'", "--max-flows", optarg);
-            break;
-        case O_ROTATE: if (parse_mb(opt, optarg, &o->rotate_mb)) return EXIT_USAGE; break;
-        case O_FLOW_MEM: if (parse_mb(opt, optarg, &o->flow_mem_mb)) return EXIT_USAGE; break;
-        case O_MEM: if (parse_mb(opt, optarg, &o->mem_mb)) return EXIT_USAGE; break;
-        case O_MAX_BODY: if (parse_mb(opt, optarg, &o->max_body_mb)) return EXIT_USAGE; break;
-        case O_MAX_BUFFERED: if (parse_mb(opt, optarg, &o->max_buffered_mb)) return EXIT_USAGE; break;
-        case O_SAMPLE:
-            if (parse_prob(optarg, &o->sample) || o->sample <= 0)
-                return bad("%s: expected a probability in (0, 1], got '%s'", "--sample", optarg);
-            break;
-        case O_SEED:
-            if (parse_u64(optarg, &o->seed)) return bad("%s: expected an unsigned integer, got '%s'", "--seed", optarg);
-            o->have_seed = 1;
-            break;
-        default: return cli_getopt_error("capture", usage, c, argv, lo);
+        case ':': case '?':
+            return cli_getopt_error("capture", usage, c, argv, capture_opts);
+        default: {
+            int rc = parse_value(o, c, opt, optarg);
+            if (rc) return rc;
+        }
         }
     }
     if (optind < argc) return cli_usage_error("capture", usage, "unexpected argument '%s'", argv[optind]);
@@ -590,7 +607,7 @@ static int run_proxy(const copts *o, int sfd)
     return exitc;
 }
 
-static int run(int argc, char **argv)
+static int run_capture(int argc, char **argv)
 {
     copts o;
     memset(&o, 0, sizeof o);
@@ -618,5 +635,5 @@ static int run(int argc, char **argv)
 }
 
 const cli_cmd cmd_capture = {
-    "capture", "record live traffic into a trace", usage, help, run,
+    "capture", "record live traffic into a trace", usage, help, run_capture,
 };

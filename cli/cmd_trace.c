@@ -41,7 +41,7 @@ static int is_help(const char *a)
 }
 
 /* Reports a library error and maps it to an exit code. */
-static int fail(int rc, const char *msg)
+static int report_error(int rc, const char *msg)
 {
     msg_err("%s", msg);
     return err_to_exit(rc);
@@ -56,7 +56,7 @@ static trace_writer *open_out(const char *out, const cJSON *hdr, int level,
     trace_header_add_history(h, op, args);
     trace_writer *w = trace_writer_open(out, h, level, err, sizeof err);
     cJSON_Delete(h);
-    if (!w) *exitc = fail(ERR_SYSTEM, err);
+    if (!w) *exitc = report_error(ERR_SYSTEM, err);
     return w;
 }
 
@@ -64,7 +64,7 @@ static int close_out(trace_writer *w)
 {
     char err[600];
     int rc = trace_writer_close(w, err, sizeof err);
-    return rc ? fail(rc, err) : EXIT_OK;
+    return rc ? report_error(rc, err) : EXIT_OK;
 }
 
 static void report_skips(trace_reader *r)
@@ -81,7 +81,7 @@ int trace_rewrite(const char *path, unsigned flags, const char *out, int level,
     trace_reader *r = trace_reader_open(path, flags, err, sizeof err);
     if (!r) {
         cJSON_Delete(args);
-        return fail(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
+        return report_error(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
     }
     int ec = EXIT_OK, rc;
     trace_writer *w = open_out(out, trace_reader_header(r), level, op, args, &ec);
@@ -95,11 +95,11 @@ int trace_rewrite(const char *path, unsigned flags, const char *out, int level,
         if (k < 0) break;
         if (k == 0) continue;
         if ((rc = trace_writer_put_rec(w, rec)) < 0) {
-            ec = fail(rc, trace_writer_error(w));
+            ec = report_error(rc, trace_writer_error(w));
             break;
         }
     }
-    if (rc < 0 && ec == EXIT_OK) ec = fail(rc, trace_reader_error(r));
+    if (rc < 0 && ec == EXIT_OK) ec = report_error(rc, trace_reader_error(r));
     report_skips(r);
     trace_reader_close(r);
     if (ec != EXIT_OK) {
@@ -213,7 +213,7 @@ static int run_convert(int argc, char **argv)
     int rc = import_run(imp, &o, &st, err, sizeof err);
     if (st.skipped)
         msg_warn("skipped %llu invalid rows (first: %s)", (unsigned long long)st.skipped, st.first_skip);
-    if (rc) return fail(rc, err);
+    if (rc) return report_error(rc, err);
     if (strcmp(o.out_path, "-"))
         fprintf(stderr, "%s: %llu records written to %s\n", o.in_path,
                 (unsigned long long)st.records, o.out_path);
@@ -274,7 +274,7 @@ static int run_inspect(int argc, char **argv)
         return cli_usage_error("trace inspect", U_INSPECT, optind >= argc ? "missing FILE" : "too many arguments");
     char err[1024];
     cJSON *res = trace_inspect(argv[optind], flags, err, sizeof err);
-    if (!res) return fail(ERR_INPUT, err);
+    if (!res) return report_error(ERR_INPUT, err);
     if (json) {
         char *s = jsonw_print(res, 1);
         printf("%s\n", s);
@@ -333,7 +333,7 @@ static int run_cat(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         char err[600];
         zio_reader *z = zio_reader_open(argv[i], err, sizeof err);
-        if (!z) return fail(ERR_SYSTEM, err);
+        if (!z) return report_error(ERR_SYSTEM, err);
         char *line;
         size_t len;
         int rc;
@@ -362,7 +362,7 @@ static int run_cat(int argc, char **argv)
         }
         if (rc < 0) {
             fflush(stdout);
-            int ec = fail(rc, zio_reader_error(z));
+            int ec = report_error(rc, zio_reader_error(z));
             zio_reader_close(z);
             return ec;
         }
@@ -542,7 +542,7 @@ static int run_merge(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         rs[i] = trace_reader_open(argv[optind + i], flags, err, sizeof err);
         if (!rs[i]) {
-            ec = fail(ERR_INPUT, err);
+            ec = report_error(ERR_INPUT, err);
             goto done;
         }
         cJSON *in = cJSON_CreateObject();
@@ -556,12 +556,12 @@ static int run_merge(int argc, char **argv)
     if (same_block && blk[0]) trace_add_int(h, "block_size", blk[0]);
     w = trace_writer_open(out, h, level, err, sizeof err);
     if (!w) {
-        ec = fail(ERR_SYSTEM, err);
+        ec = report_error(ERR_SYSTEM, err);
         goto done;
     }
     for (int i = 0; i < n; i++) {
         rc = trace_reader_next(rs[i], &cur[i]);
-        if (rc < 0) { ec = fail(rc, trace_reader_error(rs[i])); goto done; }
+        if (rc < 0) { ec = report_error(rc, trace_reader_error(rs[i])); goto done; }
         if (rc == 0) cur[i] = NULL;
     }
     for (;;) {
@@ -583,9 +583,9 @@ static int run_merge(int argc, char **argv)
                 cJSON_ReplaceItemInObjectCaseSensitive(rec->json, keys[k], cJSON_CreateString(buf));
             }
         }
-        if ((rc = trace_writer_put_rec(w, rec)) < 0) { ec = fail(rc, trace_writer_error(w)); goto done; }
+        if ((rc = trace_writer_put_rec(w, rec)) < 0) { ec = report_error(rc, trace_writer_error(w)); goto done; }
         rc = trace_reader_next(rs[best], &cur[best]);
-        if (rc < 0) { ec = fail(rc, trace_reader_error(rs[best])); goto done; }
+        if (rc < 0) { ec = report_error(rc, trace_reader_error(rs[best])); goto done; }
         if (rc == 0) cur[best] = NULL;
     }
 done:
@@ -658,7 +658,7 @@ static int run_scale(int argc, char **argv)
         if (!strcmp(path, "-"))
             return cli_usage_error("trace scale", U_SCALE, "--rate reads the input twice: give a file, not -");
         cJSON *st = trace_inspect(path, 0, err, sizeof err);
-        if (!st) return fail(ERR_INPUT, err);
+        if (!st) return report_error(ERR_INPUT, err);
         double cur = num(cJSON_GetObjectItem(st, "rate"), "mean_per_s");
         cJSON_Delete(st);
         if (cur <= 0) {
@@ -699,7 +699,7 @@ static ssize_t read_all(trace_reader *r, trace_rec **out, int *ec)
         trace_rec_move(&v[n++], rec);
     }
     if (rc < 0) {
-        *ec = fail(rc, trace_reader_error(r));
+        *ec = report_error(rc, trace_reader_error(r));
         for (size_t i = 0; i < n; i++) trace_rec_clear(&v[i]);
         free(v);
         return -1;
@@ -734,7 +734,7 @@ static int run_sort(int argc, char **argv)
     if (!out) return cli_usage_error("trace sort", U_SORT, "missing -o OUT");
     char err[1024];
     trace_reader *r = trace_reader_open(argv[optind], flags, err, sizeof err);
-    if (!r) return fail(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
+    if (!r) return report_error(strstr(err, "cannot open") ? ERR_SYSTEM : ERR_INPUT, err);
     trace_rec *v = NULL;
     ssize_t n = read_all(r, &v, &ec);
     trace_writer *w = n < 0 ? NULL : open_out(out, trace_reader_header(r), level, "sort", NULL, &ec);
@@ -743,7 +743,7 @@ static int run_sort(int argc, char **argv)
     if (n > 0) qsort(v, (size_t)n, sizeof *v, cmp_rec);
     for (ssize_t i = 0; w && i < n && ec == EXIT_OK; i++) {
         int rc = trace_writer_put_rec(w, &v[i]);
-        if (rc < 0) ec = fail(rc, trace_writer_error(w));
+        if (rc < 0) ec = report_error(rc, trace_writer_error(w));
     }
     for (ssize_t i = 0; i < n; i++) trace_rec_clear(&v[i]);
     free(v);

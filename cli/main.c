@@ -1,6 +1,6 @@
 /* main.c — sagellm-bench entry point: dispatches to subcommands. */
 #include "cli/cli.h"
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/url_mask.h"
 
 #include <stdio.h>
@@ -49,7 +49,6 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 
 int cli_print_help(const char *cmd, const char *usage, const char *help)
 {
-    (void)cmd;
     printf("usage: %s\n", usage);
     if (help && *help) printf("\n%s", help);
     return EXIT_OK;
@@ -59,7 +58,6 @@ int cli_getopt_error(const char *cmd, const char *usage, int c, char **argv,
                      const struct option *longopts)
 {
     const char *arg = argv[optind - 1];
-    (void)longopts;
     if (c == ':')
         return cli_usage_error(cmd, usage, "option '%s' needs a value", arg);
     if (optopt && !(arg[0] == '-' && arg[1] == '-'))

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/util.h"
 #include "traces/trace.h"
 
@@ -54,7 +54,7 @@ typedef struct client_opts {
     const char *engine_config;   /* JSON object text (from --engine-config/--engine-opt) */
 } client_opts;
 
-/* How an in-process request ended (client_sink_done). Times are the
+/* How an in-process request ended (client_sink.done). Times are the
  * engine's CLOCK_MONOTONIC ns, -1 when it does not say. */
 typedef struct client_done {
     const char *finish_reason;   /* "stop", "length", "abort", ... or NULL */
@@ -64,13 +64,18 @@ typedef struct client_done {
     int64_t queue_ns, prefill_ns, decode_ns;
 } client_done;
 
-/* Where an in-process client delivers a request's events. Both functions
- * may be called from any thread (an engine's), one request at a time:
- * tokens zero or more times, then done exactly once; the sink must not be
- * used after done. The replay stamps the time of each call itself. */
-typedef struct client_sink client_sink;
-void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns);
-void client_sink_done(client_sink *s, const client_done *d);
+/* Where an in-process client delivers a request's events: callbacks plus
+ * the user data they get back, filled in by whoever drives the client (the
+ * replay), the way libcurl takes WRITEFUNCTION and WRITEDATA. Both may be
+ * called from any thread (an engine's), one request at a time: tokens zero
+ * or more times (n tokens, their text), then done exactly once; the sink
+ * must not be used after done. The receiver stamps the time of each call
+ * itself. The sink must outlive the request. */
+typedef struct client_sink {
+    void (*tokens)(void *user, int64_t n, const char *text, size_t len);
+    void (*done)(void *user, const client_done *d);
+    void *user;
+} client_sink;
 void client_done_clear(client_done *d);
 
 /* What a request needs from the transport. */
@@ -161,7 +166,7 @@ typedef struct client_ops {
      * state (state_size bytes), where cancel finds what it needs. Returns 0, or a negative
      * error with err (then no event will come). */
     int (*submit)(const client *c, const trace_rec *r, const client_request *req,
-                  void *state, client_sink *sink, char *err, size_t errlen);
+                  void *state, const client_sink *sink, char *err, size_t errlen);
     /* In-process clients: asks the engine to end a submitted request early
      * (stall or operator cancel); done still comes, through the sink. */
     void (*cancel)(const client *c, void *state);
@@ -187,53 +192,5 @@ void client_free(client *c);
 
 /* Resets ev to "carries nothing". */
 void client_event_clear(client_event *ev);
-
-/* Helpers shared by the OpenAI-protocol clients (clients/openai.c). */
-int openai_build(const client *c, const trace_rec *r, const char *api, client_request *out,
-                 cJSON **body_out, char *err, size_t errlen);
-int openai_on_event(const client *c, void *state, const char *type, const char *data,
-                    size_t len, client_event *ev);
-int openai_on_body(const client *c, void *state, const char *data, size_t len,
-                   client_event *ev);
-void openai_error_message(const client *c, int status, const char *data, size_t len,
-                          char *msg, size_t msglen);
-int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_t len);
-/* Finishes a body built for r by openai_build: notes in out->edits which
- * fields differ from the record's captured body, and writes out->body:
- * the record's exact bytes (body_b64 decoded, or body_raw) when nothing
- * differs and it has them, else
- * the body serialised. Frees body. */
-void openai_finish_body(const trace_rec *r, cJSON *body, client_request *out);
-/* Parses one response document (data, len bytes) in the calling thread's
- * JSON arena (common/json_arena.h): valid until the thread's next arena
- * scope, never freed by the caller. NULL when it is not JSON. */
-cJSON *openai_parse_doc(const char *data, size_t len);
-/* Sets the output cap to n in whichever field the body uses
- * (max_completion_tokens, max_tokens, or both when it has both; a body
- * with neither gets max_tokens), so no conflicting cap is left. */
-void openai_set_max_len(cJSON *body, int64_t n);
-/* Forces an output length of n tokens: the cap as openai_set_max_len,
- * min_field (vLLM "min_tokens", LMDeploy "min_new_tokens") = n and
- * ignore_eos; sets out->forced_output = n. */
-void openai_force_output_len(cJSON *body, int64_t n, const char *min_field, client_request *out);
-/* The endpoint of a record's own request path (its top-level `path`, as
- * the original client sent it): the part after the last version segment
- * ("/openai/v1/embeddings" -> "/embeddings" under api_url), else the whole
- * path under root_url (*root set). Returns 0, or ERR_INPUT for a path that
- * is not a plain absolute path of at most 127 bytes (the reason in err). */
-int openai_path_endpoint(const char *path, char *out, size_t outlen, int *root,
-                         char *err, size_t errlen);
-/* 1 when r has a body that was sent by a real client: not a length-only
- * record, and not a body made by prompt synthesis (`body_synthetic`). */
-int openai_body_captured(const trace_rec *r);
-/* Applies the model rule to a body: --model when given, else the body's,
- * else the record's, else the server's. Sets out->model. */
-void openai_set_model(const client *c, const trace_rec *r, cJSON *body, client_request *out);
-/* Applies --stream to a body (original: openai_body_captured(r)):
- * as-sent leaves a captured body alone and streams any other as "on"
- * does; on sets stream and stream_options.include_usage (and
- * continuous_usage_stats when c->opt.continuous_usage); off sets stream
- * false and removes stream_options. */
-void openai_set_stream(const client *c, cJSON *body, int original);
 
 #endif

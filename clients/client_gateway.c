@@ -12,6 +12,7 @@
  * Length-only records get a synthesised prompt, max_tokens = the trace's
  * output length, and are streamed with stream_options.include_usage. */
 #include "clients/client.h"
+#include "clients/openai.h"
 
 #include <string.h>
 

@@ -29,6 +29,7 @@
  * whose cumulative completion_tokens give per-token ITL. Errors come as
  * flat objects {"message", "type", "code", "param", "object": "error"}. */
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "common/rng.h"
 
 #include <stdio.h>

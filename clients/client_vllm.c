@@ -8,6 +8,7 @@
  * ITL. vLLM reads max_completion_tokens before max_tokens
  * (vllm-project/vllm@7ded96b3, vllm/entrypoints/openai/serving_engine.py). */
 #include "clients/client.h"
+#include "clients/openai.h"
 
 #include <string.h>
 
@@ -27,8 +28,6 @@ static int vllm_build(const client *c, const trace_rec *r, client_request *out,
 
 static int vllm_init(client *c, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     c->opt.continuous_usage = 1;
     return 0;
 }

@@ -31,7 +31,8 @@
 
 #ifdef SAGELLM_HAVE_PYTHON
 
-#include "clients/engine_host_py_src.h"
+/* clients/engine_host.py, embedded by clients/engine_host_py_src.S. */
+extern const char engine_host_py_src[];
 
 #include <errno.h>
 #include <limits.h>
@@ -139,7 +140,6 @@ static int64_t span(int64_t a, int64_t b)
 /* emit_tokens(ctx, count, text, engine_ns) */
 static PyObject *py_emit_tokens(PyObject *self, PyObject *args)
 {
-    (void)self;
     PyObject *ctx;
     long long n, ts;
     const char *text;
@@ -157,7 +157,6 @@ static PyObject *py_emit_tokens(PyObject *self, PyObject *args)
  *           t_queued, t_scheduled, t_first_token, t_finished) */
 static PyObject *py_emit_done(PyObject *self, PyObject *args)
 {
-    (void)self;
     PyObject *ctx = PyTuple_Size(args) > 0 ? PyTuple_GetItem(args, 0) : NULL;
     py_req *q = ctx ? PyLong_AsVoidPtr(ctx) : NULL;
     if (!q) return NULL;
@@ -248,7 +247,6 @@ static void py_init(void)
  * requests and cancellations to the driver. */
 static PyObject *py_wake(PyObject *self, PyObject *unused)
 {
-    (void)unused;
     sagellm_engine *e = PyLong_AsVoidPtr(self);
     uint64_t v;
     if (read(e->efd, &v, sizeof v) < 0 && errno != EAGAIN) { /* nothing to drain */ }
@@ -567,7 +565,6 @@ static char *py_info(sagellm_engine *e)
 
 static void py_info_free(sagellm_engine *e, char *info)
 {
-    (void)e;
     free(info);
 }
 
@@ -599,9 +596,6 @@ int engine_host_py_available(void)
 sagellm_engine *engine_host_py_create(const char *module, const char *factory,
                                       const char *config_json, char *err, size_t errlen)
 {
-    (void)module;
-    (void)factory;
-    (void)config_json;
     errf(err, errlen, "this sagellm-bench was built without the Python bridge: install "
          "libpython3-dev (Debian) and rebuild");
     return NULL;

@@ -215,7 +215,6 @@ static char *sim_info(sagellm_engine *e)
 
 static void sim_info_free(sagellm_engine *e, char *info)
 {
-    (void)e;
     free(info);
 }
 

@@ -4,6 +4,7 @@
  * LMDeploy's flat {"object": "error", "message": ...}, FastAPI's
  * {"detail": ...}). Request bodies are built in clients/openai_body.c. */
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "common/json_arena.h"
 #include "traces/prompt.h"
 
@@ -248,8 +249,6 @@ static int interpret(const char *data, size_t len, client_event *ev)
 int openai_on_event(const client *c, void *state, const char *type, const char *data,
                     size_t len, client_event *ev)
 {
-    (void)c;
-    (void)state;
     if (type && !strcmp(type, "error")) {
         /* "event: error": its data is an error object, or plain text. */
         const char *end = NULL;
@@ -270,15 +269,12 @@ int openai_on_event(const client *c, void *state, const char *type, const char *
 int openai_on_body(const client *c, void *state, const char *data, size_t len,
                    client_event *ev)
 {
-    (void)c;
-    (void)state;
     return interpret(data, len, ev);
 }
 
 void openai_error_message(const client *c, int status, const char *data, size_t len,
                           char *msg, size_t msglen)
 {
-    (void)c;
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (doc_error(doc, msg, msglen)) {
@@ -292,7 +288,6 @@ void openai_error_message(const client *c, int status, const char *data, size_t 
 
 int openai_add_reply(const client *c, cJSON *next_body, const char *reply, size_t len)
 {
-    (void)c;
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(next_body, "messages");
     cJSON *last_asst = NULL, *m;
     cJSON_ArrayForEach(m, msgs) {

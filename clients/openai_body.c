@@ -23,6 +23,7 @@
  *   lmdeploy/serve/openai/endpoints/common.py,
  *   build_serving_generation_config: max_completion_tokens first). */
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "traces/prompt.h"
 #include "common/b64.h"
 #include "common/jsonw.h"

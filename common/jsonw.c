@@ -141,3 +141,12 @@ cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop)
     if (stop) *stop = end;
     return j;
 }
+
+int jsonw_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
+    *out = (int64_t)d;
+    return 0;
+}

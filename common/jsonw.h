@@ -8,6 +8,7 @@
 #ifndef SAGELLM_JSONW_H
 #define SAGELLM_JSONW_H
 
+#include <stdint.h>
 #include <cjson/cJSON.h>
 #include "common/util.h"
 
@@ -26,5 +27,9 @@ char *jsonw_print(const cJSON *v, int pretty);
  * stopped, for messages. The caller frees the result with cJSON_Delete.
  * Thread-safe (no use of cJSON's global error pointer). */
 cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop);
+
+/* The value of v when it is an integer-valued number in [lo, hi]: returns 0
+ * and sets *out, else -1 (*out untouched). */
+int jsonw_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 
 #endif

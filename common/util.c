@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/resource.h>
 
 int err_to_exit(int err)
 {
@@ -285,4 +286,64 @@ int mkdir_p(const char *dir, char *err, size_t errlen)
 fail:
     errf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
     return ERR_SYSTEM;
+}
+
+char *file_read_all(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        errf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        errno = e;
+        return NULL;
+    }
+    strbuf b = {0};
+    char chunk[8192];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&b, chunk, k);
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        errf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        fclose(f);
+        sb_free(&b);
+        errno = e;
+        return NULL;
+    }
+    fclose(f);
+    sb_addc(&b, '\0');
+    if (len) *len = b.len - 1;
+    return b.buf;
+}
+
+int file_fnv_digest(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(out, len, "unknown");
+        return ERR_SYSTEM;
+    }
+    uint64_t h = 1469598103934665603ULL, n = 0;
+    unsigned char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t i = 0; i < k; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+        n += k;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        snprintf(out, len, "unknown");
+        return ERR_SYSTEM;
+    }
+    snprintf(out, len, "fnv1a64:%016llx:%llu", (unsigned long long)h, (unsigned long long)n);
+    return 0;
+}
+
+void fd_limit_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }

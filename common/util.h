@@ -89,4 +89,23 @@ void sb_free(strbuf *b);
  * 0, or ERR_SYSTEM with "DIR: cannot create directory: ..." in err. */
 int mkdir_p(const char *dir, char *err, size_t errlen);
 
+/* Reads the whole file at path into a malloc'd buffer with a NUL after its
+ * bytes (*len, when not NULL, is their count). Returns NULL with err
+ * ("PATH: cannot open: ..." or "PATH: cannot read: ...") and errno kept as
+ * the failure set it (ENOENT for a missing file). Caller frees. */
+char *file_read_all(const char *path, size_t *len, char *err, size_t errlen);
+
+/* The content digest of a file, "fnv1a64:HASH:BYTES" (64-bit FNV-1a over its
+ * bytes as stored, the hash in 16 hex digits; its offset basis is
+ * 1469598103934665603, one digit short of the standard one, kept so the
+ * digests of earlier runs still match), written to out: the
+ * trace_digest of run.json, by which compare tells whether two runs
+ * replayed the same trace. Returns 0, or ERR_SYSTEM (out "unknown") when
+ * the file cannot be opened or read. */
+int file_fnv_digest(const char *path, char *out, size_t len);
+
+/* Raises the soft limit on open files to the hard limit (a load generator
+ * or a server holds a socket per connection); keeps it when that fails. */
+void fd_limit_raise(void);
+
 #endif

@@ -45,33 +45,6 @@ const char *server_api_name(server_api a)
     return a == SERVER_API_LMDEPLOY ? "lmdeploy" : a == SERVER_API_GATEWAY ? "gateway" : "vllm";
 }
 
-void server_json_str(strbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_reserve(b, n + 2);
-    sb_addc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        sb_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': sb_adds(b, "\\\""); break;
-        case '\\': sb_adds(b, "\\\\"); break;
-        case '\n': sb_adds(b, "\\n"); break;
-        case '\r': sb_adds(b, "\\r"); break;
-        case '\t': sb_adds(b, "\\t"); break;
-        default: {
-            char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-            sb_adds(b, u);
-        }
-        }
-    }
-    sb_add(b, s + run, n - run);
-    sb_addc(b, '"');
-}
-
 enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char *body, size_t len)
 {
     struct MHD_Response *r =
@@ -79,7 +52,7 @@ enum MHD_Result server_respond(xch *x, int status, const char *ctype, const char
     if (!r) return MHD_NO;
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (x->client_id[0]) MHD_add_response_header(r, "X-Request-Id", x->client_id);
-    enum MHD_Result ret = MHD_queue_response(x->conn, (unsigned)status, r);
+    enum MHD_Result ret = MHD_queue_response(x->st.conn, (unsigned)status, r);
     MHD_destroy_response(r);
     x->status = status;
     x->state = XS_RESPONDED;
@@ -118,17 +91,17 @@ void server_error_json(const struct server *s, int status, const char *message,
     if (s->cfg.api == SERVER_API_LMDEPLOY) {
         /* LMDeploy: a flat ErrorResponse, fields in its declaration order. */
         sb_adds(out, "{\"message\":");
-        server_json_str(out, message, strlen(message));
+        sb_json_str(out, message, strlen(message));
         sb_printf(out, ",\"type\":\"%s\",\"code\":%d,\"param\":", type, status);
-        if (param) server_json_str(out, param, strlen(param)); else sb_adds(out, "null");
+        if (param) sb_json_str(out, param, strlen(param)); else sb_adds(out, "null");
         sb_adds(out, ",\"object\":\"error\"}");
         return;
     }
     /* vLLM and OpenAI: {"error": {...}}; OpenAI's code is a string or null. */
     sb_adds(out, "{\"error\":{\"message\":");
-    server_json_str(out, message, strlen(message));
+    sb_json_str(out, message, strlen(message));
     sb_printf(out, ",\"type\":\"%s\",\"param\":", type);
-    if (param) server_json_str(out, param, strlen(param)); else sb_adds(out, "null");
+    if (param) sb_json_str(out, param, strlen(param)); else sb_adds(out, "null");
     if (s->cfg.api == SERVER_API_VLLM) sb_printf(out, ",\"code\":%d}}", status);
     else if (status == 401) sb_adds(out, ",\"code\":\"invalid_api_key\"}}");
     else if (status == 404 && param && !strcmp(param, "model"))
@@ -193,7 +166,6 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
                                             const char *key, const char *value)
 {
     const char **first = cls;
-    (void)kind;
     if (strcasecmp(key, "Content-Length")) return MHD_YES;
     if (!*first) *first = value ? value : "";
     else if (strcmp(*first, value ? value : "")) first[1] = "conflict";
@@ -205,10 +177,10 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result begin(xch *x, const char *url, const char *method)
 {
     struct server *s = x->srv;
-    const char *rid = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-Request-Id");
+    const char *rid = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "X-Request-Id");
     if (rid) snprintf(x->client_id, sizeof x->client_id, "%s", rid);
     const char *cls[2] = {NULL, NULL};
-    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, count_content_length, cls);
+    MHD_get_connection_values(x->st.conn, MHD_HEADER_KIND, count_content_length, cls);
     if (cls[1]) {
         /* RFC 9112 6.3: unrecoverable framing; answering before the body is
          * read makes libmicrohttpd close the connection, so no byte after it
@@ -235,7 +207,7 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
     x->path = rt->path;
     if (s->api_key && (x->ep == EP_CHAT || x->ep == EP_COMPLETIONS || x->ep == EP_GENERATE ||
                        x->ep == EP_MODELS)) {
-        const char *auth = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
+        const char *auth = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "Authorization");
         if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, s->api_key)) {
             x->outcome = "unauthorized";
             if (s->cfg.api == SERVER_API_VLLM) {
@@ -248,7 +220,7 @@ static enum MHD_Result begin(xch *x, const char *url, const char *method)
                                           "auth (i.e. Authorization: Bearer YOUR_KEY).", NULL);
         }
     }
-    const char *cl = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *cl = MHD_lookup_connection_value(x->st.conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
         char msg[160];
         snprintf(msg, sizeof msg, "Request body too large: %s bytes (the limit is %zu bytes)",
@@ -420,15 +392,19 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     return 0;
 }
 
+int server_config_check_faults(const server_config *c, char *err, size_t errlen)
+{
+    double sum = c->fail_rate + c->reset_rate + c->stall_rate + c->error_in_stream_rate +
+                 c->abort_rate;
+    if (sum <= 1.0 + 1e-12) return 0;
+    errf(err, errlen, "the fault rates add up to %g; each request gets at most one fault, "
+         "so their sum must be at most 1", sum);
+    return ERR_USAGE;
+}
+
 server *server_new(const server_config *cfg, sim_engine *engine, char *err, size_t errlen)
 {
-    double sum = cfg->fail_rate + cfg->reset_rate + cfg->stall_rate + cfg->error_in_stream_rate +
-                 cfg->abort_rate;
-    if (sum > 1.0 + 1e-12) {
-        errf(err, errlen, "the fault rates add up to %g; their sum must be at most 1 "
-             "(each request gets at most one fault)", sum);
-        return NULL;
-    }
+    if (server_config_check_faults(cfg, err, errlen)) return NULL;
     struct sockaddr_storage ss;
     socklen_t sslen;
     if (resolve(cfg->host, cfg->port, &ss, &sslen, err, errlen)) return NULL;
@@ -450,7 +426,7 @@ server *server_new(const server_config *cfg, sim_engine *engine, char *err, size
     pthread_condattr_destroy(&ca);
     s->metrics = server_metrics_new();
     strbuf mj = {0};
-    server_json_str(&mj, s->model, strlen(s->model));
+    sb_json_str(&mj, s->model, strlen(s->model));
     snprintf(s->model_json, sizeof s->model_json, "%s", mj.buf);
     sb_free(&mj);
 
@@ -520,7 +496,7 @@ void server_tick(server *s)
 {
     int64_t now = now_mono_ns();
     pthread_mutex_lock(&s->mu);
-    for (xch *x = s->live; x; x = x->next) {
+    for (xch *x = s->live.first; x; x = x->live.next) {
         pthread_mutex_lock(&x->mu);
         int due = x->stalled && !x->kill && x->stall_deadline <= now;
         pthread_mutex_unlock(&x->mu);
@@ -541,7 +517,7 @@ int server_shutdown(server *s, char *err, size_t errlen)
     /* Every open response ends now; then wait (bounded) for the HTTP thread
      * to close them, so no connection is left suspended when it stops. */
     pthread_mutex_lock(&s->mu);
-    for (xch *x = s->live; x; x = x->next) server_xch_kill(x);
+    for (xch *x = s->live.first; x; x = x->live.next) server_xch_kill(x);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += 3;

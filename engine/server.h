@@ -49,6 +49,10 @@ void server_config_default(server_config *c);
 int server_api_parse(const char *s, server_api *out);
 const char *server_api_name(server_api a);
 
+/* Checks that the fault rates of c add up to at most 1 (a request gets at
+ * most one fault). Returns 0, or ERR_USAGE with the reason in err. */
+int server_config_check_faults(const server_config *c, char *err, size_t errlen);
+
 /* Opens the ground-truth file, binds and starts serving on the engine
  * (which it starts if needed). Returns NULL with a message in err (bind
  * failure, bad host, fault rates summing above 1, ...). */

@@ -170,7 +170,7 @@ static void tool_fragment(xch *x, const char *text, size_t len, int last, const 
 {
     if (!x->tool_started) {
         sb_addc(f, '{');
-        server_json_str(f, x->tool_arg, strlen(x->tool_arg));
+        sb_json_str(f, x->tool_arg, strlen(x->tool_arg));
         sb_adds(f, ": \"");
         if (len && text[0] == ' ') text++, len--;
     }
@@ -186,12 +186,12 @@ static void tool_delta(xch *x, const char *args, size_t alen, int header, strbuf
         char id[48];
         tool_id(x, id, sizeof id);
         sb_printf(d, "\"id\":\"%s\",\"type\":\"function\",\"index\":0,\"function\":{\"name\":", id);
-        server_json_str(d, x->tool_name, strlen(x->tool_name));
+        sb_json_str(d, x->tool_name, strlen(x->tool_name));
         sb_adds(d, ",\"arguments\":");
     } else {
         sb_adds(d, "\"index\":0,\"function\":{\"arguments\":");
     }
-    server_json_str(d, args, alen);
+    sb_json_str(d, args, alen);
     sb_adds(d, "}}]");
 }
 
@@ -210,7 +210,7 @@ void server_chat_role_delta(xch *x, strbuf *d)
     tool_id(x, id, sizeof id);
     sb_printf(d, "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,"
               "\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":", id);
-    server_json_str(d, x->tool_name, strlen(x->tool_name));
+    sb_json_str(d, x->tool_name, strlen(x->tool_name));
     sb_adds(d, ",\"arguments\":\"\"}}],\"refusal\":null");
     x->tool_announced = 1;
 }
@@ -224,9 +224,9 @@ static void lmdeploy_deltas(xch *x, const sim_engine_tokens *t, size_t cut, strb
     int have_r = cut > 0, have_c = cut < t->text_len;
     if (x->srv->cfg.lmdeploy_minor < 16) {
         sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"content\":");
-        if (have_c) server_json_str(&d, t->text + cut, t->text_len - cut); else sb_adds(&d, "null");
+        if (have_c) sb_json_str(&d, t->text + cut, t->text_len - cut); else sb_adds(&d, "null");
         sb_adds(&d, ",\"reasoning_content\":");
-        if (have_r) server_json_str(&d, t->text, cut); else sb_adds(&d, "null");
+        if (have_r) sb_json_str(&d, t->text, cut); else sb_adds(&d, "null");
         sb_adds(&d, ",\"gen_tokens\":null,\"tool_calls\":[]},\"logprobs\":null");
         server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
         sb_free(&d);
@@ -234,14 +234,14 @@ static void lmdeploy_deltas(xch *x, const sim_engine_tokens *t, size_t cut, strb
     }
     if (have_r) {
         sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"reasoning_content\":");
-        server_json_str(&d, t->text, cut);
+        sb_json_str(&d, t->text, cut);
         sb_addc(&d, '}');
         server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
         d.len = 0;
     }
     if (have_c) {
         sb_adds(&d, "\"delta\":{\"role\":\"assistant\",\"content\":");
-        server_json_str(&d, t->text + cut, t->text_len - cut);
+        sb_json_str(&d, t->text + cut, t->text_len - cut);
         sb_addc(&d, '}');
         server_openai_lmdeploy_chunk(x, o, d.buf, d.len, NULL);
     }
@@ -264,11 +264,11 @@ void server_chat_event(xch *x, const sim_engine_tokens *t, strbuf *o)
     } else {                                     /* vLLM: one DeltaMessage, fields in order */
         if (have_c && !tool_now) {
             sb_adds(&d, "\"content\":");
-            server_json_str(&d, t->text + cut, t->text_len - cut);
+            sb_json_str(&d, t->text + cut, t->text_len - cut);
         }
         if (have_r) {
             sb_adds(&d, d.len ? ",\"reasoning\":" : "\"reasoning\":");
-            server_json_str(&d, t->text, cut);
+            sb_json_str(&d, t->text, cut);
         }
         if (tool_now) {
             int header = !x->tool_announced;
@@ -301,11 +301,11 @@ void server_chat_message(xch *x, strbuf *o)
     }
     sb_adds(o, "{\"role\":\"assistant\",\"content\":");
     if (tool) sb_adds(o, api == SERVER_API_VLLM && x->tool != TOOL_AUTO ? "\"\"" : "null");
-    else server_json_str(o, text + cut, len - cut);
+    else sb_json_str(o, text + cut, len - cut);
     if (api == SERVER_API_LMDEPLOY) {
         if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(o, ",\"gen_tokens\":null");
         sb_adds(o, ",\"reasoning_content\":");
-        if (cut) server_json_str(o, text, cut); else sb_adds(o, "null");
+        if (cut) sb_json_str(o, text, cut); else sb_adds(o, "null");
         sb_adds(o, ",\"tool_calls\":null}");
         return;
     }
@@ -315,9 +315,9 @@ void server_chat_message(xch *x, strbuf *o)
         char id[48];
         tool_id(x, id, sizeof id);
         sb_printf(o, ",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\",\"function\":{\"name\":", id);
-        server_json_str(o, x->tool_name, strlen(x->tool_name));
+        sb_json_str(o, x->tool_name, strlen(x->tool_name));
         sb_adds(o, ",\"arguments\":");
-        server_json_str(o, args.buf ? args.buf : "", args.len);
+        sb_json_str(o, args.buf ? args.buf : "", args.len);
         sb_adds(o, "}}]");
     }
     sb_free(&args);
@@ -326,6 +326,6 @@ void server_chat_message(xch *x, strbuf *o)
         return;
     }
     sb_adds(o, ",\"reasoning\":");
-    if (cut) server_json_str(o, text, cut); else sb_adds(o, "null");
+    if (cut) sb_json_str(o, text, cut); else sb_adds(o, "null");
     sb_addc(o, '}');
 }

@@ -14,11 +14,13 @@
 static const char *const fault_names[] = { "none", "fail", "reset", "stall", "error_in_stream",
                                             "abort" };
 
+static const mhd_stream_ops stream_ops;   /* the streamed response's reader, below */
+
 xch *server_xch_new(struct server *s, struct MHD_Connection *c)
 {
     xch *x = xcalloc(1, sizeof *x);
     x->srv = s;
-    x->conn = c;
+    x->st = (mhd_stream){ .conn = c, .ops = &stream_ops, .owner = x };
     atomic_store(&x->refs, 1);
     x->t_arrival = now_mono_ns();
     x->session_id = -1;
@@ -27,9 +29,7 @@ xch *server_xch_new(struct server *s, struct MHD_Connection *c)
     x->seq = atomic_fetch_add(&s->nrequests, 1);
     pthread_mutex_init(&x->mu, NULL);
     pthread_mutex_lock(&s->mu);
-    x->next = s->live;
-    if (s->live) s->live->prev = x;
-    s->live = x;
+    list_push_front(&s->live, x, live);
     s->nlive++;
     pthread_mutex_unlock(&s->mu);
     return x;
@@ -70,9 +70,9 @@ static void write_ground_truth(xch *x)
     struct server *s = x->srv;
     strbuf b = {0};
     sb_printf(&b, "{\"type\":\"request\",\"seq\":%llu,\"id\":", (unsigned long long)x->seq);
-    if (x->id[0]) server_json_str(&b, x->id, strlen(x->id)); else sb_adds(&b, "null");
+    if (x->id[0]) sb_json_str(&b, x->id, strlen(x->id)); else sb_adds(&b, "null");
     sb_adds(&b, ",\"client_request_id\":");
-    if (x->client_id[0]) server_json_str(&b, x->client_id, strlen(x->client_id));
+    if (x->client_id[0]) sb_json_str(&b, x->client_id, strlen(x->client_id));
     else sb_adds(&b, "null");
     if (x->session_id >= 0) sb_printf(&b, ",\"session_id\":%lld", (long long)x->session_id);
     else sb_adds(&b, ",\"session_id\":null");
@@ -212,13 +212,6 @@ static void record_event(xch *x, const sim_engine_tokens *t, uint64_t end)
     x->nev++;
 }
 
-static void resume_locked(xch *x)
-{
-    if (x->suspended && !x->conn_done) {
-        x->suspended = 0;
-        MHD_resume_connection(x->conn);
-    }
-}
 
 /* An unfinished choice ends with "abort" (in the stream, its last chunk). */
 static void abort_choice(xch *x, strbuf *out)
@@ -289,7 +282,7 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
     xchoice *c = u;
     xch *x = c->x;
     pthread_mutex_lock(&x->mu);
-    if (x->conn_done || x->kill || x->fault_fired) {
+    if (x->st.conn_done || x->kill || x->fault_fired) {
         pthread_mutex_unlock(&x->mu);
         return;
     }
@@ -298,7 +291,7 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
         x->res.prompt_tokens = t->prompt_tokens;
         fire_fault(x);                       /* in place of this event's tokens */
         server_xch_choice_leave(x);
-        resume_locked(x);
+        mhd_stream_resume(&x->st);
         pthread_mutex_unlock(&x->mu);
         cancel_if_wanted(x);
         return;
@@ -324,7 +317,7 @@ static void on_tokens(void *u, const sim_engine_tokens *t)
     if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT && x->tokens_sent >= x->fault_after)
         fire_fault(x);
     server_xch_choice_leave(x);
-    resume_locked(x);
+    mhd_stream_resume(&x->st);
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
 }
@@ -398,10 +391,10 @@ static void on_done(void *u, const sim_engine_result *res)
     x->cancel_wanted = 0;
     if (!x->finish_reason) x->finish_reason = res->finish_reason;
     int aborted = !strcmp(res->finish_reason, "abort");
-    if (!x->conn_done && !x->kill && !x->fault_fired) {
+    if (!x->st.conn_done && !x->kill && !x->fault_fired) {
         if (aborted) {
             x->kill = 1;                     /* shutdown (or the client left first) */
-            resume_locked(x);
+            mhd_stream_resume(&x->st);
         } else if (x->stream) {
             if (x->fault != FAULT_NONE && x->fault != FAULT_ABORT)
                 fire_fault(x);               /* output shorter than fault_after */
@@ -410,16 +403,16 @@ static void on_done(void *u, const sim_engine_result *res)
                 else server_openai_end(x, &x->out);
                 x->finished = 1;
             }
-            resume_locked(x);
+            mhd_stream_resume(&x->st);
         } else if (x->fault == FAULT_STALL) {
             x->fault_fired = 1;              /* never answer; the tick closes it */
             x->stalled = 1;
             x->stall_deadline = now_mono_ns() + x->srv->cfg.stall_ns;
         } else {
-            resume_locked(x);
+            mhd_stream_resume(&x->st);
         }
-    } else if (x->fault_fired && x->fault == FAULT_ABORT && !x->stream && !x->conn_done && !x->kill) {
-        resume_locked(x);                    /* answer with the output so far */
+    } else if (x->fault_fired && x->fault == FAULT_ABORT && !x->stream && !x->st.conn_done && !x->kill) {
+        mhd_stream_resume(&x->st);           /* answer with the output so far */
     }
     sim_engine_result done = x->res;
     pthread_mutex_unlock(&x->mu);
@@ -434,7 +427,7 @@ static void on_done(void *u, const sim_engine_result *res)
 static void break_connection(xch *x)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        MHD_get_connection_info(x->st.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
@@ -465,10 +458,9 @@ static void mark_sent(xch *x, int64_t now)
 /* The streamed response's body: hands out what the engine produced, or
  * suspends the connection until there is more. Its entry time is when the
  * previous call's bytes were sent (mark_sent). */
-static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t reader(void *owner, uint64_t pos, char *buf, size_t max)
 {
-    xch *x = cls;
-    (void)pos;
+    xch *x = owner;
     int64_t now = now_mono_ns();
     pthread_mutex_lock(&x->mu);
     mark_sent(x, now);
@@ -502,16 +494,22 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_unlock(&x->mu);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    x->suspended = 1;
-    MHD_suspend_connection(x->conn);
+    mhd_stream_suspend(&x->st);
     pthread_mutex_unlock(&x->mu);
     return 0;
 }
 
-static void reader_free(void *cls)
+static void stream_ref(void *owner)
 {
-    server_xch_unref(cls);
+    server_xch_ref(owner);
 }
+
+static void stream_unref(void *owner)
+{
+    server_xch_unref(owner);
+}
+
+static const mhd_stream_ops stream_ops = { reader, stream_ref, stream_unref };
 
 /* Submits one engine request per choice (a request seed s gives choice i
  * the seed s + i). Returns 0, or -1 with err when the first one is refused;
@@ -564,27 +562,21 @@ enum MHD_Result server_xch_start(xch *x, sim_engine_request *r)
         x->state = XS_WAITING;
         pthread_mutex_lock(&x->mu);
         if (!x->engine_done && !x->kill) {
-            x->suspended = 1;
-            MHD_suspend_connection(x->conn);
+            mhd_stream_suspend(&x->st);
             pthread_mutex_unlock(&x->mu);
             return MHD_YES;
         }
         pthread_mutex_unlock(&x->mu);
         return server_xch_resumed(x);
     }
-    server_xch_ref(x);                       /* the reader's */
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, x, reader_free);
-    if (!resp) {
-        server_xch_unref(x);
-        return MHD_NO;
-    }
+    struct MHD_Response *resp = mhd_stream_response(&x->st, MHD_SIZE_UNKNOWN);
+    if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     if (x->client_id[0]) MHD_add_response_header(resp, "X-Request-Id", x->client_id);
     x->status = 200;
     x->state = XS_RESPONDED;
-    enum MHD_Result ret = MHD_queue_response(x->conn, 200, resp);
+    enum MHD_Result ret = MHD_queue_response(x->st.conn, 200, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -594,8 +586,7 @@ enum MHD_Result server_xch_resumed(xch *x)
     pthread_mutex_lock(&x->mu);
     int kill = x->kill, done = x->engine_done;
     if (!kill && !done) {                    /* not ready: wait again */
-        x->suspended = 1;
-        MHD_suspend_connection(x->conn);
+        mhd_stream_suspend(&x->st);
         pthread_mutex_unlock(&x->mu);
         return MHD_YES;
     }
@@ -637,7 +628,7 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
 {
     struct server *s = x->srv;
     pthread_mutex_lock(&x->mu);
-    x->conn_done = 1;
+    x->st.conn_done = 1;
     x->t_end = now_mono_ns();
     x->term = (int)code;
     /* Complete: libmicrohttpd reports it from MHD_connection_handle_idle
@@ -647,8 +638,7 @@ void server_xch_completed(xch *x, enum MHD_RequestTerminationCode code)
     pthread_mutex_unlock(&x->mu);
     cancel_if_wanted(x);
     pthread_mutex_lock(&s->mu);
-    if (x->prev) x->prev->next = x->next; else s->live = x->next;
-    if (x->next) x->next->prev = x->prev;
+    list_remove(&s->live, x, live);
     if (--s->nlive == 0) pthread_cond_broadcast(&s->drained);
     pthread_mutex_unlock(&s->mu);
     server_xch_unref(x);
@@ -658,6 +648,6 @@ void server_xch_kill(xch *x)
 {
     pthread_mutex_lock(&x->mu);
     x->kill = 1;
-    resume_locked(x);
+    mhd_stream_resume(&x->st);
     pthread_mutex_unlock(&x->mu);
 }

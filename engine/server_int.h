@@ -5,11 +5,11 @@
  * An exchange (xch) is one HTTP request. Up to three references keep it
  * alive: the connection (dropped when libmicrohttpd reports the request
  * complete), the engine (dropped after on_done) and a streamed response's
- * reader (dropped when the response is destroyed). The last one writes the
- * ground-truth line and frees it. Its mutex guards the output buffer and
- * the flags below "under mu"; lock order: libmicrohttpd's response lock ->
- * xch.mu -> libmicrohttpd's internal locks; server.mu is never taken while
- * holding xch.mu. */
+ * reader (dropped when the response is destroyed; common/mhd_stream.h).
+ * The last one writes the ground-truth line and frees it. Its mutex guards
+ * the output buffer and the flags below "under mu"; lock order:
+ * libmicrohttpd's response lock -> xch.mu -> libmicrohttpd's internal
+ * locks; server.mu is never taken while holding xch.mu. */
 #ifndef SAGELLM_SERVER_INT_H
 #define SAGELLM_SERVER_INT_H
 
@@ -18,6 +18,8 @@
 #include <stdatomic.h>
 #include <cjson/cJSON.h>
 
+#include "common/list.h"
+#include "common/mhd_stream.h"
 #include "common/rng.h"
 #include "common/util.h"
 #include "engine/ground_truth.h"
@@ -52,8 +54,9 @@ typedef struct xchoice {
 
 typedef struct xch {
     struct server *srv;
-    struct MHD_Connection *conn;
-    struct xch *prev, *next;         /* live list (server.mu) */
+    mhd_stream st;                   /* its connection and streamed response; st.suspended
+                                      * and st.conn_done under mu */
+    list_link(struct xch) live;      /* live list (server.mu) */
     _Atomic int refs;
     endpoint ep;
     const char *path;                /* the endpoint's path (static) */
@@ -89,14 +92,12 @@ typedef struct xch {
     strbuf out;                      /* bytes not yet handed to the connection */
     size_t out_off;                  /* handed out of out */
     uint64_t out_base;               /* bytes handed out before out[0] */
-    int suspended;                   /* we suspended the connection */
     int finished;                    /* out holds the end of the response */
     int kill;                        /* close the connection with an error now */
     int reset;                       /* close the connection with an error once out is drained */
     int cancel_wanted;               /* the engine request should be cancelled */
     int stalled;
     int64_t stall_deadline;
-    int conn_done;
     int engine_done;                 /* every choice is done */
     int fault_fired;
     int sent_first;                  /* role chunk (chat) written */
@@ -129,7 +130,7 @@ struct server {
     server_metrics *metrics;
     pthread_mutex_t mu;              /* live list, counters */
     pthread_cond_t drained;          /* nlive reached 0 */
-    xch *live;
+    list_head(xch) live;             /* through xch.live */
     size_t nlive;
     int64_t *sessions;               /* LMDeploy session_ids with a request running */
     size_t nsessions, capsessions;
@@ -147,8 +148,6 @@ void server_error_json(const struct server *s, int status, const char *message,
                        const char *param, strbuf *out);
 /* Queues the profile's error response. */
 enum MHD_Result server_respond_error(xch *x, int status, const char *message, const char *param);
-/* Appends s as a JSON string literal (with quotes). */
-void server_json_str(strbuf *b, const char *s, size_t n);
 
 /* --- server_exchange.c --- */
 /* A new exchange for a request on c, holding the connection's reference,

@@ -106,7 +106,7 @@ void server_lmdeploy_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
 {
     x->res.prompt_tokens = t->prompt_tokens;
     sb_adds(o, "data: {\"text\":");
-    server_json_str(o, t->text, t->text_len);
+    sb_json_str(o, t->text, t->text_len);
     sb_adds(o, ",\"output_ids\":[");
     for (int i = 0; i < t->n; i++) sb_printf(o, i ? ",%u" : "%u", t->ids[i]);
     sb_adds(o, "],");
@@ -129,14 +129,13 @@ void server_lmdeploy_abort(xch *x, strbuf *o)
 
 void server_lmdeploy_end(xch *x, strbuf *o)
 {
-    (void)x;
     sb_adds(o, "data: [DONE]\n\n");
 }
 
 void server_lmdeploy_body(xch *x, strbuf *o)
 {
     sb_adds(o, "{\"text\":");
-    server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+    sb_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
     sb_printf(o, ",\"output_ids\":[%s],", x->ids.buf ? x->ids.buf : "");
     meta(o, x->res.prompt_tokens, x->tokens_sent, x->finish_reason ? x->finish_reason : "stop");
     sb_addc(o, '}');

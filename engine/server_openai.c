@@ -140,12 +140,17 @@ static int parse_prompt(cJSON *pr, sim_engine_request *r, strbuf *p, uint32_t **
     return -1;
 }
 
-int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
-                        uint32_t **ids, char *msg, size_t msglen, const char **param)
+/* Each parse_* step below reads some fields of a request body; it returns
+ * 0, or the HTTP status of the error response with msg, and *param naming
+ * the field. FIELD runs a server_get_* call for a field and returns 400
+ * when it fails. */
+#define FIELD(name, call) do { *param = (name); if (call) return 400; } while (0)
+
+/* 'model': the server's own, or (but for the gateway) none. */
+static int parse_model(xch *x, cJSON *body, char *msg, size_t msglen, const char **param)
 {
     struct server *s = x->srv;
     server_api api = s->cfg.api;
-    int chat = x->ep == EP_CHAT, present;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
     *param = "model";
     if (model && !cJSON_IsNull(model)) {
@@ -166,7 +171,14 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         errf(msg, msglen, "you must provide a model parameter");
         return 400;
     }
-#define FIELD(name, call) do { *param = (name); if (call) return 400; } while (0)
+    return 0;
+}
+
+/* stream, stream_options and n. */
+static int parse_stream(xch *x, cJSON *body, char *msg, size_t msglen, const char **param)
+{
+    struct server *s = x->srv;
+    server_api api = s->cfg.api;
     FIELD("stream", server_get_bool(body, "stream", &x->stream, msg, msglen));
     cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
     *param = "stream_options";
@@ -195,6 +207,17 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         return 400;
     }
     x->n = (int)n;
+    return 0;
+}
+
+/* The output length, seed, and the engines' own fields (min tokens,
+ * ignore_eos, LMDeploy's session_id). */
+static int parse_sampling(xch *x, cJSON *body, sim_engine_request *r, char *msg, size_t msglen,
+                          const char **param)
+{
+    struct server *s = x->srv;
+    server_api api = s->cfg.api;
+    int chat = x->ep == EP_CHAT, present;
     FIELD("max_tokens", server_get_int(body, "max_tokens", 1, &r->max_tokens, &present, msg, msglen));
     if (!present && !chat && api != SERVER_API_LMDEPLOY) {
         /* vLLM's CompletionRequest.max_tokens defaults to 16, as OpenAI's
@@ -225,7 +248,14 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
     if (api == SERVER_API_LMDEPLOY)
         FIELD("session_id", server_get_int(body, "session_id", INT64_MIN + 1, &x->session_id,
                                            NULL, msg, msglen));
-    if (chat) {
+    return 0;
+}
+
+/* The input: chat messages, or a prompt (text or token ids). */
+static int parse_input(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
+                       uint32_t **ids, char *msg, size_t msglen, const char **param)
+{
+    if (x->ep == EP_CHAT) {
         *param = "messages";
         if (render_chat(cJSON_GetObjectItemCaseSensitive(body, "messages"), prompt, msg, msglen))
             return 400;
@@ -239,7 +269,20 @@ int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prom
         }
         if (parse_prompt(pr, r, prompt, ids, msg, msglen)) return 400;
     }
+    return 0;
+}
 #undef FIELD
+
+int server_openai_parse(xch *x, cJSON *body, sim_engine_request *r, strbuf *prompt,
+                        uint32_t **ids, char *msg, size_t msglen, const char **param)
+{
+    struct server *s = x->srv;
+    int chat = x->ep == EP_CHAT;
+    int status = parse_model(x, body, msg, msglen, param);
+    if (!status) status = parse_stream(x, body, msg, msglen, param);
+    if (!status) status = parse_sampling(x, body, r, msg, msglen, param);
+    if (!status) status = parse_input(x, body, r, prompt, ids, msg, msglen, param);
+    if (status) return status;
     *param = NULL;
     if (!r->prompt_ids) {
         sb_addc(prompt, '\0');
@@ -353,7 +396,7 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     if (api == SERVER_API_LMDEPLOY) {      /* the text, then a last chunk with the reason */
         strbuf m = {0};
         sb_adds(&m, "\"text\":");
-        server_json_str(&m, t->text, t->text_len);
+        sb_json_str(&m, t->text, t->text_len);
         if (x->srv->cfg.lmdeploy_minor < 16) sb_adds(&m, ",\"logprobs\":null,\"gen_tokens\":null");
         server_openai_lmdeploy_chunk(x, o, m.buf, m.len, NULL);
         sb_free(&m);
@@ -362,7 +405,7 @@ void server_openai_tokens(xch *x, const sim_engine_tokens *t, strbuf *o)
     }
     head(x, o);
     sb_printf(o, "\"choices\":[{\"index\":%d,\"text\":", x->cur);
-    server_json_str(o, t->text, t->text_len);
+    sb_json_str(o, t->text, t->text_len);
     sb_adds(o, ",\"logprobs\":null,\"finish_reason\":");
     if (t->last) sb_printf(o, "\"%s\"", t->finish_reason);
     else sb_adds(o, "null");
@@ -440,7 +483,7 @@ static void body_choice(xch *x, strbuf *o)
         sb_adds(o, lmd && v16 ? ",\"logprobs\":null,\"output_token_logprobs\":null" : ",\"logprobs\":null");
     } else {
         sb_printf(o, "{\"index\":%d,\"text\":", x->cur);
-        server_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
+        sb_json_str(o, x->text.buf ? x->text.buf : "", x->text.len);
         sb_adds(o, lmd && !v16 ? ",\"logprobs\":null,\"gen_tokens\":null" : ",\"logprobs\":null");
     }
     sb_printf(o, ",\"finish_reason\":\"%s\"", fr);

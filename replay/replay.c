@@ -56,31 +56,15 @@ void run_wake_all(run *r)
 
 static void raise_nofile(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    fd_limit_raise();
 }
 
-/* A content digest of the trace file (64-bit FNV-1a over its bytes, as
- * stored), so `compare` can tell whether two runs replayed the same trace. */
+/* The trace file's content digest (common/util.h), so `compare` can tell
+ * whether two runs replayed the same trace; "unknown" for stdin. */
 static void file_digest(const char *path, char *out, size_t len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
-    if (!f) {
-        snprintf(out, len, "unknown");
-        return;
-    }
-    uint64_t h = 1469598103934665603ULL, n = 0;
-    unsigned char buf[1 << 16];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
-        for (size_t i = 0; i < k; i++) h = (h ^ buf[i]) * 1099511628211ULL;
-        n += k;
-    }
-    fclose(f);
-    snprintf(out, len, "fnv1a64:%016llx:%llu", (unsigned long long)h, (unsigned long long)n);
+    if (!strcmp(path, "-")) snprintf(out, len, "unknown");
+    else file_fnv_digest(path, out, len);
 }
 
 /* The URL as run.json may hold it: credentials and query values masked. */

@@ -25,7 +25,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4 };
+/* What an epoll event is for (the high 32 bits of its data; the fd below).
+ * TAG_HANDLED marks a TAG_SCHED event already served ahead of the batch. */
+enum { TAG_SOCK = 0, TAG_SCHED = 1, TAG_CURLT = 2, TAG_EVENT = 3, TAG_TICK = 4, TAG_HANDLED = 5 };
 #define TAG(t, fd) (((uint64_t)(t) << 32) | (uint32_t)(fd))
 #define TICK_NS 50000000LL /* stall checks and log flushes: every 50 ms */
 #define SEND_BATCH 32      /* requests started per pass of the loop, at most */
@@ -54,9 +56,9 @@ struct worker {
     rq **heap;                /* due requests, min-heap by t_sched */
     size_t nheap, capheap;
     int64_t armed;            /* t_sched the sched timer is armed for (-1 none) */
-    xfer *inflight;           /* doubly linked */
+    xfer_list inflight;       /* through xfer.link */
     long ninflight;
-    xfer *free_xfers;
+    xfer_list free_xfers;     /* through xfer.link */
     long nparked;             /* requests parked behind their session */
     pthread_mutex_t done_mu;  /* in-process requests finished by engine threads */
     xfer *done_head;
@@ -304,7 +306,6 @@ static void arm_abs(int fd, int64_t abs_ns)
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     worker *w = ud;
-    (void)m;
     if (timeout_ms < 0) {
         w->curl_want = -1;
     } else if (timeout_ms == 0) {
@@ -387,9 +388,7 @@ static void check_refusal(worker *w, const xfer *x)
 static void finish(worker *w, xfer *x, int64_t now)
 {
     x->t_end = now;
-    if (x->prev) x->prev->next = x->next;
-    else w->inflight = x->next;
-    if (x->next) x->next->prev = x->prev;
+    list_remove(&w->inflight, x, link);
     w->ninflight--;
     if (x->paused) w->loop.npaused--;
     x->paused = 0;
@@ -410,8 +409,7 @@ static void finish(worker *w, xfer *x, int64_t now)
     rq_free(x->q);
     x->q = NULL;
     xfer_recycle(x);
-    x->next = w->free_xfers;
-    w->free_xfers = x;
+    list_push_front(&w->free_xfers, x, link);
 }
 
 static void check_done(worker *w)
@@ -490,8 +488,8 @@ static void new_pass(worker *w)
 {
     w->loop.pass++;
     if (!w->loop.npaused) return;
-    for (xfer *x = w->inflight, *n; x; x = n) {
-        n = x->next; /* nothing else finishes while this loop runs */
+    for (xfer *x = w->inflight.first, *n; x; x = n) {
+        n = x->link.next; /* nothing else finishes while this loop runs */
         if (!x->paused) continue;
         x->paused = 0;
         w->loop.npaused--;
@@ -550,18 +548,15 @@ static void send_due(worker *w)
         if (w->heap[0]->t_sched > now && !spin_until(w, w->heap[0]->t_sched, now)) break;
         if (!take_slot(w->r)) break;
         rq *q = heap_pop(w);
-        xfer *x = w->free_xfers;
-        if (x) w->free_xfers = x->next;
+        xfer *x = w->free_xfers.first;
+        if (x) list_remove(&w->free_xfers, x, link);
         else x = xfer_new(w->r->cl, w->headers, w->r->o);
         x->loop = &w->loop;
         int64_t t0 = w->r->t0;
         if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
             /* The client could not build it: a failed record, never sent. */
             x->q = q;
-            x->next = w->inflight;
-            x->prev = NULL;
-            if (w->inflight) w->inflight->prev = x;
-            w->inflight = x;
+            list_push_front(&w->inflight, x, link);
             w->ninflight++;
             atomic_fetch_add(&w->st.inflight, 1);
             finish(w, x, rel_now(w));
@@ -569,10 +564,7 @@ static void send_due(worker *w)
             continue;
         }
         if (!x->inproc) curl_multi_add_handle(w->multi, x->easy);
-        x->prev = NULL;
-        x->next = w->inflight;
-        if (w->inflight) w->inflight->prev = x;
-        w->inflight = x;
+        list_push_front(&w->inflight, x, link);
         w->ninflight++;
         atomic_fetch_add(&w->st.sent, 1);
         long inf = atomic_fetch_add(&w->st.inflight, 1) + 1;
@@ -598,8 +590,8 @@ static void tick(worker *w)
     w->real_minus_mono = rx_clock_real_minus_mono();   /* follows a step of the wall clock */
     int stop = atomic_load(&w->r->stop);
     int64_t stall = w->r->o->stall_timeout_ms * 1000000LL;
-    for (xfer *x = w->inflight, *n; x; x = n) {
-        n = x->next;
+    for (xfer *x = w->inflight.first, *n; x; x = n) {
+        n = x->link.next;
         const char *why = NULL;
         if (stop >= 2) why = "cancelled";
         else if (stall > 0 && now - xfer_last_activity(x) > stall) why = "stall";
@@ -663,12 +655,12 @@ void *worker_main(void *arg)
         int stop = atomic_load(&r->stop);
         if (stop) {
             drop_unsent(w);
-            if (stop >= 2 && w->inflight) tick(w);
+            if (stop >= 2 && w->inflight.first) tick(w);
             drain_done(w);
-            if (!w->inflight) break;
+            if (!w->inflight.first) break;
         } else {
             send_due(w);
-            if (w->reader_closed && !w->nheap && !w->inflight && !parked_any(w)) {
+            if (w->reader_closed && !w->nheap && !w->inflight.first && !parked_any(w)) {
                 /* Re-check the queue: the reader may have pushed before closing. */
                 drain_queue(w);
                 if (!w->nheap && !parked_any(w)) break;
@@ -694,7 +686,7 @@ void *worker_main(void *arg)
             if (read((int)(uint32_t)evs[i].data.u64, &v, sizeof v) < 0) { /* spurious */ }
             w->armed = -2;
             if (!atomic_load(&r->stop)) send_due(w);
-            evs[i].data.u64 = TAG(TAG_TICK + 1, 0); /* handled */
+            evs[i].data.u64 = TAG(TAG_HANDLED, 0);
         }
         for (int i = 0; i < n; i++) {
             uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
@@ -703,10 +695,6 @@ void *worker_main(void *arg)
             switch (tag) {
             case TAG_SOCK:
                 socket_ready(w, fd, evs[i].events, t_ready);
-                break;
-            case TAG_SCHED:
-                if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
-                w->armed = -2;
                 break;
             case TAG_CURLT:
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
@@ -727,7 +715,7 @@ void *worker_main(void *arg)
                 if (read(fd, &v, sizeof v) < 0) { /* spurious */ }
                 tick(w);
                 break;
-            default:
+            default:            /* TAG_HANDLED: the send timer, served above */
                 break;
             }
         }
@@ -789,16 +777,16 @@ worker *worker_new(run *r, int id, char *err, size_t errlen)
 void worker_free(worker *w)
 {
     if (!w) return;
-    while (w->inflight) {
-        xfer *x = w->inflight;
-        w->inflight = x->next;
+    while (w->inflight.first) {
+        xfer *x = w->inflight.first;
+        list_remove(&w->inflight, x, link);
         if (x->easy && w->multi) curl_multi_remove_handle(w->multi, x->easy);
         rq_free(x->q);
         xfer_free(x);
     }
-    while (w->free_xfers) {
-        xfer *x = w->free_xfers;
-        w->free_xfers = x->next;
+    while (w->free_xfers.first) {
+        xfer *x = w->free_xfers.first;
+        list_remove(&w->free_xfers, x, link);
         xfer_free(x);
     }
     for (size_t i = 0; i < w->nheap; i++) rq_free(w->heap[i]);

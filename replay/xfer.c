@@ -42,6 +42,9 @@ struct curl_slist *xfer_headers(const client_opts *co)
     return h;
 }
 
+static void sink_tokens(void *user, int64_t n, const char *text, size_t len);
+static void sink_done(void *user, const client_done *d);
+
 xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *o)
 {
     xfer *x = xcalloc(1, sizeof *x);
@@ -54,11 +57,12 @@ xfer *xfer_new(const client *cl, struct curl_slist *headers, const replay_opts *
     for (x->rid = x->headers; x->rid->next; x->rid = x->rid->next) {}
     x->sse = sse_new(0);
     x->cstate = xcalloc(1, cl->ops->state_size ? cl->ops->state_size : 1);
+    x->sink = (client_sink){.tokens = sink_tokens, .done = sink_done, .user = x};
     return x;
 }
 
-static void fail(xfer *x, xfer_err e, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void fail(xfer *x, xfer_err e, const char *fmt, ...)
+static void record_error(xfer *x, xfer_err e, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void record_error(xfer *x, xfer_err e, const char *fmt, ...)
 {
     if (x->err) return; /* the first cause wins */
     x->err = e;
@@ -89,7 +93,6 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
                      int conn_primary_port, int conn_local_port)
 {
     xfer *x = ud;
-    (void)conn_primary_ip; (void)conn_local_ip; (void)conn_primary_port; (void)conn_local_port;
     x->t_send = stamp(x);
     touch(x, x->t_send);
     return CURL_PREREQFUNC_OK;
@@ -120,7 +123,6 @@ int64_t xfer_rx_time(xfer *x)
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
-    (void)buf;
     int64_t t = xfer_rx_time(x);
     if (x->t_first_byte < 0) x->t_first_byte = t;
     touch(x, t);
@@ -177,13 +179,13 @@ static int over_cap(xfer *x, size_t text_len)
 {
     int64_t cap = x->o->max_response_events;
     if (cap > 0 && x->events >= cap) {
-        fail(x, XERR_TOO_LARGE, "more than %lld content events (--max-response-events); "
-             "the rest of the response was not read", (long long)cap);
+        record_error(x, XERR_TOO_LARGE, "more than %lld content events (--max-response-events); "
+                     "the rest of the response was not read", (long long)cap);
         return 1;
     }
     if (x->want_reply && text_len > BODY_CAP - x->reply.len) {
-        fail(x, XERR_TOO_LARGE, "reply text larger than %u bytes (kept for the session's next "
-             "turn) after %lld content events", BODY_CAP, (long long)x->events);
+        record_error(x, XERR_TOO_LARGE, "reply text larger than %u bytes (kept for the session's next "
+                     "turn) after %lld content events", BODY_CAP, (long long)x->events);
         return 1;
     }
     return 0;
@@ -193,7 +195,7 @@ static int over_cap(xfer *x, size_t text_len)
 static int apply(xfer *x, const client_event *ev)
 {
     if (ev->error) {
-        fail(x, XERR_STREAM, "%s", ev->errmsg);
+        record_error(x, XERR_STREAM, "%s", ev->errmsg);
         return 1;
     }
     if (ev->done) {
@@ -221,7 +223,7 @@ static int on_sse(const sse_event *ev, void *ud)
     client_event ce;
     client_event_clear(&ce);
     if (x->cl->ops->on_event(x->cl, x->cstate, ev->type, ev->data, ev->data_len, &ce) < 0) {
-        fail(x, XERR_PROTOCOL, "%s", ce.errmsg[0] ? ce.errmsg : "unparseable event");
+        record_error(x, XERR_PROTOCOL, "%s", ce.errmsg[0] ? ce.errmsg : "unparseable event");
         return 1;
     }
     return apply(x, &ce);
@@ -241,9 +243,9 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
     x->now = now;
     x->rx_bytes += (int64_t)len;
     if (x->o->max_response_bytes > 0 && x->rx_bytes > x->o->max_response_bytes) {
-        fail(x, XERR_TOO_LARGE, "response larger than %lld bytes (--max-response-bytes) after "
-             "%lld content events; the rest was not read",
-             (long long)x->o->max_response_bytes, (long long)x->events);
+        record_error(x, XERR_TOO_LARGE, "response larger than %lld bytes (--max-response-bytes) after "
+                     "%lld content events; the rest was not read",
+                     (long long)x->o->max_response_bytes, (long long)x->events);
         x->aborted = 1;
         return -1;
     }
@@ -251,8 +253,8 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
         size_t cap = x->status >= 300 ? ERR_BODY_CAP : BODY_CAP;
         if (x->body.len + len > cap) {
             if (x->status < 300) {
-                fail(x, XERR_TOO_LARGE, "response body larger than %u bytes (a body that is not "
-                     "streamed is kept whole to be parsed)", BODY_CAP);
+                record_error(x, XERR_TOO_LARGE, "response body larger than %u bytes (a body that is not "
+                             "streamed is kept whole to be parsed)", BODY_CAP);
                 x->aborted = 1;
                 return -1;
             }
@@ -263,7 +265,7 @@ int xfer_response_data(xfer *x, const char *buf, size_t len, int64_t now)
     }
     int rc = sse_feed(x->sse, buf, len, on_sse, x);
     if (rc < 0) {
-        fail(x, XERR_PROTOCOL, "bad event stream: %s", sse_error(x->sse));
+        record_error(x, XERR_PROTOCOL, "bad event stream: %s", sse_error(x->sse));
         x->aborted = 1;
         return -1;
     }
@@ -339,7 +341,6 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
  * (rx_clock.h). A refusal only leaves the socket to readiness stamps. */
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
 {
-    (void)ud;
     if (purpose == CURLSOCKTYPE_IPCXN) rx_clock_enable(fd);
     return CURL_SOCKOPT_OK;
 }
@@ -442,7 +443,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     int rc = x->cl->ops->build(x->cl, &q->rec, &x->creq, err, sizeof err);
     json_arena_end(opened);
     if (rc < 0) {
-        fail(x, XERR_PROTOCOL, "not sent: %s", err);
+        record_error(x, XERR_PROTOCOL, "not sent: %s", err);
         return ERR_INPUT;
     }
     x->inproc = x->cl->ops->submit != NULL;
@@ -453,12 +454,11 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     return 0;
 }
 
-/* ---- in-process requests: the xfer is the client's sink ---- */
+/* ---- in-process requests: the client's sink calls these with the xfer ---- */
 
-void client_sink_tokens(client_sink *s, int64_t n, const char *text, size_t len, int64_t engine_ns)
+static void sink_tokens(void *user, int64_t n, const char *text, size_t len)
 {
-    xfer *x = (xfer *)s;
-    (void)engine_ns;
+    xfer *x = user;
     client_event ev;
     client_event_clear(&ev);
     x->now = stamp(x);
@@ -479,18 +479,18 @@ static int64_t rel(const xfer *x, int64_t t)
     return t >= 0 ? t - x->t0 : -1;
 }
 
-void client_sink_done(client_sink *s, const client_done *d)
+static void sink_done(void *user, const client_done *d)
 {
-    xfer *x = (xfer *)s;
+    xfer *x = user;
     x->now = stamp(x);
     touch(x, x->now);
     x->done = *d;
     x->done.finish_reason = NULL;
     x->done.error = NULL;
     if (d->finish_reason) str_copy(x->finish_reason, sizeof x->finish_reason, d->finish_reason);
-    if (d->error) fail(x, XERR_STREAM, "engine error: %s", d->error);
+    if (d->error) record_error(x, XERR_STREAM, "engine error: %s", d->error);
     else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
-        fail(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);
+        record_error(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);
     x->done.t_queued_ns = rel(x, d->t_queued_ns);
     x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
     x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
@@ -506,8 +506,8 @@ int xfer_submit(xfer *x)
     char err[512];
     x->t_send = stamp(x);
     touch(x, x->t_send);
-    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, x->cstate, (client_sink *)x, err, sizeof err) < 0) {
-        fail(x, XERR_PROTOCOL, "the engine refused the request: %s", err);
+    if (x->cl->ops->submit(x->cl, &x->q->rec, &x->creq, x->cstate, &x->sink, err, sizeof err) < 0) {
+        record_error(x, XERR_PROTOCOL, "the engine refused the request: %s", err);
         x->ok = 0;
         return ERR_INPUT;
     }
@@ -552,8 +552,8 @@ static void fail_redirect(xfer *x)
     char *loc = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
     char *shown = url_mask(loc ? loc : "(no Location header)");   /* a Location may carry a token */
-    fail(x, XERR_REDIRECT, "HTTP %d to %.160s: redirects are not followed (the API key must not "
-         "go to another host); set --url to the final address", x->status, shown);
+    record_error(x, XERR_REDIRECT, "HTTP %d to %.160s: redirects are not followed (the API key must not "
+                 "go to another host); set --url to the final address", x->status, shown);
     free(shown);
 }
 
@@ -565,11 +565,11 @@ static void classify_finish(xfer *x)
 {
     const char *why = x->finish_msg[0] ? ": " : "";
     if (!strcmp(x->bad_finish, "abort"))
-        fail(x, XERR_ABORTED, "the server aborted the request (finish_reason \"abort\") after "
-             "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+        record_error(x, XERR_ABORTED, "the server aborted the request (finish_reason \"abort\") after "
+                     "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
     else if (!strcmp(x->bad_finish, "error"))
-        fail(x, XERR_STREAM, "the server ended the request with finish_reason \"error\" after "
-             "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+        record_error(x, XERR_STREAM, "the server ended the request with finish_reason \"error\" after "
+                     "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
 }
 
 void xfer_complete(xfer *x, CURLcode res)
@@ -588,17 +588,17 @@ void xfer_complete(xfer *x, CURLcode res)
         /* Our own abort (protocol, stream error) explains the write error. */
     } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
                res == CURLE_COULDNT_RESOLVE_PROXY || (res != CURLE_OK && x->t_send < 0)) {
-        fail(x, res == CURLE_OPERATION_TIMEDOUT ? XERR_TIMEOUT : XERR_CONNECT,
-             "%s", curl_why(x, res));
+        record_error(x, res == CURLE_OPERATION_TIMEDOUT ? XERR_TIMEOUT : XERR_CONNECT,
+                     "%s", curl_why(x, res));
     } else if (res == CURLE_OPERATION_TIMEDOUT) {
-        fail(x, XERR_TIMEOUT, "timed out after %lld ms (--timeout) with %lld events received",
-             (long long)x->o->timeout_ms, (long long)x->events);
+        record_error(x, XERR_TIMEOUT, "timed out after %lld ms (--timeout) with %lld events received",
+                     (long long)x->o->timeout_ms, (long long)x->events);
     } else if (res != CURLE_OK) {
         if (x->status >= 300) {
-            fail(x, http_class(x->status), "HTTP %d, then %s", x->status, curl_why(x, res));
+            record_error(x, http_class(x->status), "HTTP %d, then %s", x->status, curl_why(x, res));
         } else {
-            fail(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
-                 (long long)x->events, curl_why(x, res));
+            record_error(x, XERR_PROTOCOL, "connection failed mid-response after %lld events: %s",
+                         (long long)x->events, curl_why(x, res));
         }
     } else if (x->status >= 300 && x->status < 400) {
         fail_redirect(x);
@@ -606,23 +606,23 @@ void xfer_complete(xfer *x, CURLcode res)
         char msg[256];
         x->cl->ops->error_message(x->cl, x->status, x->body.buf ? x->body.buf : "", x->body.len,
                                   msg, sizeof msg);
-        fail(x, x->status >= 300 ? http_class(x->status) : XERR_PROTOCOL, "%s", msg);
+        record_error(x, x->status >= 300 ? http_class(x->status) : XERR_PROTOCOL, "%s", msg);
     } else if (x->is_sse) {
         classify_finish(x);
         int fin = sse_finish(x->sse);
         if (fin == SSE_TRUNCATED)
-            fail(x, XERR_PROTOCOL, "event stream ended inside an event after %lld events",
-                 (long long)x->events);
+            record_error(x, XERR_PROTOCOL, "event stream ended inside an event after %lld events",
+                         (long long)x->events);
         else if (!x->done_seen)
-            fail(x, XERR_PROTOCOL, "event stream ended without data: [DONE] after %lld events",
-                 (long long)x->events);
+            record_error(x, XERR_PROTOCOL, "event stream ended without data: [DONE] after %lld events",
+                         (long long)x->events);
     } else {
         /* One JSON response (non-streaming, or a server that ignored stream). */
         client_event ce;
         client_event_clear(&ce);
         x->now = x->t_first_byte >= 0 ? x->t_first_byte : stamp(x);
         if (x->cl->ops->on_body(x->cl, x->cstate, x->body.buf ? x->body.buf : "", x->body.len, &ce) < 0)
-            fail(x, XERR_PROTOCOL, "%s", ce.errmsg);
+            record_error(x, XERR_PROTOCOL, "%s", ce.errmsg);
         else
             apply(x, &ce);
         classify_finish(x);
@@ -635,11 +635,11 @@ void xfer_complete(xfer *x, CURLcode res)
 void xfer_abort(xfer *x, const char *why, int64_t now)
 {
     if (!strcmp(why, "stall"))
-        fail(x, XERR_TIMEOUT, "stalled: no data for %lld ms (--stall-timeout) after %lld events",
-             (long long)(now - xfer_last_activity(x)) / 1000000, (long long)x->events);
+        record_error(x, XERR_TIMEOUT, "stalled: no data for %lld ms (--stall-timeout) after %lld events",
+                     (long long)(now - xfer_last_activity(x)) / 1000000, (long long)x->events);
     else
-        fail(x, XERR_CANCELLED, "cancelled by the operator (signal) after %lld events",
-             (long long)x->events);
+        record_error(x, XERR_CANCELLED, "cancelled by the operator (signal) after %lld events",
+                     (long long)x->events);
     if (x->easy && !x->inproc) {
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -861,7 +861,7 @@ void xfer_recycle(xfer *x)
     x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';
     x->choices_seen = x->choices_started = 0;
     x->q = NULL;
-    x->next = x->prev = NULL;
+    x->link.next = x->link.prev = NULL;
 }
 
 void xfer_free(xfer *x)

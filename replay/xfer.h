@@ -8,7 +8,8 @@
 #include <curl/curl.h>
 #include <stdint.h>
 #include "clients/client.h"
-#include "clients/sse.h"
+#include "common/list.h"
+#include "common/sse.h"
 #include "replay/gaplist.h"
 #include "replay/replay.h"
 
@@ -76,7 +77,7 @@ typedef struct xfer_choice {
 #define XFER_KEEP_BYTES (4u << 10)
 
 typedef struct xfer {
-    struct xfer *next, *prev;     /* the worker's in-flight list / free list */
+    list_link(struct xfer) link;  /* the worker's in-flight list / free list */
     struct xfer *done_next;       /* in-process: the worker's list of finished requests */
     struct rq *q;                 /* the scheduled request (owned while in flight) */
     const client *cl;
@@ -128,6 +129,7 @@ typedef struct xfer {
     int inproc;
     void (*on_inproc_done)(void *owner, struct xfer *x);  /* hands x back to its worker */
     void *owner;
+    client_sink sink;             /* the client's way back: the sink_* callbacks and x */
     const char *abort_why;        /* "stall" / "cancelled" asked of the engine, or NULL */
     int64_t abort_at;
     int cancel_sent;
@@ -137,6 +139,8 @@ typedef struct xfer {
     strbuf reply;                 /* generated text (dependent sessions) */
     size_t body_hint;             /* size of the last request body freed (release_sent_body) */
 } xfer;
+
+typedef list_head(xfer) xfer_list;
 
 /* The header list every request of a run carries (content type, auth,
  * --header lines). The caller frees it with curl_slist_free_all. Each xfer

@@ -40,6 +40,9 @@ run_suite() { # name cmd...
 
 run_suite unit "$O/tests/unit-tests"
 
+# The README's folder dependency order, on the objects just built.
+run_suite linkcheck bash tests/linkcheck.sh "$O"
+
 for drv in "$O"/fuzz/*-regress; do
     [ -x "$drv" ] || continue
     n=$(basename "$drv" -regress); n=${n#fuzz_}

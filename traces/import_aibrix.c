@@ -77,7 +77,6 @@ static int aibrix_request(import_ctx *ctx, int64_t t, cJSON *req, const cJSON *e
 
 static int aibrix_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
 {
-    (void)ud;
     int64_t t;
     int rc = 0;
     cJSON *ts = import_rec_take(obj, "timestamp");

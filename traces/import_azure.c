@@ -132,16 +132,12 @@ static int azure_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
     azure_st *st = ud;
     int64_t t, in, out;
+    int rc = 0;
     if (parse_ts(st, r->v[COL_TS], r->len[COL_TS], &t) < 0)
         return import_rec_bad_text(ctx, r->line, azure_cols[COL_TS].name,
                                    "a time like 2023-11-16 18:15:46.6805900 "
                                    "(optionally with +00:00)", r->v[COL_TS], r->len[COL_TS]);
-    if (import_rec_parse_count(r->v[COL_IN], r->len[COL_IN], &in) < 0)
-        return import_rec_bad_text(ctx, r->line, azure_cols[COL_IN].name,
-                                   "a non-negative integer", r->v[COL_IN], r->len[COL_IN]);
-    if (import_rec_parse_count(r->v[COL_OUT], r->len[COL_OUT], &out) < 0)
-        return import_rec_bad_text(ctx, r->line, azure_cols[COL_OUT].name,
-                                   "a non-negative integer", r->v[COL_OUT], r->len[COL_OUT]);
+    if (!import_csv_counts(ctx, r, azure_cols, COL_IN, COL_OUT, &in, &out, &rc)) return rc;
     const import_opts *o = import_options(ctx);
     if (!st->have_t0 && !o->sort) {
         char iso[64];
@@ -164,15 +160,8 @@ static int azure_row(import_ctx *ctx, const import_csv_row *r, void *ud)
                           "285 years after the first row");
     /* With --sort, t_us holds the absolute time until the end (exact: the
      * epoch in µs is below 2^53 until the year 2255). */
-    cJSON *rec = import_rec_new(ctx, rel, NULL);
-    import_rec_api_model(ctx, rec, 0, NULL);
-    import_rec_int(rec, "input_tokens", in);
-    import_rec_int(rec, "output_tokens", out);
-    int rc = import_csv_add_meta(ctx, rec, r);
-    if (rc) {
-        cJSON_Delete(rec);
-        return rc;
-    }
+    cJSON *rec = import_csv_length_rec(ctx, r, rel, NULL, in, out, &rc);
+    if (!rec) return rc;
     if (!o->sort) return import_emit(ctx, rec, r->line);
     if (st->nheld == st->capheld) {
         st->capheld = st->capheld ? st->capheld * 2 : 4096;

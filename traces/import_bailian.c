@@ -72,29 +72,26 @@ static void map_put(chatmap *m, int64_t key, int64_t session, int64_t turn)
 static int bailian_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
 {
     chatmap *m = ud;
-    int64_t chat, parent = -1, t, in, out, turn = -1;
+    int64_t chat, parent = -1, t, turn = -1;
     int rc = 0;
     cJSON *cid = import_rec_take(obj, "chat_id");
     cJSON *pid = import_rec_take(obj, "parent_chat_id");
     cJSON *ts = import_rec_take(obj, "timestamp");
-    cJSON *il = import_rec_take(obj, "input_length");
-    cJSON *ol = import_rec_take(obj, "output_length");
     cJSON *tn = import_rec_take(obj, "turn");
-    cJSON *hash = import_rec_take(obj, "hash_ids");
-    if (import_rec_json_int(cid, 0, ID_LIMIT, &chat) < 0)
+    import_rec_lengths len;
+    import_rec_lengths_take(obj, &len);
+    if (jsonw_int(cid, 0, ID_LIMIT, &chat) < 0)
         rc = import_rec_bad_json(ctx, line, "chat_id", "a non-negative integer", cid);
-    else if (pid && !cJSON_IsNull(pid) && import_rec_json_int(pid, -1, ID_LIMIT, &parent) < 0)
+    else if (pid && !cJSON_IsNull(pid) && jsonw_int(pid, -1, ID_LIMIT, &parent) < 0)
         rc = import_rec_bad_json(ctx, line, "parent_chat_id",
                                  "an integer chat id, or -1 for a first turn", pid);
     else if (import_rec_json_time(ts, 6, &t) < 0)
         rc = import_rec_bad_json(ctx, line, "timestamp", "a non-negative number of seconds", ts);
-    else if (import_rec_json_count(il, &in) < 0)
-        rc = import_rec_bad_json(ctx, line, "input_length", "a non-negative integer", il);
-    else if (import_rec_json_count(ol, &out) < 0)
-        rc = import_rec_bad_json(ctx, line, "output_length", "a non-negative integer", ol);
-    else if (tn && import_rec_json_int(tn, 0, INT32_MAX, &turn) < 0)
+    else if (!import_rec_lengths_ok(ctx, line, &len, &rc))
+        ;
+    else if (tn && jsonw_int(tn, 0, INT32_MAX, &turn) < 0)
         rc = import_rec_bad_json(ctx, line, "turn", "a non-negative integer", tn);
-    else if (hash && !import_rec_hash_ids_ok(ctx, line, "hash_ids", hash, &rc))
+    else if (len.hash && !import_rec_hash_ids_ok(ctx, line, "hash_ids", len.hash, &rc))
         ;
     else if (map_find(m, chat))
         rc = import_bad(ctx, line, "chat_id", "expected a unique chat id, got %lld a second time",
@@ -121,22 +118,13 @@ static int bailian_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
             snprintf(pb, sizeof pb, "%lld", (long long)parent);
             import_rec_str(rec, "parent", pb);
         }
-        import_rec_api_model(ctx, rec, 0, NULL);
-        import_rec_int(rec, "input_tokens", in);
-        import_rec_int(rec, "output_tokens", out);
-        if (hash) import_rec_add(rec, "hash_ids", hash);
-        if (obj->child) import_rec_add(rec, "meta", obj);
-        else cJSON_Delete(obj);
-        hash = obj = NULL;
-        rc = import_emit(ctx, rec, line);
+        rc = import_rec_lengths_emit(ctx, rec, &len, &obj, line);
     }
     cJSON_Delete(cid);
     cJSON_Delete(pid);
     cJSON_Delete(ts);
-    cJSON_Delete(il);
-    cJSON_Delete(ol);
     cJSON_Delete(tn);
-    cJSON_Delete(hash);
+    import_rec_lengths_free(&len);
     cJSON_Delete(obj);
     return rc;
 }

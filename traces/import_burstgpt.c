@@ -29,8 +29,8 @@ static const import_csv_col burst_cols[] = {
 
 static int burst_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
-    (void)ud;
     int64_t t, in, out;
+    int rc = 0;
     if (import_rec_parse_decimal(r->v[COL_TS], r->len[COL_TS], 6, TRACE_MAX_T_US, &t) < 0)
         return import_rec_bad_text(ctx, r->line, burst_cols[COL_TS].name,
                                    "a non-negative number of seconds", r->v[COL_TS],
@@ -40,12 +40,7 @@ static int burst_row(import_ctx *ctx, const import_csv_row *r, void *ud)
     if (model && !import_rec_utf8_ok(model, r->len[COL_MODEL]))
         return import_rec_bad_text(ctx, r->line, burst_cols[COL_MODEL].name,
                                    "a model name in UTF-8", model, r->len[COL_MODEL]);
-    if (import_rec_parse_count(r->v[COL_IN], r->len[COL_IN], &in) < 0)
-        return import_rec_bad_text(ctx, r->line, burst_cols[COL_IN].name,
-                                   "a non-negative integer", r->v[COL_IN], r->len[COL_IN]);
-    if (import_rec_parse_count(r->v[COL_OUT], r->len[COL_OUT], &out) < 0)
-        return import_rec_bad_text(ctx, r->line, burst_cols[COL_OUT].name,
-                                   "a non-negative integer", r->v[COL_OUT], r->len[COL_OUT]);
+    if (!import_csv_counts(ctx, r, burst_cols, COL_IN, COL_OUT, &in, &out, &rc)) return rc;
     cJSON *rec = import_rec_new(ctx, t, NULL);
     import_rec_api_model(ctx, rec, 0, model);
     import_rec_int(rec, "input_tokens", in);
@@ -56,7 +51,7 @@ static int burst_row(import_ctx *ctx, const import_csv_row *r, void *ud)
         import_rec_int(orig, "output_tokens", 0);
         import_rec_add(rec, "orig", orig);
     }
-    int rc = import_csv_add_meta(ctx, rec, r);
+    rc = import_csv_add_meta(ctx, rec, r);
     if (rc) {
         cJSON_Delete(rec);
         return rc;

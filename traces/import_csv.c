@@ -365,3 +365,30 @@ int import_csv_add_meta(import_ctx *ctx, cJSON *rec, const import_csv_row *row)
     import_rec_add(rec, "meta", meta);
     return 0;
 }
+
+int import_csv_counts(import_ctx *ctx, const import_csv_row *r, const import_csv_col *cols,
+                      int ci, int co, int64_t *in, int64_t *out, int *rc)
+{
+    if (import_rec_parse_count(r->v[ci], r->len[ci], in) < 0)
+        *rc = import_rec_bad_text(ctx, r->line, cols[ci].name, "a non-negative integer",
+                                  r->v[ci], r->len[ci]);
+    else if (import_rec_parse_count(r->v[co], r->len[co], out) < 0)
+        *rc = import_rec_bad_text(ctx, r->line, cols[co].name, "a non-negative integer",
+                                  r->v[co], r->len[co]);
+    else
+        return 1;
+    return 0;
+}
+
+cJSON *import_csv_length_rec(import_ctx *ctx, const import_csv_row *r, int64_t t_us,
+                             const char *id, int64_t in, int64_t out, int *rc)
+{
+    cJSON *rec = import_rec_new(ctx, t_us, id);
+    import_rec_api_model(ctx, rec, 0, NULL);
+    import_rec_int(rec, "input_tokens", in);
+    import_rec_int(rec, "output_tokens", out);
+    *rc = import_csv_add_meta(ctx, rec, r);
+    if (!*rc) return rec;
+    cJSON_Delete(rec);
+    return NULL;
+}

@@ -49,4 +49,17 @@ int import_csv_run(import_ctx *ctx, const import_csv_col *cols, size_t ncols,
  * or the import_bad result when a value is not valid UTF-8. */
 int import_csv_add_meta(import_ctx *ctx, cJSON *rec, const import_csv_row *row);
 
+/* The token counts of row r, from columns ci (input) and co (output) of
+ * cols. Returns 1, or 0 with the bad-row result (import_rec_bad_text's) in
+ * *rc: the row must not be emitted. */
+int import_csv_counts(import_ctx *ctx, const import_csv_row *r, const import_csv_col *cols,
+                      int ci, int co, int64_t *in, int64_t *out, int *rc);
+
+/* A length-only record of row r: t_us, id (NULL: numbered), api and model
+ * from the options, input_tokens, output_tokens, and the row's extra
+ * columns as meta. Returns it, or NULL with import_csv_add_meta's result in
+ * *rc. */
+cJSON *import_csv_length_rec(import_ctx *ctx, const import_csv_row *r, int64_t t_us,
+                             const char *id, int64_t in, int64_t out, int *rc);
+
 #endif

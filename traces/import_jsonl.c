@@ -200,7 +200,7 @@ static int jl_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
     if (v[F_PARENT] && !cJSON_IsNull(v[F_PARENT]) &&
         import_rec_json_id(v[F_PARENT], pb, sizeof pb) < 0)
         BAD(F_PARENT, "a non-empty string (at most 255 bytes) or an integer");
-    if (v[F_TURN] && import_rec_json_int(v[F_TURN], 0, INT32_MAX, &turn) < 0)
+    if (v[F_TURN] && jsonw_int(v[F_TURN], 0, INT32_MAX, &turn) < 0)
         BAD(F_TURN, "a non-negative integer");
     if (v[F_API] && (!cJSON_IsString(v[F_API]) || !v[F_API]->valuestring[0]))
         BAD(F_API, "a non-empty string such as \"chat\"");
@@ -216,7 +216,7 @@ static int jl_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
         BAD(F_INPUT, "a token count, or a request body (map input=FIELD or body=FIELD)");
     if (v[F_HASH] && !import_rec_hash_ids_ok(ctx, line, st->f[F_HASH].path, v[F_HASH], &rc))
         goto out;
-    if (v[F_BLOCK] && import_rec_json_int(v[F_BLOCK], 1, INT32_MAX, &block) < 0)
+    if (v[F_BLOCK] && jsonw_int(v[F_BLOCK], 1, INT32_MAX, &block) < 0)
         BAD(F_BLOCK, "a positive integer");
     if (v[F_HASH] && !block)
         BAD(F_HASH, "a block size along with hash_ids (add block_size=N to --map)");

@@ -23,39 +23,22 @@
 
 static int mooncake_line(import_ctx *ctx, cJSON *obj, uint64_t line, void *ud)
 {
-    (void)ud;
-    int64_t t, in, out;
+    int64_t t;
     int rc = 0;
+    import_rec_lengths len;
     cJSON *ts = import_rec_take(obj, "timestamp");
-    cJSON *il = import_rec_take(obj, "input_length");
-    cJSON *ol = import_rec_take(obj, "output_length");
-    cJSON *hash = import_rec_take(obj, "hash_ids");
+    import_rec_lengths_take(obj, &len);
     if (import_rec_json_time(ts, 3, &t) < 0)
         rc = import_rec_bad_json(ctx, line, "timestamp",
                                  "a non-negative number of milliseconds", ts);
-    else if (import_rec_json_count(il, &in) < 0)
-        rc = import_rec_bad_json(ctx, line, "input_length", "a non-negative integer", il);
-    else if (import_rec_json_count(ol, &out) < 0)
-        rc = import_rec_bad_json(ctx, line, "output_length", "a non-negative integer", ol);
-    else if (hash && !import_rec_hash_ids_ok(ctx, line, "hash_ids", hash, &rc))
+    else if (!import_rec_lengths_ok(ctx, line, &len, &rc))
         ;
-    else {
-        cJSON *rec = import_rec_new(ctx, t, NULL);
-        import_rec_api_model(ctx, rec, 0, NULL);
-        import_rec_int(rec, "input_tokens", in);
-        import_rec_int(rec, "output_tokens", out);
-        /* The record takes hash_ids and the rest of the line (as meta);
-         * import_emit takes the record. */
-        if (hash) import_rec_add(rec, "hash_ids", hash);
-        if (obj->child) import_rec_add(rec, "meta", obj);
-        else cJSON_Delete(obj);
-        hash = obj = NULL;
-        rc = import_emit(ctx, rec, line);
-    }
+    else if (len.hash && !import_rec_hash_ids_ok(ctx, line, "hash_ids", len.hash, &rc))
+        ;
+    else  /* the record takes hash_ids and the rest of the line (as meta) */
+        rc = import_rec_lengths_emit(ctx, import_rec_new(ctx, t, NULL), &len, &obj, line);
     cJSON_Delete(ts);
-    cJSON_Delete(il);
-    cJSON_Delete(ol);
-    cJSON_Delete(hash);
+    import_rec_lengths_free(&len);
     cJSON_Delete(obj);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* import_rec.c — see import_rec.h. */
 #include "traces/import_rec.h"
+#include "common/jsonw.h"
 #include "common/utf8.h"
 #include "traces/trace.h"
 #include "common/zio.h"
@@ -169,20 +170,11 @@ int import_rec_read_error(import_ctx *ctx, int rc)
     return import_fail(ctx, rc, "%s", zio_reader_error(import_input(ctx)));
 }
 
-int import_rec_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
-    *out = (int64_t)d;
-    return 0;
-}
-
 int import_rec_json_count(const cJSON *v, int64_t *out)
 {
     if (cJSON_IsString(v))
         return import_rec_parse_count(v->valuestring, strlen(v->valuestring), out);
-    return import_rec_json_int(v, 0, IMPORT_MAX_TOKENS, out);
+    return jsonw_int(v, 0, IMPORT_MAX_TOKENS, out);
 }
 
 int import_rec_json_time(const cJSON *v, int scale, int64_t *out)
@@ -206,7 +198,7 @@ int import_rec_json_id(const cJSON *v, char *buf, size_t len)
         if ((size_t)snprintf(buf, len, "%s", v->valuestring) >= len) return -1;
         return 0;
     }
-    if (import_rec_json_int(v, -(INT64_C(1) << 53), INT64_C(1) << 53, &n) == 0) {
+    if (jsonw_int(v, -(INT64_C(1) << 53), INT64_C(1) << 53, &n) == 0) {
         snprintf(buf, len, "%lld", (long long)n);
         return 0;
     }
@@ -223,7 +215,7 @@ int import_rec_hash_ids_ok(import_ctx *ctx, uint64_t line, const char *field, co
     int64_t x;
     size_t i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
-        if (import_rec_json_int(e, -(INT64_C(1) << 53), INT64_C(1) << 53, &x) < 0) {
+        if (jsonw_int(e, -(INT64_C(1) << 53), INT64_C(1) << 53, &x) < 0) {
             char d[80];
             import_rec_describe_json(d, sizeof d, e);
             *rc = import_bad(ctx, line, field, "expected an array of integers, got %s "
@@ -237,6 +229,47 @@ int import_rec_hash_ids_ok(import_ctx *ctx, uint64_t line, const char *field, co
 cJSON *import_rec_take(cJSON *obj, const char *name)
 {
     return cJSON_DetachItemFromObjectCaseSensitive(obj, name);
+}
+
+void import_rec_lengths_take(cJSON *obj, import_rec_lengths *l)
+{
+    l->il = import_rec_take(obj, "input_length");
+    l->ol = import_rec_take(obj, "output_length");
+    l->hash = import_rec_take(obj, "hash_ids");
+    l->in = l->out = -1;
+}
+
+int import_rec_lengths_ok(import_ctx *ctx, uint64_t line, import_rec_lengths *l, int *rc)
+{
+    if (import_rec_json_count(l->il, &l->in) < 0)
+        *rc = import_rec_bad_json(ctx, line, "input_length", "a non-negative integer", l->il);
+    else if (import_rec_json_count(l->ol, &l->out) < 0)
+        *rc = import_rec_bad_json(ctx, line, "output_length", "a non-negative integer", l->ol);
+    else
+        return 1;
+    return 0;
+}
+
+int import_rec_lengths_emit(import_ctx *ctx, cJSON *rec, import_rec_lengths *l, cJSON **obj,
+                            uint64_t line)
+{
+    import_rec_api_model(ctx, rec, 0, NULL);
+    import_rec_int(rec, "input_tokens", l->in);
+    import_rec_int(rec, "output_tokens", l->out);
+    if (l->hash) import_rec_add(rec, "hash_ids", l->hash);
+    l->hash = NULL;
+    if ((*obj)->child) import_rec_add(rec, "meta", *obj);
+    else cJSON_Delete(*obj);
+    *obj = NULL;
+    return import_emit(ctx, rec, line);
+}
+
+void import_rec_lengths_free(import_rec_lengths *l)
+{
+    cJSON_Delete(l->il);
+    cJSON_Delete(l->ol);
+    cJSON_Delete(l->hash);
+    l->il = l->ol = l->hash = NULL;
 }
 
 static int blank(const char *s, size_t n)

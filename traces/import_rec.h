@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "common/jsonw.h"
 #include "traces/import.h"
 
 /* Largest token count an importer accepts (the trace reader's limit). */
@@ -60,11 +61,10 @@ int import_rec_fatal(import_ctx *ctx, uint64_t line, const char *field, const ch
 int import_rec_read_error(import_ctx *ctx, int rc);
 
 /* JSON values. Each returns 0, or -1 when v is missing or of the wrong
- * kind/range (the caller reports it with import_rec_bad_json). */
+ * kind/range (the caller reports it with import_rec_bad_json). An integer
+ * in [lo, hi] is common/jsonw.h's jsonw_int. */
 /* Integer-valued number (or a string of digits) in [0, IMPORT_MAX_TOKENS]. */
 int import_rec_json_count(const cJSON *v, int64_t *out);
-/* Integer-valued number in [lo, hi]. */
-int import_rec_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 /* A time: a non-negative number (or numeric string) times 10^scale,
  * rounded to the nearest integer, at most TRACE_MAX_T_US. */
 int import_rec_json_time(const cJSON *v, int scale, int64_t *out);
@@ -79,6 +79,28 @@ int import_rec_hash_ids_ok(import_ctx *ctx, uint64_t line, const char *field, co
 
 /* Removes item `name` from obj and returns it (NULL if absent). */
 cJSON *import_rec_take(cJSON *obj, const char *name);
+
+/* The length fields of a length-only JSON Lines row (Mooncake, Bailian):
+ * input_length, output_length and the optional hash_ids, taken out of the
+ * row's object by import_rec_lengths_take and owned by this struct until
+ * import_rec_lengths_emit or import_rec_lengths_free. */
+typedef struct import_rec_lengths {
+    cJSON *il, *ol, *hash;
+    int64_t in, out;           /* set by import_rec_lengths_ok */
+} import_rec_lengths;
+
+void import_rec_lengths_take(cJSON *obj, import_rec_lengths *l);
+/* 1 when input_length and output_length are token counts; otherwise
+ * reports the first bad one, stores its result in *rc and returns 0 (as
+ * import_rec_hash_ids_ok). */
+int import_rec_lengths_ok(import_ctx *ctx, uint64_t line, import_rec_lengths *l, int *rc);
+/* Completes rec (api and model from the options, input_tokens,
+ * output_tokens, then hash_ids and the rest of *obj as meta, both taken:
+ * *obj becomes NULL) and emits it. Returns import_emit's result. */
+int import_rec_lengths_emit(import_ctx *ctx, cJSON *rec, import_rec_lengths *l, cJSON **obj,
+                            uint64_t line);
+/* Frees the fields still held. */
+void import_rec_lengths_free(import_rec_lengths *l);
 
 /* Runs fn on every JSON Lines object of the input, in order. Blank lines
  * are skipped; a line that is not a JSON object is reported with

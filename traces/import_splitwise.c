@@ -27,8 +27,8 @@ static const import_csv_col split_cols[] = {
 
 static int split_row(import_ctx *ctx, const import_csv_row *r, void *ud)
 {
-    (void)ud;
     int64_t t, in, out;
+    int rc = 0;
     const char *id = r->v[COL_ID];
     if (id && (!id[0] || r->len[COL_ID] > 200 || !import_rec_utf8_ok(id, r->len[COL_ID])))
         return import_rec_bad_text(ctx, r->line, split_cols[COL_ID].name,
@@ -36,22 +36,9 @@ static int split_row(import_ctx *ctx, const import_csv_row *r, void *ud)
     if (import_rec_parse_decimal(r->v[COL_T], r->len[COL_T], 6, TRACE_MAX_T_US, &t) < 0)
         return import_rec_bad_text(ctx, r->line, split_cols[COL_T].name,
                                    "a non-negative number of seconds", r->v[COL_T], r->len[COL_T]);
-    if (import_rec_parse_count(r->v[COL_IN], r->len[COL_IN], &in) < 0)
-        return import_rec_bad_text(ctx, r->line, split_cols[COL_IN].name,
-                                   "a non-negative integer", r->v[COL_IN], r->len[COL_IN]);
-    if (import_rec_parse_count(r->v[COL_OUT], r->len[COL_OUT], &out) < 0)
-        return import_rec_bad_text(ctx, r->line, split_cols[COL_OUT].name,
-                                   "a non-negative integer", r->v[COL_OUT], r->len[COL_OUT]);
-    cJSON *rec = import_rec_new(ctx, t, id);
-    import_rec_api_model(ctx, rec, 0, NULL);
-    import_rec_int(rec, "input_tokens", in);
-    import_rec_int(rec, "output_tokens", out);
-    int rc = import_csv_add_meta(ctx, rec, r);
-    if (rc) {
-        cJSON_Delete(rec);
-        return rc;
-    }
-    return import_emit(ctx, rec, r->line);
+    if (!import_csv_counts(ctx, r, split_cols, COL_IN, COL_OUT, &in, &out, &rc)) return rc;
+    cJSON *rec = import_csv_length_rec(ctx, r, t, id, in, out, &rc);
+    return rec ? import_emit(ctx, rec, r->line) : rc;
 }
 
 static int split_run(import_ctx *ctx)

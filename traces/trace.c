@@ -2,6 +2,7 @@
 #include "traces/trace.h"
 #include "common/b64.h"
 #include "common/utf8.h"
+#include "common/jsonw.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -32,8 +33,8 @@ static void describe(const cJSON *v, char *buf, size_t len)
     }
 }
 
-static int bad(char *err, size_t errlen, const char *field, const char *expected,
-               const cJSON *got)
+static int field_error(char *err, size_t errlen, const char *field, const char *expected,
+                       const cJSON *got)
 {
     char g[80];
     describe(got, g, sizeof g);
@@ -41,22 +42,12 @@ static int bad(char *err, size_t errlen, const char *field, const char *expected
     return ERR_INPUT;
 }
 
-/* Integer-valued number in [lo, hi]. */
-static int get_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
-    *out = (int64_t)d;
-    return 0;
-}
-
 /* String or integer id; integers are rendered into buf. */
 static const char *get_id(const cJSON *v, char *buf, size_t len)
 {
     int64_t n;
     if (cJSON_IsString(v) && v->valuestring[0]) return v->valuestring;
-    if (get_int(v, INT64_MIN / 2, INT64_MAX / 2, &n) == 0) {
+    if (jsonw_int(v, INT64_MIN / 2, INT64_MAX / 2, &n) == 0) {
         snprintf(buf, len, "%lld", (long long)n);
         return buf;
     }
@@ -107,23 +98,133 @@ static int check_body_bytes(const cJSON *obj, const cJSON *body, char *err, size
     const cJSON *raw = cJSON_GetObjectItemCaseSensitive(obj, "body_raw");
     const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(obj, "body_b64");
     if (raw && !cJSON_IsString(raw))
-        return bad(err, errlen, "body_raw", "a string (the body's exact text)", raw);
+        return field_error(err, errlen, "body_raw", "a string (the body's exact text)", raw);
     if (!b64) return 0;
     if (!cJSON_IsString(b64))
-        return bad(err, errlen, "body_b64", "a string (base64 of the body's exact bytes)", b64);
-    if (raw) return bad(err, errlen, "body_b64", "no body_raw beside it (one exact form per record)", raw);
-    if (!body) return bad(err, errlen, "body", "a JSON object beside body_b64", NULL);
+        return field_error(err, errlen, "body_b64", "a string (base64 of the body's exact bytes)", b64);
+    if (raw) return field_error(err, errlen, "body_b64", "no body_raw beside it (one exact form per record)", raw);
+    if (!body) return field_error(err, errlen, "body", "a JSON object beside body_b64", NULL);
     size_t n = strlen(b64->valuestring);
     if (n / 4 * 3 > TRACE_MAX_BODY_BYTES)
-        return bad(err, errlen, "body_b64", "at most 64 MiB once decoded", b64);
+        return field_error(err, errlen, "body_b64", "at most 64 MiB once decoded", b64);
     strbuf d = {0};
     int rc = b64_decode(&d, b64->valuestring, n);
     cJSON *doc = rc ? NULL : cJSON_ParseWithLength(d.buf ? d.buf : "", d.len);
     sb_free(&d);
-    if (rc) rc = bad(err, errlen, "body_b64", "padded base64 (RFC 4648)", b64);
-    else if (!cJSON_IsObject(doc)) rc = bad(err, errlen, "body_b64", "the base64 of a JSON object", b64);
+    if (rc) rc = field_error(err, errlen, "body_b64", "padded base64 (RFC 4648)", b64);
+    else if (!cJSON_IsObject(doc)) rc = field_error(err, errlen, "body_b64", "the base64 of a JSON object", b64);
     cJSON_Delete(doc);
     return rc;
+}
+
+/* The fields a record must have, found while adopting it. */
+typedef struct adopt_req { const cJSON *t, *id, *api; } adopt_req;
+
+/* Takes one member c (named k) of a record into r, or notes it in req when
+ * it is required. Returns 0 or ERR_INPUT with err. */
+static int adopt_field(trace_rec *r, const char *k, const cJSON *c, adopt_req *req,
+                       char *err, size_t errlen)
+{
+    switch (k[0]) {
+    case 't':
+        if (!strcmp(k, "t_us")) req->t = c;
+        else if (!strcmp(k, "turn")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->turn) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        } else if (!strcmp(k, "think_us")) {
+            if (jsonw_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
+                return field_error(err, errlen, k, "a non-negative integer (microseconds)", c);
+        }
+        break;
+    case 'i':
+        if (!strcmp(k, "id")) req->id = c;
+        else if (!strcmp(k, "input_tokens")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        }
+        break;
+    case 'o':
+        if (!strcmp(k, "output_tokens")) {
+            if (jsonw_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
+                return field_error(err, errlen, k, "a non-negative integer", c);
+        } else if (!strcmp(k, "orig")) {
+            if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "an object", c);
+            r->orig = c;
+        }
+        break;
+    case 'a':
+        if (!strcmp(k, "api")) req->api = c;
+        break;
+    case 'm':
+        if (!strcmp(k, "model")) {
+            if (cJSON_IsString(c)) r->model = c->valuestring;
+            else if (!cJSON_IsNull(c))
+                return field_error(err, errlen, k, "a string or null", c);
+        }
+        break;
+    case 's':
+        if (!strcmp(k, "session") && !cJSON_IsNull(c)) {
+            r->session = get_id(c, r->sessbuf, sizeof r->sessbuf);
+            if (!r->session)
+                return field_error(err, errlen, k, "a non-empty string or an integer", c);
+        }
+        break;
+    case 'p':
+        if (!strcmp(k, "parent") && !cJSON_IsNull(c)) {
+            r->parent = get_id(c, r->parentbuf, sizeof r->parentbuf);
+            if (!r->parent)
+                return field_error(err, errlen, k, "a non-empty string or an integer", c);
+        }
+        break;
+    case 'b':
+        if (!strcmp(k, "body")) {
+            if (!cJSON_IsObject(c)) return field_error(err, errlen, k, "a JSON object (the request)", c);
+            r->body = c;
+        } else if (!strcmp(k, "block_size")) {
+            if (jsonw_int(c, 1, INT32_MAX, &r->block_size) < 0)
+                return field_error(err, errlen, k, "a positive integer", c);
+        }
+        break;
+    case 'h':
+        if (!strcmp(k, "hash_ids")) {
+            if (!cJSON_IsArray(c)) return field_error(err, errlen, k, "an array of integers", c);
+            int64_t v;
+            for (const cJSON *e = c->child; e; e = e->next)
+                if (jsonw_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
+                    return field_error(err, errlen, "hash_ids[]", "an integer", e);
+            r->hash_ids = c;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Checks the required fields and what depends on several. */
+static int adopt_check(trace_rec *r, const adopt_req *req, cJSON *obj, int64_t default_block,
+                       char *err, size_t errlen)
+{
+    if (!req->t) return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
+    if (jsonw_int(req->t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
+        return field_error(err, errlen, "t_us", "a non-negative integer (microseconds)", req->t);
+    r->id = get_id(req->id, r->idbuf, sizeof r->idbuf);
+    if (!r->id) return field_error(err, errlen, "id", "a non-empty string or an integer", req->id);
+    if (!cJSON_IsString(req->api) || !req->api->valuestring[0])
+        return field_error(err, errlen, "api", "a string such as \"chat\" or \"completions\"", req->api);
+    r->api = req->api->valuestring;
+    if (!r->body && r->input_tokens < 0)
+        return field_error(err, errlen, "input_tokens",
+                           "a non-negative integer (a record needs \"body\" or \"input_tokens\")", NULL);
+    int rc = check_body_bytes(obj, r->body, err, errlen);
+    if (rc) return rc;
+    if (r->hash_ids) {
+        if (!r->block_size) r->block_size = default_block;
+        if (!r->block_size)
+            return field_error(err, errlen, "block_size",
+                               "a positive integer (in the record or the header) when hash_ids are given", NULL);
+    }
+    return 0;
 }
 
 int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
@@ -131,105 +232,14 @@ int trace_rec_adopt(trace_rec *r, cJSON *obj, int64_t default_block,
 {
     trace_rec_clear(r);
     r->json = obj;
-    if (!cJSON_IsObject(obj)) return bad(err, errlen, "(record)", "a JSON object", obj);
-    const cJSON *t = NULL, *id = NULL, *api = NULL;
+    if (!cJSON_IsObject(obj)) return field_error(err, errlen, "(record)", "a JSON object", obj);
+    adopt_req req = {0};
     for (const cJSON *c = obj->child; c; c = c->next) {
-        const char *k = c->string;
-        if (!k) continue;
-        switch (k[0]) {
-        case 't':
-            if (!strcmp(k, "t_us")) t = c;
-            else if (!strcmp(k, "turn")) {
-                if (get_int(c, 0, INT32_MAX, &r->turn) < 0)
-                    return bad(err, errlen, k, "a non-negative integer", c);
-            } else if (!strcmp(k, "think_us")) {
-                if (get_int(c, 0, TRACE_MAX_T_US, &r->think_us) < 0)
-                    return bad(err, errlen, k, "a non-negative integer (microseconds)", c);
-            }
-            break;
-        case 'i':
-            if (!strcmp(k, "id")) id = c;
-            else if (!strcmp(k, "input_tokens")) {
-                if (get_int(c, 0, INT32_MAX, &r->input_tokens) < 0)
-                    return bad(err, errlen, k, "a non-negative integer", c);
-            }
-            break;
-        case 'o':
-            if (!strcmp(k, "output_tokens")) {
-                if (get_int(c, 0, INT32_MAX, &r->output_tokens) < 0)
-                    return bad(err, errlen, k, "a non-negative integer", c);
-            } else if (!strcmp(k, "orig")) {
-                if (!cJSON_IsObject(c)) return bad(err, errlen, k, "an object", c);
-                r->orig = c;
-            }
-            break;
-        case 'a':
-            if (!strcmp(k, "api")) api = c;
-            break;
-        case 'm':
-            if (!strcmp(k, "model")) {
-                if (cJSON_IsString(c)) r->model = c->valuestring;
-                else if (!cJSON_IsNull(c))
-                    return bad(err, errlen, k, "a string or null", c);
-            }
-            break;
-        case 's':
-            if (!strcmp(k, "session") && !cJSON_IsNull(c)) {
-                r->session = get_id(c, r->sessbuf, sizeof r->sessbuf);
-                if (!r->session)
-                    return bad(err, errlen, k, "a non-empty string or an integer", c);
-            }
-            break;
-        case 'p':
-            if (!strcmp(k, "parent") && !cJSON_IsNull(c)) {
-                r->parent = get_id(c, r->parentbuf, sizeof r->parentbuf);
-                if (!r->parent)
-                    return bad(err, errlen, k, "a non-empty string or an integer", c);
-            }
-            break;
-        case 'b':
-            if (!strcmp(k, "body")) {
-                if (!cJSON_IsObject(c)) return bad(err, errlen, k, "a JSON object (the request)", c);
-                r->body = c;
-            } else if (!strcmp(k, "block_size")) {
-                if (get_int(c, 1, INT32_MAX, &r->block_size) < 0)
-                    return bad(err, errlen, k, "a positive integer", c);
-            }
-            break;
-        case 'h':
-            if (!strcmp(k, "hash_ids")) {
-                if (!cJSON_IsArray(c)) return bad(err, errlen, k, "an array of integers", c);
-                int64_t v;
-                for (const cJSON *e = c->child; e; e = e->next)
-                    if (get_int(e, INT64_MIN / 2, INT64_MAX / 2, &v) < 0)
-                        return bad(err, errlen, "hash_ids[]", "an integer", e);
-                r->hash_ids = c;
-            }
-            break;
-        default:
-            break;
-        }
+        if (!c->string) continue;
+        int rc = adopt_field(r, c->string, c, &req, err, errlen);
+        if (rc) return rc;
     }
-    if (!t) return bad(err, errlen, "t_us", "a non-negative integer (microseconds)", NULL);
-    if (get_int(t, 0, TRACE_MAX_T_US, &r->t_us) < 0)
-        return bad(err, errlen, "t_us", "a non-negative integer (microseconds)", t);
-    r->id = get_id(id, r->idbuf, sizeof r->idbuf);
-    if (!r->id) return bad(err, errlen, "id", "a non-empty string or an integer", id);
-    if (!cJSON_IsString(api) || !api->valuestring[0])
-        return bad(err, errlen, "api", "a string such as \"chat\" or \"completions\"", api);
-    r->api = api->valuestring;
-    if (!r->body && r->input_tokens < 0)
-        return bad(err, errlen, "input_tokens",
-                   "a non-negative integer (a record needs \"body\" or \"input_tokens\")", NULL);
-    int rc = check_body_bytes(obj, r->body, err, errlen);
-    if (rc) return rc;
-    if (r->hash_ids) {
-        if (!r->block_size) r->block_size = default_block;
-        if (!r->block_size)
-            return bad(err, errlen, "block_size",
-                       "a positive integer (in the record or the header) when hash_ids are given", NULL);
-    }
-    return 0;
+    return adopt_check(r, &req, obj, default_block, err, errlen);
 }
 
 int trace_rec_parse(trace_rec *r, const char *line, size_t len,
@@ -317,7 +327,7 @@ int trace_header_check(const cJSON *obj, char *err, size_t errlen)
     }
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, "block_size");
     if (b && (!cJSON_IsNumber(b) || b->valuedouble < 1 || floor(b->valuedouble) != b->valuedouble))
-        return bad(err, errlen, "block_size", "a positive integer", b);
+        return field_error(err, errlen, "block_size", "a positive integer", b);
     return 0;
 }
 

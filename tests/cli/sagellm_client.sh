@@ -7,6 +7,11 @@
 # (generate path, stream path, an exception inside the engine).
 source "$(dirname "$0")/../lib.sh"
 CC=${CC:-cc}
+
+# The Python half of the bridge is a .py file the build embeds: Python's own
+# compiler must accept it (the bridge would fail only at run time).
+ok "clients/engine_host.py compiles (py_compile)" \
+    env PYTHONPYCACHEPREFIX="$T/pycache" python3 -m py_compile "$ROOT/clients/engine_host.py"
 AZ="$T/azure.jsonl.zst"
 "$BIN" trace convert --from azure "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$AZ" 2>/dev/null
 

@@ -1,4 +1,4 @@
-/* fuzz_sse.c — libFuzzer target for the SSE parser (clients/sse).
+/* fuzz_sse.c — libFuzzer target for the SSE parser (common/sse).
  *
  * The input is a byte stream. It is parsed four ways, which must agree
  * exactly (events, comments, lines, last id, retry, end-of-stream result):
@@ -10,7 +10,7 @@
  *      rules, sharing no code with the parser.
  * The last byte picks the options: bit 0 a small size limit (16..63 bytes),
  * bit 1 comments reported. */
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "common/util.h"
 
 #include <stdint.h>

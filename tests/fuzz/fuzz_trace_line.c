@@ -19,7 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!r.id || !r.api || r.t_us < 0 || (r.hash_ids && r.block_size <= 0)) __builtin_trap();
         trace_rec_set_t_us(&r, r.t_us / 2);
         size_t n = strlen(r.id) + strlen(r.api);
-        (void)n;
     } else if (!err[0]) {
         __builtin_trap(); /* every error has a message */
     }

@@ -2,6 +2,7 @@
  * trace records, and response events interpreted from real servers' shapes. */
 #include "tests/unit/unit.h"
 #include "clients/client.h"
+#include "clients/openai.h"
 #include "common/header_rule.h"
 #include "replay/req_headers.h"
 

@@ -1,12 +1,14 @@
 /* test_common.c — unit tests for common/: zio, parse, rng, hset, tokcount. */
 #include "tests/unit/unit.h"
 #include "common/hset.h"
+#include "common/list.h"
 #include "common/parse.h"
 #include "common/rng.h"
 #include "common/tokcount.h"
 #include "common/util.h"
 #include "common/zio.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -442,4 +444,73 @@ TEST(json_arena_is_per_thread)
     CHECK(ok);
     CHECK_INT(cJSON_GetObjectItem(mine, "x")->valueint, 1); /* untouched by the other thread */
     json_arena_end(opened);
+}
+
+typedef struct lnode {
+    int v;
+    list_link(struct lnode) link;
+} lnode;
+
+typedef list_head(lnode) lnode_list;
+
+/* The values of a list front to back ('!' where a back link is wrong, '?'
+ * when last is not the last). */
+static void list_vals(const lnode_list *h, char *out)
+{
+    char *o = out;
+    const lnode *prev = NULL;
+    for (const lnode *e = h->first; e; prev = e, e = e->link.next) {
+        *o++ = (char)('0' + e->v);
+        if (e->link.prev != prev) *o++ = '!';
+    }
+    if (h->last != prev) *o++ = '?';
+    *o = '\0';
+}
+
+TEST(list_push_insert_remove)
+{
+    lnode_list h = {0};
+    lnode n[5];
+    char s[16];
+    for (int i = 0; i < 5; i++) n[i].v = i;
+    list_vals(&h, s);
+    CHECK_STR(s, "");
+    list_push_back(&h, &n[1], link);
+    list_push_front(&h, &n[0], link);
+    list_push_back(&h, &n[3], link);
+    list_insert_after(&h, &n[1], &n[2], link);
+    list_insert_after(&h, &n[3], &n[4], link);
+    list_vals(&h, s);
+    CHECK_STR(s, "01234");
+    list_remove(&h, &n[0], link);
+    list_remove(&h, &n[4], link);
+    list_remove(&h, &n[2], link);
+    CHECK(n[2].link.prev == NULL && n[2].link.next == NULL);
+    list_vals(&h, s);
+    CHECK_STR(s, "13");
+    list_remove(&h, &n[1], link);
+    list_remove(&h, &n[3], link);
+    CHECK(h.first == NULL && h.last == NULL);
+}
+
+TEST(file_read_all_and_digest)
+{
+    const char *p = tmp("whole.bin");
+    write_file(p, "ab\0c", 4);
+    char err[256] = "";
+    size_t n = 0;
+    char *s = file_read_all(p, &n, err, sizeof err);
+    REQUIRE(s);
+    CHECK_INT((long long)n, 4);
+    CHECK(!memcmp(s, "ab\0c", 5));
+    free(s);
+    CHECK(file_read_all(tmp("no-such-file"), &n, err, sizeof err) == NULL);
+    CHECK_INT(errno, ENOENT);
+    CHECK_CONTAINS(err, "no-such-file: cannot open");
+    char d[64];
+    write_file(p, "a", 1);
+    CHECK_INT(file_fnv_digest(p, d, sizeof d), 0);
+    CHECK_STR(d, "fnv1a64:44bd8ad473cd9906:1");    /* as run.json has always written it */
+    CHECK_INT(file_fnv_digest(tmp("no-such-file"), d, sizeof d), ERR_SYSTEM);
+    CHECK_STR(d, "unknown");
 }

@@ -302,9 +302,9 @@ TEST(compare_original_vs_replay)
     const char *names[] = { "orig", "a" };
     REQUIRE(open_runs(r, names, 2) == 0);
     char digest[128];
-    CHECK_INT(orig_file_digest("tests/data/runs/orig/trace.jsonl", digest, sizeof digest), 0);
+    CHECK_INT(file_fnv_digest("tests/data/runs/orig/trace.jsonl", digest, sizeof digest), 0);
     CHECK_STR(digest, runlog_manifest_str(r[0], "trace_digest"));
-    CHECK_INT(orig_file_digest("tests/data/runs/orig/none", digest, sizeof digest), ERR_SYSTEM);
+    CHECK_INT(file_fnv_digest("tests/data/runs/orig/none", digest, sizeof digest), ERR_SYSTEM);
 
     compare_opts o = copts();
     int rc;

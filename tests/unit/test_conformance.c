@@ -37,21 +37,6 @@ typedef struct transcript {
     int nexpect;
 } transcript;
 
-/* Reads a whole file into a NUL-terminated buffer (caller frees). */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    strbuf b = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
-    fclose(f);
-    *len = b.len;
-    if (!b.buf) sb_adds(&b, "");
-    return b.buf;
-}
-
 /* Reads a transcript's header lines; the body is everything after the
  * line "body". Returns 0, or -1 with a failure reported. */
 static int load(const char *path, transcript *t)
@@ -59,8 +44,9 @@ static int load(const char *path, transcript *t)
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
     size_t len = 0;
-    if (!(t->text = slurp(path, &len))) {
-        unit_fail(__FILE__, __LINE__, "%s: cannot read", path);
+    char err[512];
+    if (!(t->text = file_read_all(path, &len, err, sizeof err))) {
+        unit_fail(__FILE__, __LINE__, "%s", err);
         return -1;
     }
     t->api = "chat";

@@ -71,7 +71,6 @@ static int64_t submit_n(sim_engine *e, rec *r, int64_t prompt_tokens, int64_t ma
     q.on_done = on_done;
     q.user = r;
     int64_t h = sim_engine_submit(e, &q, err, sizeof err);
-    (void)h;
     return h;
 }
 

@@ -1,7 +1,7 @@
-/* test_sse.c — unit tests for clients/sse: every parsing rule of the
+/* test_sse.c — unit tests for common/sse: every parsing rule of the
  * WHATWG event-stream interpretation, chunk splitting, limits, truncation. */
 #include "tests/unit/unit.h"
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "common/util.h"
 
 #include <stdlib.h>

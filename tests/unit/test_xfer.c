@@ -10,8 +10,6 @@
 
 static void no_op_done(void *owner, xfer *x)
 {
-    (void)owner;
-    (void)x;
 }
 
 /* The set-up every test here shares: the client NAME, q holding a
@@ -42,11 +40,11 @@ TEST(xfer_engine_abort_is_class_aborted)
     x->prompt_tokens = x->usage_tokens = x->ct_last = -1;
     x->on_inproc_done = no_op_done;
     x->inproc = 1;
-    client_sink_tokens((client_sink *)x, 1, "a", 1, -1);
+    x->sink.tokens(x->sink.user, 1, "a", 1);
     client_done d;
     client_done_clear(&d);
     d.finish_reason = "abort";
-    client_sink_done((client_sink *)x, &d);
+    x->sink.done(x->sink.user, &d);
     xfer_complete_inproc(x);
     strbuf b = {0};
     xfer_format(x, &b);

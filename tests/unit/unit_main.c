@@ -54,15 +54,9 @@ const char *unit_shared(const char *name)
     return b;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 int main(int argc, char **argv)
 {
     int passed = 0, failed = 0;
-    (void)cmp;
     for (int i = 0; i < ntests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
         cur_failed = 0;

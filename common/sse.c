@@ -6,7 +6,7 @@
  * '\n' and the next '\r' are remembered, so each byte is scanned at most
  * once for each of them. `data` lines are copied once into the data buffer,
  * which the dispatched event points into. */
-#include "clients/sse.h"
+#include "common/sse.h"
 #include "common/util.h"
 
 #include <limits.h>

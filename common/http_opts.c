@@ -1,5 +1,5 @@
 /* http_opts.c — see http_opts.h. */
-#include "clients/http_opts.h"
+#include "common/http_opts.h"
 #include "common/util.h"
 
 #include <errno.h>
