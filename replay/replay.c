@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,11 +51,6 @@ void run_wake_all(run *r)
 {
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers && r->workers[i]) worker_wake(r->workers[i]);
-}
-
-static void raise_nofile(void)
-{
-    fd_limit_raise();
 }
 
 /* The trace file's content digest (common/util.h), so `compare` can tell
@@ -358,7 +352,7 @@ static int preflight(replay_opts *oc, probe_report *pr, char *err, size_t errlen
 static int run_setup(run *r, char *err, size_t errlen)
 {
     const replay_opts *o = r->o;
-    raise_nofile();
+    fd_limit_raise();
     if (setup_queues(r)) {
         errf(err, errlen, "cannot create eventfd: %s", strerror(errno));
         return EXIT_SYSTEM;
