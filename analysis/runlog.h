@@ -10,7 +10,8 @@
  * histograms; 16 bytes per request for max_concurrency) plus a 48-byte row
  * per measured request, plus, while the summary is exact, 16 bytes per
  * completed request for the latencies from the schedule (histograms after
- * the fold). A log of 1M requests of 500 tokens: about 75 MB in auto mode.
+ * the fold). A log of 1M requests of 500 tokens: 84 MB peak in auto mode
+ * (bench/summary_mem.sh).
  *
  * A runlog is plain data once loaded: read its fields; free it with
  * runlog_free, which frees everything it points to. */

@@ -8,8 +8,9 @@
 #   3. report with N / 10 requests (how time and memory grow),
 #   4. compare of the log with itself (1000 bootstrap resamples),
 #   5. analysis/plot.py (when python3-matplotlib is installed),
-# and the memory the summary needs in theory (docs/metrics.md: 48 bytes per
-# request plus 8 per ITL value).
+# and the memory the summary would need with --exact (docs/metrics.md: 48
+# bytes per request plus 8 per ITL value; by default it folds into
+# histograms past 4M values, see bench/summary_mem.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -85,7 +86,7 @@ read -r r2 w2 c2 < <(rss "$BIN" report "$W/big" --by minute)
 line "report --by minute (table)" "$N" "$r2" "$w2" "$c2"
 read -r r3 w3 c3 < <(rss "$BIN" report "$W/small" --format json)
 line "report --format json" "$small" "$r3" "$w3" "$c3"
-printf 'summary arrays in theory: %.1f MB (48 B per request + 8 B per ITL value), up to twice that while arrays double\n' \
+printf 'summary arrays with --exact in theory: %.1f MB (48 B per request + 8 B per ITL value), up to twice that while arrays double\n' \
     "$(awk -v n="$N" -v i="$itl" 'BEGIN{print (48*n + 8*i)/1048576}')"
 printf 'RSS ratio %d / %d requests: %.1f\n' "$N" "$small" "$(awk -v a="$r" -v b="$r3" 'BEGIN{print a/b}')"
 read -r r4 w4 c4 < <(rss "$BIN" compare "$W/big" "$W/big" --format json)

@@ -2,7 +2,7 @@
  * `report` and `compare` use (analysis/runlog.c over analysis/summary.c):
  * any bytes as requests.jsonl must load or be refused with a message, and a
  * loaded log must summarise and report without a crash or a leak. The first
- * byte picks grouping and SLO options. */
+ * byte picks grouping, SLO options and histogram mode. */
 #include "analysis/report.h"
 #include "analysis/runlog.h"
 
@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.sum.slo_e2el_ms = 5000;
     }
     if (k & 0x20) o.exclude_first = 3;
+    if (k & 0x40) o.sum.exact = 1; /* histograms from the start */
     int rc = 0;
     runlog *r = runlog_open(path, &o, &rc, err, sizeof err);
     if (r) {
