@@ -103,6 +103,18 @@ static cJSON *send_lag_json(const runlog *r, const cJSON *sum, double late_us)
     return s;
 }
 
+int report_slo_missed(const summary_opts *o, const runlog_req *q)
+{
+    if (!q->ok) return REPORT_MISSED_FAILED;
+    int miss = 0;
+    if (o->slo_ttft_ms > 0 &&
+        (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
+        miss |= REPORT_MISSED_TTFT;
+    if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) miss |= REPORT_MISSED_TPOT;
+    if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) miss |= REPORT_MISSED_E2EL;
+    return miss;
+}
+
 /* SLO attainment from the rows, with the rules of summary.c. */
 static cJSON *goodput_json(const runlog *r, const cJSON *sum)
 {
@@ -115,12 +127,10 @@ static cJSON *goodput_json(const runlog *r, const cJSON *sum)
             failed++;
             continue;
         }
-        int miss = 0;
-        if (o->slo_ttft_ms > 0 &&
-            (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
-            m_ttft++, miss = 1;
-        if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) m_tpot++, miss = 1;
-        if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) m_e2el++, miss = 1;
+        int miss = report_slo_missed(o, q);
+        m_ttft += (miss & REPORT_MISSED_TTFT) != 0;
+        m_tpot += (miss & REPORT_MISSED_TPOT) != 0;
+        m_e2el += (miss & REPORT_MISSED_E2EL) != 0;
         met += !miss;
     }
     cJSON *g = cJSON_CreateObject();

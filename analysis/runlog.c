@@ -80,8 +80,7 @@ static char *slurp(const char *path, int *rc, char *err, size_t errlen)
     return b.buf;
 }
 
-/* Loads DIR/NAME as a JSON object into *out (NULL when absent). */
-static int load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
+int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
 {
     strbuf p = {0};
     sb_printf(&p, "%s/%s", dir, name);
@@ -170,14 +169,8 @@ static int64_t tget(const cJSON *req, const char *key)
     return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : RUNLOG_NO_TIME;
 }
 
-/* Appends the row of a measured record that summary_add accepted. */
-static void add_row(runlog *r, size_t *cap, const cJSON *req)
+void runlog_req_from_json(const cJSON *req, runlog_req *q)
 {
-    if (r->nreqs == *cap) {
-        *cap = *cap ? *cap * 2 : 1024;
-        r->reqs = xrealloc(r->reqs, *cap * sizeof *r->reqs);
-    }
-    runlog_req *q = &r->reqs[r->nreqs++];
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
     q->index = cJSON_IsNumber(ix) && ix->valuedouble >= 0 ? (int64_t)ix->valuedouble : -1;
     q->t_sched = tget(req, "t_sched_ns");
@@ -193,6 +186,17 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     if (q->ok && cJSON_IsNumber(out) && q->t_first != RUNLOG_NO_TIME && t_last != RUNLOG_NO_TIME)
         q->tpot_ns = summary_tpot_ns((int64_t)out->valuedouble, cJSON_IsNumber(ev) ? (int64_t)ev->valuedouble : -1,
                                      cJSON_IsNumber(nch) ? (int64_t)nch->valuedouble : -1, q->t_first, t_last);
+}
+
+/* Appends the row of a measured record that summary_add accepted. */
+static void add_row(runlog *r, size_t *cap, const cJSON *req)
+{
+    if (r->nreqs == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        r->reqs = xrealloc(r->reqs, *cap * sizeof *r->reqs);
+    }
+    runlog_req *q = &r->reqs[r->nreqs++];
+    runlog_req_from_json(req, q);
     if (!q->ok) count_msg(r, req);
 }
 
@@ -290,8 +294,8 @@ runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, 
     r->so.group_by = SUMMARY_GROUP_NONE;
     r->slo_source = "none";
     if ((*rc = locate(r, err, errlen)) < 0) goto fail;
-    if ((*rc = load_json(r->dir, "run.json", &r->manifest, err, errlen)) < 0) goto fail;
-    if ((*rc = load_json(r->dir, "summary.json", &r->saved_summary, err, errlen)) < 0) goto fail;
+    if ((*rc = runlog_load_json(r->dir, "run.json", &r->manifest, err, errlen)) < 0) goto fail;
+    if ((*rc = runlog_load_json(r->dir, "summary.json", &r->saved_summary, err, errlen)) < 0) goto fail;
 
     int have_slo = o->sum.slo_ttft_ms > 0 || o->sum.slo_tpot_ms > 0 || o->sum.slo_e2el_ms > 0;
     if (have_slo || o->slo_given) {

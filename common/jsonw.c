@@ -2,6 +2,7 @@
 #include "common/jsonw.h"
 #include "common/utf8.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,4 +141,22 @@ cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop)
     }
     if (stop) *stop = end;
     return j;
+}
+
+int jsonw_write_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen)
+{
+    strbuf p = {0}, t = {0};
+    sb_printf(&p, "%s/%s", dir, name);
+    sb_printf(&t, "%s.tmp", p.buf);
+    char *s = jsonw_print(obj, 1);
+    FILE *f = fopen(t.buf, "w");
+    int rc = 0;
+    if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(t.buf, p.buf) < 0) {
+        errf(err, errlen, "%s: cannot write: %s", p.buf, strerror(errno));
+        rc = ERR_SYSTEM;
+    }
+    cJSON_free(s);
+    sb_free(&p);
+    sb_free(&t);
+    return rc;
 }

@@ -27,4 +27,9 @@ char *jsonw_print(const cJSON *v, int pretty);
  * Thread-safe (no use of cJSON's global error pointer). */
 cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop);
 
+/* Writes obj, pretty-printed with a final newline, to DIR/NAME through
+ * DIR/NAME.tmp and a rename, so a reader never sees half a file. Returns
+ * 0, or ERR_SYSTEM with "PATH: cannot write: ..." in err. */
+int jsonw_write_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen);
+
 #endif
