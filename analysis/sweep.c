@@ -226,7 +226,9 @@ int sweep_watch_poll(sweep_watch *w, long offered, char *reason, size_t len)
         free(line);
     }
     if (f) fclose(f);
-    if (offered > 0 && (double)w->missed > (1 - w->target) * (double)offered) {
+    /* Misses allowed: floor((1 - target) * offered), with a margin for
+     * the rounding of 1 - target (1 - 0.9 is 0.0999...). */
+    if (offered > 0 && w->missed > (long)floor((1 - w->target) * (double)offered + 1e-9)) {
         snprintf(reason, len, "%ld of %ld requests already missed an SLO or failed: attainment "
                  "cannot reach %.3g", w->missed, offered, w->target);
         return 1;
