@@ -134,7 +134,10 @@ static int engine_opt(cJSON *cfg, const char *kv)
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) return -1;
     char *k = xstrndup(kv, (size_t)(eq - kv));
-    cJSON *v = cJSON_Parse(eq + 1);
+    /* The whole value must parse: "10ms" is a string, not the number 10
+     * with a tail cJSON_Parse would ignore. */
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithOpts(eq + 1, &end, 1);
     if (!v) v = cJSON_CreateString(eq + 1);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, k);
     cJSON_AddItemToObject(cfg, k, v);
