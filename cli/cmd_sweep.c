@@ -308,10 +308,8 @@ static int run_once(sweep_run *s, double x, int rep, sweep_point *p)
     return rc == EXIT_REQFAIL ? EXIT_OK : rc;
 }
 
-/* Runs point x (with repeats when close), appends it, writes sweep.json.
- * Returns EXIT_OK to go on, or the exit code to stop with. */
-static int run_point(sweep_run *s, double x, const sigset_t *sigs);
-
+/* Writes DIR/sweep.json: the points so far, the capacity, what was run,
+ * how the sweep ended. Returns 0 or ERR_SYSTEM (printed). */
 static int write_sweep(sweep_run *s, int complete, const char *why)
 {
     char err[1024];
@@ -331,6 +329,8 @@ static int write_sweep(sweep_run *s, int complete, const char *why)
     return rc;
 }
 
+/* Runs point x (with repeats when close), appends it, writes sweep.json.
+ * Returns EXIT_OK to go on, or the exit code to stop with. */
 static int run_point(sweep_run *s, double x, const sigset_t *sigs)
 {
     const sweep_cfg *c = s->c;
@@ -350,14 +350,13 @@ static int run_point(sweep_run *s, double x, const sigset_t *sigs)
         sweep_point_merge(p, &more);
         p->verdict = sweep_point_verdict(p, c->target, c->closed_loop);
     }
-    char b[3][32];
+    char off[32] = "n/a", ach[32] = "n/a";
+    if (!isnan(p->offered_rate)) snprintf(off, sizeof off, "%.2f", p->offered_rate);
+    if (!isnan(p->achieved_rate)) snprintf(ach, sizeof ach, "%.2f", p->achieved_rate);
     fprintf(stderr, "sweep: %s %.4g: attainment %.1f%%, offered %s req/s, achieved %s req/s, client %s: %s%s%s\n",
-            c->closed_loop ? "concurrency" : "speed", x, 100 * p->attainment,
-            isnan(p->offered_rate) ? "n/a" : (snprintf(b[0], 32, "%.2f", p->offered_rate), b[0]),
-            isnan(p->achieved_rate) ? "n/a" : (snprintf(b[1], 32, "%.2f", p->achieved_rate), b[1]),
+            c->closed_loop ? "concurrency" : "speed", x, 100 * p->attainment, off, ach,
             p->late ? "late" : "on time", sweep_verdict_name(p->verdict),
             p->stop_reason[0] ? "; stopped early: " : "", p->stop_reason);
-    (void)b[2];
     return write_sweep(s, 0, NULL) ? EXIT_SYSTEM : EXIT_OK;
 }
 
