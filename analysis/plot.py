@@ -16,7 +16,10 @@ Writes into OUT:
                         URIs, so the file stands alone
 
 A run is a directory written by `sagellm-bench replay --out DIR` (or its
-requests.jsonl). Exit status: 0 ok, 2 usage, 3 malformed input (the message
+requests.jsonl). Given sweep directories (`sagellm-bench sweep --out DIR`,
+one or two), it draws latency percentiles and SLO attainment against the
+offered load instead (sweep_plot.py: sweep_latency.png,
+sweep_attainment.png and report.html). Exit status: 0 ok, 2 usage, 3 malformed input (the message
 names file, line and field), 4 a file that cannot be read or written.
 
 Uses the standard library, numpy and matplotlib (Agg backend) only.
@@ -37,6 +40,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sagellm_runs as sr  # noqa: E402
+import sweep_plot  # noqa: E402
 
 CDF_METRICS = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
 DPI = 100
@@ -362,9 +366,15 @@ def main(argv=None):
         ap.error("--names needs one name per run")
     if a.interval is not None and not a.interval > 0:
         ap.error("--interval needs a positive number of seconds")
+    sweeps = [sweep_plot.is_sweep(p) for p in a.runs]
+    if any(sweeps) and not all(sweeps):
+        ap.error("give runs or sweeps, not both")
     try:
-        files = plot(a.runs, a.out, a.title, a.interval * 1e9 if a.interval else None, names)
-    except sr.InputError as e:
+        if all(sweeps):
+            files = sweep_plot.plot(a.runs, a.out, a.title, names)
+        else:
+            files = plot(a.runs, a.out, a.title, a.interval * 1e9 if a.interval else None, names)
+    except (sr.InputError, sweep_plot.InputError) as e:
         print(f"plot.py: {e}", file=sys.stderr)
         return 3
     except OSError as e:

@@ -97,6 +97,18 @@ static cJSON *send_lag_json(runlog *r, const cJSON *sum, double late_us)
     return s;
 }
 
+int report_slo_missed(const summary_opts *o, const runlog_req *q)
+{
+    if (!q->ok) return REPORT_MISSED_FAILED;
+    int miss = 0;
+    if (o->slo_ttft_ms > 0 &&
+        (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
+        miss |= REPORT_MISSED_TTFT;
+    if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) miss |= REPORT_MISSED_TPOT;
+    if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) miss |= REPORT_MISSED_E2EL;
+    return miss;
+}
+
 /* SLO attainment, as counted while the log was read (runlog.c). */
 static cJSON *goodput_json(const runlog *r, const cJSON *sum)
 {

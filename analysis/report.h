@@ -37,6 +37,15 @@ typedef struct report_opts {
     double late_us;         /* lateness threshold; 0 means REPORT_LATE_US */
 } report_opts;
 
+/* Which SLOs of o one measured request missed: 0 when it met every one,
+ * else REPORT_MISSED_* bits (a failed request: REPORT_MISSED_FAILED only).
+ * The rule of the report's goodput section and of a sweep's attainment. */
+#define REPORT_MISSED_TTFT 1
+#define REPORT_MISSED_TPOT 2
+#define REPORT_MISSED_E2EL 4
+#define REPORT_MISSED_FAILED 8
+int report_slo_missed(const summary_opts *o, const runlog_req *q);
+
 /* Builds the report of a loaded run (o may be NULL). Sorts nothing in r
  * that a second call would need: it may be called again. */
 cJSON *report_json(runlog *r, const report_opts *o);

@@ -2,6 +2,7 @@
  * parsed once and handed to the summary, the groups and the row table
  * (memory: runlog.h). */
 #include "analysis/runlog.h"
+#include "analysis/report.h"
 #include "analysis/shards.h"
 #include "analysis/valset.h"
 #include "common/parse.h"
@@ -155,12 +156,10 @@ static void count_slo(runlog *r, const runlog_req *q)
         r->slo_failed++;
         return;
     }
-    int miss = 0;
-    if (o->slo_ttft_ms > 0 &&
-        (q->t_first == RUNLOG_NO_TIME || (double)(q->t_first - q->t_send) > o->slo_ttft_ms * 1e6))
-        r->slo_missed[0]++, miss = 1;
-    if (o->slo_tpot_ms > 0 && q->tpot_ns >= 0 && q->tpot_ns > o->slo_tpot_ms * 1e6) r->slo_missed[1]++, miss = 1;
-    if (o->slo_e2el_ms > 0 && (double)(q->t_end - q->t_send) > o->slo_e2el_ms * 1e6) r->slo_missed[2]++, miss = 1;
+    int miss = report_slo_missed(o, q);
+    r->slo_missed[0] += (miss & REPORT_MISSED_TTFT) != 0;
+    r->slo_missed[1] += (miss & REPORT_MISSED_TPOT) != 0;
+    r->slo_missed[2] += (miss & REPORT_MISSED_E2EL) != 0;
     r->slo_met += !miss;
 }
 
@@ -177,14 +176,8 @@ static void add_from_sched(runlog *r, const runlog_req *q)
     valset_add(&r->from_sched[1], (double)(q->t_end - q->t_sched));
 }
 
-/* Appends the row of a measured record that summary_add accepted. */
-static void add_row(runlog *r, size_t *cap, const cJSON *req)
+void runlog_req_from_json(const cJSON *req, runlog_req *q)
 {
-    if (r->nreqs == *cap) {
-        *cap = *cap ? *cap * 2 : 1024;
-        r->reqs = xrealloc(r->reqs, *cap * sizeof *r->reqs);
-    }
-    runlog_req *q = &r->reqs[r->nreqs++];
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(req, "index");
     q->index = cJSON_IsNumber(ix) && ix->valuedouble >= 0 && ix->valuedouble < 9007199254740992.0
                    ? (int64_t)ix->valuedouble : -1;
@@ -201,6 +194,17 @@ static void add_row(runlog *r, size_t *cap, const cJSON *req)
     if (q->ok && cJSON_IsNumber(out) && q->t_first != RUNLOG_NO_TIME && t_last != RUNLOG_NO_TIME)
         q->tpot_ns = summary_tpot_ns((int64_t)out->valuedouble, cJSON_IsNumber(ev) ? (int64_t)ev->valuedouble : -1,
                                      cJSON_IsNumber(nch) ? (int64_t)nch->valuedouble : -1, q->t_first, t_last);
+}
+
+/* Appends the row of a measured record that summary_add accepted. */
+static void add_row(runlog *r, size_t *cap, const cJSON *req)
+{
+    if (r->nreqs == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        r->reqs = xrealloc(r->reqs, *cap * sizeof *r->reqs);
+    }
+    runlog_req *q = &r->reqs[r->nreqs++];
+    runlog_req_from_json(req, q);
     if (!q->ok) count_msg(r, req);
     count_slo(r, q);
     add_from_sched(r, q);

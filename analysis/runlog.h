@@ -40,6 +40,10 @@ typedef struct runlog_req {
     double tpot_ns;     /* (t_last - t_first) / (output_tokens - 1); < 0 when none */
 } runlog_req;
 
+/* Fills q from one record of requests.jsonl (a record summary_add accepted:
+ * present times are exact integers; absent ones are RUNLOG_NO_TIME). */
+void runlog_req_from_json(const cJSON *req, runlog_req *q);
+
 /* A failure message and how often it occurred. */
 typedef struct runlog_msg {
     char *cls, *message;
@@ -119,6 +123,11 @@ int runlog_manifest_num(const runlog *r, const char *key, double *out);
  * the tool takes them; "e2e" is accepted for "e2el") into o's SLOs.
  * 0, or ERR_USAGE with a message. */
 int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen);
+
+/* Loads DIR/NAME as a JSON object into *out: 0 (with *out NULL when the
+ * file does not exist), ERR_SYSTEM (unreadable) or ERR_INPUT (not a JSON
+ * object), with a message in err. Caller frees *out. */
+int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen);
 
 /* Frees r. runlog_free(NULL) is a no-op. */
 void runlog_free(runlog *r);

@@ -15,7 +15,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 extern const cli_cmd cmd_trace, cmd_serve, cmd_replay, cmd_capture,
-                     cmd_report, cmd_compare;
+                     cmd_report, cmd_compare, cmd_sweep;
 
 /* Prints "sagellm-bench CMD: MESSAGE" and "usage: ..." to stderr and
  * returns EXIT_USAGE. */

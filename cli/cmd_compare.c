@@ -4,6 +4,7 @@
  * comparable, and the original system's timings beside the replay's for
  * captured traces (analysis/compare.h). */
 #include "cli/cli.h"
+#include "cli/compare_sweeps.h"
 #include "common/jsonw.h"
 #include "analysis/compare.h"
 #include "common/parse.h"
@@ -24,7 +25,9 @@ static const char compare_help[] =
     "index (share faster/slower). Warns when the runs did not replay the same trace (run.json's\n"
     "trace_digest) or replayed it differently, when a client was late, when requests failed.\n"
     "When the trace's records hold the original server's timings (orig.ttft_us, orig.e2e_us),\n"
-    "the original TTFT and E2E are set beside each run's; with one RUN, only that table.\n\n"
+    "the original TTFT and E2E are set beside each run's; with one RUN, only that table.\n"
+    "Two sweep directories (sagellm-bench sweep --out DIR): the capacity of each, their ratio\n"
+    "with its range from the bracketing points, and the points side by side.\n\n"
     "options:\n"
     "  --slo LIST            SLOs for goodput (default: each run's own --slo; none for none)\n"
     "  --format F            table (default), json, md, csv (the side-by-side table)\n"
@@ -128,6 +131,7 @@ static int run_compare(int argc, char **argv)
     int n = argc - optind;
     if (n < 1) return cli_usage_error("compare", U_COMPARE, "missing runs to compare");
     if (n > COMPARE_MAX_RUNS) return cli_usage_error("compare", U_COMPARE, "at most %d runs", COMPARE_MAX_RUNS);
+    if (compare_is_sweep(argv[optind])) return compare_sweeps(n, argv + optind, format);
     runlog *runs[COMPARE_MAX_RUNS] = { 0 };
     int rc = 0, exitc = EXIT_OK;
     for (int i = 0; i < n; i++) {

@@ -9,7 +9,7 @@
 #include <curl/curl.h>
 
 static const cli_cmd *const commands[] = {
-    &cmd_trace, &cmd_serve, &cmd_replay, &cmd_capture, &cmd_report, &cmd_compare,
+    &cmd_trace, &cmd_serve, &cmd_replay, &cmd_capture, &cmd_report, &cmd_compare, &cmd_sweep,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

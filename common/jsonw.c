@@ -2,6 +2,7 @@
 #include "common/jsonw.h"
 #include "common/utf8.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,4 +150,22 @@ int jsonw_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
     if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
     *out = (int64_t)d;
     return 0;
+}
+
+int jsonw_write_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen)
+{
+    strbuf p = {0}, t = {0};
+    sb_printf(&p, "%s/%s", dir, name);
+    sb_printf(&t, "%s.tmp", p.buf);
+    char *s = jsonw_print(obj, 1);
+    FILE *f = fopen(t.buf, "w");
+    int rc = 0;
+    if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(t.buf, p.buf) < 0) {
+        errf(err, errlen, "%s: cannot write: %s", p.buf, strerror(errno));
+        rc = ERR_SYSTEM;
+    }
+    cJSON_free(s);
+    sb_free(&p);
+    sb_free(&t);
+    return rc;
 }

@@ -32,4 +32,9 @@ cJSON *jsonw_parse_line(const char *s, size_t n, const char **stop);
  * and sets *out, else -1 (*out untouched). */
 int jsonw_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 
+/* Writes obj, pretty-printed with a final newline, to DIR/NAME through
+ * DIR/NAME.tmp and a rename, so a reader never sees half a file. Returns
+ * 0, or ERR_SYSTEM with "PATH: cannot write: ..." in err. */
+int jsonw_write_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen);
+
 #endif

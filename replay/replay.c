@@ -128,24 +128,6 @@ static void progress_show(run *r, progress *p, int final)
 
 /* ---- run.json ---- */
 
-static int write_json_file(const char *dir, const char *name, const cJSON *obj, char *err, size_t errlen)
-{
-    strbuf p = {0}, t = {0};
-    sb_printf(&p, "%s/%s", dir, name);
-    sb_printf(&t, "%s.tmp", p.buf);
-    char *s = jsonw_print(obj, 1);
-    FILE *f = fopen(t.buf, "w");
-    int rc = 0;
-    if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(t.buf, p.buf) < 0) {
-        errf(err, errlen, "%s: cannot write: %s", p.buf, strerror(errno));
-        rc = ERR_SYSTEM;
-    }
-    cJSON_free(s);
-    sb_free(&p);
-    sb_free(&t);
-    return rc;
-}
-
 static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const char *model_note)
 {
     const replay_opts *o = r->o;
@@ -233,6 +215,7 @@ static cJSON *run_json(const run *r, int64_t real_start, int interrupted, const 
     if (atomic_load(&r->bad_records))
         cJSON_AddNumberToObject(j, "skipped_invalid_records", (double)atomic_load(&r->bad_records));
     cJSON_AddBoolToObject(j, "interrupted", interrupted);
+    if (r->stopped_early[0]) cJSON_AddStringToObject(j, "stopped_early", r->stopped_early);
     return j;
 }
 
@@ -315,7 +298,7 @@ static int dry_run(const replay_opts *o)
     cJSON_ArrayForEach(pw, cJSON_GetObjectItem(plan, "per_worker")) printf(" %.0f", pw->valuedouble);
     printf("\n");
     if (o->out_dir) {
-        if (mkdir_p(o->out_dir, err, sizeof err) || write_json_file(o->out_dir, "plan.json", plan, err, sizeof err)) {
+        if (mkdir_p(o->out_dir, err, sizeof err) || jsonw_write_file(o->out_dir, "plan.json", plan, err, sizeof err)) {
             msg_err("%s", err);
             cJSON_Delete(plan);
             return EXIT_SYSTEM;
@@ -463,6 +446,33 @@ static int run_start(run *r, int http, char *err, size_t errlen)
     return EXIT_OK;
 }
 
+/* Asks the monitor, if any, whether to stop the run early; when it says
+ * so, cancels at once what is in flight and keeps its reason. */
+static void run_monitor(run *r)
+{
+    const replay_monitor *m = &r->o->monitor;
+    if (!m->check || r->stopped_early[0] || atomic_load(&r->stop)) return;
+    replay_progress p;
+    memset(&p, 0, sizeof p);
+    p.elapsed_ns = now_mono_ns() - r->t0;
+    p.scheduled = atomic_load(&r->scheduled);
+    p.reader_done = atomic_load(&r->reader_done) != 0;
+    for (int i = 0; i < r->nworkers; i++) {
+        const wstats *s = worker_stats(r->workers[i]);
+        p.sent += atomic_load(&s->sent);
+        p.completed += atomic_load(&s->completed);
+        p.failed += atomic_load(&s->failed);
+        p.inflight += atomic_load(&s->inflight);
+    }
+    p.log_path = reqlog_path(r->log);
+    char reason[sizeof r->stopped_early] = "";
+    if (!m->check(m->ud, &p, reason, sizeof reason)) return;
+    snprintf(r->stopped_early, sizeof r->stopped_early, "%s", reason[0] ? reason : "stopped by its monitor");
+    atomic_store(&r->stop, 2);
+    wake_reader(r);
+    run_wake_all(r);
+}
+
 /* Waits for the workers: handles SIGINT/SIGTERM (stop sending, --grace,
  * then cancel), shows progress, stops the run when the log fails. Returns 1
  * when a signal interrupted the run. */
@@ -495,6 +505,7 @@ static int run_wait(run *r, const sigset_t *sigs)
             }
         }
         progress_show(r, &pr, 0);
+        run_monitor(r);
         while (joined < r->nstarted && pthread_tryjoin_np(r->wth[joined], NULL) == 0) joined++;
     }
     progress_show(r, &pr, 1);
@@ -528,7 +539,7 @@ static void print_table(run *r, const summary *sm, cJSON *sj)
 {
     cJSON *merged = NULL;
     int show = r->o->sync ? r->o->sync->finish(r->o->sync->ud, sm, r->trace_rate, &merged) : -1;
-    if (show == 0 || atomic_load(&r->refused)) {
+    if (show == 0 || atomic_load(&r->refused) || r->o->no_table) {
         cJSON_Delete(merged);
         return;
     }
@@ -565,7 +576,7 @@ static int run_summarise(run *r, summary_opts *so, int exitc)
     } else {
         cJSON *sj = summary_json(sm);
         cJSON_AddNumberToObject(sj, "not_sent", (double)atomic_load(&r->not_sent));
-        if (write_json_file(o->out_dir, "summary.json", sj, err, sizeof err)) {
+        if (jsonw_write_file(o->out_dir, "summary.json", sj, err, sizeof err)) {
             msg_err("%s", err);
             exitc = EXIT_SYSTEM;
         }
@@ -606,7 +617,7 @@ static int run_finish(run *r, const char *model_note, int interrupted)
         if (exitc == EXIT_OK) exitc = err_to_exit(r->reader_rc);
     }
     cJSON *rj = run_json(r, r->real_start, interrupted, model_note);
-    if (write_json_file(r->o->out_dir, "run.json", rj, err, sizeof err)) {
+    if (jsonw_write_file(r->o->out_dir, "run.json", rj, err, sizeof err)) {
         msg_err("%s", err);
         exitc = EXIT_SYSTEM;
     }

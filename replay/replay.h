@@ -52,6 +52,29 @@ typedef struct replay_sync {
     void *ud;
 } replay_sync;
 
+/* What a running replay shows its monitor (replay_opts.monitor): the
+ * workers' live counters and where finished requests are being appended
+ * (whole lines, handed to the log writer every 200 ms). */
+typedef struct replay_progress {
+    int64_t elapsed_ns;             /* since the run's start (t0) */
+    long scheduled;                 /* read from the trace so far */
+    int reader_done;                /* scheduled is the run's total */
+    long sent, completed, failed, inflight;
+    const char *log_path;           /* DIR/requests.jsonl */
+} replay_progress;
+
+/* A callback the command layer gives replay_run to watch a run and stop it
+ * early (a sweep point that has clearly failed). check is called from
+ * replay_run's main thread about every 100 ms while the run goes; it
+ * returns 0 to go on, or 1 with a sentence in reason (NUL-terminated,
+ * at most len bytes) to stop the run: nothing more is sent, what is in
+ * flight is cancelled, every file is written and run.json's
+ * "stopped_early" holds the reason. */
+typedef struct replay_monitor {
+    int (*check)(void *ud, const replay_progress *p, char *reason, size_t len);
+    void *ud;
+} replay_monitor;
+
 typedef struct replay_opts {
     const char *trace_path;
     const char *out_dir;            /* NULL only with dry_run */
@@ -83,6 +106,8 @@ typedef struct replay_opts {
     double max_error_rate;          /* share of failures tolerated for exit 0 */
     int csv;                        /* also write requests.csv */
     int quiet;                      /* no progress output */
+    int no_table;                   /* no summary table on stdout (a sweep prints its own) */
+    replay_monitor monitor;         /* check NULL: none */
     int wait_ready;                 /* poll GET /health before starting */
     int64_t wait_ready_ms;          /* how long to wait for readiness */
     int64_t scrape_interval_ms;     /* sample /metrics (0 = off) */

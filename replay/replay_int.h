@@ -74,6 +74,7 @@ struct run {
     char reader_err[1024];
     int reader_rc;
     double trace_rate;        /* records per second of the replayed schedule */
+    char stopped_early[256];  /* the monitor's reason when it stopped the run, or "" */
     int64_t sched_first_ns, sched_last_ns;
 };
 

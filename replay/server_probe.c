@@ -189,6 +189,41 @@ static cJSON *parse_prom(const char *text)
     return m;
 }
 
+/* 1 when key (a parse_prom name, "name{labels}") is a gauge named
+ * *suffix, whatever its prefix and labels. */
+static int prom_name_is(const char *key, const char *suffix)
+{
+    const char *brace = strchr(key, '{');
+    size_t n = brace ? (size_t)(brace - key) : strlen(key), k = strlen(suffix);
+    return n >= k && !memcmp(key + n - k, suffix, k) && (n == k || key[n - k - 1] == ':' || key[n - k - 1] == '_');
+}
+
+int probe_server_load(const client_opts *co, double *running, double *waiting, char *err, size_t errlen)
+{
+    strbuf b = {0};
+    long st = 0;
+    if (probe_get(co, 1, "/metrics", 2000, &b, &st, NULL, err, errlen) || st != 200) {
+        if (st && st != 200) errf(err, errlen, "GET /metrics answered HTTP %ld", st);
+        sb_free(&b);
+        return ERR_SYSTEM;
+    }
+    cJSON *m = parse_prom(b.buf ? b.buf : "");
+    sb_free(&b);
+    int found = 0;
+    *running = *waiting = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, m) {
+        if (prom_name_is(e->string, "num_requests_running")) *running += e->valuedouble, found = 1;
+        else if (prom_name_is(e->string, "num_requests_waiting")) *waiting += e->valuedouble, found = 1;
+    }
+    cJSON_Delete(m);
+    if (!found) {
+        errf(err, errlen, "GET /metrics has no num_requests_running or num_requests_waiting gauge");
+        return ERR_INPUT;
+    }
+    return 0;
+}
+
 static void *scrape_main(void *arg)
 {
     scraper *s = arg;

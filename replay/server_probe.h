@@ -36,6 +36,13 @@ int probe_server(const client_opts *co, probe_report *pr, char *err, size_t errl
  * way (401, 403, 404), so the replay stops at the first one. */
 int probe_is_refusal(int status);
 
+/* Reads the server's load from GET /metrics (under the server root): the
+ * sums of every *num_requests_running and *num_requests_waiting gauge
+ * (vLLM's vllm:, LMDeploy's lmdeploy:, SGLang's sglang: names). Returns 0
+ * with both set, ERR_INPUT when /metrics answered without either gauge
+ * (err says so), ERR_SYSTEM when it did not answer 200. */
+int probe_server_load(const client_opts *co, double *running, double *waiting, char *err, size_t errlen);
+
 typedef struct scraper scraper;
 /* Starts sampling /metrics every interval_ms into path (JSON lines
  * {"t_ns": ns after t0, "metrics": {...}}). NULL with err on failure. */

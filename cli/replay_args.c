@@ -1,0 +1,368 @@
+/* replay_args.c — replay's options, parsed for `replay` and `sweep`
+ * (replay_args.h). */
+#include "cli/replay_args.h"
+#include "common/parse.h"
+#include "common/url_mask.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    O_CLIENT = 256, O_URL, O_API, O_MODEL, O_KEY, O_HEADER, O_NOSTREAM, O_NOFORCE, O_WAIT,
+    O_SCRAPE, O_SPEED, O_FROM, O_TO, O_FIRST, O_DURATION, O_WARMUP, O_SHARD, O_STARTAT,
+    O_INFLIGHT, O_SESSIONS, O_THREADS, O_MAXCONN, O_DRY, O_TIMEOUT, O_STALL, O_CTIMEOUT,
+    O_GRACE, O_MAXERR, O_OUT, O_CSV, O_SLO, O_SEED, O_SKIP, O_QUIET, O_HELP,
+    O_ENGINE, O_ENGINE_CFG, O_ENGINE_OPT, O_STREAM, O_RHEADERS, O_RH_ALLOW, O_RH_DENY, O_LMD_SID,
+    O_MAXEVENTS, O_MAXBYTES, O_SPIN, O_RXSTAMP, O_SHARDS,
+    O_HTTP /* .. O_HTTP + CLI_HTTP_NOPTS - 1: cli_http_opt */
+};
+
+static const struct option lo[] = {
+    {"client", required_argument, 0, O_CLIENT}, {"url", required_argument, 0, O_URL},
+    {"api", required_argument, 0, O_API}, {"model", required_argument, 0, O_MODEL},
+    {"api-key", required_argument, 0, O_KEY}, {"header", required_argument, 0, O_HEADER},
+    {"no-stream", no_argument, 0, O_NOSTREAM}, {"no-force-output-len", no_argument, 0, O_NOFORCE},
+    {"wait-ready", optional_argument, 0, O_WAIT}, {"scrape-metrics", required_argument, 0, O_SCRAPE},
+    {"speed", required_argument, 0, O_SPEED}, {"from", required_argument, 0, O_FROM},
+    {"to", required_argument, 0, O_TO}, {"first", required_argument, 0, O_FIRST},
+    {"duration", required_argument, 0, O_DURATION}, {"warmup", required_argument, 0, O_WARMUP},
+    {"shard", required_argument, 0, O_SHARD}, {"shards", required_argument, 0, O_SHARDS}, {"start-at", required_argument, 0, O_STARTAT},
+    {"max-inflight", required_argument, 0, O_INFLIGHT}, {"sessions", required_argument, 0, O_SESSIONS},
+    {"threads", required_argument, 0, O_THREADS}, {"max-connections", required_argument, 0, O_MAXCONN},
+    {"dry-run", no_argument, 0, O_DRY}, {"timeout", required_argument, 0, O_TIMEOUT},
+    {"stall-timeout", required_argument, 0, O_STALL}, {"connect-timeout", required_argument, 0, O_CTIMEOUT},
+    {"grace", required_argument, 0, O_GRACE}, {"max-error-rate", required_argument, 0, O_MAXERR},
+    {"out", required_argument, 0, O_OUT}, {"csv", no_argument, 0, O_CSV},
+    {"slo", required_argument, 0, O_SLO}, {"seed", required_argument, 0, O_SEED},
+    {"skip-invalid", no_argument, 0, O_SKIP}, {"quiet", no_argument, 0, O_QUIET},
+    {"engine", required_argument, 0, O_ENGINE}, {"engine-config", required_argument, 0, O_ENGINE_CFG},
+    {"engine-opt", required_argument, 0, O_ENGINE_OPT}, CLI_HTTP_LONGOPTS(O_HTTP), {"stream", required_argument, 0, O_STREAM},
+    {"replay-headers", no_argument, 0, O_RHEADERS},
+    {"replay-headers-allow", required_argument, 0, O_RH_ALLOW},
+    {"replay-headers-deny", required_argument, 0, O_RH_DENY},
+    {"lmdeploy-session-id", no_argument, 0, O_LMD_SID},
+    {"max-response-events", required_argument, 0, O_MAXEVENTS},
+    {"max-response-bytes", required_argument, 0, O_MAXBYTES},
+    {"spin", required_argument, 0, O_SPIN}, {"rx-stamp", required_argument, 0, O_RXSTAMP},
+    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+
+#define BAD(...) do { rc = cli_usage_error(cmd, usage, __VA_ARGS__); goto out; } while (0)
+
+static int dur_ms(const char *s, int64_t *ms)
+{
+    int64_t us;
+    if (parse_duration_us(s, &us) < 0) return -1;
+    *ms = us / 1000;
+    return 0;
+}
+
+/* Parses a byte count: digits with an optional binary suffix K, M or G.
+ * Returns 0, or -1 when s is not one or is under 1. */
+static int parse_bytes(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int shift = 0;
+    char num[32];
+    if (n && strchr("kKmMgG", s[n - 1])) {
+        char u = (char)(s[n - 1] | 0x20);
+        shift = u == 'k' ? 10 : u == 'm' ? 20 : 30;
+        n--;
+    }
+    if (!n || n >= sizeof num) return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    int64_t v;
+    if (parse_i64(num, &v) < 0 || v < 1 || v > (INT64_MAX >> shift)) return -1;
+    *out = v << shift;
+    return 0;
+}
+
+/* The command line for run.json, with the API key and auth headers masked,
+ * and in every URL its credentials and query values (url_mask). */
+static char *safe_cmdline(int argc, char **argv)
+{
+    strbuf b = {0};
+    sb_adds(&b, "sagellm-bench");
+    int mask_next = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        sb_addc(&b, ' ');
+        if (mask_next) {
+            sb_adds(&b, "***");
+            mask_next = 0;
+            continue;
+        }
+        if (!strcmp(a, "--api-key")) mask_next = 1;
+        else if (!strncmp(a, "--api-key=", 10)) a = "--api-key=***";
+        else if (!strcmp(a, "--header") && i + 1 < argc && (strcasestr(argv[i + 1], "auth") ||
+                 strcasestr(argv[i + 1], "key") || strcasestr(argv[i + 1], "cookie") ||
+                 strcasestr(argv[i + 1], "token"))) mask_next = 1;
+        url_mask_add(&b, a, strlen(a));
+    }
+    return b.buf;
+}
+
+/* Reads a JSON object from path (NULL with err on failure). */
+static cJSON *read_json_object(const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *text = file_read_all(path, &len, err, errlen);
+    if (!text) return NULL;
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!cJSON_IsObject(o)) {
+        errf(err, errlen, "%s: expected a JSON object%s", path, o ? "" : " (invalid JSON)");
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    free(text);
+    return o;
+}
+
+/* With shards: output in OUT/shard-K-of-N/, and {k} / {n} in the trace
+ * path replaced (per-shard files of `trace split`). */
+static void shard_paths(replay_args *a)
+{
+    replay_opts *o = &a->o;
+    if (o->out_dir) {
+        sb_printf(&a->shard_out, "%s/shard-%d-of-%d", o->out_dir, o->shard_k, o->shard_n);
+        o->out_dir = a->shard_out.buf;
+    }
+    for (const char *p = o->trace_path; *p; p++) {
+        if (!strncmp(p, "{k}", 3)) sb_printf(&a->shard_trace, "%d", o->shard_k), p += 2;
+        else if (!strncmp(p, "{n}", 3)) sb_printf(&a->shard_trace, "%d", o->shard_n), p += 2;
+        else sb_addc(&a->shard_trace, *p);
+    }
+    sb_addc(&a->shard_trace, '\0');
+    o->trace_path = a->shard_trace.buf;
+}
+
+/* Sets k=v in cfg: v as JSON when it parses as a value, else as a string. */
+static int engine_opt(cJSON *cfg, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return -1;
+    char *k = xstrndup(kv, (size_t)(eq - kv));
+    /* The whole value must parse: "10ms" is a string, not the number 10
+     * with a tail cJSON_Parse would ignore. */
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithOpts(eq + 1, &end, 1);
+    if (!v) v = cJSON_CreateString(eq + 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, k);
+    cJSON_AddItemToObject(cfg, k, v);
+    free(k);
+    return 0;
+}
+
+int replay_args_parse(replay_args *a, const char *cmd, const char *usage, const char *help,
+                      const struct option *extra, replay_args_extra_fn fn, void *ud,
+                      int argc, char **argv, int *rcp)
+{
+    memset(a, 0, sizeof *a);
+    replay_opts_init(&a->o);
+    const char *client_name = "gateway";
+    a->o.copt.base_url = "http://127.0.0.1:8000";
+    const char **headers = a->headers = xcalloc((size_t)argc + 1, sizeof *headers);
+    int nh = 0, rc = EXIT_OK, c, go = 0, shards = 0;
+    const char **eopts = a->eopts = xcalloc((size_t)argc + 1, sizeof *eopts);
+    int neo = 0;
+    char eerr[600];
+    size_t nlo = sizeof lo / sizeof lo[0] - 1, nx = 0;
+    while (extra && extra[nx].name) nx++;
+    struct option *all = xcalloc(nlo + nx + 1, sizeof *all);
+    memcpy(all, lo, nlo * sizeof *all);
+    if (nx) memcpy(all + nlo, extra, nx * sizeof *all);
+    while ((c = getopt_long(argc, argv, ":qh", all, NULL)) != -1) {
+        int64_t v;
+        double d;
+        switch (c) {
+        case O_CLIENT: client_name = optarg; break;
+        case O_URL: a->o.copt.base_url = optarg; break;
+        case O_API:
+            if (strcmp(optarg, "chat") && strcmp(optarg, "completions") && strcmp(optarg, "generate"))
+                BAD("--api must be chat, completions or generate, got '%s'", optarg);
+            a->o.copt.api = optarg;
+            break;
+        case O_MODEL: a->o.copt.model = optarg; break;
+        case O_KEY: a->o.copt.api_key = optarg; break;
+        case O_HEADER:
+            if (!strchr(optarg, ':')) BAD("--header needs 'Name: value', got '%s'", optarg);
+            headers[nh++] = optarg;
+            break;
+        case O_NOSTREAM: a->o.copt.stream = CLIENT_STREAM_OFF; break;
+        case O_STREAM:
+            if (!strcmp(optarg, "as-sent")) a->o.copt.stream = CLIENT_STREAM_AS_SENT;
+            else if (!strcmp(optarg, "on")) a->o.copt.stream = CLIENT_STREAM_ON;
+            else if (!strcmp(optarg, "off")) a->o.copt.stream = CLIENT_STREAM_OFF;
+            else BAD("--stream must be as-sent, on or off, got '%s'", optarg);
+            break;
+        case O_RHEADERS: a->o.copt.replay_headers = 1; break;
+        case O_RH_ALLOW: a->o.copt.replay_headers = 1; a->o.copt.headers_allow = optarg; break;
+        case O_RH_DENY: a->o.copt.replay_headers = 1; a->o.copt.headers_deny = optarg; break;
+        case O_LMD_SID: a->o.copt.lmdeploy_session_id = 1; break;
+        case O_NOFORCE: a->o.copt.force_output_len = 0; break;
+        case O_WAIT:
+            a->o.wait_ready = 1;
+            if (optarg && dur_ms(optarg, &a->o.wait_ready_ms) < 0) BAD("--wait-ready needs a time, got '%s'", optarg);
+            break;
+        case O_SCRAPE:
+            if (dur_ms(optarg, &a->o.scrape_interval_ms) < 0 || a->o.scrape_interval_ms < 10)
+                BAD("--scrape-metrics needs an interval of at least 10ms, got '%s'", optarg);
+            break;
+        case O_SPEED:
+            if (parse_double(optarg, &a->o.speed) < 0 || a->o.speed <= 0) BAD("--speed needs a positive number, got '%s'", optarg);
+            break;
+        case O_FROM: if (parse_duration_us(optarg, &a->o.from_us) < 0) BAD("--from needs a time such as 90s, got '%s'", optarg); break;
+        case O_TO: if (parse_duration_us(optarg, &a->o.to_us) < 0) BAD("--to needs a time such as 90s, got '%s'", optarg); break;
+        case O_FIRST: if (parse_i64(optarg, &a->o.first) < 0 || a->o.first < 0) BAD("--first needs a count, got '%s'", optarg); break;
+        case O_DURATION: if (parse_duration_us(optarg, &a->o.duration_us) < 0) BAD("--duration needs a time, got '%s'", optarg); break;
+        case O_WARMUP:
+            if (parse_i64(optarg, &v) == 0 && v >= 0) a->o.warmup_n = v;
+            else if (parse_duration_us(optarg, &a->o.warmup_us) < 0) BAD("--warmup needs a count or a time, got '%s'", optarg);
+            break;
+        case O_SHARD:
+            if (!strcmp(optarg, "auto")) a->shard_auto = 1;
+            else if (sscanf(optarg, "%d/%d", &a->o.shard_k, &a->o.shard_n) != 2 || a->o.shard_n < 1 ||
+                     a->o.shard_k < 1 || a->o.shard_k > a->o.shard_n)
+                BAD("--shard needs K/N with 1 <= K <= N, or auto, got '%s'", optarg);
+            break;
+        case O_SHARDS:
+            if (parse_i64(optarg, &v) < 0 || v < 1 || v > 100000) BAD("--shards needs 1..100000, got '%s'", optarg);
+            shards = (int)v;
+            break;
+        case O_STARTAT: if (parse_double(optarg, &a->o.start_at) < 0 || a->o.start_at <= 0) BAD("--start-at needs epoch seconds, got '%s'", optarg); break;
+        case O_INFLIGHT: if (parse_i64(optarg, &a->o.max_inflight) < 0 || a->o.max_inflight < 1) BAD("--max-inflight needs a positive count, got '%s'", optarg); break;
+        case O_SESSIONS:
+            if (!strcmp(optarg, "timed")) a->o.sessions_mode = SESSIONS_TIMED;
+            else if (!strcmp(optarg, "dependent")) a->o.sessions_mode = SESSIONS_DEPENDENT;
+            else BAD("--sessions must be timed or dependent, got '%s'", optarg);
+            break;
+        case O_THREADS: if (parse_i64(optarg, &v) < 0 || v < 1 || v > 256) BAD("--threads needs 1..256, got '%s'", optarg); a->o.threads = (int)v; break;
+        case O_MAXCONN: if (parse_i64(optarg, &a->o.max_connections) < 0 || a->o.max_connections < 1) BAD("--max-connections needs a positive count, got '%s'", optarg); break;
+        case O_DRY: a->o.dry_run = 1; break;
+        case O_TIMEOUT: if (dur_ms(optarg, &a->o.timeout_ms) < 0) BAD("--timeout needs a time, got '%s'", optarg); break;
+        case O_RXSTAMP:
+            if (!strcmp(optarg, "kernel")) a->o.rx_stamp = RX_STAMP_KERNEL;
+            else if (!strcmp(optarg, "poll")) a->o.rx_stamp = RX_STAMP_POLL;
+            else BAD("--rx-stamp must be kernel or poll, got '%s'", optarg);
+            break;
+        case O_SPIN: {
+            int64_t us;
+            if (parse_duration_us(optarg, &us) < 0 || us > 10000)
+                BAD("--spin needs a time of at most 10ms (e.g. 100us), got '%s'", optarg);
+            a->o.spin_ns = us * 1000;
+            break;
+        }
+        case O_STALL: if (dur_ms(optarg, &a->o.stall_timeout_ms) < 0) BAD("--stall-timeout needs a time, got '%s'", optarg); break;
+        case O_CTIMEOUT: if (dur_ms(optarg, &a->o.connect_timeout_ms) < 0) BAD("--connect-timeout needs a time, got '%s'", optarg); break;
+        case O_GRACE: if (dur_ms(optarg, &a->o.grace_ms) < 0) BAD("--grace needs a time, got '%s'", optarg); break;
+        case O_MAXEVENTS:
+            if (parse_i64(optarg, &a->o.max_response_events) < 0 || a->o.max_response_events < 1 ||
+                a->o.max_response_events > 2 * REPLAY_MAX_RESPONSE_EVENTS)
+                BAD("--max-response-events needs a count from 1 to %lld, got '%s'",
+                    2 * REPLAY_MAX_RESPONSE_EVENTS, optarg);
+            break;
+        case O_MAXBYTES:
+            if (parse_bytes(optarg, &a->o.max_response_bytes) < 0)
+                BAD("--max-response-bytes needs a positive byte count such as 4096, 64M or 2G, "
+                    "got '%s'", optarg);
+            break;
+        case O_MAXERR: if (parse_prob(optarg, &d) < 0) BAD("--max-error-rate needs a share between 0 and 1, got '%s'", optarg); a->o.max_error_rate = d; break;
+        case O_OUT: a->o.out_dir = optarg; break;
+        case O_CSV: a->o.csv = 1; break;
+        case O_SLO: a->o.slo = optarg; break;
+        case O_SEED: if (parse_u64(optarg, &a->o.copt.seed) < 0) BAD("--seed needs a non-negative integer, got '%s'", optarg); break;
+        case O_SKIP: a->o.skip_invalid = 1; break;
+        case O_ENGINE: a->o.copt.engine = optarg; break;
+        case O_ENGINE_CFG:
+            cJSON_Delete(a->ecfg);
+            if (!(a->ecfg = read_json_object(optarg, eerr, sizeof eerr))) BAD("--engine-config: %s", eerr);
+            break;
+        case O_ENGINE_OPT:
+            if (!strchr(optarg, '=')) BAD("--engine-opt needs KEY=VALUE, got '%s'", optarg);
+            eopts[neo++] = optarg;
+            break;
+        case 'q': case O_QUIET: a->o.quiet = 1; break;
+        case 'h': case O_HELP: rc = cli_print_help(cmd, usage, help); goto out;
+        default:
+            if (cli_http_opt(c, O_HTTP, optarg, &a->o.copt.http)) break;
+            if (c >= REPLAY_ARGS_EXTRA && fn) {
+                if (fn(ud, c, optarg, eerr, sizeof eerr) < 0) BAD("%s", eerr);
+                break;
+            }
+            rc = cli_getopt_error(cmd, usage, c, argv, all);
+            goto out;
+        }
+    }
+    if (optind >= argc) BAD("missing TRACE");
+    if (optind + 1 < argc) BAD("unexpected argument '%s'", argv[optind + 1]);
+    a->o.trace_path = argv[optind];
+    if (!a->o.out_dir && !a->o.dry_run) BAD("missing --out DIR");
+    if (shards && !a->shard_auto) BAD("--shards N goes with --shard auto");
+    if (a->shard_auto) {
+        if (launcher_detect(shards, &a->launcher, eerr, sizeof eerr)) BAD("%s", eerr);
+        a->o.shard_k = a->launcher.k;
+        a->o.shard_n = a->launcher.n;
+        a->o.shard_source = a->launcher.source;
+    }
+    if (a->o.shard_n > 1) shard_paths(a);
+    if (a->o.from_us >= 0 && a->o.to_us >= 0 && a->o.to_us <= a->o.from_us) BAD("--to must be after --from");
+    int renamed;
+    a->o.client = client_find(client_name, &renamed);
+    if (!a->o.client) {
+        strbuf names = {0};
+        for (int i = 0; client_registry[i]; i++) sb_printf(&names, "%s%s", i ? ", " : "", client_registry[i]->name);
+        rc = cli_usage_error(cmd, usage, "unknown client '%s' (one of: %s)", client_name, names.buf);
+        sb_free(&names);
+        goto out;
+    }
+    if (renamed) fprintf(stderr, "sagellm-bench %s: notice: --client openai is now called 'gateway'\n", cmd);
+    if (!strcmp(a->o.client->name, "lmdeploy") && a->o.copt.api && !strcmp(a->o.copt.api, "generate"))
+        fprintf(stderr, "sagellm-bench %s: warning: --api generate sends chat records' messages "
+                "joined into one prompt: the model's chat template is not applied\n", cmd);
+    if (a->o.copt.lmdeploy_session_id && strcmp(a->o.client->name, "lmdeploy"))
+        BAD("--lmdeploy-session-id needs --client lmdeploy");
+    if (a->o.client->submit) {
+        if (!a->o.copt.engine) a->o.copt.engine = "sim";
+        if (!a->ecfg) a->ecfg = cJSON_CreateObject();
+        for (int i = 0; i < neo; i++)
+            if (engine_opt(a->ecfg, eopts[i]) < 0) BAD("--engine-opt needs KEY=VALUE, got '%s'", eopts[i]);
+        a->engine_cfg = cJSON_PrintUnformatted(a->ecfg);
+        a->o.copt.engine_config = a->engine_cfg;
+    } else if (a->o.copt.engine || a->ecfg || neo) {
+        BAD("--engine, --engine-config and --engine-opt need --client sagellm");
+    }
+    if (!a->o.client->submit) {
+        char uerr[600];
+        if (base_url_parse(a->o.copt.base_url, &a->burl, uerr, sizeof uerr)) BAD("%s", uerr);
+        a->o.copt.api_url = a->burl.api;
+        a->o.copt.root_url = a->burl.root;
+        http_opts_from_env(&a->o.copt.http);
+        if (http_opts_check(&a->o.copt.http, uerr, sizeof uerr)) BAD("%s", uerr);
+    }
+    if (!a->o.copt.api_key) a->o.copt.api_key = getenv("OPENAI_API_KEY");
+    a->o.copt.headers = headers;
+    a->cmdline = safe_cmdline(argc, argv);
+    a->o.cmdline = a->cmdline;
+    go = 1;
+out:
+    free(all);
+    *rcp = rc;
+    return go;
+}
+
+void replay_args_free(replay_args *a)
+{
+    free(a->headers);
+    free(a->eopts);
+    cJSON_Delete(a->ecfg);
+    if (a->engine_cfg) cJSON_free(a->engine_cfg);
+    base_url_clear(&a->burl);
+    free(a->cmdline);
+    sb_free(&a->shard_out);
+    sb_free(&a->shard_trace);
+    memset(a, 0, sizeof *a);
+}
+
