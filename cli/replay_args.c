@@ -156,18 +156,231 @@ static int engine_opt(cJSON *cfg, const char *kv)
     return 0;
 }
 
+/* What the option loop gathers besides a->o. */
+typedef struct parse_state {
+    const char *client_name;
+    const char **headers, **eopts;
+    int nh, neo, shards;
+} parse_state;
+
+/* An option's value is wrong: the message into msg, -1 from the handler. */
+#define OPT_BAD(...) do { errf(msg, msglen, __VA_ARGS__); return -1; } while (0)
+
+/* Target and client options (--client ... --scrape-metrics). Returns 1 when c was one of them, 0
+ * when not, -1 with a message in msg when its value is wrong. */
+static int target_opt(replay_args *a, parse_state *ps, int c, const char *arg, char *msg, size_t msglen)
+{
+    switch (c) {
+    case O_CLIENT: ps->client_name = arg; break;
+    case O_URL: a->o.copt.base_url = arg; break;
+    case O_API:
+        if (strcmp(arg, "chat") && strcmp(arg, "completions") && strcmp(arg, "generate"))
+            OPT_BAD("--api must be chat, completions or generate, got '%s'", arg);
+        a->o.copt.api = arg;
+        break;
+    case O_MODEL: a->o.copt.model = arg; break;
+    case O_KEY: a->o.copt.api_key = arg; break;
+    case O_HEADER:
+        if (!strchr(arg, ':')) OPT_BAD("--header needs 'Name: value', got '%s'", arg);
+        ps->headers[ps->nh++] = arg;
+        break;
+    case O_NOSTREAM: a->o.copt.stream = CLIENT_STREAM_OFF; break;
+    case O_STREAM:
+        if (!strcmp(arg, "as-sent")) a->o.copt.stream = CLIENT_STREAM_AS_SENT;
+        else if (!strcmp(arg, "on")) a->o.copt.stream = CLIENT_STREAM_ON;
+        else if (!strcmp(arg, "off")) a->o.copt.stream = CLIENT_STREAM_OFF;
+        else OPT_BAD("--stream must be as-sent, on or off, got '%s'", arg);
+        break;
+    case O_RHEADERS: a->o.copt.replay_headers = 1; break;
+    case O_RH_ALLOW: a->o.copt.replay_headers = 1; a->o.copt.headers_allow = arg; break;
+    case O_RH_DENY: a->o.copt.replay_headers = 1; a->o.copt.headers_deny = arg; break;
+    case O_LMD_SID: a->o.copt.lmdeploy_session_id = 1; break;
+    case O_NOFORCE: a->o.copt.force_output_len = 0; break;
+    case O_WAIT:
+        a->o.wait_ready = 1;
+        if (arg && dur_ms(arg, &a->o.wait_ready_ms) < 0) OPT_BAD("--wait-ready needs a time, got '%s'", arg);
+        break;
+    case O_SCRAPE:
+        if (dur_ms(arg, &a->o.scrape_interval_ms) < 0 || a->o.scrape_interval_ms < 10)
+            OPT_BAD("--scrape-metrics needs an interval of at least 10ms, got '%s'", arg);
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
+/* Timing and fault options (--speed ... --max-error-rate). Returns 1 when c was one of them, 0
+ * when not, -1 with a message in msg when its value is wrong. */
+static int timing_opt(replay_args *a, parse_state *ps, int c, const char *arg, char *msg, size_t msglen)
+{
+    int64_t v;
+    double d;
+    switch (c) {
+    case O_SPEED:
+        if (parse_double(arg, &a->o.speed) < 0 || a->o.speed <= 0) OPT_BAD("--speed needs a positive number, got '%s'", arg);
+        break;
+    case O_FROM: if (parse_duration_us(arg, &a->o.from_us) < 0) OPT_BAD("--from needs a time such as 90s, got '%s'", arg); break;
+    case O_TO: if (parse_duration_us(arg, &a->o.to_us) < 0) OPT_BAD("--to needs a time such as 90s, got '%s'", arg); break;
+    case O_FIRST: if (parse_i64(arg, &a->o.first) < 0 || a->o.first < 0) OPT_BAD("--first needs a count, got '%s'", arg); break;
+    case O_DURATION: if (parse_duration_us(arg, &a->o.duration_us) < 0) OPT_BAD("--duration needs a time, got '%s'", arg); break;
+    case O_WARMUP:
+        if (parse_i64(arg, &v) == 0 && v >= 0) a->o.warmup_n = v;
+        else if (parse_duration_us(arg, &a->o.warmup_us) < 0) OPT_BAD("--warmup needs a count or a time, got '%s'", arg);
+        break;
+    case O_SHARD:
+        if (!strcmp(arg, "auto")) a->shard_auto = 1;
+        else if (sscanf(arg, "%d/%d", &a->o.shard_k, &a->o.shard_n) != 2 || a->o.shard_n < 1 ||
+                 a->o.shard_k < 1 || a->o.shard_k > a->o.shard_n)
+            OPT_BAD("--shard needs K/N with 1 <= K <= N, or auto, got '%s'", arg);
+        break;
+    case O_SHARDS:
+        if (parse_i64(arg, &v) < 0 || v < 1 || v > 100000) OPT_BAD("--shards needs 1..100000, got '%s'", arg);
+        ps->shards = (int)v;
+        break;
+    case O_STARTAT: if (parse_double(arg, &a->o.start_at) < 0 || a->o.start_at <= 0) OPT_BAD("--start-at needs epoch seconds, got '%s'", arg); break;
+    case O_INFLIGHT: if (parse_i64(arg, &a->o.max_inflight) < 0 || a->o.max_inflight < 1) OPT_BAD("--max-inflight needs a positive count, got '%s'", arg); break;
+    case O_SESSIONS:
+        if (!strcmp(arg, "timed")) a->o.sessions_mode = SESSIONS_TIMED;
+        else if (!strcmp(arg, "dependent")) a->o.sessions_mode = SESSIONS_DEPENDENT;
+        else OPT_BAD("--sessions must be timed or dependent, got '%s'", arg);
+        break;
+    case O_THREADS: if (parse_i64(arg, &v) < 0 || v < 1 || v > 256) OPT_BAD("--threads needs 1..256, got '%s'", arg); a->o.threads = (int)v; break;
+    case O_MAXCONN: if (parse_i64(arg, &a->o.max_connections) < 0 || a->o.max_connections < 1) OPT_BAD("--max-connections needs a positive count, got '%s'", arg); break;
+    case O_DRY: a->o.dry_run = 1; break;
+    case O_TIMEOUT: if (dur_ms(arg, &a->o.timeout_ms) < 0) OPT_BAD("--timeout needs a time, got '%s'", arg); break;
+    case O_RXSTAMP:
+        if (!strcmp(arg, "kernel")) a->o.rx_stamp = RX_STAMP_KERNEL;
+        else if (!strcmp(arg, "poll")) a->o.rx_stamp = RX_STAMP_POLL;
+        else OPT_BAD("--rx-stamp must be kernel or poll, got '%s'", arg);
+        break;
+    case O_SPIN: {
+        int64_t us;
+        if (parse_duration_us(arg, &us) < 0 || us > 10000)
+            OPT_BAD("--spin needs a time of at most 10ms (e.g. 100us), got '%s'", arg);
+        a->o.spin_ns = us * 1000;
+        break;
+    }
+    case O_STALL: if (dur_ms(arg, &a->o.stall_timeout_ms) < 0) OPT_BAD("--stall-timeout needs a time, got '%s'", arg); break;
+    case O_CTIMEOUT: if (dur_ms(arg, &a->o.connect_timeout_ms) < 0) OPT_BAD("--connect-timeout needs a time, got '%s'", arg); break;
+    case O_GRACE: if (dur_ms(arg, &a->o.grace_ms) < 0) OPT_BAD("--grace needs a time, got '%s'", arg); break;
+    case O_MAXEVENTS:
+        if (parse_i64(arg, &a->o.max_response_events) < 0 || a->o.max_response_events < 1 ||
+            a->o.max_response_events > 2 * REPLAY_MAX_RESPONSE_EVENTS)
+            OPT_BAD("--max-response-events needs a count from 1 to %lld, got '%s'",
+                2 * REPLAY_MAX_RESPONSE_EVENTS, arg);
+        break;
+    case O_MAXBYTES:
+        if (parse_bytes(arg, &a->o.max_response_bytes) < 0)
+            OPT_BAD("--max-response-bytes needs a positive byte count such as 4096, 64M or 2G, "
+                "got '%s'", arg);
+        break;
+    case O_MAXERR: if (parse_prob(arg, &d) < 0) OPT_BAD("--max-error-rate needs a share between 0 and 1, got '%s'", arg); a->o.max_error_rate = d; break;
+    default: return 0;
+    }
+    return 1;
+}
+
+/* Output and engine options (--out ... --engine-opt). Returns 1 when c was one of them, 0
+ * when not, -1 with a message in msg when its value is wrong. */
+static int output_opt(replay_args *a, parse_state *ps, int c, const char *arg, char *msg, size_t msglen)
+{
+    switch (c) {
+    case O_OUT: a->o.out_dir = arg; break;
+    case O_CSV: a->o.csv = 1; break;
+    case O_SLO: a->o.slo = arg; break;
+    case O_SEED: if (parse_u64(arg, &a->o.copt.seed) < 0) OPT_BAD("--seed needs a non-negative integer, got '%s'", arg); break;
+    case O_SKIP: a->o.skip_invalid = 1; break;
+    case O_ENGINE: a->o.copt.engine = arg; break;
+    case O_ENGINE_CFG:
+        cJSON_Delete(a->ecfg);
+        if (!(a->ecfg = read_json_object(arg, msg, msglen))) {
+            char why[600];
+            snprintf(why, sizeof why, "%s", msg);
+            OPT_BAD("--engine-config: %s", why);
+        }
+        break;
+    case O_ENGINE_OPT:
+        if (!strchr(arg, '=')) OPT_BAD("--engine-opt needs KEY=VALUE, got '%s'", arg);
+        ps->eopts[ps->neo++] = arg;
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
+/* The checks that need every option: one TRACE, --out, the client, its
+ * engine configuration or URL, the shard (--shard auto). EXIT_OK, or the
+ * exit code of a usage error (printed). */
+#define CHK_BAD(...) return cli_usage_error(cmd, usage, __VA_ARGS__)
+static int check_args(replay_args *a, parse_state *ps, const char *cmd, const char *usage,
+                      int argc, char **argv)
+{
+    char eerr[600];
+    if (optind >= argc) CHK_BAD("missing TRACE");
+    if (optind + 1 < argc) CHK_BAD("unexpected argument '%s'", argv[optind + 1]);
+    a->o.trace_path = argv[optind];
+    if (!a->o.out_dir && !a->o.dry_run) CHK_BAD("missing --out DIR");
+    if (ps->shards && !a->shard_auto) CHK_BAD("--shards N goes with --shard auto");
+    if (a->shard_auto) {
+        if (launcher_detect(ps->shards, &a->launcher, eerr, sizeof eerr)) CHK_BAD("%s", eerr);
+        a->o.shard_k = a->launcher.k;
+        a->o.shard_n = a->launcher.n;
+        a->o.shard_source = a->launcher.source;
+    }
+    if (a->o.shard_n > 1) shard_paths(a);
+    if (a->o.from_us >= 0 && a->o.to_us >= 0 && a->o.to_us <= a->o.from_us) CHK_BAD("--to must be after --from");
+    int renamed;
+    a->o.client = client_find(ps->client_name, &renamed);
+    if (!a->o.client) {
+        strbuf names = {0};
+        for (int i = 0; client_registry[i]; i++) sb_printf(&names, "%s%s", i ? ", " : "", client_registry[i]->name);
+        int rc = cli_usage_error(cmd, usage, "unknown client '%s' (one of: %s)", ps->client_name, names.buf);
+        sb_free(&names);
+        return rc;
+    }
+    if (renamed) fprintf(stderr, "sagellm-bench %s: notice: --client openai is now called 'gateway'\n", cmd);
+    if (!strcmp(a->o.client->name, "lmdeploy") && a->o.copt.api && !strcmp(a->o.copt.api, "generate"))
+        fprintf(stderr, "sagellm-bench %s: warning: --api generate sends chat records' messages "
+                "joined into one prompt: the model's chat template is not applied\n", cmd);
+    if (a->o.copt.lmdeploy_session_id && strcmp(a->o.client->name, "lmdeploy"))
+        CHK_BAD("--lmdeploy-session-id needs --client lmdeploy");
+    if (a->o.client->submit) {
+        if (!a->o.copt.engine) a->o.copt.engine = "sim";
+        if (!a->ecfg) a->ecfg = cJSON_CreateObject();
+        for (int i = 0; i < ps->neo; i++)
+            if (engine_opt(a->ecfg, ps->eopts[i]) < 0) CHK_BAD("--engine-opt needs KEY=VALUE, got '%s'", ps->eopts[i]);
+        a->engine_cfg = cJSON_PrintUnformatted(a->ecfg);
+        a->o.copt.engine_config = a->engine_cfg;
+    } else if (a->o.copt.engine || a->ecfg || ps->neo) {
+        CHK_BAD("--engine, --engine-config and --engine-opt need --client sagellm");
+    }
+    if (!a->o.client->submit) {
+        char uerr[600];
+        if (base_url_parse(a->o.copt.base_url, &a->burl, uerr, sizeof uerr)) CHK_BAD("%s", uerr);
+        a->o.copt.api_url = a->burl.api;
+        a->o.copt.root_url = a->burl.root;
+        http_opts_from_env(&a->o.copt.http);
+        if (http_opts_check(&a->o.copt.http, uerr, sizeof uerr)) CHK_BAD("%s", uerr);
+    }
+    if (!a->o.copt.api_key) a->o.copt.api_key = getenv("OPENAI_API_KEY");
+    a->o.copt.headers = ps->headers;
+    a->cmdline = safe_cmdline(argc, argv);
+    a->o.cmdline = a->cmdline;
+    return EXIT_OK;
+}
+#undef CHK_BAD
+
 int replay_args_parse(replay_args *a, const char *cmd, const char *usage, const char *help,
                       const struct option *extra, replay_args_extra_fn fn, void *ud,
                       int argc, char **argv, int *rcp)
 {
     memset(a, 0, sizeof *a);
     replay_opts_init(&a->o);
-    const char *client_name = "gateway";
     a->o.copt.base_url = "http://127.0.0.1:8000";
-    const char **headers = a->headers = xcalloc((size_t)argc + 1, sizeof *headers);
-    int nh = 0, rc = EXIT_OK, c, go = 0, shards = 0;
-    const char **eopts = a->eopts = xcalloc((size_t)argc + 1, sizeof *eopts);
-    int neo = 0;
+    parse_state ps = { "gateway", NULL, NULL, 0, 0, 0 };
+    ps.headers = a->headers = xcalloc((size_t)argc + 1, sizeof *ps.headers);
+    ps.eopts = a->eopts = xcalloc((size_t)argc + 1, sizeof *ps.eopts);
+    int rc = EXIT_OK, c, go = 0;
     char eerr[600];
     size_t nlo = sizeof lo / sizeof lo[0] - 1, nx = 0;
     while (extra && extra[nx].name) nx++;
@@ -175,115 +388,12 @@ int replay_args_parse(replay_args *a, const char *cmd, const char *usage, const 
     memcpy(all, lo, nlo * sizeof *all);
     if (nx) memcpy(all + nlo, extra, nx * sizeof *all);
     while ((c = getopt_long(argc, argv, ":qh", all, NULL)) != -1) {
-        int64_t v;
-        double d;
+        int h = target_opt(a, &ps, c, optarg, eerr, sizeof eerr);
+        if (!h) h = timing_opt(a, &ps, c, optarg, eerr, sizeof eerr);
+        if (!h) h = output_opt(a, &ps, c, optarg, eerr, sizeof eerr);
+        if (h < 0) BAD("%s", eerr);
+        if (h) continue;
         switch (c) {
-        case O_CLIENT: client_name = optarg; break;
-        case O_URL: a->o.copt.base_url = optarg; break;
-        case O_API:
-            if (strcmp(optarg, "chat") && strcmp(optarg, "completions") && strcmp(optarg, "generate"))
-                BAD("--api must be chat, completions or generate, got '%s'", optarg);
-            a->o.copt.api = optarg;
-            break;
-        case O_MODEL: a->o.copt.model = optarg; break;
-        case O_KEY: a->o.copt.api_key = optarg; break;
-        case O_HEADER:
-            if (!strchr(optarg, ':')) BAD("--header needs 'Name: value', got '%s'", optarg);
-            headers[nh++] = optarg;
-            break;
-        case O_NOSTREAM: a->o.copt.stream = CLIENT_STREAM_OFF; break;
-        case O_STREAM:
-            if (!strcmp(optarg, "as-sent")) a->o.copt.stream = CLIENT_STREAM_AS_SENT;
-            else if (!strcmp(optarg, "on")) a->o.copt.stream = CLIENT_STREAM_ON;
-            else if (!strcmp(optarg, "off")) a->o.copt.stream = CLIENT_STREAM_OFF;
-            else BAD("--stream must be as-sent, on or off, got '%s'", optarg);
-            break;
-        case O_RHEADERS: a->o.copt.replay_headers = 1; break;
-        case O_RH_ALLOW: a->o.copt.replay_headers = 1; a->o.copt.headers_allow = optarg; break;
-        case O_RH_DENY: a->o.copt.replay_headers = 1; a->o.copt.headers_deny = optarg; break;
-        case O_LMD_SID: a->o.copt.lmdeploy_session_id = 1; break;
-        case O_NOFORCE: a->o.copt.force_output_len = 0; break;
-        case O_WAIT:
-            a->o.wait_ready = 1;
-            if (optarg && dur_ms(optarg, &a->o.wait_ready_ms) < 0) BAD("--wait-ready needs a time, got '%s'", optarg);
-            break;
-        case O_SCRAPE:
-            if (dur_ms(optarg, &a->o.scrape_interval_ms) < 0 || a->o.scrape_interval_ms < 10)
-                BAD("--scrape-metrics needs an interval of at least 10ms, got '%s'", optarg);
-            break;
-        case O_SPEED:
-            if (parse_double(optarg, &a->o.speed) < 0 || a->o.speed <= 0) BAD("--speed needs a positive number, got '%s'", optarg);
-            break;
-        case O_FROM: if (parse_duration_us(optarg, &a->o.from_us) < 0) BAD("--from needs a time such as 90s, got '%s'", optarg); break;
-        case O_TO: if (parse_duration_us(optarg, &a->o.to_us) < 0) BAD("--to needs a time such as 90s, got '%s'", optarg); break;
-        case O_FIRST: if (parse_i64(optarg, &a->o.first) < 0 || a->o.first < 0) BAD("--first needs a count, got '%s'", optarg); break;
-        case O_DURATION: if (parse_duration_us(optarg, &a->o.duration_us) < 0) BAD("--duration needs a time, got '%s'", optarg); break;
-        case O_WARMUP:
-            if (parse_i64(optarg, &v) == 0 && v >= 0) a->o.warmup_n = v;
-            else if (parse_duration_us(optarg, &a->o.warmup_us) < 0) BAD("--warmup needs a count or a time, got '%s'", optarg);
-            break;
-        case O_SHARD:
-            if (!strcmp(optarg, "auto")) a->shard_auto = 1;
-            else if (sscanf(optarg, "%d/%d", &a->o.shard_k, &a->o.shard_n) != 2 || a->o.shard_n < 1 ||
-                     a->o.shard_k < 1 || a->o.shard_k > a->o.shard_n)
-                BAD("--shard needs K/N with 1 <= K <= N, or auto, got '%s'", optarg);
-            break;
-        case O_SHARDS:
-            if (parse_i64(optarg, &v) < 0 || v < 1 || v > 100000) BAD("--shards needs 1..100000, got '%s'", optarg);
-            shards = (int)v;
-            break;
-        case O_STARTAT: if (parse_double(optarg, &a->o.start_at) < 0 || a->o.start_at <= 0) BAD("--start-at needs epoch seconds, got '%s'", optarg); break;
-        case O_INFLIGHT: if (parse_i64(optarg, &a->o.max_inflight) < 0 || a->o.max_inflight < 1) BAD("--max-inflight needs a positive count, got '%s'", optarg); break;
-        case O_SESSIONS:
-            if (!strcmp(optarg, "timed")) a->o.sessions_mode = SESSIONS_TIMED;
-            else if (!strcmp(optarg, "dependent")) a->o.sessions_mode = SESSIONS_DEPENDENT;
-            else BAD("--sessions must be timed or dependent, got '%s'", optarg);
-            break;
-        case O_THREADS: if (parse_i64(optarg, &v) < 0 || v < 1 || v > 256) BAD("--threads needs 1..256, got '%s'", optarg); a->o.threads = (int)v; break;
-        case O_MAXCONN: if (parse_i64(optarg, &a->o.max_connections) < 0 || a->o.max_connections < 1) BAD("--max-connections needs a positive count, got '%s'", optarg); break;
-        case O_DRY: a->o.dry_run = 1; break;
-        case O_TIMEOUT: if (dur_ms(optarg, &a->o.timeout_ms) < 0) BAD("--timeout needs a time, got '%s'", optarg); break;
-        case O_RXSTAMP:
-            if (!strcmp(optarg, "kernel")) a->o.rx_stamp = RX_STAMP_KERNEL;
-            else if (!strcmp(optarg, "poll")) a->o.rx_stamp = RX_STAMP_POLL;
-            else BAD("--rx-stamp must be kernel or poll, got '%s'", optarg);
-            break;
-        case O_SPIN: {
-            int64_t us;
-            if (parse_duration_us(optarg, &us) < 0 || us > 10000)
-                BAD("--spin needs a time of at most 10ms (e.g. 100us), got '%s'", optarg);
-            a->o.spin_ns = us * 1000;
-            break;
-        }
-        case O_STALL: if (dur_ms(optarg, &a->o.stall_timeout_ms) < 0) BAD("--stall-timeout needs a time, got '%s'", optarg); break;
-        case O_CTIMEOUT: if (dur_ms(optarg, &a->o.connect_timeout_ms) < 0) BAD("--connect-timeout needs a time, got '%s'", optarg); break;
-        case O_GRACE: if (dur_ms(optarg, &a->o.grace_ms) < 0) BAD("--grace needs a time, got '%s'", optarg); break;
-        case O_MAXEVENTS:
-            if (parse_i64(optarg, &a->o.max_response_events) < 0 || a->o.max_response_events < 1 ||
-                a->o.max_response_events > 2 * REPLAY_MAX_RESPONSE_EVENTS)
-                BAD("--max-response-events needs a count from 1 to %lld, got '%s'",
-                    2 * REPLAY_MAX_RESPONSE_EVENTS, optarg);
-            break;
-        case O_MAXBYTES:
-            if (parse_bytes(optarg, &a->o.max_response_bytes) < 0)
-                BAD("--max-response-bytes needs a positive byte count such as 4096, 64M or 2G, "
-                    "got '%s'", optarg);
-            break;
-        case O_MAXERR: if (parse_prob(optarg, &d) < 0) BAD("--max-error-rate needs a share between 0 and 1, got '%s'", optarg); a->o.max_error_rate = d; break;
-        case O_OUT: a->o.out_dir = optarg; break;
-        case O_CSV: a->o.csv = 1; break;
-        case O_SLO: a->o.slo = optarg; break;
-        case O_SEED: if (parse_u64(optarg, &a->o.copt.seed) < 0) BAD("--seed needs a non-negative integer, got '%s'", optarg); break;
-        case O_SKIP: a->o.skip_invalid = 1; break;
-        case O_ENGINE: a->o.copt.engine = optarg; break;
-        case O_ENGINE_CFG:
-            cJSON_Delete(a->ecfg);
-            if (!(a->ecfg = read_json_object(optarg, eerr, sizeof eerr))) BAD("--engine-config: %s", eerr);
-            break;
-        case O_ENGINE_OPT:
-            if (!strchr(optarg, '=')) BAD("--engine-opt needs KEY=VALUE, got '%s'", optarg);
-            eopts[neo++] = optarg;
-            break;
         case 'q': case O_QUIET: a->o.quiet = 1; break;
         case 'h': case O_HELP: rc = cli_print_help(cmd, usage, help); goto out;
         default:
@@ -296,56 +406,7 @@ int replay_args_parse(replay_args *a, const char *cmd, const char *usage, const 
             goto out;
         }
     }
-    if (optind >= argc) BAD("missing TRACE");
-    if (optind + 1 < argc) BAD("unexpected argument '%s'", argv[optind + 1]);
-    a->o.trace_path = argv[optind];
-    if (!a->o.out_dir && !a->o.dry_run) BAD("missing --out DIR");
-    if (shards && !a->shard_auto) BAD("--shards N goes with --shard auto");
-    if (a->shard_auto) {
-        if (launcher_detect(shards, &a->launcher, eerr, sizeof eerr)) BAD("%s", eerr);
-        a->o.shard_k = a->launcher.k;
-        a->o.shard_n = a->launcher.n;
-        a->o.shard_source = a->launcher.source;
-    }
-    if (a->o.shard_n > 1) shard_paths(a);
-    if (a->o.from_us >= 0 && a->o.to_us >= 0 && a->o.to_us <= a->o.from_us) BAD("--to must be after --from");
-    int renamed;
-    a->o.client = client_find(client_name, &renamed);
-    if (!a->o.client) {
-        strbuf names = {0};
-        for (int i = 0; client_registry[i]; i++) sb_printf(&names, "%s%s", i ? ", " : "", client_registry[i]->name);
-        rc = cli_usage_error(cmd, usage, "unknown client '%s' (one of: %s)", client_name, names.buf);
-        sb_free(&names);
-        goto out;
-    }
-    if (renamed) fprintf(stderr, "sagellm-bench %s: notice: --client openai is now called 'gateway'\n", cmd);
-    if (!strcmp(a->o.client->name, "lmdeploy") && a->o.copt.api && !strcmp(a->o.copt.api, "generate"))
-        fprintf(stderr, "sagellm-bench %s: warning: --api generate sends chat records' messages "
-                "joined into one prompt: the model's chat template is not applied\n", cmd);
-    if (a->o.copt.lmdeploy_session_id && strcmp(a->o.client->name, "lmdeploy"))
-        BAD("--lmdeploy-session-id needs --client lmdeploy");
-    if (a->o.client->submit) {
-        if (!a->o.copt.engine) a->o.copt.engine = "sim";
-        if (!a->ecfg) a->ecfg = cJSON_CreateObject();
-        for (int i = 0; i < neo; i++)
-            if (engine_opt(a->ecfg, eopts[i]) < 0) BAD("--engine-opt needs KEY=VALUE, got '%s'", eopts[i]);
-        a->engine_cfg = cJSON_PrintUnformatted(a->ecfg);
-        a->o.copt.engine_config = a->engine_cfg;
-    } else if (a->o.copt.engine || a->ecfg || neo) {
-        BAD("--engine, --engine-config and --engine-opt need --client sagellm");
-    }
-    if (!a->o.client->submit) {
-        char uerr[600];
-        if (base_url_parse(a->o.copt.base_url, &a->burl, uerr, sizeof uerr)) BAD("%s", uerr);
-        a->o.copt.api_url = a->burl.api;
-        a->o.copt.root_url = a->burl.root;
-        http_opts_from_env(&a->o.copt.http);
-        if (http_opts_check(&a->o.copt.http, uerr, sizeof uerr)) BAD("%s", uerr);
-    }
-    if (!a->o.copt.api_key) a->o.copt.api_key = getenv("OPENAI_API_KEY");
-    a->o.copt.headers = headers;
-    a->cmdline = safe_cmdline(argc, argv);
-    a->o.cmdline = a->cmdline;
+    if ((rc = check_args(a, &ps, cmd, usage, argc, argv)) != EXIT_OK) goto out;
     go = 1;
 out:
     free(all);
