@@ -178,7 +178,7 @@ typedef struct dec {
 } dec;
 
 /* Sets the summary's message to "WHO: MESSAGE" (the first one only). */
-static PRINTF_LIKE(2, 3) void bad(dec *d, const char *fmt, ...)
+static PRINTF_LIKE(2, 3) void decode_error(dec *d, const char *fmt, ...)
 {
     if (d->bad) return;
     char msg[240];
@@ -197,15 +197,15 @@ static int field_int(dec *d, const cJSON *req, const char *key, int required, in
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
     if (!j || cJSON_IsNull(j)) {
         if (!required) return 0;
-        bad(d, "field \"%s\": missing (a completed request must have it)", key);
+        decode_error(d, "field \"%s\": missing (a completed request must have it)", key);
         return -1;
     }
     if (!as_int(j, out)) {
-        bad(d, "field \"%s\": expected an integer, got %s", key, type_name(j));
+        decode_error(d, "field \"%s\": expected an integer, got %s", key, type_name(j));
         return -1;
     }
     if (*out < min) {
-        bad(d, "field \"%s\": expected an integer >= %lld, got %lld", key, (long long)min, (long long)*out);
+        decode_error(d, "field \"%s\": expected an integer >= %lld, got %lld", key, (long long)min, (long long)*out);
         return -1;
     }
     return 1;
@@ -217,7 +217,7 @@ static int field_bool(dec *d, const cJSON *req, const char *key, int dflt)
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, key);
     if (!j || cJSON_IsNull(j)) return dflt;
     if (!cJSON_IsBool(j)) {
-        bad(d, "field \"%s\": expected true or false, got %s", key, type_name(j));
+        decode_error(d, "field \"%s\": expected true or false, got %s", key, type_name(j));
         return -1;
     }
     return cJSON_IsTrue(j);
@@ -230,7 +230,7 @@ static int field_word(dec *d, const cJSON *req, const char *key, const char *w1,
     if (!j || cJSON_IsNull(j)) return 0;
     if (cJSON_IsString(j) && strcmp(j->valuestring, w1) == 0) return 1;
     if (cJSON_IsString(j) && strcmp(j->valuestring, w2) == 0) return 2;
-    bad(d, "field \"%s\": expected \"%s\" or \"%s\"", key, w1, w2);
+    decode_error(d, "field \"%s\": expected \"%s\" or \"%s\"", key, w1, w2);
     return -1;
 }
 
@@ -263,7 +263,7 @@ static int decode_engine(dec *d, const cJSON *req, req_view *v)
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(req, "engine");
     if (!e || cJSON_IsNull(e)) return 0;
     if (!cJSON_IsObject(e)) {
-        bad(d, "field \"engine\": expected an object or null, got %s", type_name(e));
+        decode_error(d, "field \"engine\": expected an object or null, got %s", type_name(e));
         return ERR_INPUT;
     }
     int64_t t[NK];
@@ -272,7 +272,7 @@ static int decode_engine(dec *d, const cJSON *req, req_view *v)
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(e, keys[i]);
         h[i] = x && !cJSON_IsNull(x);
         if (h[i] && !as_int(x, &t[i])) {
-            bad(d, "field \"engine.%s\": expected an integer or null, got %s", keys[i], type_name(x));
+            decode_error(d, "field \"engine.%s\": expected an integer or null, got %s", keys[i], type_name(x));
             return ERR_INPUT;
         }
         v->has_engine |= h[i];
@@ -293,7 +293,7 @@ static int decode(dec *d, const cJSON *req, req_view *v)
 {
     memset(v, 0, sizeof *v);
     int ok = field_bool(d, req, "ok", -2);
-    if (ok == -2) bad(d, "field \"ok\": missing");
+    if (ok == -2) decode_error(d, "field \"ok\": missing");
     if (ok < 0) return ERR_INPUT;
     v->ok = ok;
     v->has_sched = field_int(d, req, "t_sched_ns", 0, -MAX_NS, &v->t_sched);
@@ -303,15 +303,15 @@ static int decode(dec *d, const cJSON *req, req_view *v)
     v->has_end = field_int(d, req, "t_end_ns", ok, -MAX_NS, &v->t_end);
     if (d->bad) return ERR_INPUT;
     if (v->has_send && v->has_end && v->t_end < v->t_send)
-        bad(d, "t_end_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_end, (long long)v->t_send);
+        decode_error(d, "t_end_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_end, (long long)v->t_send);
 
     if (!ok) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(req, "error");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "class");
         if (e && !cJSON_IsNull(e) && !cJSON_IsObject(e))
-            bad(d, "field \"error\": expected an object or null, got %s", type_name(e));
+            decode_error(d, "field \"error\": expected an object or null, got %s", type_name(e));
         else if (c && !cJSON_IsNull(c) && !cJSON_IsString(c))
-            bad(d, "field \"error.class\": expected a string, got %s", type_name(c));
+            decode_error(d, "field \"error.class\": expected a string, got %s", type_name(c));
         v->err_class = cJSON_IsString(c) && c->valuestring[0] ? c->valuestring : "unknown";
         return d->bad ? ERR_INPUT : 0;
     }
@@ -328,12 +328,12 @@ static int decode(dec *d, const cJSON *req, req_view *v)
     int basis = field_word(d, req, "itl_basis", "tokens", "chunk");
     if (d->bad) return ERR_INPUT;
     if (v->has_first && v->t_first < v->t_send)
-        bad(d, "t_first_token_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_first, (long long)v->t_send);
+        decode_error(d, "t_first_token_ns (%lld) is before t_send_ns (%lld)", (long long)v->t_first, (long long)v->t_send);
     if (v->has_first && v->has_last && v->t_last < v->t_first)
-        bad(d, "t_last_token_ns is before t_first_token_ns");
-    if (v->has_last && v->t_end < v->t_last) bad(d, "t_end_ns is before t_last_token_ns");
+        decode_error(d, "t_last_token_ns is before t_first_token_ns");
+    if (v->has_last && v->t_end < v->t_last) decode_error(d, "t_end_ns is before t_last_token_ns");
     if (v->output_tokens > 1 && (!v->has_first || !v->has_last))
-        bad(d, "output_tokens is %lld but t_first_token_ns or t_last_token_ns is null",
+        decode_error(d, "output_tokens is %lld but t_first_token_ns or t_last_token_ns is null",
             (long long)v->output_tokens);
     if (d->bad || decode_engine(d, req, v) < 0) return ERR_INPUT;
     return decode_gaps(d, req, v, basis);
@@ -348,21 +348,21 @@ static int decode_gaps(dec *d, const cJSON *req, req_view *v, int basis)
     if (cJSON_IsNull(v->gaps)) v->gaps = NULL;
     if (cJSON_IsNull(v->gap_tokens)) v->gap_tokens = NULL;
     if (v->gaps && !cJSON_IsArray(v->gaps)) {
-        bad(d, "field \"gaps_ns\": expected an array, got %s", type_name(v->gaps));
+        decode_error(d, "field \"gaps_ns\": expected an array, got %s", type_name(v->gaps));
         return ERR_INPUT;
     }
     if (v->gap_tokens && !cJSON_IsArray(v->gap_tokens)) {
-        bad(d, "field \"gap_tokens\": expected an array, got %s", type_name(v->gap_tokens));
+        decode_error(d, "field \"gap_tokens\": expected an array, got %s", type_name(v->gap_tokens));
         return ERR_INPUT;
     }
     int ngaps = cJSON_GetArraySize(v->gaps);
     if (v->gap_tokens && cJSON_GetArraySize(v->gap_tokens) != ngaps) {
-        bad(d, "gap_tokens has %d entries, gaps_ns %d", cJSON_GetArraySize(v->gap_tokens), ngaps);
+        decode_error(d, "gap_tokens has %d entries, gaps_ns %d", cJSON_GetArraySize(v->gap_tokens), ngaps);
         return ERR_INPUT;
     }
     v->per_token = v->gap_tokens != NULL;
     if (basis && basis != (v->per_token ? 1 : 2)) {
-        bad(d, "field \"itl_basis\" is \"%s\" but gap_tokens is %s", v->per_token ? "chunk" : "tokens",
+        decode_error(d, "field \"itl_basis\" is \"%s\" but gap_tokens is %s", v->per_token ? "chunk" : "tokens",
             v->per_token ? "present" : "missing");
         return ERR_INPUT;
     }
@@ -372,23 +372,23 @@ static int decode_gaps(dec *d, const cJSON *req, req_view *v, int basis)
     cJSON_ArrayForEach(g, v->gaps) {
         int64_t x;
         if (!as_int(g, &x) || x < 0) {
-            bad(d, "gaps_ns[%d]: expected an integer >= 0", i);
+            decode_error(d, "gaps_ns[%d]: expected an integer >= 0", i);
             return ERR_INPUT;
         }
         gtotal += x; /* no overflow: each term is <= 2^53 and the sum is checked */
         /* n > 1: the gaps of each choice fit in the request's span. */
         if (gtotal > (v->n > 1 ? v->n : 1) * (v->t_end - v->t_send)) {
-            bad(d, "gaps_ns add up to more than t_end_ns - t_send_ns (times n)");
+            decode_error(d, "gaps_ns add up to more than t_end_ns - t_send_ns (times n)");
             return ERR_INPUT;
         }
         if (k) {
             if (!as_int(k, &x) || x < 0) {
-                bad(d, "gap_tokens[%d]: expected an integer >= 0", i);
+                decode_error(d, "gap_tokens[%d]: expected an integer >= 0", i);
                 return ERR_INPUT;
             }
             ktotal += x;
             if (ktotal > v->output_tokens) {
-                bad(d, "gap_tokens add up to more than output_tokens (%lld)", (long long)v->output_tokens);
+                decode_error(d, "gap_tokens add up to more than output_tokens (%lld)", (long long)v->output_tokens);
                 return ERR_INPUT;
             }
             k = k->next;
@@ -532,7 +532,7 @@ int summary_add(summary *s, const cJSON *req)
     who(req, s->records + 1, name, sizeof name);
     dec d = { s, name, 0 };
     if (!cJSON_IsObject(req)) {
-        bad(&d, "expected a JSON object, got %s", type_name(req));
+        decode_error(&d, "expected a JSON object, got %s", type_name(req));
         return ERR_INPUT;
     }
     int warm = field_bool(&d, req, "warmup", 0);

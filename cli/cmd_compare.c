@@ -41,8 +41,8 @@ static const char compare_help[] =
     "  --late T              send-lag p99 above which a client counts as late (default 1ms)\n\n"
     "exit status: 0 ok, 2 usage, 3 malformed log, run.json or trace, 4 unreadable file.\n";
 
-static int bad(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static int bad(const char *fmt, ...)
+static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static int usage_error(const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -50,6 +50,57 @@ static int bad(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return cli_usage_error("compare", U_COMPARE, "%s", msg);
+}
+
+/* Prints the comparison of doc as format asks. EXIT_OK, or EXIT_SYSTEM
+ * when stdout cannot be written. */
+static int print_comparison(cJSON *doc, const char *format)
+{
+    if (!strcmp(format, "json")) {
+        char *s = jsonw_print(doc, 1);
+        printf("%s\n", s);
+        cJSON_free(s);
+    } else if (!strcmp(format, "csv")) {
+        compare_print_csv(doc, stdout);
+    } else {
+        compare_print(doc, !strcmp(format, "md") ? TABLE_MD : TABLE_TEXT, stdout);
+    }
+    if (fflush(stdout) != 0) {
+        msg_err("cannot write the comparison to stdout");
+        return EXIT_SYSTEM;
+    }
+    return EXIT_OK;
+}
+
+/* Loads the n runs (a sharded replay's directory is one run) and compares
+ * them. Returns the exit code. */
+static int compare_runs(int n, char **paths, const runlog_opts *ro, const compare_opts *co,
+                        const char *format)
+{
+    runlog *runs[COMPARE_MAX_RUNS] = { 0 };
+    char err[1024];
+    int rc = 0, exitc = EXIT_OK;
+    for (int i = 0; i < n && exitc == EXIT_OK; i++) {
+        runs[i] = runlog_open(paths[i], ro, &rc, err, sizeof err);
+        if (!runs[i]) {
+            msg_err("%s", err);
+            exitc = err_to_exit(rc);
+        }
+    }
+    if (exitc == EXIT_OK) {
+        cJSON *doc = compare_json(runs, (size_t)n, co, &rc, err, sizeof err);
+        if (!doc && rc == ERR_USAGE) {
+            exitc = cli_usage_error("compare", U_COMPARE, "%s", err);
+        } else if (!doc) {
+            msg_err("%s", err);
+            exitc = err_to_exit(rc);
+        } else {
+            exitc = print_comparison(doc, format);
+            cJSON_Delete(doc);
+        }
+    }
+    for (int i = 0; i < n; i++) runlog_free(runs[i]);
+    return exitc;
 }
 
 static int run_compare(int argc, char **argv)
@@ -80,22 +131,22 @@ static int run_compare(int argc, char **argv)
             break;
         case 'f':
             if (strcmp(optarg, "table") && strcmp(optarg, "json") && strcmp(optarg, "md") && strcmp(optarg, "csv"))
-                return bad("--format must be table, json, md or csv, got '%s'", optarg);
+                return usage_error("--format must be table, json, md or csv, got '%s'", optarg);
             format = optarg;
             break;
         case 'S':
-            if (parse_u64(optarg, &co.boot.seed) < 0) return bad("--seed needs a non-negative integer, got '%s'", optarg);
+            if (parse_u64(optarg, &co.boot.seed) < 0) return usage_error("--seed needs a non-negative integer, got '%s'", optarg);
             break;
         case 'R': {
             int64_t n;
             if (parse_i64(optarg, &n) < 0 || n < 2 || n > 1000000)
-                return bad("--resamples needs 2..1000000, got '%s'", optarg);
+                return usage_error("--resamples needs 2..1000000, got '%s'", optarg);
             co.boot.resamples = (int)n;
             break;
         }
         case 'L':
             if (parse_double(optarg, &co.boot.level) < 0 || !(co.boot.level > 0 && co.boot.level < 1))
-                return bad("--level needs a number between 0 and 1, got '%s'", optarg);
+                return usage_error("--level needs a number between 0 and 1, got '%s'", optarg);
             break;
         case 'm': {
             char buf[64];
@@ -104,7 +155,7 @@ static int run_compare(int argc, char **argv)
             if (n && buf[n - 1] == '%') buf[n - 1] = '\0';
             double pct;
             if (parse_double(buf, &pct) < 0 || pct <= 0 || pct >= 1000)
-                return bad("--min-effect needs a percentage such as 5 or 5%%, got '%s'", optarg);
+                return usage_error("--min-effect needs a percentage such as 5 or 5%%, got '%s'", optarg);
             co.min_effect = pct / 100.0;
             break;
         }
@@ -115,12 +166,12 @@ static int run_compare(int argc, char **argv)
                 int64_t n, us;
                 if (parse_i64(optarg, &n) == 0 && n >= 0) ro.exclude_first = n;
                 else if (parse_duration_us(optarg, &us) == 0 && us >= 0) ro.exclude_before_ns = us * 1000;
-                else return bad("--exclude-warmup=X: X is a request count or a time such as 30s, got '%s'", optarg);
+                else return usage_error("--exclude-warmup=X: X is a request count or a time such as 30s, got '%s'", optarg);
             }
             break;
         case 'l': {
             int64_t us;
-            if (parse_duration_us(optarg, &us) < 0 || us <= 0) return bad("--late needs a positive time, got '%s'", optarg);
+            if (parse_duration_us(optarg, &us) < 0 || us <= 0) return usage_error("--late needs a positive time, got '%s'", optarg);
             co.late_us = (double)us;
             break;
         }
@@ -132,42 +183,7 @@ static int run_compare(int argc, char **argv)
     if (n < 1) return cli_usage_error("compare", U_COMPARE, "missing runs to compare");
     if (n > COMPARE_MAX_RUNS) return cli_usage_error("compare", U_COMPARE, "at most %d runs", COMPARE_MAX_RUNS);
     if (compare_is_sweep(argv[optind])) return compare_sweeps(n, argv + optind, format);
-    runlog *runs[COMPARE_MAX_RUNS] = { 0 };
-    int rc = 0, exitc = EXIT_OK;
-    for (int i = 0; i < n; i++) {
-        runs[i] = runlog_open(argv[optind + i], &ro, &rc, err, sizeof err);
-        if (!runs[i]) {
-            msg_err("%s", err);
-            exitc = err_to_exit(rc);
-            break;
-        }
-    }
-    if (exitc == EXIT_OK) {
-        cJSON *doc = compare_json(runs, (size_t)n, &co, &rc, err, sizeof err);
-        if (!doc && rc == ERR_USAGE) {
-            exitc = cli_usage_error("compare", U_COMPARE, "%s", err);
-        } else if (!doc) {
-            msg_err("%s", err);
-            exitc = err_to_exit(rc);
-        } else {
-            if (!strcmp(format, "json")) {
-                char *s = jsonw_print(doc, 1);
-                printf("%s\n", s);
-                cJSON_free(s);
-            } else if (!strcmp(format, "csv")) {
-                compare_print_csv(doc, stdout);
-            } else {
-                compare_print(doc, !strcmp(format, "md") ? TABLE_MD : TABLE_TEXT, stdout);
-            }
-            cJSON_Delete(doc);
-            if (fflush(stdout) != 0) {
-                msg_err("cannot write the comparison to stdout");
-                exitc = EXIT_SYSTEM;
-            }
-        }
-    }
-    for (int i = 0; i < n; i++) runlog_free(runs[i]);
-    return exitc;
+    return compare_runs(n, argv + optind, &ro, &co, format);
 }
 
 const cli_cmd cmd_compare = {
