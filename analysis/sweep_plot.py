@@ -63,6 +63,13 @@ def _num(v):
     return v if isinstance(v, (int, float)) else math.nan
 
 
+def _rate_axis(ax, sweeps):
+    """A log rate axis when the rates span more than 20x (a search doubles)."""
+    rates = [r for s in sweeps for r in (s.rate(p) for p in s.points) if r > 0]
+    if rates and max(rates) / min(rates) > 20:
+        ax.set_xscale("log")
+
+
 def plot_latency(sweeps, out):
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     for ax, (m, label) in zip(axes.flat, LATENCIES):
@@ -77,6 +84,7 @@ def plot_latency(sweeps, out):
             c = _num(s.cap.get("offered_rate"))
             if not math.isnan(c):
                 ax.axvline(c, color=color, linestyle=":", linewidth=1)
+        _rate_axis(ax, sweeps)
         ax.set_title(f"{label} against offered load")
         ax.set_xlabel("offered rate (req/s)")
         ax.set_ylabel(f"{label} (ms)")
@@ -106,6 +114,7 @@ def plot_attainment(sweeps, out):
             ax.axvline(c, color=color, linestyle=":", label=f"{s.name} capacity {c:.2f} req/s")
     ax.axhline(100 * sweeps[0].target, color="k", linestyle="--", linewidth=1,
                label=f"target {100 * sweeps[0].target:.0f}%")
+    _rate_axis(ax, sweeps)
     ax.set_xlabel("offered rate (req/s)")
     ax.set_ylabel("requests meeting every SLO (%)")
     ax.set_ylim(-2, 102)
