@@ -58,6 +58,7 @@ struct worker {
     int64_t armed;            /* t_sched the sched timer is armed for (-1 none) */
     xfer_list inflight;       /* through xfer.link */
     long ninflight;
+    int cap_blocked;          /* a due request waits for a --max-inflight slot */
     xfer_list free_xfers;     /* through xfer.link */
     long nparked;             /* requests parked behind their session */
     pthread_mutex_t done_mu;  /* in-process requests finished by engine threads */
@@ -324,8 +325,13 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
  * busy-waits the rest). */
 static void arm_sched(worker *w)
 {
-    int64_t want = w->nheap ? w->heap[0]->t_sched - w->r->o->spin_ns : -1;
-    if (w->nheap && want < 0) want = 0;
+    /* Held back by --max-inflight: no timer (it would fire at once, again
+     * and again); the worker that frees a slot wakes this one. */
+    int64_t want = -1;
+    if (w->nheap && !w->cap_blocked) {
+        want = w->heap[0]->t_sched - w->r->o->spin_ns;
+        if (want < 0) want = 0;
+    }
     if (want == w->armed) return;
     w->armed = want;
     struct itimerspec its = { 0 };
@@ -543,10 +549,14 @@ static void send_due(worker *w)
 {
     int added = 0;
     long released = 0;
+    w->cap_blocked = 0;
     while (w->nheap && atomic_load(&w->r->stop) == 0 && released < SEND_BATCH) {
         int64_t now = rel_now(w);
         if (w->heap[0]->t_sched > now && !spin_until(w, w->heap[0]->t_sched, now)) break;
-        if (!take_slot(w->r)) break;
+        if (!take_slot(w->r)) {
+            w->cap_blocked = 1;
+            break;
+        }
         rq *q = heap_pop(w);
         xfer *x = w->free_xfers.first;
         if (x) list_remove(&w->free_xfers, x, link);
