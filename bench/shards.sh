@@ -142,7 +142,7 @@ bench_cpu() {
         --speed 10 || die "the replay failed"
     local cpu n ev
     cpu=$(cat "$W/cpu")
-    n=$(wc -l < "$W/c/shard-1-of-1/requests.jsonl" 2>/dev/null || wc -l < "$W/c/requests.jsonl")
+    n=$(cat "$W"/c/requests.jsonl "$W"/c/shard-*/requests.jsonl 2>/dev/null | wc -l)
     ev=$(cat "$W"/c/requests.jsonl "$W"/c/shard-*/requests.jsonl 2>/dev/null |
          python3 -c "import json,sys; print(sum(json.loads(l).get('events') or 0 for l in sys.stdin))")
     echo "requests $n, SSE events $ev, replay CPU $cpu s (start-up and summary included)"
