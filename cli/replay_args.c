@@ -326,6 +326,9 @@ static int check_args(replay_args *a, parse_state *ps, const char *cmd, const ch
         a->o.shard_k = a->launcher.k;
         a->o.shard_n = a->launcher.n;
         a->o.shard_source = a->launcher.source;
+        if (!a->o.quiet)
+            fprintf(stderr, "sagellm-bench %s: shard %d/%d (--shard auto: %s)\n", cmd, a->o.shard_k,
+                    a->o.shard_n, a->launcher.source);
     }
     if (a->o.shard_n > 1) shard_paths(a);
     if (a->o.from_us >= 0 && a->o.to_us >= 0 && a->o.to_us <= a->o.from_us) CHK_BAD("--to must be after --from");

@@ -99,6 +99,9 @@ for k in range(1,5):
 expect_err "a split file replayed as another shard is refused" 2 'is shard 1 of 4 \(trace split\), but this process is shard 2/4' \
     "$BIN" "${REPLAY[@]}" "$T/parts/shard-1-of-4.jsonl.zst" --shard 2/4 --out "$T/wrong"
 
+expect_err "--shard auto says which shard and where it came from" 0 'shard 3/4 \(--shard auto: SLURM_PROCID=2, SLURM_NTASKS=4\)' \
+    env SLURM_PROCID=2 SLURM_NTASKS=4 "$BIN" "${REPLAY_V[@]}" "$AZ" --shard auto --dry-run
+
 # --- launcher errors ---------------------------------------------------------
 expect_err "--shard auto without a launcher: exit 2, names the variables" 2 'no launcher found.*SLURM_PROCID' \
     env -u SLURM_PROCID -u OMPI_COMM_WORLD_RANK -u PMI_RANK -u PMIX_RANK -u JOB_COMPLETION_INDEX \
