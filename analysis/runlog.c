@@ -54,6 +54,19 @@ int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen
     return 0;
 }
 
+int runlog_parse_exclusion(const char *v, runlog_opts *ro)
+{
+    int64_t n, us;
+    if (parse_i64(v, &n) == 0) {
+        if (n < 0) return -1;
+        ro->exclude_first = n;
+        return 0;
+    }
+    if (parse_duration_us(v, &us) < 0 || us < 0) return -1;
+    ro->exclude_before_ns = us * 1000;
+    return 0;
+}
+
 int runlog_load_json(const char *dir, const char *name, cJSON **out, char *err, size_t errlen)
 {
     strbuf p = {0};

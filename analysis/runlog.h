@@ -104,6 +104,11 @@ runlog *runlog_open(const char *path, const runlog_opts *o, int *rc, char *err, 
 runlog *runlog_open_many(const char *const *paths, int npaths, const runlog_opts *o, int *rc,
                          char *err, size_t errlen);
 
+/* Parses --exclude-warmup's value into o: a bare integer N leaves out trace
+ * indices below N, a time with a unit (30s) the requests scheduled in the
+ * run's first T. 0, or -1 when it is neither (or negative). */
+int runlog_parse_exclusion(const char *v, runlog_opts *o);
+
 /* Loads DIR/NAME as a JSON object into *out: 0 (*out NULL when the file
  * does not exist), ERR_SYSTEM (cannot be read) or ERR_INPUT (not a JSON
  * object), with a message. */
@@ -123,6 +128,11 @@ int runlog_manifest_num(const runlog *r, const char *key, double *out);
  * the tool takes them; "e2e" is accepted for "e2el") into o's SLOs.
  * 0, or ERR_USAGE with a message. */
 int runlog_parse_slo(const char *spec, summary_opts *o, char *err, size_t errlen);
+
+/* Parses --exclude-warmup's value into o: a bare integer N leaves out trace
+ * indices below N, a time with a unit (30s) the requests scheduled in the
+ * run's first T. 0, or -1 when it is neither (or negative). */
+int runlog_parse_exclusion(const char *v, runlog_opts *o);
 
 /* Loads DIR/NAME as a JSON object into *out: 0 (with *out NULL when the
  * file does not exist), ERR_SYSTEM (unreadable) or ERR_INPUT (not a JSON

@@ -162,12 +162,8 @@ static int run_compare(int argc, char **argv)
         case 'o': co.orig = 1; break;
         case 't': co.trace_path = optarg; break;
         case 'w':
-            if (optarg) {
-                int64_t n, us;
-                if (parse_i64(optarg, &n) == 0 && n >= 0) ro.exclude_first = n;
-                else if (parse_duration_us(optarg, &us) == 0 && us >= 0) ro.exclude_before_ns = us * 1000;
-                else return usage_error("--exclude-warmup=X: X is a request count or a time such as 30s, got '%s'", optarg);
-            }
+            if (optarg && runlog_parse_exclusion(optarg, &ro) < 0)
+                return usage_error("--exclude-warmup=X: X is a request count or a time such as 30s, got '%s'", optarg);
             break;
         case 'l': {
             int64_t us;

@@ -41,20 +41,6 @@ static const char report_help[] =
     "  --histogram           histograms from the start, whatever the run's size\n\n"
     "exit status: 0 ok, 2 usage, 3 malformed log or run.json (file:line: field), 4 unreadable file.\n";
 
-/* Parses --exclude-warmup's value: a bare integer is a count, a time has a unit. */
-static int parse_exclusion(const char *v, runlog_opts *ro)
-{
-    int64_t n, us;
-    if (parse_i64(v, &n) == 0) {
-        if (n < 0) return -1;
-        ro->exclude_first = n;
-        return 0;
-    }
-    if (parse_duration_us(v, &us) < 0 || us < 0) return -1;
-    ro->exclude_before_ns = us * 1000;
-    return 0;
-}
-
 static int run_report(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -94,7 +80,7 @@ static int run_report(int argc, char **argv)
             break;
         }
         case 'w':
-            if (optarg && parse_exclusion(optarg, &ro) < 0)
+            if (optarg && runlog_parse_exclusion(optarg, &ro) < 0)
                 return cli_usage_error("report", U_REPORT, "--exclude-warmup=X: X is a request count or a time "
                                        "such as 30s, got '%s'", optarg);
             break;

@@ -36,17 +36,9 @@ static const char split_help[] =
 /* OUT with {k} and {n} replaced; a name without {k} is a directory. */
 static char *shard_name(const char *out, int k, int n)
 {
+    if (strstr(out, "{k}")) return trace_shard_name(out, k, n);
     strbuf b = {0};
-    if (!strstr(out, "{k}")) {
-        sb_printf(&b, "%s/shard-%d-of-%d.jsonl.zst", out, k, n);
-        return b.buf;
-    }
-    for (const char *p = out; *p; p++) {
-        if (!strncmp(p, "{k}", 3)) sb_printf(&b, "%d", k), p += 2;
-        else if (!strncmp(p, "{n}", 3)) sb_printf(&b, "%d", n), p += 2;
-        else sb_addc(&b, *p);
-    }
-    sb_addc(&b, '\0');
+    sb_printf(&b, "%s/shard-%d-of-%d.jsonl.zst", out, k, n);
     return b.buf;
 }
 

@@ -3,6 +3,7 @@
 #include "cli/replay_args.h"
 #include "common/parse.h"
 #include "common/url_mask.h"
+#include "traces/shard.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -130,13 +131,8 @@ static void shard_paths(replay_args *a)
         sb_printf(&a->shard_out, "%s/shard-%d-of-%d", o->out_dir, o->shard_k, o->shard_n);
         o->out_dir = a->shard_out.buf;
     }
-    for (const char *p = o->trace_path; *p; p++) {
-        if (!strncmp(p, "{k}", 3)) sb_printf(&a->shard_trace, "%d", o->shard_k), p += 2;
-        else if (!strncmp(p, "{n}", 3)) sb_printf(&a->shard_trace, "%d", o->shard_n), p += 2;
-        else sb_addc(&a->shard_trace, *p);
-    }
-    sb_addc(&a->shard_trace, '\0');
-    o->trace_path = a->shard_trace.buf;
+    a->shard_trace = trace_shard_name(o->trace_path, o->shard_k, o->shard_n);
+    o->trace_path = a->shard_trace;
 }
 
 /* Sets k=v in cfg: v as JSON when it parses as a value, else as a string. */
@@ -426,7 +422,7 @@ void replay_args_free(replay_args *a)
     base_url_clear(&a->burl);
     free(a->cmdline);
     sb_free(&a->shard_out);
-    sb_free(&a->shard_trace);
+    free(a->shard_trace);
     memset(a, 0, sizeof *a);
 }
 

@@ -106,7 +106,8 @@ typedef struct replay_args {
     base_url burl;
     int shard_auto;           /* --shard auto: the shard came from launcher */
     launcher_shard launcher;
-    strbuf shard_out, shard_trace; /* DIR/shard-K-of-N, TRACE with {k} {n} replaced */
+    strbuf shard_out;         /* DIR/shard-K-of-N */
+    char *shard_trace;        /* TRACE with {k} and {n} replaced */
 } replay_args;
 
 /* Parses argv (argv[0] the command's name) into a: replay's options, the

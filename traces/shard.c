@@ -1,12 +1,27 @@
 /* shard.c — see shard.h. */
 #include "traces/shard.h"
 #include "common/rng.h"
+#include "common/util.h"
+
+#include <string.h>
 
 int trace_shard_of(const trace_rec *rec, uint64_t index, int n)
 {
     if (n <= 1) return 0;
     uint64_t key = rec->session ? hash_str(rec->session) : index;
     return (int)(key % (uint64_t)n);
+}
+
+char *trace_shard_name(const char *pattern, int k, int n)
+{
+    strbuf b = {0};
+    for (const char *p = pattern; *p; p++) {
+        if (!strncmp(p, "{k}", 3)) sb_printf(&b, "%d", k), p += 2;
+        else if (!strncmp(p, "{n}", 3)) sb_printf(&b, "%d", n), p += 2;
+        else sb_addc(&b, *p);
+    }
+    sb_addc(&b, '\0');
+    return b.buf;
 }
 
 int trace_header_split(const cJSON *header, int *k, int *n)

@@ -20,6 +20,10 @@
 /* The shard (0-based, < n) of rec at window index `index`; n >= 1. */
 int trace_shard_of(const trace_rec *rec, uint64_t index, int n);
 
+/* pattern with every "{k}" replaced by k and "{n}" by n (the names of
+ * `trace split`'s parts, a sharded replay's TRACE). Caller frees. */
+char *trace_shard_name(const char *pattern, int k, int n);
+
 /* What a trace header says about a pre-split file (`trace split` writes
  * "split": {"shard": K, "shards": N, "records": M}): 1 with *k (1-based)
  * and *n set when it is one, 0 when the header has no "split", -1 when
