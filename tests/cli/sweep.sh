@@ -132,4 +132,14 @@ ok "in-process sweep: 0.5 passes, 4 fails, the window recorded" pyjson "$T/swE/s
     "[p['verdict'] for p in d['points']] == ['pass', 'fail'] and d['to_us'] - d['from_us'] == 2000000"
 check "in-process sweep: no idle wait to ask a server for" "! grep -q 'idle' '$T/swE.err'"
 
+# --- repeats: a point close to the target (--close 1: every point) is run N times ---
+"$BIN" sweep "$TR" --client sagellm --engine sim --engine-opt max_batch=4 --engine-opt step_fixed=10ms \
+    --engine-opt step_per_seq=0 --engine-opt prefill_per_token=0 --slo ttft=150ms --speeds 1 \
+    --window 2s --repeat 3 --close 1 -q --out "$T/swR" >"$T/swR.out" 2>"$T/swR.err"
+check "repeat: exit 0" "[ $? = 0 ]"
+ok "repeat: the point ran 3 times, its attainment the mean within its spread" pyjson "$T/swR/sweep.json" \
+    "d['points'][0]['runs'] == 3 and d['points'][0]['attainment_min'] <= d['points'][0]['attainment'] <= d['points'][0]['attainment_max'] and d['points_run'] == 3"
+check "repeat: each run is a run directory, the table states the spread" \
+    "[ -f '$T/swR/speed-1/summary.json' ] && [ -f '$T/swR/speed-1-r2/summary.json' ] && [ -f '$T/swR/speed-1-r3/summary.json' ] && grep -q '3 runs, attainment' '$T/swR.out'"
+
 finish
