@@ -26,7 +26,6 @@ Uses the standard library, numpy and matplotlib (Agg backend) only.
 """
 
 import argparse
-import base64
 import html
 import math
 import os
@@ -39,11 +38,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import html_report as hr  # noqa: E402
 import sagellm_runs as sr  # noqa: E402
 import sweep_plot  # noqa: E402
 
 CDF_METRICS = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
-DPI = 100
 CDF_POINTS = 4000       # a CDF of more values is drawn through this many quantiles
 SCATTER_POINTS = 20000  # scatter plots of more requests show every k-th one
 
@@ -90,13 +89,6 @@ def _no_data(ax, what="no data"):
     ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes, color="gray")
 
 
-def _save(fig, out, name):
-    path = os.path.join(out, name)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def plot_cdf(runs, metric, label, out):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     drawn = False
@@ -124,7 +116,7 @@ def plot_cdf(runs, metric, label, out):
             ax.set_xscale("log")
     else:
         _no_data(ax, f"no {label} values (no completed request has one)")
-    return _save(fig, out, f"cdf_{metric}.png")
+    return hr.save_figure(fig, out, f"cdf_{metric}.png")
 
 
 def plot_timeseries(runs, out, interval_ns):
@@ -153,7 +145,7 @@ def plot_timeseries(runs, out, interval_ns):
     for ax in axes[1]:
         ax.set_xlabel("time since the run's start (s)")
     fig.suptitle("Over time, beside the request rate")
-    return _save(fig, out, "timeseries.png")
+    return hr.save_figure(fig, out, "timeseries.png")
 
 
 def _thin(n):
@@ -183,7 +175,7 @@ def plot_send_lag(runs, out):
         ax.legend(fontsize=8)
     else:
         _no_data(ax, "no request has both t_sched_ns and t_send_ns")
-    return _save(fig, out, "send_lag.png")
+    return hr.save_figure(fig, out, "send_lag.png")
 
 
 def plot_tokens_ttft(runs, out):
@@ -205,7 +197,7 @@ def plot_tokens_ttft(runs, out):
         ax.legend(fontsize=8)
     else:
         _no_data(ax, "no completed request with a token count and a first token")
-    return _save(fig, out, "tokens_ttft.png")
+    return hr.save_figure(fig, out, "tokens_ttft.png")
 
 
 def plot_server_metrics(runs, out):
@@ -239,7 +231,7 @@ def plot_server_metrics(runs, out):
     for ax in axes[-1]:
         ax.set_xlabel("time since the run's start (s)")
     fig.suptitle("The server's own metrics (server_metrics.jsonl)")
-    return _save(fig, out, "server_metrics.png")
+    return hr.save_figure(fig, out, "server_metrics.png")
 
 
 def _fmt(v, d):
@@ -293,42 +285,12 @@ def _runs_list(runs):
 
 
 def write_html(runs, pngs, out, title):
-    figs = []
-    for p in pngs:
-        name = os.path.basename(p)
-        with open(p, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        figs.append(f'<figure><img src="data:image/png;base64,{data}" alt="{name}" data-file="{name}">'
-                    f'<figcaption><a href="{name}">{name}</a></figcaption></figure>')
     warn = "".join(f"<p class=warn>WARNING: run {html.escape(r.name)}'s client was late "
                    f"(send lag p99 {r.late()[1] / 1e3:.2f} ms): latencies from the send leave that wait out.</p>"
                    for r in runs if r.late()[0])
-    doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 2px 8px; }}
-td {{ text-align: right; }} th {{ text-align: left; background: #f4f4f4; }}
-figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
-.warn {{ color: #b00; font-weight: bold; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-{warn}
-<h2>Runs</h2>
-{_runs_list(runs)}
-<h2>Summary</h2>
-{_summary_table(runs)}
-<h2>Errors</h2>
-{_errors_table(runs)}
-<h2>Plots</h2>
-{''.join(figs)}
-</body></html>
-"""
-    path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(doc)
-    return path
+    body = (f"{warn}\n<h2>Runs</h2>\n{_runs_list(runs)}\n<h2>Summary</h2>\n{_summary_table(runs)}\n"
+            f"<h2>Errors</h2>\n{_errors_table(runs)}")
+    return hr.write_report(out, title, body, pngs)
 
 
 def plot(paths, out, title=None, interval_ns=None, names=None):

@@ -12,7 +12,6 @@ Writes into OUT:
 Uses the standard library and matplotlib (Agg backend) only.
 """
 
-import base64
 import html
 import json
 import math
@@ -23,7 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-DPI = 100
+import html_report as hr  # noqa: E402
+
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
 MARKERS = {"pass": "o", "fail": "x", "invalid": "s", "incomplete": "^"}
 
@@ -91,10 +91,7 @@ def plot_latency(sweeps, out):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = os.path.join(out, "sweep_latency.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return hr.save_figure(fig, out, "sweep_latency.png")
 
 
 def plot_attainment(sweeps, out):
@@ -122,10 +119,7 @@ def plot_attainment(sweeps, out):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = os.path.join(out, "sweep_attainment.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return hr.save_figure(fig, out, "sweep_attainment.png")
 
 
 def _fmt(v, d=2):
@@ -154,39 +148,13 @@ def _sweep_section(s):
 
 
 def write_html(sweeps, pngs, out, title):
-    figs = []
-    for p in pngs:
-        name = os.path.basename(p)
-        with open(p, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        figs.append(f'<figure><img src="data:image/png;base64,{data}" alt="{name}" data-file="{name}">'
-                    f'<figcaption><a href="{name}">{name}</a></figcaption></figure>')
     ratio = ""
     if len(sweeps) == 2:
         a, b = (_num(s.cap.get("offered_rate")) for s in sweeps)
         if not math.isnan(a) and not math.isnan(b) and a > 0:
             ratio = (f"<p>capacity ratio {html.escape(sweeps[1].name)} / {html.escape(sweeps[0].name)}: "
                      f"<b>{b / a:.3f}</b></p>")
-    doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 2px 8px; }}
-td {{ text-align: right; }} th {{ text-align: left; background: #f4f4f4; }}
-figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-{ratio}
-{''.join(_sweep_section(s) for s in sweeps)}
-<h2>Plots</h2>
-{''.join(figs)}
-</body></html>
-"""
-    path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(doc)
-    return path
+    return hr.write_report(out, title, ratio + "".join(_sweep_section(s) for s in sweeps), pngs)
 
 
 def plot(paths, out, title=None, names=None):
