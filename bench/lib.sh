@@ -2,6 +2,24 @@
 # They use the caller's W (work directory), BIN, PIN_SRV (an array: the
 # taskset prefix of the server, may be empty) and die.
 
+# bench_init NAME: a work directory W (kept with KEEP=1), die() with
+# "bench/NAME.sh: " before its message, and an exit trap that stops the
+# server (SPID) and the command running (CPID) and removes W.
+bench_init() {
+    BENCH_NAME=$1
+    W=$(mktemp -d "${TMPDIR:-/tmp}/sagellm-bench-$1.XXXXXX")
+    SPID="" CPID=""
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+    local p
+    for p in $CPID $SPID; do kill "$p" 2>/dev/null; done
+    for p in $CPID $SPID; do wait "$p" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$W"
+}
+die() { echo "bench/$BENCH_NAME.sh: $*" >&2; exit 1; }
+
 # run CMD...: runs a command in the background and waits for it, so that a
 # signal to the script is acted on at once (and its cleanup stops CPID).
 run() {

@@ -35,18 +35,8 @@ ARG=${2:-}
 ARRIVAL=${ARRIVAL:-constant}
 SPIN=${SPIN:-100us}      # --spin of the fidelity runs' second replay
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/sagellm-bench-replay.XXXXXX")
-SPID="" CPID=""
-cleanup() {
-    for p in $CPID $SPID; do kill "$p" 2>/dev/null; done
-    for p in $CPID $SPID; do wait "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() { echo "bench/replay.sh: $*" >&2; exit 1; }
 . "$ROOT/bench/lib.sh"
+bench_init replay
 
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
 cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"

@@ -26,17 +26,8 @@ MODE=${1:-all}
 REPEAT=${REPEAT:-20}
 RATES=${RATES:-2000 5000 10000}
 PIN_SRV=()
-W=$(mktemp -d "${TMPDIR:-/tmp}/sagellm-bench-shards.XXXXXX")
-SPID="" CPID=""
-cleanup() {
-    for p in $CPID $SPID; do kill "$p" 2>/dev/null; done
-    for p in $CPID $SPID; do wait "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-die() { echo "bench/shards.sh: $*" >&2; exit 1; }
 . "$ROOT/bench/lib.sh"
+bench_init shards
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
 URL() { echo "http://127.0.0.1:$PORT"; }
 

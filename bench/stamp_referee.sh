@@ -39,8 +39,8 @@ RX_STAMPS=${RX_STAMPS:-kernel poll}
 STREAMS=("$@")
 [ ${#STREAMS[@]} -gt 0 ] || STREAMS=(100 1000)
 
-die() { echo "bench/stamp_referee.sh: $*" >&2; exit 1; }
 . "$ROOT/bench/lib.sh"
+BENCH_NAME=stamp_referee   # die's prefix (its own work directory and cleanup below)
 
 [ "$(id -u)" = 0 ] || { echo "bench/stamp_referee.sh: skipped: tcpdump on lo needs root"; exit 0; }
 if ! command -v tcpdump >/dev/null; then
