@@ -264,13 +264,14 @@ static void teardown(run *r)
 }
 
 /* A process that fails before its start tells the others (with a sync), so
- * they do not wait for it. */
-static void release_sync(const replay_opts *o)
+ * they do not wait for it; nothing when it already took part in the start. */
+static void release_sync(run *r)
 {
-    if (!o->sync) return;
+    if (!r->o->sync || r->sync_called) return;
+    r->sync_called = 1;
     char err[256];
     int64_t t0;
-    o->sync->start(o->sync->ud, 0, &t0, NULL, err, sizeof err);
+    r->o->sync->start(r->o->sync->ud, 0, &t0, NULL, err, sizeof err);
 }
 
 static int dry_run(const replay_opts *o)
@@ -384,6 +385,7 @@ static int agree_start(run *r, char *err, size_t errlen)
     const replay_opts *o = r->o;
     if (o->sync) {
         r->sync_info = cJSON_CreateObject();
+        r->sync_called = 1;
         int64_t t0;
         if (o->sync->start(o->sync->ud, 1, &t0, r->sync_info, err, errlen)) return -1;
         wait_until(CLOCK_MONOTONIC, t0);
@@ -411,14 +413,12 @@ static int run_start(run *r, int http, char *err, size_t errlen)
     r->wth = xcalloc((size_t)r->nworkers, sizeof *r->wth);
     if (pthread_create(&r->reader_th, NULL, schedule_reader_main, r)) {
         errf(err, errlen, "cannot start the reader thread");
-        release_sync(o);
         return EXIT_SYSTEM;
     }
     r->reader_started = 1;
     for (; r->nstarted < r->nworkers; r->nstarted++) {
         if (pthread_create(&r->wth[r->nstarted], NULL, worker_main, r->workers[r->nstarted])) {
             errf(err, errlen, "cannot start worker thread %d", r->nstarted);
-            release_sync(o);
             return EXIT_SYSTEM;
         }
     }
@@ -649,7 +649,7 @@ int replay_run(const replay_opts *o)
     if (exitc == EXIT_OK && mkdir_p(o->out_dir, err, sizeof err)) exitc = EXIT_SYSTEM;
     if (exitc != EXIT_OK) {
         msg_err("%s", err);
-        release_sync(o);
+        release_sync(r);
         client_free(r->cl);
         free(probe.model);
         return exitc;
@@ -665,9 +665,9 @@ int replay_run(const replay_opts *o)
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     int interrupted = 0;
     exitc = run_setup(r, err, sizeof err);
-    if (exitc != EXIT_OK) release_sync(o);
-    else exitc = run_start(r, o->client->submit == NULL, err, sizeof err);
+    if (exitc == EXIT_OK) exitc = run_start(r, o->client->submit == NULL, err, sizeof err);
     if (exitc != EXIT_OK) {
+        release_sync(r);
         msg_err("%s", err);
         run_stop_threads(r, 0);
         goto out;

@@ -67,6 +67,7 @@ struct run {
     struct scraper *scraper;
     int64_t real_start;       /* CLOCK_REALTIME ns of t0, for run.json */
     struct cJSON *sync_info;  /* run.json's "start_sync" (owned; NULL: none) */
+    int sync_called;          /* sync->start was called (ready or not) */
     int nworkers;
     worker **workers;
     rq_queue *queues;

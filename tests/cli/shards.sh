@@ -133,6 +133,12 @@ else
         "for k in 1 2 3 4; do grep -q '\"barrier_exit_spread_us\"' '$T/mpi/shard-'\$k'-of-4/run.json' || exit 1; done"
     check "mpi: rank 0 alone prints the table, merged over 4 shards" \
         "[ \$(grep -c 'Serving Benchmark Result' '$T/mpi.out') = 1 ] && grep -q 'merged over 4 shards' '$T/mpi.out'"
+    mkdir -p "$T/parts-missing"
+    cp "$T"/parts/shard-{1,2,4}-of-4.jsonl.zst "$T/parts-missing/"
+    expect_err "mpi: a rank that cannot start stops every rank, none waits at the barrier" 4 \
+        'another shard could not start' "${MPIRUN[@]}" "$MPIBIN" "${REPLAY[@]}" \
+        "$T/parts-missing/shard-{k}-of-{n}.jsonl.zst" --shard auto --out "$T/mpi-missing"
+    check "mpi: the failing rank names its trace" "grep -q 'shard-3-of-4.jsonl.zst: cannot open' '$T/.err'"
     "$BIN" report "$T/mpi" --slo none > "$T/mpi-report.txt" 2>/dev/null
     check "mpi: rank 0's merged table equals report DIR's" "python3 -c \"
 import re,sys
