@@ -12,7 +12,7 @@ int rx_clock_enable(int fd)
     return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 }
 
-int64_t rx_clock_peek(int fd, void *scratch, size_t len)
+int64_t rx_clock_peek(int fd, void *scratch, size_t len, size_t *peeked)
 {
     union {                       /* aligned room for one timespec message */
         char buf[CMSG_SPACE(sizeof(struct timespec))];
@@ -24,7 +24,9 @@ int64_t rx_clock_peek(int fd, void *scratch, size_t len)
     m.msg_iovlen = 1;
     m.msg_control = ctl.buf;
     m.msg_controllen = sizeof ctl.buf;
-    if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0) return -1;
+    ssize_t got = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
+    if (got <= 0) return -1;
+    if (peeked) *peeked = (size_t)got;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS) continue;
         struct timespec ts;

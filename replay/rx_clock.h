@@ -19,9 +19,10 @@
 /* Asks the kernel to stamp what fd receives. Returns 0, or -1 (errno). */
 int rx_clock_enable(int fd);
 /* CLOCK_REALTIME ns at which the newest of the first len queued bytes of
- * fd arrived (they are copied to scratch), or -1 when nothing is queued or
- * the kernel gave no stamp. Never blocks, never consumes. */
-int64_t rx_clock_peek(int fd, void *scratch, size_t len);
+ * fd arrived (they are copied to scratch; *peeked, when not NULL, gets how
+ * many), or -1 when nothing is queued or the kernel gave no stamp. Never
+ * blocks, never consumes. */
+int64_t rx_clock_peek(int fd, void *scratch, size_t len, size_t *peeked);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC now, ns (read between two monotonic
  * reads: within their half gap, tens of ns). */
 int64_t rx_clock_real_minus_mono(void);

@@ -474,7 +474,8 @@ static void socket_ready(worker *w, curl_socket_t s, uint32_t events, int64_t t_
     w->loop.rx_ready = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? t_ready : -1;
     w->loop.rx_peeked = -1;
     if (events & EPOLLIN && w->r->o->rx_stamp == RX_STAMP_KERNEL) {
-        int64_t k = rx_clock_peek(s, w->peek, XFER_PEEK_BYTES);
+        int64_t k = rx_clock_peek(s, w->peek, XFER_PEEK_BYTES, &w->loop.rx_peek_len);
+        w->loop.rx_handed = 0;
         if (k >= 0) {
             w->loop.rx_ready = k - w->real_minus_mono;
             w->loop.rx_peeked = now_mono_ns();

@@ -98,21 +98,27 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
     return CURL_PREREQFUNC_OK;
 }
 
-/* The stamp by the rules of xfer_rx_time, before keeping it in order. */
-static int64_t rx_time_raw(xfer *x, int64_t now)
+/* The stamp by the rules of xfer_rx_time, before keeping it in order;
+ * n: the bytes being handed over. */
+static int64_t rx_time_raw(xfer *x, int64_t now, size_t n)
 {
     int64_t ready = x->loop ? x->loop->rx_ready : -1;
     if (ready < 0 || ready > now) return now;
     xfer_loop *p = x->loop;
     if (x->sock != p->rx_sock) return now;   /* another socket's action reached it */
-    if (p->rx_peeked >= 0 && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
+    if (p->rx_peeked >= 0) {
+        /* A kernel stamp holds for the bytes the peek saw, not for bytes
+         * that arrived after it and are read in the same action. */
+        p->rx_handed += n;
+        if (p->rx_handed > p->rx_peek_len || now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
+    }
     if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
     return ready;
 }
 
-int64_t xfer_rx_time(xfer *x)
+int64_t xfer_rx_time(xfer *x, size_t n)
 {
-    int64_t t = rx_time_raw(x, now_mono_ns()) - x->t0;
+    int64_t t = rx_time_raw(x, now_mono_ns(), n) - x->t0;
     /* Bytes come in order: a kernel stamp older than the previous bytes'
      * hand-over time (used when the peek was too old) is not before them. */
     if (t < x->rx_last) t = x->rx_last;
@@ -120,10 +126,21 @@ int64_t xfer_rx_time(xfer *x)
     return t;
 }
 
+/* What n body bytes took on the wire when chunked: libcurl hands each
+ * chunk's data apart, after its size line ("HEX\r\n") and before its CRLF.
+ * A Content-Length body is counted the same: more than it took, which only
+ * makes the kernel stamp's rule (rx_time_raw) stricter. */
+static size_t wire_bytes(size_t n)
+{
+    size_t digits = 1;
+    for (size_t v = n; v >= 16; v >>= 4) digits++;
+    return n + digits + 4;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
-    int64_t t = xfer_rx_time(x);
+    int64_t t = xfer_rx_time(x, size * n);
     if (x->t_first_byte < 0) x->t_first_byte = t;
     touch(x, t);
     return size * n;
@@ -320,7 +337,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
     if (pace(x, size * n)) return CURL_WRITEFUNC_PAUSE;
-    int64_t now = xfer_rx_time(x);
+    int64_t now = xfer_rx_time(x, wire_bytes(size * n));
     touch(x, now);
     if (!x->headers_seen) {
         long code = 0;

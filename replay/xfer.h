@@ -47,8 +47,11 @@ typedef struct xfer_loop {
      * peek and are read in the same action (libcurl reads again while the
      * socket stays readable, or the thread was preempted before its read)
      * would carry an older stamp: bytes handed over more than
-     * XFER_PEEK_SLACK_NS after the peek are stamped when handed over. */
+     * XFER_PEEK_SLACK_NS after the peek, or beyond the bytes the peek saw,
+     * are stamped when handed over. */
     int64_t rx_peeked;
+    size_t rx_peek_len;           /* bytes queued at the peek */
+    size_t rx_handed;             /* wire bytes handed to callbacks since (xfer_rx_time's n) */
 } xfer_loop;
 #define XFER_PEEK_SLACK_NS 100000
 
@@ -183,9 +186,12 @@ void xfer_abort(xfer *x, const char *why, int64_t now);
 /* The time, ns after run start, at which the bytes libcurl is handing
  * over arrived: the kernel's stamp or the worker's readiness time for the
  * socket being driven, else (none known, or the stamp too old to cover
- * them) the time of the call; never before the transfer's previous stamp.
- * Notes the stamp -> callback delay in rx_delay_max. */
-int64_t xfer_rx_time(xfer *x);
+ * them: read too long after the peek, or beyond the bytes it saw) the time
+ * of the call; never before the transfer's previous stamp. n: what the
+ * bytes being handed over took on the wire (a header line as it is; body
+ * bytes with their chunk framing). Notes the stamp -> callback delay in
+ * rx_delay_max. */
+int64_t xfer_rx_time(xfer *x, size_t n);
 /* Appends the request's JSON line (with newline) to out. */
 void xfer_format(const xfer *x, strbuf *out);
 /* Clears per-request state for reuse. */

@@ -37,7 +37,7 @@ static int stamps_flowing(int s, int c)
     for (int i = 0; i < 1000; i++) {
         if (write(s, "w", 1) != 1) return 0;
         nanosleep(&d, NULL);
-        int64_t k = rx_clock_peek(c, b, sizeof b);
+        int64_t k = rx_clock_peek(c, b, sizeof b, NULL);
         if (read(c, b, sizeof b) != 1) return 0;
         if (k >= 0) return 1;
     }
@@ -51,17 +51,17 @@ TEST(rx_clock_peek_gives_the_arrival_and_consumes_nothing)
     REQUIRE(tcp_pair(&s, &c) == 0);
     REQUIRE(rx_clock_enable(c) == 0);
     REQUIRE(stamps_flowing(s, c));
-    CHECK_INT(rx_clock_peek(c, buf, sizeof buf), -1);            /* nothing queued */
+    CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), -1);            /* nothing queued */
     int64_t before = now_real_ns();
     REQUIRE(write(s, "data: x\n\n", 9) == 9);
     int64_t after = now_real_ns();
     struct timespec d = { 0, 20 * 1000 * 1000 }; /* the stamp must not move with the reader */
     nanosleep(&d, NULL);
-    int64_t k = rx_clock_peek(c, buf, sizeof buf);
+    int64_t k = rx_clock_peek(c, buf, sizeof buf, NULL);
     CHECK(k >= before && k <= after);
-    CHECK_INT(rx_clock_peek(c, buf, sizeof buf), k);             /* a peek leaves the bytes and their stamp */
+    CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), k);             /* a peek leaves the bytes and their stamp */
     CHECK_INT(read(c, buf, sizeof buf), 9);
-    CHECK_INT(rx_clock_peek(c, buf, sizeof buf), -1);
+    CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), -1);
     close(s);
     close(c);
 }
@@ -82,7 +82,7 @@ TEST(rx_clock_peek_gives_the_newest_arrival)
     int64_t before = now_real_ns();
     REQUIRE(write(s, "data: b\n\n", 9) == 9);
     nanosleep(&d, NULL);
-    CHECK(rx_clock_peek(c, buf, sizeof buf) >= before);
+    CHECK(rx_clock_peek(c, buf, sizeof buf, NULL) >= before);
     close(s);
     close(c);
 }
@@ -95,7 +95,7 @@ TEST(rx_clock_without_enable_gives_no_stamp)
     REQUIRE(write(s, "x", 1) == 1);
     struct timespec d = { 0, 5 * 1000 * 1000 };
     nanosleep(&d, NULL);
-    CHECK_INT(rx_clock_peek(c, buf, sizeof buf), -1);
+    CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), -1);
     close(s);
     close(c);
 }

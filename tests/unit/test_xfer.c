@@ -139,26 +139,33 @@ TEST(xfer_rx_time_is_socket_readiness)
     x->sock = 7;
     p.rx_sock = 7;
     p.rx_ready = now - 500000;          /* ready 500 µs before the callback */
-    CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
+    CHECK_INT(xfer_rx_time(x, 10), p.rx_ready - x->t0);
     CHECK(x->rx_delay_max >= 500000);
     x->sock = 8;                        /* another socket's action reached it */
-    CHECK(xfer_rx_time(x) >= now - x->t0);
+    CHECK(xfer_rx_time(x, 10) >= now - x->t0);
     x->sock = 7;
     p.rx_ready = -1;                    /* no readiness known: the call's time */
-    CHECK(xfer_rx_time(x) >= now - x->t0);
+    CHECK(xfer_rx_time(x, 10) >= now - x->t0);
     p.rx_ready = now_mono_ns() + 1000000000LL;   /* never in the future */
-    CHECK(xfer_rx_time(x) < p.rx_ready - x->t0);
+    CHECK(xfer_rx_time(x, 10) < p.rx_ready - x->t0);
     /* A kernel stamp read 1 ms before the callback: bytes may have arrived
      * after the peek (read in the same action), so the call's time is used,
      * never a stamp that could precede them. */
     p.rx_ready = now - 2000000;
+    p.rx_peek_len = 4096;
     p.rx_peeked = now_mono_ns() - 1000000;
     int64_t before = now_mono_ns() - x->t0;
-    CHECK(xfer_rx_time(x) >= before);
+    CHECK(xfer_rx_time(x, 10) >= before);
     p.rx_peeked = now_mono_ns();                 /* read at once, but older than the */
-    CHECK(xfer_rx_time(x) >= before);            /* bytes before it: never goes back */
+    CHECK(xfer_rx_time(x, 10) >= before);            /* bytes before it: never goes back */
     x->rx_last = -1;
-    CHECK_INT(xfer_rx_time(x), p.rx_ready - x->t0);
+    CHECK_INT(xfer_rx_time(x, 10), p.rx_ready - x->t0);
+    /* Bytes beyond those the peek saw arrived after it: the call's time. */
+    x->rx_last = -1;
+    p.rx_peeked = now_mono_ns();
+    p.rx_handed = 4000;
+    before = now_mono_ns() - x->t0;
+    CHECK(xfer_rx_time(x, 100) >= before);
     xfer_free(x);
     trace_rec_clear(&q.rec);
     client_free(cl);
