@@ -34,6 +34,7 @@ typedef struct rq_queue {
 } rq_queue;
 
 #define REPLAY_LOOKAHEAD 4096 /* requests per worker read ahead of sending */
+#define REPLAY_REFILL 64      /* the reader refills a worker's lookahead by this many */
 
 typedef struct run run;
 typedef struct worker worker;
