@@ -589,6 +589,7 @@ int sim_engine_start(sim_engine *e, char *err, size_t errlen)
         errf(err, errlen, "cannot start the engine thread: %s", strerror(rc));
         return ERR_SYSTEM;
     }
+    pthread_setname_np(e->thread, "sim-engine");
     e->started = 1;
     if (e->cfg.realtime && !e->cfg.virtual_clock) {
         /* Wakes on time even when another thread of the process holds the

@@ -416,11 +416,15 @@ static int run_start(run *r, int http, char *err, size_t errlen)
         return EXIT_SYSTEM;
     }
     r->reader_started = 1;
+    pthread_setname_np(r->reader_th, "replay-reader");   /* for top -H, perf, gdb */
     for (; r->nstarted < r->nworkers; r->nstarted++) {
         if (pthread_create(&r->wth[r->nstarted], NULL, worker_main, r->workers[r->nstarted])) {
             errf(err, errlen, "cannot start worker thread %d", r->nstarted);
             return EXIT_SYSTEM;
         }
+        char name[16];
+        snprintf(name, sizeof name, "replay-w%d", r->nstarted);
+        pthread_setname_np(r->wth[r->nstarted], name);
     }
     int64_t prime_until = now_mono_ns() + 200000000LL;
     while (!atomic_load(&r->reader_done) && now_mono_ns() < prime_until) {

@@ -103,6 +103,7 @@ reqlog *reqlog_open(const char *dir, char *err, size_t errlen)
         free(l);
         return NULL;
     }
+    pthread_setname_np(l->writer, "replay-log");
     return l;
 }
 

@@ -290,6 +290,7 @@ scraper *scrape_start(const client_opts *co, const char *path, int64_t interval_
         free(s);
         return NULL;
     }
+    pthread_setname_np(s->th, "replay-metrics");
     return s;
 }
 
