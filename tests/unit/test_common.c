@@ -24,13 +24,6 @@ static const char *tmp(const char *name)
     return b;
 }
 
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-}
-
 /* Reads all lines of path into one string joined by '|'. Returns the reader's rc. */
 static int read_lines(const char *path, strbuf *out)
 {
@@ -51,7 +44,7 @@ static int read_lines(const char *path, strbuf *out)
 TEST(zio_plain_lines_crlf_and_no_final_newline)
 {
     const char *p = tmp("plain.txt");
-    write_file(p, "a\r\nbb\n\nccc", 10);
+    unit_write_file(p, "a\r\nbb\n\nccc", 10);
     strbuf b = {0};
     CHECK_INT(read_lines(p, &b), 0);
     CHECK_STR(b.buf, "a|bb||ccc|");
@@ -105,7 +98,7 @@ TEST(zio_truncated_zstd_is_an_error)
     char src[20000], dst[30000];
     for (size_t i = 0; i < sizeof src; i++) src[i] = (i % 50 == 49) ? '\n' : (char)('a' + i % 26);
     size_t n = ZSTD_compress(dst, sizeof dst, src, sizeof src, 3);
-    write_file(p, dst, n - 7);
+    unit_write_file(p, dst, n - 7);
     strbuf b = {0};
     char err[256];
     zio_reader *r = zio_reader_open(p, err, sizeof err);
@@ -125,7 +118,7 @@ TEST(zio_garbage_after_magic_is_corrupt)
     const char *p = tmp("garbage.zst");
     unsigned char g[64] = { 0x28, 0xb5, 0x2f, 0xfd };
     for (int i = 4; i < 64; i++) g[i] = (unsigned char)(i * 37);
-    write_file(p, g, sizeof g);
+    unit_write_file(p, g, sizeof g);
     strbuf b = {0};
     CHECK_INT(read_lines(p, &b), ERR_INPUT);
     sb_free(&b);
@@ -138,7 +131,7 @@ TEST(zio_long_line_limit)
     char *big = malloc(n + 2);
     memset(big, 'x', n);
     big[n] = '\n';
-    write_file(p, big, n + 1);
+    unit_write_file(p, big, n + 1);
     free(big);
     char err[256];
     zio_reader *r = zio_reader_open(p, err, sizeof err);
@@ -163,7 +156,7 @@ TEST(zio_missing_file_and_gzip)
     CHECK(zio_reader_open(tmp("nope"), err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "cannot open");
     const char *p = tmp("x.gz");
-    write_file(p, "\x1f\x8b\x08\x00zzzz", 8);
+    unit_write_file(p, "\x1f\x8b\x08\x00zzzz", 8);
     CHECK(zio_reader_open(p, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "gzip");
 }
@@ -496,7 +489,7 @@ TEST(list_push_insert_remove)
 TEST(file_read_all_and_digest)
 {
     const char *p = tmp("whole.bin");
-    write_file(p, "ab\0c", 4);
+    unit_write_file(p, "ab\0c", 4);
     char err[256] = "";
     size_t n = 0;
     char *s = file_read_all(p, &n, err, sizeof err);
@@ -508,7 +501,7 @@ TEST(file_read_all_and_digest)
     CHECK_INT(errno, ENOENT);
     CHECK_CONTAINS(err, "no-such-file: cannot open");
     char d[64];
-    write_file(p, "a", 1);
+    unit_write_file(p, "a", 1);
     CHECK_INT(file_fnv_digest(p, d, sizeof d), 0);
     CHECK_STR(d, "fnv1a64:44bd8ad473cd9906:1");    /* as run.json has always written it */
     CHECK_INT(file_fnv_digest(tmp("no-such-file"), d, sizeof d), ERR_SYSTEM);

@@ -20,13 +20,6 @@ static const char *tmp(const char *name)
     return b;
 }
 
-static void write_file(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "wb");
-    fputs(s, f);
-    fclose(f);
-}
-
 /* Parses spec, expecting success. */
 static dist *P(const char *spec, dist_unit unit)
 {
@@ -220,7 +213,7 @@ TEST(dist_parse_errors)
 TEST(dist_empirical_values_and_weights)
 {
     const char *f = tmp("emp_weights.txt");
-    write_file(f, "# lengths\n10 1\n20 3\n\n30 0   # never\n");
+    unit_write_text(f, "# lengths\n10 1\n20 3\n\n30 0   # never\n");
     char spec[600];
     snprintf(spec, sizeof spec, "empirical:%s", f);
     dist *d = P(spec, DIST_COUNT);
@@ -241,7 +234,7 @@ TEST(dist_empirical_values_and_weights)
 
     /* One value per line, comma-separated weights, durations. */
     f = tmp("emp_durations.txt");
-    write_file(f, "1.5\n250ms,2\n");
+    unit_write_text(f, "1.5\n250ms,2\n");
     snprintf(spec, sizeof spec, "empirical:%s", f);
     d = P(spec, DIST_DURATION);
     REQUIRE(d);
@@ -255,7 +248,7 @@ TEST(dist_empirical_values_and_weights)
 TEST(dist_empirical_from_trace)
 {
     const char *f = tmp("emp_trace.jsonl");
-    write_file(f, "{\"format\":\"sagellm-trace\",\"version\":1,\"source\":\"synth\"}\n"
+    unit_write_text(f, "{\"format\":\"sagellm-trace\",\"version\":1,\"source\":\"synth\"}\n"
                   "{\"t_us\":0,\"id\":1,\"api\":\"chat\",\"input_tokens\":100,\"output_tokens\":5}\n"
                   "{\"t_us\":1,\"id\":2,\"api\":\"chat\",\"input_tokens\":300,\"output_tokens\":5}\n"
                   "{\"t_us\":2,\"id\":3,\"api\":\"chat\",\"input_tokens\":100,\"output_tokens\":7}\n");
@@ -288,24 +281,24 @@ TEST(dist_empirical_errors)
     char spec[600], err[512];
     dist *d = NULL;
     const char *f = tmp("emp_bad.txt");
-    write_file(f, "10\n20 x\n");
+    unit_write_text(f, "10\n20 x\n");
     snprintf(spec, sizeof spec, "empirical:%s", f);
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "emp_bad.txt:2: weight: expected a non-negative number, got 'x'");
 
-    write_file(f, "10\n-5\n");
+    unit_write_text(f, "10\n-5\n");
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "emp_bad.txt:2: value: expected a non-negative integer, got '-5'");
 
-    write_file(f, "10 1 2\n");
+    unit_write_text(f, "10 1 2\n");
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, ":1: expected 'VALUE' or 'VALUE WEIGHT'");
 
-    write_file(f, "# nothing\n\n");
+    unit_write_text(f, "# nothing\n\n");
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "no values");
 
-    write_file(f, "10 0\n");
+    unit_write_text(f, "10 0\n");
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "positive weight");
 
@@ -315,12 +308,12 @@ TEST(dist_empirical_errors)
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "emp_bad.txt:2: expected text, got a NUL byte");
 
-    write_file(f, " , \t\n5\n");   /* a line of separators only is blank */
+    unit_write_text(f, " , \t\n5\n");   /* a line of separators only is blank */
     CHECK_INT(dist_parse(spec, DIST_COUNT, NULL, &d, err, sizeof err), 0);
     dist_free(d);
     d = NULL;
 
-    write_file(f, "300000000000s\n");   /* past the trace format's time limit */
+    unit_write_text(f, "300000000000s\n");   /* past the trace format's time limit */
     CHECK_INT(dist_parse(spec, DIST_DURATION, NULL, &d, err, sizeof err), ERR_INPUT);
     CHECK_CONTAINS(err, "value: expected a duration");
     CHECK_INT(dist_parse("fixed:300000000000s", DIST_DURATION, NULL, &d, err, sizeof err), ERR_USAGE);

@@ -22,14 +22,6 @@ static const char *tmp(const char *name)
     return b;
 }
 
-static void write_file(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fputs(s, f);
-    fclose(f);
-}
-
 /* A converted trace read back: header and records (owned copies). */
 typedef struct loaded {
     cJSON *header;
@@ -193,7 +185,7 @@ TEST(import_azure_2024_variant)
     /* 2024 files: "+00:00", some rows without a fraction; LF here. Other
      * offsets are converted to UTC; 'Z' and 'T' are accepted too. */
     const char *p = tmp("azure2024.csv");
-    write_file(p, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+    unit_write_text(p, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
                   "2024-05-10 00:00:00+00:00,100,10\n"
                   "2024-05-10 00:00:00.009930+00:00,200,20\n"
                   "2024-05-10 02:00:01.5+02:00,300,30\n"
@@ -220,7 +212,7 @@ TEST(import_azure_columns_by_name_crlf_and_meta)
     /* Columns in another order, other case, padded; an extra column kept
      * in meta; CRLF; a UTF-8 BOM; a blank line; a pandas-style "12.0". */
     const char *p = tmp("azure_cols.csv");
-    write_file(p, "\xEF\xBB\xBFgeneratedtokens, TimeStamp ,Region,CONTEXTTOKENS\r\n"
+    unit_write_text(p, "\xEF\xBB\xBFgeneratedtokens, TimeStamp ,Region,CONTEXTTOKENS\r\n"
                   "7,2023-11-16 18:15:46.6805900,westus,70\r\n"
                   "\r\n"
                   "8.0,2023-11-16 18:15:47.6805900,\"east, us\",80\r\n");
@@ -249,7 +241,7 @@ TEST(import_azure_sort_uses_the_earliest_row)
 
     /* A row before the first one: the importer's own message. */
     const char *q = tmp("azure_before_first.csv");
-    write_file(q, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+    unit_write_text(q, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
                   "2023-11-16 18:15:46.0,1,1\n2023-11-16 18:15:45.0,2,2\n");
     convert("azure", q, NULL, &l);
     CHECK_INT(l.rc, ERR_INPUT);
@@ -286,7 +278,7 @@ TEST(import_azure_bad_timestamps)
         char buf[256];
         snprintf(buf, sizeof buf, "TIMESTAMP,ContextTokens,GeneratedTokens\n%s,1,1\n", bad[i]);
         const char *p = tmp("azure_badts.csv");
-        write_file(p, buf);
+        unit_write_text(p, buf);
         loaded l;
         convert("azure", p, NULL, &l);
         if (l.rc != ERR_INPUT) unit_fail(__FILE__, __LINE__, "accepted timestamp '%s'", bad[i]);
@@ -295,7 +287,7 @@ TEST(import_azure_bad_timestamps)
     }
     /* Leap day in a leap year is fine. */
     const char *p = tmp("azure_leap.csv");
-    write_file(p, "TIMESTAMP,ContextTokens,GeneratedTokens\n2024-02-29 23:59:59.9999999,1,1\n");
+    unit_write_text(p, "TIMESTAMP,ContextTokens,GeneratedTokens\n2024-02-29 23:59:59.9999999,1,1\n");
     loaded l;
     convert("azure", p, NULL, &l);
     CHECK_INT(l.rc, 0);
@@ -344,7 +336,7 @@ TEST(import_burstgpt_reordered_columns_fractional_times)
 {
     /* BurstGPT_3 may order its columns differently. */
     const char *p = tmp("burst3.csv");
-    write_file(p, "Log Type,Response tokens,Request tokens,Model,Timestamp,Total tokens\n"
+    unit_write_text(p, "Log Type,Response tokens,Request tokens,Model,Timestamp,Total tokens\n"
                   "API log,10,20,GPT-4,0.25,30\n"
                   "API log,0,5,ChatGPT,1.0000015,5\n");
     import_opts o = {0};
@@ -459,7 +451,7 @@ TEST(import_bailian_orphans_and_missing_turns)
 {
     /* Parent 50 is not in the file (a cut trace): it names the session. */
     const char *p = tmp("bailian_orphan.jsonl");
-    write_file(p, "{\"chat_id\": 51, \"parent_chat_id\": 50, \"timestamp\": 1, \"input_length\": 3, "
+    unit_write_text(p, "{\"chat_id\": 51, \"parent_chat_id\": 50, \"timestamp\": 1, \"input_length\": 3, "
                   "\"output_length\": 4}\n"
                   "{\"chat_id\": 52, \"parent_chat_id\": 51, \"timestamp\": 2, \"input_length\": 3, "
                   "\"output_length\": 4}\n");
@@ -507,7 +499,7 @@ TEST(import_aibrix_sample)
 TEST(import_aibrix_groups_and_length_only)
 {
     const char *p = tmp("aibrix_groups.jsonl");
-    write_file(p, "{\"timestamp\": 5, \"requests\": [{\"Prompt Length\": 1, \"Output Length\": 2, "
+    unit_write_text(p, "{\"timestamp\": 5, \"requests\": [{\"Prompt Length\": 1, \"Output Length\": 2, "
                   "\"prompt\": \"a\"}, {\"Prompt Length\": 3, \"Output Length\": 4, \"x\": 1}], "
                   "\"tag\": \"t\"}\n"
                   "{\"timestamp\": 7.5, \"requests\": []}\n");
@@ -601,12 +593,12 @@ TEST(import_sharegpt_jsonl_form_and_determinism)
 {
     /* The same conversations as JSON Lines give the same records. */
     const char *p = tmp("sharegpt.jsonl");
-    write_file(p, "{\"id\": \"x\", \"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, "
+    unit_write_text(p, "{\"id\": \"x\", \"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, "
                   "{\"from\": \"gpt\", \"value\": \"hello there\"}]}\n"
                   "{\"id\": \"y\", \"conversations\": [{\"from\": \"human\", \"value\": \"again\"}, "
                   "{\"from\": \"gpt\", \"value\": \"sure\"}]}\n");
     const char *q = tmp("sharegpt_arr.json");
-    write_file(q, "[{\"id\": \"x\", \"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, "
+    unit_write_text(q, "[{\"id\": \"x\", \"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, "
                   "{\"from\": \"gpt\", \"value\": \"hello there\"}]},"
                   "{\"id\": \"y\", \"conversations\": [{\"from\": \"human\", \"value\": \"again\"}, "
                   "{\"from\": \"gpt\", \"value\": \"sure\"}]}]");
@@ -683,7 +675,7 @@ TEST(import_sharegpt_arrival_processes)
 TEST(import_jsonl_with_map)
 {
     const char *p = tmp("generic.jsonl");
-    write_file(p, "{\"ts\": 0.5, \"prompt_len\": 10, \"completion_len\": 5, \"conv\": \"s1\", "
+    unit_write_text(p, "{\"ts\": 0.5, \"prompt_len\": 10, \"completion_len\": 5, \"conv\": \"s1\", "
                   "\"model\": \"llama\", \"req_id\": \"r1\", \"endpoint\": \"chat\", \"extra\": 1, "
                   "\"meta\": {\"arrival\": 1500, \"zone\": \"eu\"}}\n"
                   "{\"ts\": \"1.25\", \"prompt_len\": 12, \"completion_len\": 7, \"conv\": 7, "
@@ -744,7 +736,7 @@ TEST(import_jsonl_with_map)
 TEST(import_jsonl_defaults_hash_ids_and_usage_errors)
 {
     const char *p = tmp("generic2.jsonl");
-    write_file(p, "{\"timestamp\": 100, \"input_tokens\": 3, \"output_tokens\": 4, \"hash_ids\": [1, 2], "
+    unit_write_text(p, "{\"timestamp\": 100, \"input_tokens\": 3, \"output_tokens\": 4, \"hash_ids\": [1, 2], "
                   "\"turn\": 2, \"parent\": \"p\", \"session\": \"s\"}\n");
     import_opts o = {0};
     o.time_unit = "us";
@@ -863,7 +855,7 @@ TEST(import_bad_corpus_messages_and_skip_invalid)
 TEST(import_skip_invalid_counts_every_bad_row)
 {
     const char *p = tmp("burst_many_bad.csv");
-    write_file(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+    unit_write_text(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
                   "1,ChatGPT,1,1,2,API log\n"
                   "x,ChatGPT,1,1,2,API log\n"
                   "2,ChatGPT,-1,1,2,API log\n"
@@ -886,7 +878,7 @@ TEST(import_skip_invalid_counts_every_bad_row)
 
     /* After a stray quote inside a multi-line field, counting goes on
      * from the line of the error. */
-    write_file(p, "Timestamp,Model,Request tokens,Response tokens\n"
+    unit_write_text(p, "Timestamp,Model,Request tokens,Response tokens\n"
                   "1,\"two\nlines\"x,1,1\n"
                   "2,m,1,bad\n");
     o.skip_invalid = 0;
@@ -900,7 +892,7 @@ TEST(import_skip_invalid_counts_every_bad_row)
     CHECK_INT(l.st.skipped, 2);
     CHECK_INT(l.n, 0);
     loaded_free(&l);
-    write_file(p, "Timestamp,Model,Request tokens,Response tokens\n"
+    unit_write_text(p, "Timestamp,Model,Request tokens,Response tokens\n"
                   "1,\"two\nlines\"x,1,1\n"
                   "2,m,1,1\n"
                   "3,m,1,bad\n");
@@ -1022,7 +1014,7 @@ TEST(import_ten_megabyte_lines)
 TEST(import_csv_line_numbers_with_quotes_and_blank_lines)
 {
     const char *p = tmp("lines.csv");
-    write_file(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\r\n"
+    unit_write_text(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\r\n"
                   "\r\n"
                   "1,\"multi\r\nline\r\nmodel\",1,1,2,API log\r\n"
                   "\r\n"
@@ -1034,7 +1026,7 @@ TEST(import_csv_line_numbers_with_quotes_and_blank_lines)
     CHECK_CONTAINS(l.err, "lines.csv:8: field 'Response tokens'");
     loaded_free(&l);
     /* An unclosed quote at the end is reported, not swallowed. */
-    write_file(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+    unit_write_text(p, "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
                   "1,ChatGPT,1,1,2,API log\n"
                   "2,\"ChatGPT,1,1,2,API log\n");
     convert("burstgpt", p, NULL, &l);
@@ -1050,7 +1042,7 @@ TEST(import_jsonl_epoch_times_rebased)
 {
     const char *p = tmp("epoch.jsonl");
     /* 1733400000.5 s = 2024-12-05T12:00:00.5Z */
-    write_file(p, "{\"ts\": 1733400000.5, \"n\": 10}\n"
+    unit_write_text(p, "{\"ts\": 1733400000.5, \"n\": 10}\n"
                   "{\"ts\": 1733400002.0, \"n\": 11}\n"
                   "{\"ts\": 1733400001.25, \"n\": 12}\n");
     import_opts o = {0};
@@ -1071,7 +1063,7 @@ TEST(import_jsonl_epoch_times_rebased)
     loaded_free(&l);
 
     /* milliseconds, in order, without --sort; a record before the first */
-    write_file(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000750, \"n\": 11}\n");
+    unit_write_text(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000750, \"n\": 11}\n");
     o.sort = 0;
     o.time_unit = "ms";
     convert("jsonl", p, &o, &l);
@@ -1080,14 +1072,14 @@ TEST(import_jsonl_epoch_times_rebased)
     CHECK_INT(I(l.rec[0], "t_us"), 0);
     CHECK_INT(I(l.rec[1], "t_us"), 250000);
     loaded_free(&l);
-    write_file(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000250, \"n\": 11}\n");
+    unit_write_text(p, "{\"ts\": 1733400000500, \"n\": 10}\n{\"ts\": 1733400000250, \"n\": 11}\n");
     convert("jsonl", p, &o, &l);
     CHECK_INT(l.rc, ERR_INPUT);
     CHECK_CONTAINS(l.err, "epoch.jsonl:2: field 'ts': out of order: 0.250000 s before the first record's time");
     loaded_free(&l);
 
     /* offsets are kept (the wait before the first request too), no t0 */
-    write_file(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": 3, \"n\": 11}\n");
+    unit_write_text(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": 3, \"n\": 11}\n");
     o.time_unit = NULL;
     convert("jsonl", p, &o, &l);
     REQUIRE(l.rc == 0 && l.n == 2);
@@ -1095,7 +1087,7 @@ TEST(import_jsonl_epoch_times_rebased)
     CHECK_INT(I(l.rec[0], "t_us"), 2500000);
     loaded_free(&l);
     /* a negative time names the user's field */
-    write_file(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": -1, \"n\": 11}\n");
+    unit_write_text(p, "{\"ts\": 2.5, \"n\": 10}\n{\"ts\": -1, \"n\": 11}\n");
     convert("jsonl", p, &o, &l);
     CHECK_INT(l.rc, ERR_INPUT);
     CHECK_CONTAINS(l.err, "epoch.jsonl:2: field 'ts':");

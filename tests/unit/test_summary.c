@@ -526,18 +526,11 @@ TEST(summary_options_checked)
     summary_free(NULL);
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
 TEST(summary_from_file_matches_records)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/requests.jsonl", unit_tmpdir());
-    write_text(path,
+    unit_write_text(path,
                "{\"index\":0,\"ok\":true,\"t_sched_ns\":0,\"t_send_ns\":1000,\"t_first_token_ns\":3001000,"
                "\"t_last_token_ns\":9001000,\"t_end_ns\":9501000,\"output_tokens\":4,\"prompt_tokens\":9,"
                "\"gaps_ns\":[2000000,2000000,2000000],\"token_source\":\"usage\",\"itl_basis\":\"chunk\"}\n"
@@ -577,13 +570,13 @@ TEST(summary_from_file_matches_records)
     summary_free(s);
 
     /* errors name the file and the line */
-    write_text(path, "{\"ok\":false}\n{\"ok\":true,\"t_send_ns\":\"x\"}\n");
+    unit_write_text(path, "{\"ok\":false}\n{\"ok\":true,\"t_send_ns\":\"x\"}\n");
     CHECK(summary_from_file(path, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "requests.jsonl:2: record 2: field \"t_send_ns\"");
-    write_text(path, "{\"ok\":false}\n\n{\"ok\":false} x\n");
+    unit_write_text(path, "{\"ok\":false}\n\n{\"ok\":false} x\n");
     CHECK(summary_from_file(path, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "requests.jsonl:3: not a valid JSON object");
-    write_text(path, "{\"ok\":false,\n");
+    unit_write_text(path, "{\"ok\":false,\n");
     CHECK(summary_from_file(path, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "requests.jsonl:1: not a valid JSON object");
     snprintf(path, sizeof path, "%s/missing.jsonl", unit_tmpdir());

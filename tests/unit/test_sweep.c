@@ -156,13 +156,6 @@ TEST(sweep_point_verdict_rules)
 }
 
 /* Writes lines to a log and polls the watch after each batch. */
-static void append(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "a");
-    fputs(text, f);
-    fclose(f);
-}
-
 TEST(sweep_watch_stops_a_point_that_cannot_reach_the_target)
 {
     char path[512];
@@ -178,12 +171,12 @@ TEST(sweep_watch_stops_a_point_that_cannot_reach_the_target)
                        "\"t_last_token_ns\":60000000,\"t_end_ns\":60000000,\"output_tokens\":2}\n";
     const char *slow = "{\"index\":1,\"ok\":true,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_first_token_ns\":150000000,"
                        "\"t_last_token_ns\":160000000,\"t_end_ns\":160000000,\"output_tokens\":2}\n";
-    append(path, good);
-    append(path, slow);
-    append(path, slow);
+    unit_append_text(path, good);
+    unit_append_text(path, slow);
+    unit_append_text(path, slow);
     /* 2 misses of 20: (1 - 0.9) * 20 = 2 allowed, not more. */
     CHECK_INT(sweep_watch_poll(w, 20, why, sizeof why), 0);
-    append(path, "{\"index\":3,\"ok\":false,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_end_ns\":1000,\"error\":\"http_5xx\"}\n{\"index\":4,\"ok\"");
+    unit_append_text(path, "{\"index\":3,\"ok\":false,\"t_sched_ns\":0,\"t_send_ns\":0,\"t_end_ns\":1000,\"error\":\"http_5xx\"}\n{\"index\":4,\"ok\"");
     CHECK_INT(sweep_watch_poll(w, 20, why, sizeof why), 1);   /* the half line waits */
     CHECK_CONTAINS(why, "3 of 20 requests already missed");
     long fin, mis, fai;

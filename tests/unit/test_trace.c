@@ -17,13 +17,6 @@ static const char *tmp(const char *name)
     return b;
 }
 
-static void write_file(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "wb");
-    fputs(s, f);
-    fclose(f);
-}
-
 #define HDR "{\"format\":\"sagellm-trace\",\"version\":1,\"source\":\"synth\"}\n"
 
 static int parse(trace_rec *r, const char *line, char *err)
@@ -199,7 +192,7 @@ TEST(trace_writer_rejects_disorder)
 TEST(trace_reader_errors_have_file_line_field)
 {
     const char *p = tmp("bad.jsonl");
-    write_file(p, HDR
+    unit_write_text(p, HDR
                "{\"t_us\":1,\"id\":\"a\",\"api\":\"chat\",\"input_tokens\":1}\n"
                "{\"t_us\":2,\"id\":\"b\",\"api\":\"chat\",\"input_tokens\":\"many\"}\n"
                "{\"t_us\":0,\"id\":\"c\",\"api\":\"chat\",\"input_tokens\":1}\n"
@@ -233,16 +226,16 @@ TEST(trace_reader_header_required)
 {
     const char *p = tmp("nohdr.jsonl");
     char err[512];
-    write_file(p, "{\"t_us\":1,\"id\":\"a\",\"api\":\"chat\",\"input_tokens\":1}\n");
+    unit_write_text(p, "{\"t_us\":1,\"id\":\"a\",\"api\":\"chat\",\"input_tokens\":1}\n");
     CHECK(trace_reader_open(p, 0, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "nohdr.jsonl:1: field 'format'");
-    write_file(p, "{\"format\":\"sagellm-trace\",\"version\":2}\n");
+    unit_write_text(p, "{\"format\":\"sagellm-trace\",\"version\":2}\n");
     CHECK(trace_reader_open(p, 0, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "field 'version': expected 1");
-    write_file(p, "");
+    unit_write_text(p, "");
     CHECK(trace_reader_open(p, 0, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "empty file");
-    write_file(p, "\x01\x02garbage\xff\n");
+    unit_write_text(p, "\x01\x02garbage\xff\n");
     CHECK(trace_reader_open(p, 0, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, ":1:");
 }
@@ -280,7 +273,7 @@ TEST(inspect_counts_and_percentiles)
         sb_printf(&b, "{\"t_us\":%d,\"id\":\"r%d\",\"session\":\"s%d\",\"turn\":%d,\"api\":\"chat\","
                   "\"input_tokens\":%d,\"output_tokens\":2,\"hash_ids\":[0,%d]}\n",
                   i * 100000, i, i % 2, i / 2, i + 1, i + 1);
-    write_file(p, b.buf);
+    unit_write_text(p, b.buf);
     sb_free(&b);
     char err[512];
     cJSON *res = trace_inspect(p, 0, err, sizeof err);

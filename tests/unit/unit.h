@@ -15,6 +15,11 @@ void unit_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A scratch directory for this run (created once, removed at the end). */
 const char *unit_tmpdir(void);
+/* Writes (truncating) or appends a scratch file; a failure ends the run
+ * (exit 2), as the test could not be set up. */
+void unit_write_file(const char *path, const void *data, size_t n);
+void unit_write_text(const char *path, const char *text);
+void unit_append_text(const char *path, const char *text);
 /* Path of a file under ../shared/traces (tests run from the repo root). */
 const char *unit_shared(const char *name);
 

@@ -44,6 +44,30 @@ const char *unit_tmpdir(void)
     return tmpdir;
 }
 
+static void put_file(const char *path, const char *mode, const void *data, size_t n)
+{
+    FILE *f = fopen(path, mode);
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+void unit_write_file(const char *path, const void *data, size_t n)
+{
+    put_file(path, "wb", data, n);
+}
+
+void unit_write_text(const char *path, const char *text)
+{
+    put_file(path, "wb", text, strlen(text));
+}
+
+void unit_append_text(const char *path, const char *text)
+{
+    put_file(path, "ab", text, strlen(text));
+}
+
 const char *unit_shared(const char *name)
 {
     static char buf[8][512];
