@@ -81,3 +81,13 @@ finish() {
     echo "# counts $PASSED $FAILED"
     [ "$FAILED" = 0 ]
 }
+
+# azure_chat OUT [FIRST]: the shared Azure conversation sample converted to a
+# chat trace at OUT, cut to its first FIRST requests when FIRST is given.
+azure_chat() {
+    local out=$1 whole=$1
+    [ $# -gt 1 ] && whole="$T/azure-whole.jsonl.zst"
+    "$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$whole" 2>/dev/null || return 1
+    [ $# -gt 1 ] || return 0
+    "$BIN" trace slice "$whole" --first "$2" -o "$out" 2>/dev/null
+}

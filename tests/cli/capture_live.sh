@@ -64,7 +64,7 @@ stop_tcpdump() {
 }
 
 # --- the trace T: 300 Azure requests at 50/s with bodies the gateway client sends unchanged ---
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az.jsonl.zst" 2>/dev/null
+azure_chat "$T/az.jsonl.zst"
 "$BIN" trace slice "$T/az.jsonl.zst" --first $N -o "$T/s.jsonl.zst" 2>/dev/null
 "$BIN" trace scale "$T/s.jsonl.zst" --rate 50 -o "$T/sc.jsonl.zst" 2>/dev/null
 "$BIN" trace materialize "$T/sc.jsonl.zst" -o "$T/m.jsonl" 2>/dev/null

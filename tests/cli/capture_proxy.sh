@@ -28,7 +28,7 @@ start_proxy() { # NAME UPSTREAM_PORT ARGS...: sets PX_NAME (port) and PXPID_NAME
 }
 stop() { kill -"${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az.jsonl.zst" 2>/dev/null
+azure_chat "$T/az.jsonl.zst"
 "$BIN" trace slice "$T/az.jsonl.zst" --first $N -o "$T/s.jsonl.zst" 2>/dev/null
 "$BIN" trace materialize "$T/s.jsonl.zst" -o "$T/m.jsonl" 2>/dev/null
 

@@ -9,8 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 CHECK="python3 $ROOT/tests/shards_check.py"
 AZ="$T/azure.jsonl.zst"
 N_REQ=120
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az-all.jsonl.zst" 2>/dev/null
-"$BIN" trace slice "$T/az-all.jsonl.zst" --first $N_REQ -o "$AZ" 2>/dev/null
+azure_chat "$AZ" $N_REQ
 rm -f "$T/s.port"
 spawn "$BIN" serve --port 0 --port-file "$T/s.port" --preset fast
 wait_for_file "$T/s.port" 10 || fail "server started"

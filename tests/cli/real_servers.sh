@@ -9,7 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR   # each test sets the trust it means
 AZ="$T/azure.jsonl.zst"
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$AZ" 2>/dev/null
+azure_chat "$AZ"
 N=12
 R=(--first $N --speed 50 -q)
 

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 CHECK="python3 $ROOT/tests/replay_check.py"
 AZ="$T/azure.jsonl.zst"
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$AZ" 2>/dev/null
+azure_chat "$AZ"
 "$BIN" trace convert --from bailian "$SHARED/bailian_format_sample.jsonl" -o "$T/bailian.jsonl.zst" 2>/dev/null
 
 # start_server NAME ARGS...: starts serve, sets URL_NAME... (URL and GT for the last one)

@@ -110,7 +110,7 @@ sys.exit(0 if bad and all(r['status']==500 and r['error']['class']=='http_5xx' f
 
 # --- a target that drops vLLM's length fields (as a gateway in front of vLLM
 #     may): outputs come back short, and the run says so ---
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az.jsonl.zst" 2>/dev/null
+azure_chat "$T/az.jsonl.zst"
 start_server dropper --api gateway
 ok "vllm client against an OpenAI-only target: exit 0" "$BIN" replay "$T/az.jsonl.zst" --client vllm \
     --url "$URL" --first 20 --speed 50 --out "$T/short"

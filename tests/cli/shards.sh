@@ -8,8 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 CHECK="python3 $ROOT/tests/shards_check.py"
 AZ="$T/azure.jsonl.zst"
 N_REQ=160
-"$BIN" trace convert --from azure --api chat "$SHARED/AzureLLMInferenceTrace_conv.csv" -o "$T/az-all.jsonl.zst" 2>/dev/null
-"$BIN" trace slice "$T/az-all.jsonl.zst" --first $N_REQ -o "$AZ" 2>/dev/null
+azure_chat "$AZ" $N_REQ
 SESS="$T/sessions.jsonl.zst"   # 106 requests in 37 three-turn sessions over 4 s
 "$BIN" trace synth -o "$SESS" --duration 4s --rate 8 --input fixed:64 --output fixed:8 \
     --sessions fixed:3 --think fixed:0.2s --seed 3 2>/dev/null
