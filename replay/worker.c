@@ -786,6 +786,7 @@ worker *worker_new(run *r, int id, char *err, size_t errlen)
         curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     w->headers = xfer_headers(&r->cl->opt);
     w->peek = xmalloc(XFER_PEEK_BYTES);
+    w->loop.rx_exact = xfer_exact_wire(&r->cl->opt);
     return w;
 }
 

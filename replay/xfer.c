@@ -110,10 +110,24 @@ static int64_t rx_time_raw(xfer *x, int64_t now, size_t n)
         /* A kernel stamp holds for the bytes the peek saw, not for bytes
          * that arrived after it and are read in the same action. */
         p->rx_handed += n;
-        if (p->rx_handed > p->rx_peek_len || now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
+        if (p->rx_handed > p->rx_peek_len) return now;
+        if (!p->rx_exact && now - p->rx_peeked > XFER_PEEK_SLACK_NS) return now;
     }
     if (now - ready > x->rx_delay_max) x->rx_delay_max = now - ready;
     return ready;
+}
+
+static int tls_proxy(const char *var)
+{
+    const char *v = getenv(var);
+    return v && !strncasecmp(v, "https://", 8);
+}
+
+int xfer_exact_wire(const client_opts *o)
+{
+    const char *url = o->api_url ? o->api_url : o->root_url;
+    if (!url || strncasecmp(url, "http://", 7) || o->http.http2) return 0;
+    return !tls_proxy("http_proxy") && !tls_proxy("all_proxy") && !tls_proxy("ALL_PROXY");
 }
 
 int64_t xfer_rx_time(xfer *x, size_t n)

@@ -46,12 +46,18 @@ typedef struct xfer_loop {
      * or -1 (rx_ready is a readiness time). Bytes that arrive after the
      * peek and are read in the same action (libcurl reads again while the
      * socket stays readable, or the thread was preempted before its read)
-     * would carry an older stamp: bytes handed over more than
-     * XFER_PEEK_SLACK_NS after the peek, or beyond the bytes the peek saw,
-     * are stamped when handed over. */
+     * would carry an older stamp: bytes beyond the bytes the peek saw, or
+     * (unless rx_exact) handed over more than XFER_PEEK_SLACK_NS after the
+     * peek, are stamped when handed over. */
     int64_t rx_peeked;
     size_t rx_peek_len;           /* bytes queued at the peek */
     size_t rx_handed;             /* wire bytes handed to callbacks since (xfer_rx_time's n) */
+    /* The callbacks' count of wire bytes is exact or over (plain HTTP/1.x:
+     * no TLS records, no HTTP/2 frames; xfer_exact_wire): the count alone
+     * keeps a kernel stamp from reaching bytes that arrived after the peek,
+     * so XFER_PEEK_SLACK_NS does not apply (a worker preempted between its
+     * peek and libcurl's read loses no stamp). */
+    int rx_exact;
 } xfer_loop;
 #define XFER_PEEK_SLACK_NS 100000
 
@@ -185,13 +191,19 @@ void xfer_complete(xfer *x, CURLcode res);
 void xfer_abort(xfer *x, const char *why, int64_t now);
 /* The time, ns after run start, at which the bytes libcurl is handing
  * over arrived: the kernel's stamp or the worker's readiness time for the
- * socket being driven, else (none known, or the stamp too old to cover
- * them: read too long after the peek, or beyond the bytes it saw) the time
+ * socket being driven, else (none known, or the stamp does not cover
+ * them: beyond the bytes the peek saw, or read too long after it over TLS
+ * or HTTP/2) the time
  * of the call; never before the transfer's previous stamp. n: what the
  * bytes being handed over took on the wire (a header line as it is; body
  * bytes with their chunk framing). Notes the stamp -> callback delay in
  * rx_delay_max. */
 int64_t xfer_rx_time(xfer *x, size_t n);
+/* 1 when what the callbacks are handed is the wire's byte stream but for
+ * HTTP/1.1 framing they count (xfer_loop.rx_exact): a plain http:// URL
+ * without --http2, and no TLS proxy (an https:// all_proxy or http_proxy,
+ * which libcurl reads from the environment); else 0. */
+int xfer_exact_wire(const client_opts *o);
 /* Appends the request's JSON line (with newline) to out. */
 void xfer_format(const xfer *x, strbuf *out);
 /* Clears per-request state for reuse. */

@@ -166,9 +166,47 @@ TEST(xfer_rx_time_is_socket_readiness)
     p.rx_handed = 4000;
     before = now_mono_ns() - x->t0;
     CHECK(xfer_rx_time(x, 100) >= before);
+    /* Plain HTTP/1.x: the count alone bounds the stamp, so a peek 1 ms old
+     * (the worker preempted before libcurl's read) still stamps the bytes
+     * it saw, and only those. */
+    p.rx_exact = 1;
+    x->rx_last = -1;
+    p.rx_handed = 0;
+    p.rx_peeked = now_mono_ns() - 1000000;
+    CHECK_INT(xfer_rx_time(x, 4000), p.rx_ready - x->t0);
+    before = now_mono_ns() - x->t0;
+    CHECK(xfer_rx_time(x, 97) >= before);
     xfer_free(x);
     trace_rec_clear(&q.rec);
     client_free(cl);
+}
+
+/* The byte count is exact only for plain HTTP/1.x: not over TLS, HTTP/2
+ * or a TLS proxy that libcurl takes from the environment. */
+TEST(xfer_exact_wire_only_for_plain_http1)
+{
+    client_opts o = {0};
+    unsetenv("http_proxy");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    o.api_url = "http://127.0.0.1:8000/v1";
+    CHECK_INT(xfer_exact_wire(&o), 1);
+    o.http.http2 = 1;
+    CHECK_INT(xfer_exact_wire(&o), 0);
+    o.http.http2 = 0;
+    o.api_url = "HTTPS://127.0.0.1:8000/v1";
+    CHECK_INT(xfer_exact_wire(&o), 0);
+    o.api_url = NULL;
+    o.root_url = "http://127.0.0.1:23333";
+    CHECK_INT(xfer_exact_wire(&o), 1);
+    setenv("http_proxy", "http://127.0.0.1:3128", 1);
+    CHECK_INT(xfer_exact_wire(&o), 1);
+    setenv("http_proxy", "https://127.0.0.1:3128", 1);
+    CHECK_INT(xfer_exact_wire(&o), 0);
+    unsetenv("http_proxy");
+    setenv("ALL_PROXY", "HTTPS://127.0.0.1:3128", 1);
+    CHECK_INT(xfer_exact_wire(&o), 0);
+    unsetenv("ALL_PROXY");
 }
 
 #define USAGE_CHUNK "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0," \
