@@ -24,7 +24,8 @@ int64_t rx_clock_peek(int fd, void *scratch, size_t len, size_t *peeked)
     m.msg_iovlen = 1;
     m.msg_control = ctl.buf;
     m.msg_controllen = sizeof ctl.buf;
-    ssize_t got = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
+    /* MSG_TRUNC: TCP counts the bytes without copying them (tcp(7)). */
+    ssize_t got = recvmsg(fd, &m, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
     if (got <= 0) return -1;
     if (peeked) *peeked = (size_t)got;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {

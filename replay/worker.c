@@ -70,7 +70,7 @@ struct worker {
     int64_t last_flush;
     int reader_closed;
     int64_t real_minus_mono;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, renewed every tick */
-    char *peek;               /* XFER_PEEK_BYTES: rx_clock_peek's copy of what is queued */
+    char *peek;               /* XFER_PEEK_BYTES: rx_clock_peek's scratch */
     wstats st;
     char err[512];
 };

@@ -57,8 +57,12 @@ TEST(rx_clock_peek_gives_the_arrival_and_consumes_nothing)
     int64_t after = now_real_ns();
     struct timespec d = { 0, 20 * 1000 * 1000 }; /* the stamp must not move with the reader */
     nanosleep(&d, NULL);
-    int64_t k = rx_clock_peek(c, buf, sizeof buf, NULL);
+    memset(buf, 'z', sizeof buf);
+    size_t peeked = 0;
+    int64_t k = rx_clock_peek(c, buf, sizeof buf, &peeked);
     CHECK(k >= before && k <= after);
+    CHECK_INT(peeked, 9);                                              /* counted, */
+    CHECK_INT(buf[0], 'z');                                            /* not copied */
     CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), k);             /* a peek leaves the bytes and their stamp */
     CHECK_INT(read(c, buf, sizeof buf), 9);
     CHECK_INT(rx_clock_peek(c, buf, sizeof buf, NULL), -1);
@@ -82,7 +86,11 @@ TEST(rx_clock_peek_gives_the_newest_arrival)
     int64_t before = now_real_ns();
     REQUIRE(write(s, "data: b\n\n", 9) == 9);
     nanosleep(&d, NULL);
-    CHECK(rx_clock_peek(c, buf, sizeof buf, NULL) >= before);
+    size_t peeked = 0;
+    CHECK(rx_clock_peek(c, buf, sizeof buf, &peeked) >= before);
+    CHECK_INT(peeked, 18);
+    CHECK(rx_clock_peek(c, buf, 4, &peeked) > 0);                      /* at most len counted */
+    CHECK_INT(peeked, 4);
     close(s);
     close(c);
 }
