@@ -18,7 +18,15 @@
 # and the ratio of the two within [1.6, 2.5] (2 expected).
 source "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
-pyjson() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
+# pyjson FILE COND: COND holds of the JSON d in FILE; when it does not, the
+# sweep's points (x, offered rate, verdict, attainment, client) are printed
+# for the failure message.
+pyjson() {
+    "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); ok = ($2)
+if not ok: print([tuple(p.get(k) for k in ('x', 'offered_rate', 'verdict', 'attainment', 'client'))
+                  for p in d.get('points', [])], d.get('capacity'))
+sys.exit(0 if ok else 1)" "$1"
+}
 
 TR="$T/cap.jsonl.zst"
 "$BIN" trace synth --duration 4s --rate 15 --arrival constant --input fixed:16 --output fixed:20 -o "$TR" 2>/dev/null
