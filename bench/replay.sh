@@ -22,7 +22,7 @@
 # replay (one worker thread, --threads 1) and the baselines on CPU 0
 # (taskset), so each side has a core of its own; SERVER_CPU and CLIENT_CPU
 # choose others. Helpers (bench/timer_baseline.c, bench/replay_floor.c,
-# bench/replay_probe.c, bench/curl_streams.c) are
+# bench/replay_probe.c, bench/curl_streams.c, bench/curl_floor.c) are
 # built into a temporary directory (KEEP=1 keeps it, with every run
 # directory); figures are computed by bench/replay_stats.py from the run
 # directories. Every process started here is stopped on exit.
@@ -43,6 +43,7 @@ cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build be
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
 cc -O2 -o "$W/replay_floor" bench/replay_floor.c || die "cannot build bench/replay_floor.c"
 cc -O2 -o "$W/curl_streams" bench/curl_streams.c -lcurl || die "cannot build bench/curl_streams.c"
+cc -O2 -o "$W/curl_floor" bench/curl_floor.c -lcurl || die "cannot build bench/curl_floor.c"
 STATS="python3 $ROOT/bench/replay_stats.py"
 
 PIN_SRV=() PIN_CLI=() PINNING="none (taskset missing or one core)"
@@ -238,6 +239,10 @@ bench_cpu() {
         $STATS phases "$W/cpu_$k" "$W/cpu_$k.samples" "$(kv "$W/cpu_$k.probe" clk_tck)" >"$W/cph_$k.txt"
         run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_c$k.json" "$rate" \
             "$(kv "$W/cev_$k.txt" requests)" >"$W/cfloor_$k.txt" || die "replay_floor failed"
+        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
+            "$(kv "$W/cev_$k.txt" requests)" >"$W/ccurl_$k.txt" || die "curl_floor failed"
+        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
+            "$(kv "$W/cev_$k.txt" requests)" peek >"$W/ccurlp_$k.txt" || die "curl_floor peek failed"
     done
     printf '%-26s %8s %8s | %9s %8s %8s %9s | %9s %8s %8s | %6s %6s\n' run requests "SSE ev" "replay s" \
         "us/req" "us/ev" "whole" "floor s" "us/req" "us/ev" "ratio" server
@@ -264,6 +269,7 @@ bench_cpu() {
             "$(calc "1e6 * $(kv "$W/cph_$k.txt" replay_cpu_s) / $evs")" \
             "floor $(kv "$W/cfloor_$k.txt" us_per_event)" "${ratio}x" "$(yesno "$ratio <= 1.3")"
     done
+    curl_floor_table
     per=$(kv "$W/cph_s.txt" replay_us_per_req)
     echo "(us/req, us/ev: CPU of all the replay's threads while it sends and receives, as in 2, over the"
     echo " requests and over the SSE events of the run; 'whole': the whole process, start-up and summary"
@@ -273,6 +279,35 @@ bench_cpu() {
     row "vLLM client 980 us / replay, streaming" "$(calc "980 / $per")x" "target >= 8" "-" "$(yesno "980 / $per >= 8")"
     cpu_profile "$W/cpu.jsonl.zst"
     stop_server
+}
+
+# curl_floor_table: after bench_cpu's runs, libcurl's own cost on the same
+# requests in the same run (bench/curl_floor.c: libcurl driven as a worker
+# drives it, nothing of the replay's own; then the same with the kernel
+# receive-stamp peek per readable socket), each beside the bare client's,
+# and what the replay adds beyond libcurl with the peek.
+curl_floor_table() {
+    echo "libcurl alone, the same requests in the same run (bench/curl_floor.c; + peek: with the"
+    echo "receive-stamp recvmsg the replay makes per readable socket with --rx-stamp kernel):"
+    printf '%-15s | %9s %8s | %9s %8s %6s | %9s %8s %6s | %12s\n' run "floor" "us/ev" "libcurl" "us/ev" \
+        "ratio" "+ peek" "us/ev" "ratio" "replay/+peek"
+    local k label f c p per
+    for k in s n; do
+        [ $k = s ] && label="streaming" || label="non-streaming"
+        f=$(kv "$W/cfloor_$k.txt" us_per_req) c=$(kv "$W/ccurl_$k.txt" us_per_req)
+        p=$(kv "$W/ccurlp_$k.txt" us_per_req) per=$(kv "$W/cph_$k.txt" replay_us_per_req)
+        printf '%-15s | %9s %8s | %9s %8s %5sx | %9s %8s %5sx | %11sx\n' "$label" "$f" \
+            "$(kv "$W/cfloor_$k.txt" us_per_event)" "$c" "$(kv "$W/ccurl_$k.txt" us_per_event)" \
+            "$(calc "$c / $f")" "$p" "$(kv "$W/ccurlp_$k.txt" us_per_event)" "$(calc "$p / $f")" \
+            "$(calc "$per / $p")"
+        [ "$(kv "$W/ccurl_$k.txt" ok)" = "$(kv "$W/ccurl_$k.txt" requests)" ] &&
+            [ "$(kv "$W/ccurlp_$k.txt" ok)" = "$(kv "$W/ccurlp_$k.txt" requests)" ] ||
+            echo "   NOTE: libcurl-alone requests failed in run $k"
+        [ $k = s ] && [ "$(kv "$W/ccurl_$k.txt" events)" != "$(kv "$W/cfloor_$k.txt" events)" ] &&
+            echo "   NOTE: libcurl alone counted $(kv "$W/ccurl_$k.txt" events) SSE events, the floor $(kv "$W/cfloor_$k.txt" events)"
+        row "CPU per request, $label, libcurl alone (us)" "$c" "floor $f" "$(calc "$c / $f")x" "-"
+        row "CPU per request, $label, libcurl + peek (us)" "$p" "floor $f" "$(calc "$p / $f")x" "-"
+    done
 }
 
 # cpu_profile TRACE: when perf can record here, one more streaming replay of
