@@ -57,12 +57,30 @@ serve A --max-batch 4
 serve B --max-batch 8
 
 # --- the search finds each capacity ---
+# The capacities rest on the engine keeping its 10 ms step; another
+# program taking the cores for seconds stretches the steps (and the
+# client's reads) and moves a capacity down. So when either capacity is out
+# of its window, the pair of searches is run once more, with the first
+# attempt's points on stderr (a wrong search fails both attempts).
 SWEEP=(--client vllm --slo ttft=150ms --search --tolerance 0.1 -q)
-"$BIN" sweep "$TR" --url "http://127.0.0.1:$PORT_A" "${SWEEP[@]}" --out "$T/swA" >"$T/swA.out" 2>"$T/swA.err"
-rc=$?
-check "sweep A: exit 0" "[ $rc = 0 ]"
+CAP_A="16 <= d['capacity']['offered_rate'] <= 22"
+CAP_B="32 <= d['capacity']['offered_rate'] <= 44"
+sweep_pair() {
+    rm -rf "$T/swA" "$T/swB"
+    "$BIN" sweep "$TR" --url "http://127.0.0.1:$PORT_A" "${SWEEP[@]}" --out "$T/swA" >"$T/swA.out" 2>"$T/swA.err"
+    rcA=$?
+    "$BIN" sweep "$TR" --url "http://127.0.0.1:$PORT_B" "${SWEEP[@]}" --out "$T/swB" >"$T/swB.out" 2>"$T/swB.err"
+    rcB=$?
+}
+sweep_pair
+if ! { pyjson "$T/swA/sweep.json" "$CAP_A" && pyjson "$T/swB/sweep.json" "$CAP_B"; } >"$T/sw1.why" 2>&1; then
+    echo "sweep.sh: a capacity out of its window on the first attempt (machine busy?); running both again:" \
+        "$(head -c 800 "$T/sw1.why")" >&2
+    sweep_pair
+fi
+check "sweep A: exit 0" "[ $rcA = 0 ]"
 ok "sweep A: capacity within [0.8, 1.1] of B/(N*S) = 20 req/s" pyjson "$T/swA/sweep.json" \
-    "16 <= d['capacity']['offered_rate'] <= 22 and d['complete'] and d['capacity']['status'] == 'bracketed'"
+    "$CAP_A and d['complete'] and d['capacity']['status'] == 'bracketed'"
 ok "sweep A: the bracket is within the tolerance" pyjson "$T/swA/sweep.json" \
     "(d['capacity']['above_x'] - d['capacity']['x']) / d['capacity']['x'] <= 0.1 + 1e-9"
 ok "sweep A: an overloaded point was stopped early" pyjson "$T/swA/sweep.json" \
@@ -74,10 +92,8 @@ check "sweep A: it waited for the server to be idle between points, and said so"
 first=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['points'][0]['dir'])" "$T/swA/sweep.json")
 expect_out "sweep A: a point is a normal run directory for report" 'Serving Benchmark Result' "$BIN" report "$T/swA/$first"
 
-"$BIN" sweep "$TR" --url "http://127.0.0.1:$PORT_B" "${SWEEP[@]}" --out "$T/swB" >"$T/swB.out" 2>"$T/swB.err"
-check "sweep B: exit 0" "[ $? = 0 ]"
-ok "sweep B: capacity within [0.8, 1.1] of 40 req/s" pyjson "$T/swB/sweep.json" \
-    "32 <= d['capacity']['offered_rate'] <= 44"
+check "sweep B: exit 0" "[ $rcB = 0 ]"
+ok "sweep B: capacity within [0.8, 1.1] of 40 req/s" pyjson "$T/swB/sweep.json" "$CAP_B"
 
 expect_out "compare A B: capacities and their ratio" '^capacity ratio B/A: ' "$BIN" compare "$T/swA" "$T/swB"
 "$BIN" compare "$T/swA" "$T/swB" --format json >"$T/cmp.json" 2>/dev/null
