@@ -54,3 +54,18 @@ void client_event_clear(client_event *ev)
     memset(ev, 0, sizeof *ev);
     ev->tokens_delta = ev->completion_tokens = ev->prompt_tokens = -1;
 }
+
+void client_request_set_model(client_request *r, const char *model)
+{
+    if (r->model && model && !strcmp(r->model, model)) return;
+    free(r->model);
+    r->model = model && *model ? xstrdup(model) : NULL;
+}
+
+void client_request_free(client_request *r)
+{
+    sb_free(&r->body);
+    sb_free(&r->edits);
+    free(r->model);
+    r->model = NULL;
+}

@@ -87,7 +87,8 @@ typedef struct client_request {
     int64_t forced_output;       /* output length the body forces (ignore_eos, min_tokens,
                                   * ...), -1 when the body does not force one */
     const char *api;             /* the API called (for the log) */
-    char model[256];             /* the model asked for (for the log), "" if none */
+    char *model;                 /* the model asked for (for the log; heap, exact size),
+                                  * NULL if none (client_request_set_model) */
     strbuf body;                 /* request body (JSON) */
     int64_t expected_output;     /* the trace's output length, -1 if unknown */
     /* What the client changed in the record's body (openai_finish_body):
@@ -189,6 +190,11 @@ const client_ops *client_find(const char *name, int *renamed);
 /* Creates a client instance (copying opts). NULL with err on failure. */
 client *client_new(const client_ops *ops, const client_opts *opts, char *err, size_t errlen);
 void client_free(client *c);
+
+/* Sets r->model to a copy of model (NULL or "": none), freeing the old one. */
+void client_request_set_model(client_request *r, const char *model);
+/* Frees what r holds (body, edits, model); r is then empty and reusable. */
+void client_request_free(client_request *r);
 
 /* Resets ev to "carries nothing". */
 void client_event_clear(client_event *ev);

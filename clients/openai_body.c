@@ -118,7 +118,7 @@ void openai_set_model(const client *c, const trace_rec *r, cJSON *body, client_r
     if (model && !(cJSON_IsString(bm) && !strcmp(bm->valuestring, model)))
         put(body, "model", cJSON_CreateString(model));
     bm = cJSON_GetObjectItemCaseSensitive(body, "model");
-    str_copy(out->model, sizeof out->model, cJSON_IsString(bm) ? bm->valuestring : "");
+    client_request_set_model(out, cJSON_IsString(bm) ? bm->valuestring : NULL);
 }
 
 void openai_set_stream(const client *c, cJSON *body, int original)

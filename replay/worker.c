@@ -390,7 +390,7 @@ static void check_refusal(worker *w, const xfer *x)
     if (x->inproc || !probe_is_refusal(x->status) || atomic_load(&r->ok_total) > 0) return;
     int expect = 0;
     if (!atomic_compare_exchange_strong(&r->refused, &expect, 1)) return;
-    snprintf(r->refused_msg, sizeof r->refused_msg, "HTTP %d: %s", x->status, x->errmsg);
+    snprintf(r->refused_msg, sizeof r->refused_msg, "HTTP %d: %s", x->status, x->errmsg ? x->errmsg : "");
     atomic_store(&r->stop, 2);
     run_wake_all(r);
 }

@@ -66,10 +66,12 @@ static void record_error(xfer *x, xfer_err e, const char *fmt, ...)
 {
     if (x->err) return; /* the first cause wins */
     x->err = e;
+    char msg[XFER_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(x->errmsg, sizeof x->errmsg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    x->errmsg = xstrdup(msg);
 }
 
 static int64_t stamp(const xfer *x)
@@ -199,7 +201,7 @@ static void note_finish(xfer *x, const client_event *ev)
     if (x->bad_finish[0]) return;
     if (!strcmp(fr, "abort") || !strcmp(fr, "error")) {
         str_copy(x->bad_finish, sizeof x->bad_finish, fr);
-        snprintf(x->finish_msg, sizeof x->finish_msg, "%.159s", ev->error ? "" : ev->errmsg);
+        if (!ev->error && ev->errmsg[0]) x->finish_msg = xstrdup(ev->errmsg);
     }
 }
 
@@ -333,12 +335,13 @@ static int pace(xfer *x, size_t len)
 
 /* The answer has begun: once libcurl has counted every byte of the
  * request body as sent, it will not read the body again (it rewinds a body
- * only to retry a request that got no answer), so a body larger than
- * XFER_KEEP_BYTES is freed now instead of being held while the response
- * streams. Its size is remembered to allocate the next body at once. */
+ * only to retry a request that got no answer), so the body is freed now
+ * instead of being held while the response streams (for minutes, with a
+ * long generation). Its size is remembered to allocate the next body at
+ * once. */
 static void release_sent_body(xfer *x)
 {
-    if (x->creq.body.cap <= XFER_KEEP_BYTES) return;
+    if (!x->creq.body.buf) return;
     curl_off_t sent = -1;
     if (curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK ||
         sent != (curl_off_t)x->creq.body.len)
@@ -460,7 +463,7 @@ int xfer_start(xfer *x, struct rq *q, int64_t t0, int want_reply)
     char err[512];
     sb_clear(&x->creq.body);
     if (!x->creq.body.buf && x->body_hint) sb_reserve(&x->creq.body, x->body_hint);
-    x->creq.model[0] = '\0';
+    client_request_set_model(&x->creq, NULL);
     x->creq.path[0] = '\0';
     x->creq.path_root = 0;
     x->creq.forced_output = -1;
@@ -594,13 +597,14 @@ static void fail_redirect(xfer *x)
  * aborted; LMDeploy's "error" is a stream error. */
 static void classify_finish(xfer *x)
 {
-    const char *why = x->finish_msg[0] ? ": " : "";
+    const char *msg = x->finish_msg ? x->finish_msg : "";
+    const char *why = msg[0] ? ": " : "";
     if (!strcmp(x->bad_finish, "abort"))
         record_error(x, XERR_ABORTED, "the server aborted the request (finish_reason \"abort\") after "
-                     "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+                     "%lld content events%s%.159s", (long long)x->events, why, msg);
     else if (!strcmp(x->bad_finish, "error"))
         record_error(x, XERR_STREAM, "the server ended the request with finish_reason \"error\" after "
-                     "%lld content events%s%s", (long long)x->events, why, x->finish_msg);
+                     "%lld content events%s%.159s", (long long)x->events, why, msg);
 }
 
 void xfer_complete(xfer *x, CURLcode res)
@@ -737,7 +741,7 @@ static void format_request(const xfer *x, strbuf *b)
     }
     add_str(b, "client", x->cl->ops->name);
     add_str(b, "api", x->creq.api ? x->creq.api : r->api);
-    add_str(b, "model", x->creq.model[0] ? x->creq.model : NULL);
+    add_str(b, "model", x->creq.model);
     add_bool(b, "warmup", q->warmup);
 }
 
@@ -815,7 +819,8 @@ static void format_outcome(const xfer *x, strbuf *b)
     sb_adds(b, ",\"error\":{\"class\":\"");
     sb_adds(b, err_names[x->err ? x->err : XERR_PROTOCOL]);
     sb_adds(b, "\",\"message\":");
-    sb_json_str(b, x->errmsg, strlen(x->errmsg));
+    const char *msg = x->errmsg ? x->errmsg : "";
+    sb_json_str(b, msg, strlen(msg));
     sb_adds(b, "}}\n");
 }
 
@@ -889,7 +894,10 @@ void xfer_recycle(xfer *x)
     x->paused = x->pausable = 0;
     x->err = XERR_NONE;
     x->ok = 0;
-    x->errmsg[0] = x->finish_reason[0] = x->bad_finish[0] = x->finish_msg[0] = '\0';
+    free(x->errmsg);
+    free(x->finish_msg);
+    x->errmsg = x->finish_msg = NULL;
+    x->finish_reason[0] = x->bad_finish[0] = '\0';
     x->choices_seen = x->choices_started = 0;
     x->q = NULL;
     x->link.next = x->link.prev = NULL;
@@ -902,14 +910,15 @@ void xfer_free(xfer *x)
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
     curl_slist_free_all(x->rec_headers);
-    sb_free(&x->creq.edits);
     sse_free(x->sse);
     free(x->cstate);
     gaplist_free(&x->gaps);
     free(x->choices);
+    free(x->errmsg);
+    free(x->finish_msg);
     sb_free(&x->body);
     sb_free(&x->reply);
-    sb_free(&x->creq.body);
+    client_request_free(&x->creq);
     sb_free(&x->url);
     free(x);
 }

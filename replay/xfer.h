@@ -85,6 +85,9 @@ typedef struct xfer_choice {
  * not leave every pooled xfer holding their size. */
 #define XFER_KEEP_BYTES (4u << 10)
 
+/* Longest error message a request records (its text is cut there). */
+#define XFER_ERRMSG_MAX 320
+
 typedef struct xfer {
     list_link(struct xfer) link;  /* the worker's in-flight list / free list */
     struct xfer *done_next;       /* in-process: the worker's list of finished requests */
@@ -129,11 +132,12 @@ typedef struct xfer {
     int pausable;                 /* an HTTP/1 response: the budget applies (see pace) */
     xfer_err err;
     int ok;
-    char errmsg[320];
+    char *errmsg;                 /* why it failed (the first cause; heap, at most
+                                   * XFER_ERRMSG_MAX - 1 bytes), NULL until it does */
     char curl_err[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER: libcurl's detailed message */
     char finish_reason[32];
     char bad_finish[8];           /* "abort" or "error" when a choice ended so */
-    char finish_msg[160];         /* the server's reason for it, if it gave one */
+    char *finish_msg;             /* the server's reason for it, if it gave one (heap), or NULL */
     /* in-process requests (client ops->submit) */
     int inproc;
     void (*on_inproc_done)(void *owner, struct xfer *x);  /* hands x back to its worker */

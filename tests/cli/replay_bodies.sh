@@ -134,7 +134,7 @@ ok "dependent: the second turn carries the reply actually received" $ARR "$LOG" 
 check "dependent: its log line names the change, not body_exact" \
     "logline '$T/d1' 1 | grep -q '\"body_edits\":\[\"messages\"\],\"body_exact\":false'"
 
-# --- large bodies: freed once sent (over 4 KiB), rebuilt for the next request ---
+# --- bodies: freed once sent (every size), rebuilt for the next request ---
 # One worker, requests 300 ms apart, so one pooled transfer sends them all:
 # every body must still arrive byte for byte, and the records' own bodies
 # (freed once the requests are built) are not needed by the log lines.

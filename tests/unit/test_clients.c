@@ -20,12 +20,6 @@ static client *mk(const char *name, int stream)
     return c;
 }
 
-static void cr_free(client_request *cr)
-{
-    sb_free(&cr->body);
-    sb_free(&cr->edits);
-}
-
 static int rec(trace_rec *r, const char *line)
 {
     char err[256];
@@ -88,7 +82,31 @@ TEST(vllm_forces_output_length_and_usage)
     REQUIRE(cJSON_GetArraySize(msgs) == 1);
     CHECK_STR(str(cJSON_GetArrayItem(msgs, 0), "role"), "user");
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
+    client_free(c);
+}
+
+TEST(request_model_kept_whole_and_freed)
+{
+    /* The model the log names is an exact copy, however long (a local
+     * path used as the model name), and none is NULL, not "". */
+    client *c = mk("vllm", 1);
+    client_request cr;
+    char name[301], line[600];
+    memset(name, 'm', 300);
+    name[300] = '\0';
+    snprintf(line, sizeof line, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"model\":\"%s\","
+             "\"input_tokens\":4,\"output_tokens\":2}", name);
+    cJSON *b = build(c, line, &cr);
+    REQUIRE(b);
+    CHECK_STR(cr.model, name);
+    client_request_set_model(&cr, "");
+    CHECK(cr.model == NULL);
+    client_request_set_model(&cr, "x");
+    CHECK_STR(cr.model, "x");
+    cJSON_Delete(b);
+    client_request_free(&cr);
+    CHECK(cr.model == NULL && cr.body.buf == NULL);
     client_free(c);
 }
 
@@ -107,7 +125,7 @@ TEST(gateway_keeps_trace_body_and_adapts_api)
     CHECK(cJSON_GetObjectItem(b, "min_tokens") == NULL);  /* gateway does not force */
     CHECK(cJSON_GetObjectItem(b, "ignore_eos") == NULL);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
     /* --api completions turns messages into a prompt. */
     client_opts o;
@@ -126,7 +144,7 @@ TEST(gateway_keeps_trace_body_and_adapts_api)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
     CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -153,7 +171,7 @@ TEST(lmdeploy_generate_body)
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(b, "ignore_eos")));
     CHECK_INT(cr.forced_output, 4);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -404,7 +422,7 @@ TEST(gateway_sends_the_captured_bytes)
     CHECK(cr.path_root == 0);
     CHECK_INT(cr.forced_output, -1);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -429,7 +447,7 @@ TEST(gateway_sends_body_b64_bytes)
     CHECK(cr.body_exact);
     CHECK(cr.body.len == sizeof want - 1 && !memcmp(cr.body.buf, want, cr.body.len));
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -450,7 +468,7 @@ TEST(gateway_edits_only_what_is_asked)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(b, "stream")));
     CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
     /* --stream on streams it, with usage */
     opts(&o, CLIENT_STREAM_ON);
@@ -462,7 +480,7 @@ TEST(gateway_edits_only_what_is_asked)
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "stream_options"), "include_usage")));
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "stream_options"), "continuous_usage_stats") == NULL);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -479,7 +497,7 @@ TEST(stream_off_drops_stream_options)
     CHECK(cJSON_GetObjectItem(b, "stream_options") == NULL);
     CHECK_STR(cr.edits.buf, "[\"stream\",\"stream_options\"]");
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
     /* as-sent keeps a streamed record streamed, exactly */
     opts(&o, CLIENT_STREAM_AS_SENT);
@@ -494,7 +512,7 @@ TEST(stream_off_drops_stream_options)
     CHECK(cr.body_exact);
     CHECK_STR(cr.path, "/chat/completions");
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -512,7 +530,7 @@ TEST(synthesised_bodies_stream_with_usage)
     CHECK_STR(cr.edits.buf, "null");
     CHECK(!cr.body_exact);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     /* a body made by prompt synthesis (trace materialize) has no original either */
     b = build(c, "{\"t_us\":0,\"id\":\"a\",\"api\":\"chat\",\"body_synthetic\":true,\"body\":"
                  "{\"model\":\"m\",\"messages\":[]}}", &cr);
@@ -521,7 +539,7 @@ TEST(synthesised_bodies_stream_with_usage)
     CHECK_STR(cr.edits.buf, "[\"stream\",\"stream_options\"]");
     CHECK(!cr.body_exact);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -558,9 +576,9 @@ TEST(record_path_endpoints)
     CHECK(cJSON_GetObjectItem(b, "stream") == NULL);   /* no stream on embeddings, even with on */
     CHECK(cr.body_exact);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     CHECK(build(c, "{\"t_us\":0,\"id\":\"e\",\"api\":\"embeddings\",\"body\":{\"input\":\"x\"}}", &cr) == NULL);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -580,7 +598,7 @@ TEST(forced_lengths_use_the_bodys_field)
     CHECK_INT(cr.forced_output, 7);
     CHECK_STR(cr.edits.buf, "[\"max_completion_tokens\",\"min_tokens\",\"ignore_eos\"]");
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
     /* lmdeploy: both fields present, both set; min_new_tokens on chat; no session_id */
     c = mko("lmdeploy", &o);
@@ -594,7 +612,7 @@ TEST(forced_lengths_use_the_bodys_field)
     CHECK_STR(cr.path, "/chat/completions");   /* a chat record keeps its chat template */
     CHECK_INT(cr.forced_output, 5);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
     /* unforced: nothing forced, nothing added */
     o.force_output_len = 0;
@@ -608,7 +626,7 @@ TEST(forced_lengths_use_the_bodys_field)
     CHECK_INT(cr.forced_output, -1);
     CHECK_STR(cr.edits.buf, "[\"session_id\"]");
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -630,7 +648,7 @@ TEST(lmdeploy_generate_maps_token_ids)
     CHECK_INT(num(b, "max_tokens"), 2);
     CHECK(cJSON_GetObjectItem(b, "model") == NULL);
     cJSON_Delete(b);
-    cr_free(&cr);
+    client_request_free(&cr);
     client_free(c);
 }
 
@@ -653,7 +671,7 @@ TEST(edits_are_against_the_captured_bytes)
     CHECK_STR(cr.edits.buf, "[\"messages\"]");
     CHECK(!cr.body_exact);
     CHECK(strstr(cr.body.buf, "\"new\"") != NULL);
-    cr_free(&cr);
+    client_request_free(&cr);
     trace_rec_clear(&r);
     client_free(c);
 }
