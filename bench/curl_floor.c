@@ -20,6 +20,7 @@
  * cpu_s= wall_s= us_per_req= us_per_event= lag_p50_us= lag_p99_us= (lag:
  * the time curl_multi_add_handle returned - the deadline). */
 #define _GNU_SOURCE
+#include "curl_epoll.h"
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,20 +44,13 @@ typedef struct handle {
 } handle;
 
 struct loop {
-    CURLM *multi;
-    int ep, sched_fd, curl_fd;
+    curl_ep ce;               /* libcurl's socket data */
+    int sched_fd, curl_fd;
     int curl_due;             /* libcurl asked for an action at once */
     int peek;
     long done, ok, events;
     handle *idle;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static double cpu_s(void)
 {
@@ -98,25 +92,6 @@ static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     return CURL_SOCKOPT_OK;
-}
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
-{
-    loop *l = ud;
-    (void)e;
-    struct epoll_event ev = { .data.fd = s };
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(l->ep, EPOLL_CTL_DEL, s, NULL);
-        return 0;
-    }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    if (!sockp) {
-        epoll_ctl(l->ep, EPOLL_CTL_ADD, s, &ev);
-        curl_multi_assign(l->multi, s, l);
-    } else {
-        epoll_ctl(l->ep, EPOLL_CTL_MOD, s, &ev);
-    }
-    return 0;
 }
 
 static int on_timer(CURLM *m, long ms, void *ud)
@@ -175,7 +150,7 @@ static void reap(loop *l)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(l->multi, &left))) {
+    while ((m = curl_multi_info_read(l->ce.multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         long code = 0;
         handle *h = NULL;
@@ -184,7 +159,7 @@ static void reap(loop *l)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&h);
         l->ok += m->data.result == CURLE_OK && code == 200;
         l->done++;
-        curl_multi_remove_handle(l->multi, e);
+        curl_multi_remove_handle(l->ce.multi, e);
         h->next_idle = l->idle;
         l->idle = h;
     }
@@ -193,19 +168,8 @@ static void reap(loop *l)
 static void action(loop *l, curl_socket_t s, int mask)
 {
     int running;
-    curl_multi_socket_action(l->multi, s, mask, &running);
+    curl_multi_socket_action(l->ce.multi, s, mask, &running);
     reap(l);
-}
-
-static char *read_body(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    static char buf[1 << 20];
-    *len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[*len] = '\0';
-    return buf;
 }
 
 int main(int argc, char **argv)
@@ -231,18 +195,19 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
     hl = curl_slist_append(hl, "Expect:");
-    loop l = { .multi = curl_multi_init(), .ep = epoll_create1(EPOLL_CLOEXEC),
+    loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) },
                .sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                .curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                .peek = argc > 5 && !strcmp(argv[5], "peek") };
-    struct epoll_event se = { .events = EPOLLIN, .data.fd = -1 }, ce = { .events = EPOLLIN, .data.fd = -2 };
-    epoll_ctl(l.ep, EPOLL_CTL_ADD, l.sched_fd, &se);
-    epoll_ctl(l.ep, EPOLL_CTL_ADD, l.curl_fd, &ce);
-    curl_multi_setopt(l.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(l.multi, CURLMOPT_SOCKETDATA, &l);
-    curl_multi_setopt(l.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(l.multi, CURLMOPT_TIMERDATA, &l);
-    curl_multi_setopt(l.multi, CURLMOPT_MAXCONNECTS, 100000L);
+    struct epoll_event sched_ev = { .events = EPOLLIN, .data.fd = -1 };
+    struct epoll_event timer_ev = { .events = EPOLLIN, .data.fd = -2 };
+    epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.sched_fd, &sched_ev);
+    epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.curl_fd, &timer_ev);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETDATA, &l.ce);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERDATA, &l);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_MAXCONNECTS, 100000L);
 
     int64_t *lag = malloc((size_t)count * sizeof *lag);
     long sent = 0;
@@ -251,7 +216,7 @@ int main(int argc, char **argv)
     arm_abs(l.sched_fd, next);
     while (l.done < count) {
         struct epoll_event evs[256];
-        int n = epoll_wait(l.ep, evs, 256, l.curl_due ? 0 : 5000);
+        int n = epoll_wait(l.ce.ep, evs, 256, l.curl_due ? 0 : 5000);
         if (n == 0 && !l.curl_due) {
             fprintf(stderr, "curl_floor: no answer for 5 s (%ld of %ld done)\n", l.done, count);
             break;
@@ -263,7 +228,7 @@ int main(int argc, char **argv)
                 if (read(l.sched_fd, &v, sizeof v) < 0) { /* spurious */ }
                 while (sent < count && next <= now_ns()) {
                     handle *h = handle_get(&l, argv[1], body, blen, hl);
-                    curl_multi_add_handle(l.multi, h->easy);
+                    curl_multi_add_handle(l.ce.multi, h->easy);
                     lag[sent++] = now_ns() - next;
                     next = t0 + sent * gap;
                 }
@@ -273,9 +238,7 @@ int main(int argc, char **argv)
                 l.curl_due = 1;
             } else {
                 if (l.peek && evs[i].events & EPOLLIN) peek_stamp(fd);
-                action(&l, fd, (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                               (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                               (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0));
+                action(&l, fd, curl_ep_mask(evs[i].events));
             }
         }
         if (l.curl_due) {
@@ -296,7 +259,7 @@ int main(int argc, char **argv)
         curl_easy_cleanup(h->easy);
         free(h);
     }
-    curl_multi_cleanup(l.multi);
+    curl_multi_cleanup(l.ce.multi);
     curl_slist_free_all(hl);
     free(lag);
     curl_global_cleanup();

@@ -19,6 +19,7 @@
  * flight (all started, none ended), and bytes_per_stream is (plateau RSS -
  * idle RSS) / STREAMS. */
 #define _GNU_SOURCE
+#include "curl_epoll.h"
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,19 +31,11 @@
 #include <unistd.h>
 
 typedef struct loop {
-    CURLM *multi;
-    int ep;
+    curl_ep ce;           /* libcurl's socket data */
     long timeout_ms;      /* libcurl's wish: -1 none, 0 now */
     long inflight, started, done, ok;
     uint64_t rx;
 } loop;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static long rss_kb(void)
 {
@@ -62,25 +55,6 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
-{
-    loop *l = ud;
-    (void)e;
-    struct epoll_event ev = { .data.fd = s };
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(l->ep, EPOLL_CTL_DEL, s, NULL);
-        return 0;
-    }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    if (!sockp) {
-        epoll_ctl(l->ep, EPOLL_CTL_ADD, s, &ev);
-        curl_multi_assign(l->multi, s, l); /* any non-NULL: "added" */
-    } else {
-        epoll_ctl(l->ep, EPOLL_CTL_MOD, s, &ev);
-    }
-    return 0;
-}
-
 static int on_timer(CURLM *m, long ms, void *ud)
 {
     loop *l = ud;
@@ -93,14 +67,14 @@ static void reap(loop *l)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(l->multi, &left))) {
+    while ((m = curl_multi_info_read(l->ce.multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         long code = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
         l->ok += m->data.result == CURLE_OK && code == 200;
         l->done++;
         l->inflight--;
-        curl_multi_remove_handle(l->multi, m->easy_handle);
+        curl_multi_remove_handle(l->ce.multi, m->easy_handle);
         curl_easy_cleanup(m->easy_handle);
     }
 }
@@ -118,20 +92,9 @@ static void start_one(loop *l, const char *url, const char *body, size_t blen,
     curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, bufsize);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_multi_add_handle(l->multi, e);
+    curl_multi_add_handle(l->ce.multi, e);
     l->started++;
     l->inflight++;
-}
-
-static char *read_body(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    static char buf[1 << 20];
-    *len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[*len] = '\0';
-    return buf;
 }
 
 int main(int argc, char **argv)
@@ -156,12 +119,12 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, "Expect:");
-    loop l = { .multi = curl_multi_init(), .ep = epoll_create1(EPOLL_CLOEXEC), .timeout_ms = -1 };
-    curl_multi_setopt(l.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(l.multi, CURLMOPT_SOCKETDATA, &l);
-    curl_multi_setopt(l.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(l.multi, CURLMOPT_TIMERDATA, &l);
-    curl_multi_setopt(l.multi, CURLMOPT_MAXCONNECTS, 100000L);
+    loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) }, .timeout_ms = -1 };
+    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETDATA, &l.ce);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERDATA, &l);
+    curl_multi_setopt(l.ce.multi, CURLMOPT_MAXCONNECTS, 100000L);
 
     long idle_kb = rss_kb(), plateau_kb = -1;
     int64_t t0 = now_ns(), gap = (int64_t)(1e9 / rate), next_sample = t0, plateau_from = -1;
@@ -186,23 +149,20 @@ int main(int argc, char **argv)
         }
         if (l.timeout_ms >= 0 && l.timeout_ms < wait) wait = l.timeout_ms;
         struct epoll_event evs[256];
-        int n = epoll_wait(l.ep, evs, 256, (int)wait);
+        int n = epoll_wait(l.ce.ep, evs, 256, (int)wait);
         for (int i = 0; i < n; i++) {
-            int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                       (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                       (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action(l.multi, evs[i].data.fd, mask, &running);
+            curl_multi_socket_action(l.ce.multi, evs[i].data.fd, curl_ep_mask(evs[i].events), &running);
         }
         if (n == 0 || l.timeout_ms == 0) {
             l.timeout_ms = -1;
-            curl_multi_socket_action(l.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            curl_multi_socket_action(l.ce.multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         reap(&l);
     }
     printf("streams=%ld ok=%ld rx_bytes=%llu idle_rss_kb=%ld plateau_rss_kb=%ld plateau_s=%.1f "
            "bytes_per_stream=%.0f\n", l.started, l.ok, (unsigned long long)l.rx, idle_kb, plateau_kb,
            (double)plateau_ns / 1e9, plateau_kb < 0 ? -1.0 : (double)(plateau_kb - idle_kb) * 1024.0 / (double)streams);
-    curl_multi_cleanup(l.multi);
+    curl_multi_cleanup(l.ce.multi);
     curl_slist_free_all(h);
     curl_global_cleanup();
     return l.ok == streams ? 0 : 1;

@@ -24,7 +24,17 @@
  * Memory: chunks of GAPLIST_FIRST_BYTES, then GAPLIST_CHUNK_BYTES,
  * allocated as gaps arrive (no doubling); gaplist_reset keeps only the
  * first. A gaplist is plain data, zero-initialised before use; it owns its
- * chunks (gaplist_free). Not thread-safe: one owner (the request's). */
+ * chunks (gaplist_free). Not thread-safe: one owner (the request's).
+ *
+ * With a store (gaplist.store, set by the owner before the first push),
+ * the memory of a request no longer grows with its tokens: the first
+ * chunk stays in memory (a short answer never reaches the store), later
+ * ones are GAPLIST_SPILL_BYTES and each is written to a slot of the store
+ * as it fills, its buffer reused; the list keeps the slots' numbers (4
+ * bytes per chunk of about 60 gaps). Reading back reads the slots in
+ * order. A write that fails (a full disk) leaves that chunk and every
+ * later one in memory: nothing is lost. gaplist_reset and gaplist_free
+ * give the slots back to the store. */
 #ifndef SAGELLM_GAPLIST_H
 #define SAGELLM_GAPLIST_H
 
@@ -34,6 +44,21 @@
 #define GAPCODE_MAX 15              /* longest entry: 10 bytes of gap, 5 of tokens */
 #define GAPLIST_FIRST_BYTES 256     /* allocation of the first chunk (header included) */
 #define GAPLIST_CHUNK_BYTES 1024    /* allocation of every later chunk */
+#define GAPLIST_SPILL_BYTES 256     /* ... of the later chunk, when it goes to a store */
+#define GAPSTORE_SLOT 256           /* a slot of the store: 2 bytes of length, then the chunk's */
+
+/* A file of gap chunks (one per worker): an unlinked temporary file in a
+ * directory (the run's), slots of GAPSTORE_SLOT bytes handed out and taken
+ * back by its gaplists. One thread only, as its gaplists. */
+typedef struct gapstore gapstore;
+
+/* Opens a store in dir (O_TMPFILE, else a file created and unlinked at
+ * once). NULL with err when neither works. */
+gapstore *gapstore_open(const char *dir, char *err, size_t errlen);
+void gapstore_close(gapstore *s);
+/* Slots the file holds (in use or free), and writes that failed. */
+size_t gapstore_slots(const gapstore *s);
+long gapstore_write_errors(const gapstore *s);
 
 /* The coder's state: what the next entry is coded against. */
 typedef struct gapcode_state {
@@ -58,6 +83,10 @@ typedef struct gaplist {
     gaplist_chunk *head, *tail;
     size_t n;                       /* entries held */
     gapcode_state enc;              /* the state after the last entry */
+    gapstore *store;                /* where full chunks go, or NULL (all in memory) */
+    uint32_t *slots;                /* the store's slots holding chunks 2.., in order */
+    uint32_t nslots, slots_cap;
+    int spill_failed;               /* a write failed: the rest stays in memory */
 } gaplist;
 
 /* Appends one entry. Allocation failure aborts (xmalloc). */
@@ -66,7 +95,8 @@ void gaplist_push(gaplist *g, int64_t gap, int32_t tokens);
 void gaplist_reset(gaplist *g);
 /* Frees every chunk; g is then empty and reusable. */
 void gaplist_free(gaplist *g);
-/* Bytes allocated for the chunks (their headers included). */
+/* Bytes allocated in memory for the chunks (their headers included) and
+ * the slot numbers. */
 size_t gaplist_bytes(const gaplist *g);
 
 /* Reads the entries back in order:
@@ -75,15 +105,21 @@ size_t gaplist_bytes(const gaplist *g);
  *     while (gaplist_next(&it, &gap, &tokens) > 0) ...
  * The list must not change while it is read. */
 typedef struct gaplist_iter {
-    const gaplist_chunk *c;
-    size_t pos;                     /* offset in c's bytes */
+    const gaplist *g;
+    int stage;                      /* 0: the first chunk next, 1: slots, 2: chunks in memory */
+    uint32_t slot;                  /* the next of g->slots to read */
+    const gaplist_chunk *c;         /* the next chunk in memory (stage 2) */
+    const unsigned char *p;         /* the bytes being read */
+    size_t len, pos;
     size_t left;                    /* entries not yet read */
     gapcode_state dec;
+    unsigned char buf[GAPSTORE_SLOT]; /* a slot read back */
 } gaplist_iter;
 
 void gaplist_iter_init(gaplist_iter *it, const gaplist *g);
 /* 1 and the next entry; 0 at the end; -1 when the bytes are corrupt (not
- * produced by gaplist_push; the entries read so far stand). */
+ * produced by gaplist_push) or a slot cannot be read back (the entries
+ * read so far stand). */
 int gaplist_next(gaplist_iter *it, int64_t *gap, int32_t *tokens);
 
 #endif

@@ -71,6 +71,7 @@ struct worker {
     int reader_closed;
     int64_t real_minus_mono;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, renewed every tick */
     char *peek;               /* XFER_PEEK_BYTES: rx_clock_peek's scratch */
+    gapstore *gapstore;       /* its HTTP requests' chunk gaps past the first chunk, or NULL */
     wstats st;
     char err[512];
 };
@@ -567,6 +568,7 @@ static void send_due(worker *w)
         if (x) list_remove(&w->free_xfers, x, link);
         else x = xfer_new(w->r->cl, w->headers, w->r->o);
         x->loop = &w->loop;
+        x->gaps.store = w->gapstore;
         int64_t t0 = w->r->t0;
         if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
             /* The client could not build it: a failed record, never sent. */
@@ -786,6 +788,15 @@ worker *worker_new(run *r, int id, char *err, size_t errlen)
         curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     w->headers = xfer_headers(&r->cl->opt);
     w->peek = xmalloc(XFER_PEEK_BYTES);
+    /* Chunk gaps past a request's first 60 or so go to a file in the run
+     * directory, so that memory does not grow with the tokens of the
+     * streams in flight (gaplist.h). In-process requests get their tokens
+     * on an engine's thread, so theirs stay in memory. */
+    if (!r->cl->ops->submit && r->o->out_dir) {
+        char serr[512];
+        w->gapstore = gapstore_open(r->o->out_dir, serr, sizeof serr);
+        if (!w->gapstore) msg_warn("%s; they are kept in memory", serr);
+    }
     w->loop.rx_exact = xfer_exact_wire(&r->cl->opt);
     return w;
 }
@@ -826,6 +837,10 @@ void worker_free(worker *w)
     curl_slist_free_all(w->headers);
     sb_free(&w->logbuf);
     free(w->peek);
+    if (gapstore_write_errors(w->gapstore))
+        msg_warn("worker %d: %ld writes of chunk gaps to %s failed (a full disk?); those gaps were "
+                 "kept in memory, none lost", w->id, gapstore_write_errors(w->gapstore), w->r->o->out_dir);
+    gapstore_close(w->gapstore);
     if (w->ep >= 0) close(w->ep);
     if (w->sched_fd >= 0) close(w->sched_fd);
     if (w->curl_fd >= 0) close(w->curl_fd);

@@ -824,7 +824,9 @@ static void format_outcome(const xfer *x, strbuf *b)
     sb_adds(b, "}}\n");
 }
 
-/* "gaps_ns" and, when every gap's token count is known, "gap_tokens". */
+/* "gaps_ns" and, when every gap's token count is known, "gap_tokens";
+ * "gaps_unread" counts the gaps that could not be read back from the
+ * worker's file (an I/O error; never otherwise). */
 static void format_gaps(const xfer *x, strbuf *b, int per_token)
 {
     gaplist_iter it;
@@ -837,6 +839,10 @@ static void format_gaps(const xfer *x, strbuf *b, int per_token)
         sb_add_int(b, gap);
     }
     sb_addc(b, ']');
+    if (it.left) {
+        sb_adds(b, ",\"gaps_unread\":");
+        sb_add_int(b, (int64_t)it.left);
+    }
     if (!per_token) return;
     sb_adds(b, ",\"gap_tokens\":[");
     gaplist_iter_init(&it, &x->gaps);
