@@ -192,6 +192,23 @@ for l in open('$T/spin/requests.jsonl'):
 \""
 ok "--rx-stamp poll: stamps at epoll's readiness" "$BIN" replay "$AZ" --client vllm --url "$URL" --first 20 --speed 20 --rx-stamp poll --out "$T/poll" -q
 check "... run.json names each run's stamping" "grep -q '\"rx_stamp\":[[:space:]]*\"poll\"' '$T/poll/run.json' && grep -q '\"rx_stamp\":[[:space:]]*\"kernel\"' '$T/spin/run.json'"
+# Long streams: past a request's first 256 bytes of gaps (about 60), they
+# go to the worker's unlinked temporary file in --out and come back for the
+# log line. Exact: the gaps of each request sum to t_last_token -
+# t_first_token to the nanosecond, one per token after the first.
+"$BIN" trace synth -o "$T/long.jsonl.zst" --duration 1s --rate 6 --arrival constant --input fixed:8 \
+    --output fixed:900 --seed 1 2>/dev/null
+ok "long streams (900 tokens, one worker): replay, exit 0" \
+    "$BIN" replay "$T/long.jsonl.zst" --client vllm --url "$URL" --threads 1 --out "$T/long" -q
+check "long streams: every gap back exact (899 a request, summing to last - first token), no file left" "python3 -c \"
+import json
+rs=[json.loads(l) for l in open('$T/long/requests.jsonl')]
+assert len(rs) == 6
+for r in rs:
+    g = r['gaps_ns']
+    assert len(g) == 899 == len(r['gap_tokens']) and 'gaps_unread' not in r, r['id']
+    assert sum(g) == r['t_last_token_ns'] - r['t_first_token_ns'], r['id']
+\" && [ \"\$(ls -A '$T/long')\" = \"\$(printf 'requests.jsonl\\nrun.json\\nsummary.json')\" ]"
 mkdir -p "$T/full" && ln -s /dev/full "$T/full/requests.jsonl"
 expect_err "a request log that cannot be written stops the run: exit 4" 4 'request log could not be written.*No space left' \
     "$BIN" replay "$AZ" --client vllm --url "$URL" --first 50 --speed 20 --out "$T/full" -q
