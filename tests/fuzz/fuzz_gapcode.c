@@ -5,12 +5,15 @@
  *    value), a refused entry leaves the state alone, and nothing is read
  *    past the end;
  *  - read as raw (int64 gap, int32 tokens) pairs: pushed into a gaplist,
- *    every pair comes back exactly, in order.
+ *    every pair comes back exactly, in order; then the same with a store
+ *    (a temporary file in $TMPDIR or /tmp), so that chunks past the first
+ *    go through the file and back.
  * Never a crash. */
 #include "replay/gaplist.h"
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,9 +42,10 @@ static void decode_entries(const uint8_t *data, size_t size)
     }
 }
 
-static void round_trip_pairs(const uint8_t *data, size_t size)
+static void round_trip_pairs(const uint8_t *data, size_t size, gapstore *store)
 {
     gaplist g = {0};
+    g.store = store;
     size_t n = size / 12;
     for (size_t i = 0; i < n; i++) {
         int64_t gap;
@@ -67,7 +71,16 @@ static void round_trip_pairs(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static gapstore *store;
+    static int tried;
+    if (!tried) {
+        char err[256];
+        const char *dir = getenv("TMPDIR");
+        store = gapstore_open(dir && *dir ? dir : "/tmp", err, sizeof err);
+        tried = 1;
+    }
     decode_entries(data, size);
-    round_trip_pairs(data, size);
+    round_trip_pairs(data, size, NULL);
+    if (store) round_trip_pairs(data, size, store);
     return 0;
 }
