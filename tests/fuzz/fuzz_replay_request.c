@@ -83,8 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (c->ops->build(c, &r, &cr, err, sizeof err) == 0) check_request(&cr);
     else if (!err[0]) __builtin_trap();
     check_headers(&o, &r);
-    sb_free(&cr.body);
-    sb_free(&cr.edits);
+    client_request_free(&cr);
     client_free(c);
     trace_rec_clear(&r);
     return 0;
