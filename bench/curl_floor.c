@@ -10,17 +10,22 @@
  * Response bytes are counted and dropped; SSE events are counted by their
  * blank-line ends.
  *
- *   curl_floor URL BODYFILE RATE COUNT [peek]
+ *   curl_floor URL BODYFILE RATE COUNT [peek] [json]
  *
  * With `peek`, every socket epoll reports readable is first peeked for its
  * kernel receive stamp (SO_TIMESTAMPNS, recvmsg MSG_PEEK | MSG_TRUNC), as
  * the replay does with --rx-stamp kernel, so the stamp's cost shows apart.
+ * With `json`, every SSE event's data (a whole body when the answer is not
+ * a stream) is parsed by cJSON, the least a client must do to find the
+ * tokens and usage in it, in a bump arena as the replay's parsers do
+ * (common/json_arena.c), and the tree dropped.
  *
  * Prints one line, the keys of bench/replay_floor.c: requests= ok= events=
  * cpu_s= wall_s= us_per_req= us_per_event= lag_p50_us= lag_p99_us= (lag:
  * the time curl_multi_add_handle returned - the deadline). */
 #define _GNU_SOURCE
 #include "curl_epoll.h"
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +45,9 @@ typedef struct handle {
     CURL *easy;
     loop *l;
     char last;                /* the previous body byte (an event ends at "\n\n") */
+    char *ev;                 /* json: the body bytes not yet parsed */
+    size_t ev_len, ev_cap;
+    long events;              /* json: events of this answer parsed */
     struct handle *next_idle;
 } handle;
 
@@ -47,8 +55,8 @@ struct loop {
     curl_ep ce;               /* libcurl's socket data */
     int sched_fd, curl_fd;
     int curl_due;             /* libcurl asked for an action at once */
-    int peek;
-    long done, ok, events;
+    int peek, json;
+    long done, ok, events, json_errors;
     handle *idle;
 };
 
@@ -72,10 +80,72 @@ static void arm_abs(int fd, int64_t abs_ns)
     timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* json: cJSON's allocations come from a bump arena, emptied after each
+ * parse (its frees do nothing), as in the replay. */
+static unsigned char arena[1 << 18];
+static size_t arena_used;
+
+static void *arena_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (n > sizeof arena - arena_used) return NULL;
+    void *p = arena + arena_used;
+    arena_used += n;
+    return p;
+}
+
+static void arena_free(void *p) { (void)p; }
+
+static void parse_json(loop *l, const char *p, size_t n)
+{
+    cJSON *j = cJSON_ParseWithLength(p, n);
+    if (!j) l->json_errors++;
+    cJSON_Delete(j);
+    arena_used = 0;
+}
+
+/* json: parses the data of every whole event in h->ev and keeps the rest. */
+static void parse_events(handle *h)
+{
+    size_t at = 0;
+    for (;;) {
+        char *end = memmem(h->ev + at, h->ev_len - at, "\n\n", 2);
+        if (!end) break;
+        const char *d = h->ev + at;
+        if (!strncmp(d, "data:", 5)) {
+            d += 5 + (d[5] == ' ');
+            const char *nl = memchr(d, '\n', (size_t)(end - d) + 1);
+            if ((size_t)(nl - d) != 6 || memcmp(d, "[DONE]", 6)) parse_json(h->l, d, (size_t)(nl - d));
+        }
+        h->events++;
+        at = (size_t)(end - h->ev) + 2;
+    }
+    memmove(h->ev, h->ev + at, h->ev_len - at);
+    h->ev_len -= at;
+}
+
+static void keep_bytes(handle *h, const char *buf, size_t len)
+{
+    if (h->ev_len + len > h->ev_cap) {
+        h->ev_cap = (h->ev_len + len) * 2;
+        h->ev = realloc(h->ev, h->ev_cap);
+        if (!h->ev) {
+            fprintf(stderr, "curl_floor: out of memory\n");
+            exit(1);
+        }
+    }
+    memcpy(h->ev + h->ev_len, buf, len);
+    h->ev_len += len;
+}
+
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     handle *h = ud;
     size_t len = size * n;
+    if (h->l->json) {
+        keep_bytes(h, buf, len);
+        parse_events(h);
+    }
     char prev = h->last;
     for (size_t i = 0; i < len; i++) {
         if (buf[i] == '\n' && prev == '\n') h->l->events++;
@@ -159,6 +229,9 @@ static void reap(loop *l)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&h);
         l->ok += m->data.result == CURLE_OK && code == 200;
         l->done++;
+        if (l->json && !h->events && h->ev_len) parse_json(l, h->ev, h->ev_len); /* not a stream */
+        h->ev_len = 0;
+        h->events = 0;
         curl_multi_remove_handle(l->ce.multi, e);
         h->next_idle = l->idle;
         l->idle = h;
@@ -175,7 +248,7 @@ static void action(loop *l, curl_socket_t s, int mask)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: curl_floor URL BODYFILE RATE COUNT [peek]\n");
+        fprintf(stderr, "usage: curl_floor URL BODYFILE RATE COUNT [peek] [json]\n");
         return 2;
     }
     size_t blen = 0;
@@ -197,8 +270,17 @@ int main(int argc, char **argv)
     hl = curl_slist_append(hl, "Expect:");
     loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) },
                .sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-               .curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-               .peek = argc > 5 && !strcmp(argv[5], "peek") };
+               .curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC) };
+    for (int i = 5; i < argc; i++) {
+        if (!strcmp(argv[i], "peek")) l.peek = 1;
+        else if (!strcmp(argv[i], "json")) l.json = 1;
+        else {
+            fprintf(stderr, "curl_floor: unknown mode '%s' (peek, json)\n", argv[i]);
+            return 2;
+        }
+    }
+    cJSON_Hooks hooks = { arena_alloc, arena_free };
+    if (l.json) cJSON_InitHooks(&hooks);
     struct epoll_event sched_ev = { .events = EPOLLIN, .data.fd = -1 };
     struct epoll_event timer_ev = { .events = EPOLLIN, .data.fd = -2 };
     epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.sched_fd, &sched_ev);
@@ -249,14 +331,15 @@ int main(int argc, char **argv)
     double cpu = cpu_s() - c0;
     double wall = (double)(now_ns() - t0) / 1e9;
     qsort(lag, (size_t)sent, sizeof *lag, cmp_i64);
-    printf("requests=%ld ok=%ld events=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f us_per_event=%.3f "
-           "lag_p50_us=%.1f lag_p99_us=%.1f\n", l.done, l.ok, l.events, cpu, wall,
+    printf("requests=%ld ok=%ld events=%ld json_errors=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f "
+           "us_per_event=%.3f lag_p50_us=%.1f lag_p99_us=%.1f\n", l.done, l.ok, l.events, l.json_errors, cpu, wall,
            l.done ? 1e6 * cpu / (double)l.done : 0.0, l.events ? 1e6 * cpu / (double)l.events : 0.0,
            sent ? (double)lag[sent / 2] / 1e3 : 0.0, sent ? (double)lag[(size_t)((double)sent * 0.99)] / 1e3 : 0.0);
     while (l.idle) {
         handle *h = l.idle;
         l.idle = h->next_idle;
         curl_easy_cleanup(h->easy);
+        free(h->ev);
         free(h);
     }
     curl_multi_cleanup(l.ce.multi);

@@ -43,7 +43,7 @@ cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build be
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
 cc -O2 -o "$W/replay_floor" bench/replay_floor.c || die "cannot build bench/replay_floor.c"
 cc -O2 -o "$W/curl_streams" bench/curl_streams.c -lcurl || die "cannot build bench/curl_streams.c"
-cc -O2 -o "$W/curl_floor" bench/curl_floor.c -lcurl || die "cannot build bench/curl_floor.c"
+cc -O2 -o "$W/curl_floor" bench/curl_floor.c -lcurl -lcjson || die "cannot build bench/curl_floor.c"
 STATS="python3 $ROOT/bench/replay_stats.py"
 
 PIN_SRV=() PIN_CLI=() PINNING="none (taskset missing or one core)"
@@ -243,6 +243,8 @@ bench_cpu() {
             "$(kv "$W/cev_$k.txt" requests)" >"$W/ccurl_$k.txt" || die "curl_floor failed"
         run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
             "$(kv "$W/cev_$k.txt" requests)" peek >"$W/ccurlp_$k.txt" || die "curl_floor peek failed"
+        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
+            "$(kv "$W/cev_$k.txt" requests)" peek json >"$W/ccurlj_$k.txt" || die "curl_floor peek json failed"
     done
     printf '%-26s %8s %8s | %9s %8s %8s %9s | %9s %8s %8s | %6s %6s\n' run requests "SSE ev" "replay s" \
         "us/req" "us/ev" "whole" "floor s" "us/req" "us/ev" "ratio" server
@@ -283,30 +285,36 @@ bench_cpu() {
 
 # curl_floor_table: after bench_cpu's runs, libcurl's own cost on the same
 # requests in the same run (bench/curl_floor.c: libcurl driven as a worker
-# drives it, nothing of the replay's own; then the same with the kernel
-# receive-stamp peek per readable socket), each beside the bare client's,
-# and what the replay adds beyond libcurl with the peek.
+# drives it, nothing of the replay's own; then with the kernel
+# receive-stamp peek per readable socket; then also with cJSON's parse of
+# every event, in an arena), each as a ratio to the bare client's, and the
+# replay beside the last.
 curl_floor_table() {
     echo "libcurl alone, the same requests in the same run (bench/curl_floor.c; + peek: with the"
-    echo "receive-stamp recvmsg the replay makes per readable socket with --rx-stamp kernel):"
-    printf '%-15s | %9s %8s | %9s %8s %6s | %9s %8s %6s | %12s\n' run "floor" "us/ev" "libcurl" "us/ev" \
-        "ratio" "+ peek" "us/ev" "ratio" "replay/+peek"
-    local k label f c p per
+    echo "receive-stamp recvmsg the replay makes per readable socket with --rx-stamp kernel; + JSON:"
+    echo "and cJSON's parse of every event, the least a client must do to read tokens and usage):"
+    printf '%-15s | %8s | %8s %6s | %8s %6s | %8s %6s | %12s\n' "us/request" "floor" "libcurl" "ratio" \
+        "+ peek" "ratio" "+ JSON" "ratio" "replay/+JSON"
+    local k label f c p j per m
     for k in s n; do
         [ $k = s ] && label="streaming" || label="non-streaming"
         f=$(kv "$W/cfloor_$k.txt" us_per_req) c=$(kv "$W/ccurl_$k.txt" us_per_req)
-        p=$(kv "$W/ccurlp_$k.txt" us_per_req) per=$(kv "$W/cph_$k.txt" replay_us_per_req)
-        printf '%-15s | %9s %8s | %9s %8s %5sx | %9s %8s %5sx | %11sx\n' "$label" "$f" \
-            "$(kv "$W/cfloor_$k.txt" us_per_event)" "$c" "$(kv "$W/ccurl_$k.txt" us_per_event)" \
-            "$(calc "$c / $f")" "$p" "$(kv "$W/ccurlp_$k.txt" us_per_event)" "$(calc "$p / $f")" \
-            "$(calc "$per / $p")"
-        [ "$(kv "$W/ccurl_$k.txt" ok)" = "$(kv "$W/ccurl_$k.txt" requests)" ] &&
-            [ "$(kv "$W/ccurlp_$k.txt" ok)" = "$(kv "$W/ccurlp_$k.txt" requests)" ] ||
-            echo "   NOTE: libcurl-alone requests failed in run $k"
+        p=$(kv "$W/ccurlp_$k.txt" us_per_req) j=$(kv "$W/ccurlj_$k.txt" us_per_req)
+        per=$(kv "$W/cph_$k.txt" replay_us_per_req)
+        printf '%-15s | %8s | %8s %5sx | %8s %5sx | %8s %5sx | %11sx\n' "$label" "$f" "$c" "$(calc "$c / $f")" \
+            "$p" "$(calc "$p / $f")" "$j" "$(calc "$j / $f")" "$(calc "$per / $j")"
+        for m in ccurl ccurlp ccurlj; do
+            [ "$(kv "$W/${m}_$k.txt" ok)" = "$(kv "$W/${m}_$k.txt" requests)" ] ||
+                echo "   NOTE: libcurl-alone requests failed in run $k ($m)"
+            [ "$(kv "$W/${m}_$k.txt" json_errors)" = 0 ] ||
+                echo "   NOTE: cJSON refused $(kv "$W/${m}_$k.txt" json_errors) events in run $k ($m)"
+        done
         [ $k = s ] && [ "$(kv "$W/ccurl_$k.txt" events)" != "$(kv "$W/cfloor_$k.txt" events)" ] &&
             echo "   NOTE: libcurl alone counted $(kv "$W/ccurl_$k.txt" events) SSE events, the floor $(kv "$W/cfloor_$k.txt" events)"
         row "CPU per request, $label, libcurl alone (us)" "$c" "floor $f" "$(calc "$c / $f")x" "-"
         row "CPU per request, $label, libcurl + peek (us)" "$p" "floor $f" "$(calc "$p / $f")x" "-"
+        row "CPU per request, $label, + JSON parse (us)" "$j" "floor $f" "$(calc "$j / $f")x" \
+            "$(yesno "$j / $f <= 1.3")"
     done
 }
 
