@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* The multi handle and its epoll set; the first member of a program's
@@ -50,6 +51,24 @@ static int curl_ep_mask(uint32_t events)
 {
     return (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
            (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+}
+
+/* As the replay: as many connections as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* The header list the replay sends with every request (replay/xfer.c
+ * xfer_headers, without an API key). */
+static struct curl_slist *replay_headers(void)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    return curl_slist_append(h, "Expect:");
 }
 
 /* The request body from path (at most 1 MiB), NUL-terminated; NULL when

@@ -259,15 +259,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "curl_floor: bad arguments or unreadable %s\n", argv[2]);
         return 2;
     }
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_fd_limit();
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    hl = curl_slist_append(hl, "Expect:");
+    struct curl_slist *hl = replay_headers();
     loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) },
                .sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                .curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC) };

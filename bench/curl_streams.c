@@ -111,14 +111,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "curl_streams: bad arguments or unreadable %s\n", argv[2]);
         return 2;
     }
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    raise_fd_limit();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
+    struct curl_slist *h = replay_headers();
     loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) }, .timeout_ms = -1 };
     curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
     curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETDATA, &l.ce);
