@@ -5,6 +5,7 @@
 #ifndef BENCH_CURL_EPOLL_H
 #define BENCH_CURL_EPOLL_H
 
+#include "floor_clock.h"
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,13 +19,6 @@ typedef struct curl_ep {
     CURLM *multi;
     int ep;
 } curl_ep;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* CURLMOPT_SOCKETFUNCTION: keeps the epoll set to what libcurl wants. */
 static int curl_ep_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)

@@ -60,20 +60,6 @@ struct loop {
     handle *idle;
 };
 
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void arm_abs(int fd, int64_t abs_ns)
 {
     struct itimerspec its = { { 0, 0 }, { abs_ns / 1000000000, abs_ns % 1000000000 } };

@@ -14,6 +14,7 @@
  * Prints one line: requests= ok= events= cpu_s= wall_s= us_per_req=
  * us_per_event= lag_p50_us= lag_p99_us= (lag: write time - deadline). */
 #define _GNU_SOURCE
+#include "floor_clock.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,27 +39,6 @@ typedef struct conn {
     char *buf;
     struct conn *next_idle;
 } conn;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 static int connect_to(int port)
 {

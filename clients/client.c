@@ -57,7 +57,6 @@ void client_event_clear(client_event *ev)
 
 void client_request_set_model(client_request *r, const char *model)
 {
-    if (r->model && model && !strcmp(r->model, model)) return;
     free(r->model);
     r->model = model && *model ? xstrdup(model) : NULL;
 }

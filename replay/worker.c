@@ -566,9 +566,11 @@ static void send_due(worker *w)
         rq *q = heap_pop(w);
         xfer *x = w->free_xfers.first;
         if (x) list_remove(&w->free_xfers, x, link);
-        else x = xfer_new(w->r->cl, w->headers, w->r->o);
-        x->loop = &w->loop;
-        x->gaps.store = w->gapstore;
+        else {
+            x = xfer_new(w->r->cl, w->headers, w->r->o);
+            x->loop = &w->loop;
+            x->gaps.store = w->gapstore;
+        }
         int64_t t0 = w->r->t0;
         if (xfer_start(x, q, t0, w->r->o->sessions_mode == SESSIONS_DEPENDENT && q->rec.session) < 0) {
             /* The client could not build it: a failed record, never sent. */
