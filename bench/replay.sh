@@ -18,6 +18,10 @@
 #                                         thread, streaming and not, beside the bare client's
 #   bash bench/replay.sh all              fidelity, cost, streams and million, full size
 #
+# VLLM=<a vLLM source tree> (or VLLM=installed) adds vLLM's own benchmark
+# client to the CPU runs (bench/vllm_client.py; python3 with Debian's
+# python3-aiohttp, python3-regex and python3-tqdm).
+#
 # On a machine with two cores or more, the server runs on CPU 1 and the
 # replay (one worker thread, --threads 1) and the baselines on CPU 0
 # (taskset), so each side has a core of its own; SERVER_CPU and CLIENT_CPU
@@ -272,15 +276,43 @@ bench_cpu() {
             "floor $(kv "$W/cfloor_$k.txt" us_per_event)" "${ratio}x" "$(yesno "$ratio <= 1.3")"
     done
     curl_floor_table
-    per=$(kv "$W/cph_s.txt" replay_us_per_req)
     echo "(us/req, us/ev: CPU of all the replay's threads while it sends and receives, as in 2, over the"
     echo " requests and over the SSE events of the run; 'whole': the whole process, start-up and summary"
     echo " included, per request; floor: bench/replay_floor.c, its rusage. ratio = replay / floor, the"
-    echo " same for requests and events of one run; target <= 1.3. vLLM's client measured 980 us per"
-    echo " request at 1,000 req/s in issue 12 (not re-measured here): $(calc "980 / $per")x the replay's)"
-    row "vLLM client 980 us / replay, streaming" "$(calc "980 / $per")x" "target >= 8" "-" "$(yesno "980 / $per >= 8")"
+    echo " same for requests and events of one run; target <= 1.3)"
+    vllm_client_row "$rate" "$(kv "$W/cev_s.txt" requests)"
     cpu_profile "$W/cpu.jsonl.zst"
     stop_server
+}
+
+# vllm_client_row RATE COUNT: vLLM's own benchmark client (its request
+# function, driven as `vllm bench serve` drives it: bench/vllm_client.py) on
+# the streaming requests of bench_cpu, same server, same rate, same core,
+# when VLLM names a vLLM source tree (or is "installed"); its CPU per
+# request beside the replay's of this run. Without VLLM, issue 12's figure.
+vllm_client_row() {
+    local rate=$1 count=$2 per v share
+    per=$(kv "$W/cph_s.txt" replay_us_per_req)
+    if [ -z "${VLLM:-}" ]; then
+        echo "vLLM's client: not measured in this run (VLLM=<vLLM source tree> or VLLM=installed measures"
+        echo " it); issue 12 measured 980 us per request at 1,000 req/s: $(calc "980 / $per")x the replay's"
+        row "vLLM client 980 us (issue 12) / replay, streaming" "$(calc "980 / $per")x" "target >= 8" "-" \
+            "$(yesno "980 / $per >= 8")"
+        return 0
+    fi
+    run "${PIN_CLI[@]}" python3 "$ROOT/bench/vllm_client.py" "$VLLM" "$URL/v1/chat/completions" \
+        "$W/body_cs.json" "$rate" "$count" >"$W/cvllm.txt" 2>"$W/cvllm.err" ||
+        { cat "$W/cvllm.err" >&2; die "bench/vllm_client.py failed"; }
+    v=$(kv "$W/cvllm.txt" us_per_req)
+    share=$(calc "$(kv "$W/cvllm.txt" cpu_s) / $(kv "$W/cvllm.txt" wall_s)")
+    echo "vLLM's client, the same streaming requests in the same run (bench/vllm_client.py: the request"
+    echo " function of $VLLM, driven as vllm bench serve drives it): $v us per request, $share cores busy,"
+    echo " send lag p50 $(kv "$W/cvllm.txt" lag_p50_us) / p99 $(kv "$W/cvllm.txt" lag_p99_us) us; $(calc "$v / $per")x the replay's CPU"
+    awk "BEGIN { exit !($share >= 0.9) }" &&
+        echo "   NOTE: vLLM's client kept its core busy: it needs more CPU than one core gives at this rate"
+    [ "$(kv "$W/cvllm.txt" ok)" = "$count" ] || echo "   NOTE: vLLM's client saw failed requests (see $W/cvllm.err)"
+    row "vLLM client (same run) / replay, streaming" "$(calc "$v / $per")x" "target >= 8" "-" \
+        "$(yesno "$v / $per >= 8")"
 }
 
 # curl_floor_table: after bench_cpu's runs, libcurl's own cost on the same
