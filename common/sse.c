@@ -30,7 +30,7 @@ struct sse_parser {
     int failed;
     size_t consumed;
     sse_stats st;
-    char err[128];
+    char *err;            /* the error state's message (heap), NULL until then */
 };
 
 sse_parser *sse_new(size_t max_event_bytes)
@@ -58,7 +58,8 @@ void sse_reset(sse_parser *p)
     p->skip_lf = p->pending = p->failed = 0;
     p->consumed = 0;
     memset(&p->st, 0, sizeof p->st);
-    p->err[0] = '\0';
+    free(p->err);
+    p->err = NULL;
 }
 
 void sse_free(sse_parser *p)
@@ -69,6 +70,7 @@ void sse_free(sse_parser *p)
     sb_free(&p->type);
     sb_free(&p->id);
     sb_free(&p->aux);
+    free(p->err);
     free(p);
 }
 
@@ -90,7 +92,7 @@ size_t sse_consumed(const sse_parser *p) { return p->consumed; }
 const char *sse_last_event_id(const sse_parser *p) { return p->id.len ? p->id.buf : ""; }
 long long sse_retry_ms(const sse_parser *p) { return p->retry; }
 const sse_stats *sse_get_stats(const sse_parser *p) { return &p->st; }
-const char *sse_error(const sse_parser *p) { return p->err; }
+const char *sse_error(const sse_parser *p) { return p->err ? p->err : ""; }
 
 int sse_finish(sse_parser *p)
 {
@@ -102,8 +104,11 @@ int sse_finish(sse_parser *p)
 /* Enters the error state with a message. Returns ERR_INPUT. */
 static int fail_limit(sse_parser *p, const char *what)
 {
+    char msg[128];
     p->failed = 1;
-    errf(p->err, sizeof p->err, "SSE %s over the limit of %zu bytes", what, p->max);
+    errf(msg, sizeof msg, "SSE %s over the limit of %zu bytes", what, p->max);
+    free(p->err);
+    p->err = xstrdup(msg);
     return ERR_INPUT;
 }
 

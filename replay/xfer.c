@@ -518,17 +518,18 @@ static void sink_done(void *user, const client_done *d)
     xfer *x = user;
     x->now = stamp(x);
     touch(x, x->now);
-    x->done = *d;
-    x->done.finish_reason = NULL;
-    x->done.error = NULL;
+    if (!x->done) x->done = xmalloc(sizeof *x->done);
+    *x->done = *d;
+    x->done->finish_reason = NULL;
+    x->done->error = NULL;
     if (d->finish_reason) str_copy(x->finish_reason, sizeof x->finish_reason, d->finish_reason);
     if (d->error) record_error(x, XERR_STREAM, "engine error: %s", d->error);
     else if (!x->abort_why && d->finish_reason && !strcmp(d->finish_reason, "abort"))
         record_error(x, XERR_ABORTED, "the engine aborted the request after %lld events", (long long)x->events);
-    x->done.t_queued_ns = rel(x, d->t_queued_ns);
-    x->done.t_scheduled_ns = rel(x, d->t_scheduled_ns);
-    x->done.t_first_token_ns = rel(x, d->t_first_token_ns);
-    x->done.t_finished_ns = rel(x, d->t_finished_ns);
+    x->done->t_queued_ns = rel(x, d->t_queued_ns);
+    x->done->t_scheduled_ns = rel(x, d->t_scheduled_ns);
+    x->done->t_first_token_ns = rel(x, d->t_first_token_ns);
+    x->done->t_finished_ns = rel(x, d->t_finished_ns);
     x->has_engine = 1;
     if (d->prompt_tokens >= 0) x->prompt_tokens = d->prompt_tokens;
     if (d->completion_tokens >= 0) x->usage_tokens = d->completion_tokens;
@@ -795,7 +796,7 @@ static void format_tokens(const xfer *x, strbuf *b)
  * (null: not given). */
 static void format_engine(const xfer *x, strbuf *b)
 {
-    const client_done *d = &x->done;
+    const client_done *d = x->done;
     sb_adds(b, ",\"engine\":{\"clock\":\"monotonic\"");
     add_ns(b, "t_queued_ns", d->t_queued_ns);
     add_ns(b, "t_scheduled_ns", d->t_scheduled_ns);
@@ -871,7 +872,7 @@ void xfer_format(const xfer *x, strbuf *b)
     format_gaps(x, b, per_token);
     add_str(b, "itl_basis", per_token ? "tokens" : "chunk");
     if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
-    if (x->has_engine) format_engine(x, b);
+    if (x->has_engine && x->done) format_engine(x, b);
     format_outcome(x, b);
 }
 
@@ -920,6 +921,7 @@ void xfer_free(xfer *x)
     free(x->cstate);
     gaplist_free(&x->gaps);
     free(x->choices);
+    free(x->done);
     free(x->errmsg);
     free(x->finish_msg);
     sb_free(&x->body);

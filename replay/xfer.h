@@ -146,7 +146,9 @@ typedef struct xfer {
     const char *abort_why;        /* "stall" / "cancelled" asked of the engine, or NULL */
     int64_t abort_at;
     int cancel_sent;
-    client_done done;             /* the engine's account (times already run-relative) */
+    client_done *done;            /* the engine's account (times already run-relative):
+                                   * allocated at an in-process request's end, kept for
+                                   * reuse; NULL for HTTP transfers */
     int has_engine;
     strbuf body;                  /* non-SSE body or error body */
     strbuf reply;                 /* generated text (dependent sessions) */
