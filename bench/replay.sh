@@ -10,6 +10,8 @@
 #   bash bench/replay.sh cost [quick]     CPU per request and per SSE event (issue 12 workload and
 #                                         marginal); one thread vs wrk
 #   bash bench/replay.sh cpu [quick]      only the issue 12 workload (2a)
+#   bash bench/replay.sh vllm [quick]     2b: TTFT and ITL of the replay and of vLLM's client (VLLM=...)
+#                                         beside the server's ground truth, at 100 and 1,000 req/s
 #   bash bench/replay.sh streams [quick]  10,000 concurrent streams: RSS per stream in flight
 #   bash bench/replay.sh streams TOKENS   STREAMS (2,000) streams of TOKENS tokens, one every STEP_MS
 #                                         (50) ms, beside libcurl's own memory for the same streams
@@ -62,6 +64,7 @@ kv() { awk -v k="$2" '{for (i = 1; i <= NF; i++) { n = index($i, "="); if (subst
 # calc EXPR: floating-point arithmetic, two decimals.
 calc() { awk "BEGIN { printf \"%.2f\", $* }"; }
 calc0() { awk "BEGIN { printf \"%.0f\", $* }"; }
+calc3() { awk "BEGIN { printf \"%.3f\", $* }"; }
 # jget FILE KEY: a top-level value of a JSON file (compact JSON for objects).
 jget() { python3 -c 'import json, sys; v = json.load(open(sys.argv[1])).get(sys.argv[2]); print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"; }
 yesno() { awk "BEGIN { print (($*) ? \"yes\" : \"NO\") }"; }
@@ -313,6 +316,80 @@ vllm_client_row() {
     [ "$(kv "$W/cvllm.txt" ok)" = "$count" ] || echo "   NOTE: vLLM's client saw failed requests (see $W/cvllm.err)"
     row "vLLM client (same run) / replay, streaming" "$(calc "$v / $per")x" "target >= 8" "-" \
         "$(yesno "$v / $per >= 8")"
+}
+
+# 2b. The metrics beside vLLM's client (bench/vllm_client.py, VLLM needed):
+# the same streamed requests (issue 12's workload) at 100 and 1,000 req/s,
+# once through the replay and once through vLLM's client, each against a
+# fresh server writing its ground truth; TTFT and ITL as each client
+# measured them beside the server's view of the same run (first content
+# event sent - request received; gaps between content events sent), and per
+# request, paired by X-Request-Id, what the client's TTFT adds to the
+# server's. And each client's CPU per request and send lag.
+bench_vllm() {
+    [ -n "${VLLM:-}" ] || die "vllm: set VLLM to a vLLM source tree (the folder that holds vllm/) or to 'installed'"
+    local d=10 tok=16 rate n
+    [ "${1:-}" = quick ] && d=4
+    echo
+    echo "## 2b. Metrics beside vLLM's client: $d s of constant arrivals, 16 in / $tok out tokens, one every"
+    echo "2 ms (serve --preset fast --step-time 2ms --prefill-per-token 0 --ground-truth), streamed"
+    printf '%-5s %-13s | %-13s %-13s %-13s | %-13s %-13s | %7s %7s\n' "" "" "TTFT (ms)" "server's" \
+        "added (us)" "ITL (ms)" "server's" "CPU/req" "lag"
+    printf '%-5s %-13s | %-13s %-13s %-13s | %-13s %-13s | %7s %7s\n' "req/s" client "p50 / p99" "p50 / p99" \
+        "p50 / p99" "p50 / p99" "p50 / p99" "us" "p99 us"
+    for rate in 100 1000; do
+        n=$((rate * d))
+        synth "$W/v$rate.jsonl.zst" "${d}s" "$rate" "$tok"
+        bodies "$W/v$rate.jsonl.zst" "$tok" "$W/vbody_$rate.json" "$W/vbody_n_$rate.json"
+        start_server --preset fast --step-time 2ms --prefill-per-token 0 --ground-truth "$W/gt_r$rate.jsonl"
+        PROBE_MS=20 replay "$W/vr_$rate" "$W/v$rate.jsonl.zst"
+        stop_server
+        start_server --preset fast --step-time 2ms --prefill-per-token 0 --ground-truth "$W/gt_v$rate.jsonl"
+        run "${PIN_CLI[@]}" python3 "$ROOT/bench/vllm_client.py" "$VLLM" "$URL/v1/chat/completions" \
+            "$W/vbody_$rate.json" "$rate" "$n" "$W/vv_$rate.jsonl" >"$W/vv_$rate.txt" 2>"$W/vv_$rate.err" ||
+            { cat "$W/vv_$rate.err" >&2; die "bench/vllm_client.py failed"; }
+        stop_server
+        $STATS gt "$W/gt_r$rate.jsonl" >"$W/gtr_$rate.txt"
+        $STATS gt "$W/gt_v$rate.jsonl" 1 >"$W/gtv_$rate.txt"   # its first request is the test run
+        $STATS added "$W/gt_r$rate.jsonl" "$W/vr_$rate/requests.jsonl" >"$W/addr_$rate.txt"
+        $STATS added "$W/gt_v$rate.jsonl" "$W/vv_$rate.jsonl" >"$W/addv_$rate.txt"
+        $STATS phases "$W/vr_$rate" "$W/vr_$rate.samples" "$(kv "$W/vr_$rate.probe" clk_tck)" >"$W/vph_$rate.txt"
+        $STATS lag "$W/vr_$rate" >"$W/vlag_$rate.txt"
+        vllm_metrics_row "$rate" replay "$(calc3 "$(jget "$W/vr_$rate/summary.json" median_ttft_ms)")" \
+            "$(calc3 "$(jget "$W/vr_$rate/summary.json" p99_ttft_ms)")" "$W/gtr_$rate.txt" "$W/addr_$rate.txt" \
+            "$(calc3 "$(jget "$W/vr_$rate/summary.json" median_itl_ms)")" \
+            "$(calc3 "$(jget "$W/vr_$rate/summary.json" p99_itl_ms)")" \
+            "$(kv "$W/vph_$rate.txt" replay_us_per_req)" "$(kv "$W/vlag_$rate.txt" p99_us)"
+        vllm_metrics_row "$rate" "vLLM's client" "$(kv "$W/vv_$rate.txt" ttft_p50_ms)" \
+            "$(kv "$W/vv_$rate.txt" ttft_p99_ms)" "$W/gtv_$rate.txt" "$W/addv_$rate.txt" \
+            "$(kv "$W/vv_$rate.txt" itl_p50_ms)" "$(kv "$W/vv_$rate.txt" itl_p99_ms)" \
+            "$(kv "$W/vv_$rate.txt" us_per_req)" "$(kv "$W/vv_$rate.txt" lag_p99_us)"
+        [ "$(jget "$W/vr_$rate/summary.json" completed)" = "$n" ] || echo "   NOTE: replay requests failed at $rate/s"
+        [ "$(kv "$W/vv_$rate.txt" ok)" = "$n" ] || echo "   NOTE: vLLM's client saw failed requests at $rate/s"
+        local f
+        for f in addr addv; do
+            [ "$(kv "$W/${f}_$rate.txt" pairs)" = "$n" ] ||
+                echo "   NOTE: $(kv "$W/${f}_$rate.txt" pairs) of $n requests paired with the ground truth ($f)"
+        done
+        note_load "$W/vr_$rate.probe"
+        row "TTFT the client adds, p99, $rate/s, replay (us)" "$(kv "$W/addr_$rate.txt" added_p99_us)" \
+            "vLLM's $(kv "$W/addv_$rate.txt" added_p99_us)" "-" "-"
+    done
+    echo "(TTFT, ITL: as each client measured them: the replay's summary.json, vLLM's client's ttft and"
+    echo " itl; server's: the ground truth of the same run (first content event sent - request received;"
+    echo " the gaps between content events sent); added: per request, paired by X-Request-Id, the"
+    echo " client's TTFT - the server's; vLLM's client also counts the role chunk (sent with the first"
+    echo " token) as a chunk, so its ITL has one ~0 gap per request more. CPU/req: the replay's threads"
+    echo " while replaying, vLLM's client's process over its run; lag: request sent - request due)"
+}
+
+# vllm_metrics_row RATE LABEL TTFT50 TTFT99 GTFILE ADDEDFILE ITL50 ITL99 CPU LAG99:
+# one line of bench_vllm's table.
+vllm_metrics_row() {
+    printf '%-5s %-13s | %-13s %-13s %-13s | %-13s %-13s | %7s %7s\n' "$1" "$2" "$3 / $4" \
+        "$(kv "$5" ttft_p50_ms) / $(kv "$5" ttft_p99_ms)" \
+        "$(calc0 "$(kv "$6" added_p50_us)") / $(calc0 "$(kv "$6" added_p99_us)")" "$7 / $8" \
+        "$(kv "$5" itl_p50_ms) / $(kv "$5" itl_p99_ms)" "$(calc0 "$9")" "$(calc0 "${10}")"
 }
 
 # curl_floor_table: after bench_cpu's runs, libcurl's own cost on the same
@@ -789,6 +866,7 @@ case $MODE in
     drift) bench_drift "${ARG:-10}" ;;
     cost) bench_cost "$ARG" ;;
     cpu) bench_cpu "$ARG" ;;
+    vllm) bench_vllm "$ARG" ;;
     streams) bench_streams "$ARG" ;;
     million) bench_million "${ARG:-1000000}" ;;
     capacity) bench_capacity ;;

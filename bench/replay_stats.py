@@ -13,6 +13,16 @@ library only. Each command prints one line of key=value pairs.
   inflight DIR SAMPLES    RSS against streams in flight at each sample
   progress DIR SAMPLES    RSS at 10/50/90% of completions, peak while
                           replaying, peak in the summary phase after it
+  gt FILE [SKIP]          the server's view from `serve --ground-truth FILE`
+                          (streamed requests that ended ok, after the first
+                          SKIP by arrival): TTFT = first content event sent -
+                          request headers received, ITL = the gaps between
+                          content events sent, p50/p99 in ms
+  added FILE CLIENT       per request, the client's TTFT (CLIENT: JSON lines
+                          with "id" and "ttft_ms", as requests.jsonl has
+                          them) minus the server's TTFT for the same
+                          request (FILE: the ground truth; paired by the
+                          X-Request-Id it saw): p50/p99 in us
 
 Percentiles: linear interpolation between closest ranks (numpy's default),
 as the replay's own summary computes them."""
@@ -209,6 +219,57 @@ def cmd_progress(d, spath):
     print(" ".join(out))
 
 
+def cmd_gt(path, skip):
+    ttft, itl, n = [], [], 0
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("type") != "request" or r.get("seq", 0) < skip:
+                continue
+            if not r.get("stream") or r.get("outcome") != "ok" or r.get("t_first_token_write_ns") is None:
+                continue
+            n += 1
+            ttft.append((r["t_first_token_write_ns"] - r["t_arrival_ns"]) / 1e6)
+            w = r.get("event_write_ns") or []
+            itl.extend((b - a) / 1e6 for a, b in zip(w, w[1:]))
+    ttft.sort()
+    itl.sort()
+    print("requests=%d ttft_p50_ms=%.3f ttft_p99_ms=%.3f itl_p50_ms=%.3f itl_p99_ms=%.3f"
+          % (n, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99)))
+
+
+def server_ttft_by_id(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("type") != "request" or r.get("t_first_token_write_ns") is None:
+                continue
+            rid = r.get("client_request_id")
+            if rid is not None:
+                out[rid] = (r["t_first_token_write_ns"] - r["t_arrival_ns"]) / 1e6
+    return out
+
+
+def cmd_added(gt_path, client_path):
+    srv = server_ttft_by_id(gt_path)
+    added, unpaired = [], 0
+    with open(client_path) as f:
+        for line in f:
+            r = json.loads(line)
+            t = r.get("ttft_ms")
+            if t is None:
+                continue
+            s = srv.get(str(r.get("id")))
+            if s is None:
+                unpaired += 1
+                continue
+            added.append(1000.0 * (t - s))
+    added.sort()
+    print("pairs=%d unpaired=%d added_p50_us=%.1f added_p99_us=%.1f added_max_us=%.1f"
+          % (len(added), unpaired, pct(added, 50), pct(added, 99), added[-1] if added else float("nan")))
+
+
 def main(a):
     if len(a) >= 2 and a[0] == "lag":
         cmd_lag(a[1])
@@ -222,6 +283,10 @@ def main(a):
         cmd_inflight(a[1], a[2])
     elif len(a) >= 3 and a[0] == "progress":
         cmd_progress(a[1], a[2])
+    elif len(a) >= 3 and a[0] == "added":
+        cmd_added(a[1], a[2])
+    elif len(a) >= 2 and a[0] == "gt":
+        cmd_gt(a[1], int(a[2]) if len(a) > 2 else 0)
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)

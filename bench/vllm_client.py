@@ -24,9 +24,13 @@ The request is the body the replay sends (bench/vllm_body.py): its messages
 as the chat messages, max_tokens as the output length, ignore_eos, and its
 other members (min_tokens, stream_options with continuous_usage_stats) as
 the extra body vLLM's client merges in, so the server streams the same
-events to both clients.
+events to both clients. Each request gets its own RequestFuncInput with a
+request id ("vllm-bench-" and its index), which vLLM's client sends as
+X-Request-Id, as `vllm bench serve` does with its --request-id-prefix.
+PER_REQUEST, when given, receives one JSON line per request: "id", "ok",
+"ttft_ms" (null when it failed) and "itl_ms" (its gaps).
 
-    python3 bench/vllm_client.py VLLM URL BODYFILE RATE COUNT
+    python3 bench/vllm_client.py VLLM URL BODYFILE RATE COUNT [PER_REQUEST]
 
 VLLM: a vLLM source tree (the folder holding vllm/), or "installed" for the
 vllm package Python finds. URL: the server's chat completions URL. Needs
@@ -34,12 +38,16 @@ Python 3.10+ and what that module imports (Debian: python3-aiohttp,
 python3-regex, python3-tqdm).
 
 Prints one line: requests= ok= events= cpu_s= wall_s= us_per_req=
-lag_p50_us= lag_p99_us= (cpu_s: this process's user + system time from
-the first scheduled request until every answer is read; lag: the time the
-request function started minus the request's due time). Exit status 2 on
+lag_p50_us= lag_p99_us= ttft_p50_ms= ttft_p99_ms= itl_p50_ms= itl_p99_ms=
+(cpu_s: this process's user + system time from the first scheduled
+request until every answer is read; lag: the time the request function
+started minus the request's due time; TTFT and ITL of the requests that
+succeeded, as vLLM's client measures them: its ttft and its itl list,
+percentiles by linear interpolation as numpy's). Exit status 2 on
 bad use, 1 when the module cannot be loaded or the first request fails.
 """
 import asyncio
+import dataclasses
 import gc
 import importlib.util
 import json
@@ -47,6 +55,9 @@ import os
 import resource
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replay_stats import pct  # noqa: E402  (percentiles as the replay's summary computes them)
 
 MODULE = os.path.join("vllm", "benchmarks", "lib", "endpoint_request_func.py")
 
@@ -94,21 +105,12 @@ def last_line(text):
     return lines[-1] if lines else "no error text"
 
 
-def percentile(sorted_vals, p):
-    if not sorted_vals:
-        return 0.0
-    k = (len(sorted_vals) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_vals) - 1)
-    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
-
-
 def cpu_now():
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
 
 
-async def run(mod, url, body, rate, count):
+async def run(mod, url, body, rate, count, per_request):
     import aiohttp
     send = mod.async_request_openai_chat_completions
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
@@ -117,7 +119,8 @@ async def run(mod, url, body, rate, count):
     session = aiohttp.ClientSession(connector=connector, trust_env=True,
                                     timeout=aiohttp.ClientTimeout(total=6 * 60 * 60))
     inp = request_input(mod, url, body)
-    first = await send(request_func_input=inp, session=session)
+    first = await send(request_func_input=dataclasses.replace(inp, request_id="vllm-bench-test"),
+                       session=session)
     if not first.success:
         await session.close()
         die(1, f"the first request failed: {last_line(first.error)}")
@@ -130,25 +133,36 @@ async def run(mod, url, body, rate, count):
         pause = start_ts + due[i] - time.time()
         if pause > 0:
             await asyncio.sleep(pause)
-        tasks.append(asyncio.create_task(send(request_func_input=inp, session=session)))
+        req = dataclasses.replace(inp, request_id=f"vllm-bench-{i}")
+        tasks.append(asyncio.create_task(send(request_func_input=req, session=session)))
     outs = await asyncio.gather(*tasks)
     cpu1, perf1 = cpu_now(), time.perf_counter()
     await session.close()
     ok = [o for o in outs if o.success]
     lags = sorted(1e6 * (o.start_time - perf0 - due[i]) for i, o in enumerate(outs))
     events = sum(1 + len(o.itl) for o in ok)
+    ttft = sorted(1e3 * o.ttft for o in ok)
+    itl = sorted(1e3 * g for o in ok for g in o.itl)
     cpu = cpu1 - cpu0
     print(f"requests={count} ok={len(ok)} events={events} cpu_s={cpu:.3f} "
           f"wall_s={perf1 - perf0:.3f} us_per_req={1e6 * cpu / count:.2f} "
-          f"lag_p50_us={percentile(lags, 50):.1f} lag_p99_us={percentile(lags, 99):.1f}")
+          f"lag_p50_us={pct(lags, 50):.1f} lag_p99_us={pct(lags, 99):.1f} "
+          f"ttft_p50_ms={pct(ttft, 50):.3f} ttft_p99_ms={pct(ttft, 99):.3f} "
+          f"itl_p50_ms={pct(itl, 50):.3f} itl_p99_ms={pct(itl, 99):.3f}")
+    if per_request:
+        with open(per_request, "w") as f:
+            for i, o in enumerate(outs):
+                f.write(json.dumps({"id": f"vllm-bench-{i}", "ok": o.success,
+                                    "ttft_ms": 1e3 * o.ttft if o.success else None,
+                                    "itl_ms": [1e3 * g for g in o.itl]}) + "\n")
     if len(ok) < count:
         errs = [last_line(o.error) for o in outs if not o.success][:3]
         print(f"vllm_client: {count - len(ok)} requests failed, e.g. {errs}", file=sys.stderr)
 
 
 def main():
-    if len(sys.argv) != 6:
-        die(2, "usage: vllm_client.py VLLM URL BODYFILE RATE COUNT")
+    if len(sys.argv) not in (6, 7):
+        die(2, "usage: vllm_client.py VLLM URL BODYFILE RATE COUNT [PER_REQUEST]")
     where, url, body_file = sys.argv[1], sys.argv[2], sys.argv[3]
     try:
         rate, count = float(sys.argv[4]), int(sys.argv[5])
@@ -162,7 +176,7 @@ def main():
     except (OSError, ValueError) as e:
         die(2, f"{body_file}: {e}")
     mod = load(module_path(where))
-    asyncio.run(run(mod, url, body, rate, count))
+    asyncio.run(run(mod, url, body, rate, count, sys.argv[6] if len(sys.argv) == 7 else None))
 
 
 main()
