@@ -871,6 +871,6 @@ case $MODE in
     million) bench_million "${ARG:-1000000}" ;;
     capacity) bench_capacity ;;
     all) bench_fidelity; bench_cost; bench_streams; bench_million ;;
-    *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,34p' "$0" >&2; exit 2 ;;
 esac
 print_table
