@@ -40,6 +40,19 @@ static int curl_ep_socket(CURL *e, curl_socket_t s, int what, void *ud, void *so
     return 0;
 }
 
+/* A multi handle and a new epoll set, wired together, with libcurl's
+ * timer going to on_timer(timer_data) and no limit on kept connections. */
+static void curl_ep_init(curl_ep *c, curl_multi_timer_callback on_timer, void *timer_data)
+{
+    c->multi = curl_multi_init();
+    c->ep = epoll_create1(EPOLL_CLOEXEC);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, timer_data);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 100000L);
+}
+
 /* The CURL_CSELECT_* mask of what epoll reported. */
 static int curl_ep_mask(uint32_t events)
 {

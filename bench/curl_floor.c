@@ -249,9 +249,9 @@ int main(int argc, char **argv)
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct curl_slist *hl = replay_headers();
-    loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) },
-               .sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+    loop l = { .sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                .curl_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC) };
+    curl_ep_init(&l.ce, on_timer, &l);
     for (int i = 5; i < argc; i++) {
         if (!strcmp(argv[i], "peek")) l.peek = 1;
         else if (!strcmp(argv[i], "json")) l.json = 1;
@@ -266,11 +266,6 @@ int main(int argc, char **argv)
     struct epoll_event timer_ev = { .events = EPOLLIN, .data.fd = -2 };
     epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.sched_fd, &sched_ev);
     epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.curl_fd, &timer_ev);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETDATA, &l.ce);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERDATA, &l);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_MAXCONNECTS, 100000L);
 
     int64_t *lag = malloc((size_t)count * sizeof *lag);
     long sent = 0;

@@ -114,12 +114,8 @@ int main(int argc, char **argv)
     raise_fd_limit();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct curl_slist *h = replay_headers();
-    loop l = { .ce = { curl_multi_init(), epoll_create1(EPOLL_CLOEXEC) }, .timeout_ms = -1 };
-    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETFUNCTION, curl_ep_socket);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_SOCKETDATA, &l.ce);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_TIMERDATA, &l);
-    curl_multi_setopt(l.ce.multi, CURLMOPT_MAXCONNECTS, 100000L);
+    loop l = { .timeout_ms = -1 };
+    curl_ep_init(&l.ce, on_timer, &l);
 
     long idle_kb = rss_kb(), plateau_kb = -1;
     int64_t t0 = now_ns(), gap = (int64_t)(1e9 / rate), next_sample = t0, plateau_from = -1;

@@ -872,7 +872,7 @@ void xfer_format(const xfer *x, strbuf *b)
     format_gaps(x, b, per_token);
     add_str(b, "itl_basis", per_token ? "tokens" : "chunk");
     if (x->finish_reason[0]) add_str(b, "finish_reason", x->finish_reason);
-    if (x->has_engine && x->done) format_engine(x, b);
+    if (x->has_engine) format_engine(x, b);
     format_outcome(x, b);
 }
 
