@@ -74,118 +74,143 @@ static int complete(const char *buf, size_t len, long *ev)
     return 1;
 }
 
+typedef struct floor_run {
+    int port, ep, tfd;
+    char *req;              /* headers + body, written with one write() */
+    int rlen;
+    long count, sent, done, ok, events;
+    int64_t t0, gap, next;  /* first deadline, spacing, next deadline */
+    int64_t *lag;           /* write time - deadline, per request */
+    conn *idle;             /* keep-alive connections without a request */
+} floor_run;
+
+/* The request: POST PATH with the body of BODYFILE. 0, or -1 if unreadable. */
+static int make_request(floor_run *f, const char *path, const char *bodyfile)
+{
+    FILE *bf = fopen(bodyfile, "rb");
+    if (!bf) return -1;
+    static char body[1 << 16];
+    size_t blen = fread(body, 1, sizeof body, bf);
+    fclose(bf);
+    size_t rcap = blen + 512;
+    f->req = malloc(rcap);
+    f->rlen = snprintf(f->req, rcap, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\n\r\n", path, f->port, blen);
+    memcpy(f->req + f->rlen, body, blen);
+    f->rlen += (int)blen;
+    return 0;
+}
+
+static void arm(floor_run *f)
+{
+    struct itimerspec its = { { 0, 0 }, { f->next / 1000000000, f->next % 1000000000 } };
+    timerfd_settime(f->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* The deadline fired: writes every request now due, each on an idle
+ * connection or a new one, and arms the timer at the next deadline. */
+static void send_due(floor_run *f)
+{
+    uint64_t v;
+    if (read(f->tfd, &v, sizeof v) < 0) { /* spurious */ }
+    while (f->sent < f->count && f->next <= now_ns()) {
+        conn *k = f->idle;
+        if (k) f->idle = k->next_idle;
+        else {
+            k = calloc(1, sizeof *k);
+            k->fd = connect_to(f->port);
+            k->cap = 1 << 16;
+            k->buf = malloc(k->cap);
+            struct epoll_event e = { .events = EPOLLIN, .data.ptr = k };
+            epoll_ctl(f->ep, EPOLL_CTL_ADD, k->fd, &e);
+        }
+        if (write(k->fd, f->req, (size_t)f->rlen) != f->rlen) {
+            perror("replay_floor: write");
+            exit(1);
+        }
+        f->lag[f->sent] = now_ns() - f->next;
+        k->busy = 1;
+        k->len = 0;
+        f->sent++;
+        f->next = f->t0 + f->sent * f->gap;
+    }
+    if (f->sent < f->count) arm(f);
+}
+
+/* c is readable: reads what is there (stopping at a short read) and, once
+ * the answer is whole, counts it and makes the connection idle. */
+static void read_answer(floor_run *f, conn *c)
+{
+    for (;;) {
+        if (c->cap - c->len < 4096) c->buf = realloc(c->buf, c->cap *= 2);
+        size_t space = c->cap - c->len;
+        ssize_t r = read(c->fd, c->buf + c->len, space);
+        if (r <= 0) {
+            if (r < 0 && errno == EAGAIN) break;
+            if (r == 0 || errno != EINTR) {
+                fprintf(stderr, "replay_floor: connection closed by the server\n");
+                exit(1);
+            }
+            continue;
+        }
+        c->len += (size_t)r;
+        if ((size_t)r < space) break; /* a short read: drained */
+    }
+    if (c->busy && complete(c->buf, c->len, &f->events)) {
+        f->ok += !memcmp(c->buf, "HTTP/1.1 200", 12);
+        f->done++;
+        c->busy = 0;
+        c->next_idle = f->idle;
+        f->idle = c;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
         fprintf(stderr, "usage: replay_floor PORT PATH BODYFILE RATE COUNT\n");
         return 2;
     }
-    int port = atoi(argv[1]);
+    floor_run f = { .port = atoi(argv[1]), .count = atol(argv[5]) };
     double rate = atof(argv[4]);
-    long count = atol(argv[5]);
-    FILE *bf = fopen(argv[3], "rb");
-    if (!bf || rate <= 0 || count <= 0) {
+    if (rate <= 0 || f.count <= 0 || make_request(&f, argv[2], argv[3]) < 0) {
         fprintf(stderr, "replay_floor: bad arguments or unreadable %s\n", argv[3]);
         return 2;
     }
-    static char body[1 << 16];
-    size_t blen = fread(body, 1, sizeof body, bf);
-    fclose(bf);
-    size_t rcap = blen + 512;
-    char *req = malloc(rcap);
-    int rlen = snprintf(req, rcap, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\n\r\n", argv[2], port, blen);
-    memcpy(req + rlen, body, blen);
-    rlen += (int)blen;
-
     struct rlimit nofile;   /* as the replay: as many connections as the hard limit allows */
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
         nofile.rlim_cur = nofile.rlim_max;
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    f.ep = epoll_create1(EPOLL_CLOEXEC);
+    f.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct epoll_event tev = { .events = EPOLLIN, .data.ptr = NULL };
-    epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev);
-    conn *idle = NULL;
-    int64_t *lag = malloc((size_t)count * sizeof *lag);
-    long sent = 0, done = 0, ok = 0, events = 0;
+    epoll_ctl(f.ep, EPOLL_CTL_ADD, f.tfd, &tev);
+    f.lag = malloc((size_t)f.count * sizeof *f.lag);
     double c0 = cpu_s();
-    int64_t t0 = now_ns() + 2000000, gap = (int64_t)(1e9 / rate);
-    int64_t next = t0;
-    struct itimerspec its = { { 0, 0 }, { next / 1000000000, next % 1000000000 } };
-    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
-    while (done < count) {
+    f.t0 = f.next = now_ns() + 2000000;
+    f.gap = (int64_t)(1e9 / rate);
+    arm(&f);
+    while (f.done < f.count) {
         struct epoll_event evs[256];
-        int n = epoll_wait(ep, evs, 256, 5000);
+        int n = epoll_wait(f.ep, evs, 256, 5000);
         if (n == 0) {
-            fprintf(stderr, "replay_floor: no answer for 5 s (%ld of %ld done)\n", done, count);
+            fprintf(stderr, "replay_floor: no answer for 5 s (%ld of %ld done)\n", f.done, f.count);
             break;
         }
         for (int i = 0; i < n; i++) {
-            conn *c = evs[i].data.ptr;
-            if (!c) { /* the deadline */
-                uint64_t v;
-                if (read(tfd, &v, sizeof v) < 0) { /* spurious */ }
-                while (sent < count && next <= now_ns()) {
-                    conn *k = idle;
-                    if (k) idle = k->next_idle;
-                    else {
-                        k = calloc(1, sizeof *k);
-                        k->fd = connect_to(port);
-                        k->cap = 1 << 16;
-                        k->buf = malloc(k->cap);
-                        struct epoll_event e = { .events = EPOLLIN, .data.ptr = k };
-                        epoll_ctl(ep, EPOLL_CTL_ADD, k->fd, &e);
-                    }
-                    if (write(k->fd, req, (size_t)rlen) != rlen) {
-                        perror("replay_floor: write");
-                        return 1;
-                    }
-                    lag[sent] = now_ns() - next;
-                    k->busy = 1;
-                    k->len = 0;
-                    sent++;
-                    next = t0 + sent * gap;
-                }
-                if (sent < count) {
-                    its.it_value.tv_sec = next / 1000000000;
-                    its.it_value.tv_nsec = next % 1000000000;
-                    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
-                }
-                continue;
-            }
-            for (;;) {
-                if (c->cap - c->len < 4096) c->buf = realloc(c->buf, c->cap *= 2);
-                size_t space = c->cap - c->len;
-                ssize_t r = read(c->fd, c->buf + c->len, space);
-                if (r <= 0) {
-                    if (r < 0 && errno == EAGAIN) break;
-                    if (r == 0 || errno != EINTR) {
-                        fprintf(stderr, "replay_floor: connection closed by the server\n");
-                        return 1;
-                    }
-                    continue;
-                }
-                c->len += (size_t)r;
-                if ((size_t)r < space) break; /* a short read: drained */
-            }
-            if (c->busy && complete(c->buf, c->len, &events)) {
-                ok += !memcmp(c->buf, "HTTP/1.1 200", 12);
-                done++;
-                c->busy = 0;
-                c->next_idle = idle;
-                idle = c;
-            }
+            if (evs[i].data.ptr) read_answer(&f, evs[i].data.ptr);
+            else send_due(&f);   /* the deadline */
         }
     }
     double cpu = cpu_s() - c0;
-    double wall = (double)(now_ns() - t0) / 1e9;
-    qsort(lag, (size_t)sent, sizeof *lag, cmp_i64);
+    double wall = (double)(now_ns() - f.t0) / 1e9;
+    long sent = f.sent;
+    qsort(f.lag, (size_t)sent, sizeof *f.lag, cmp_i64);
     printf("requests=%ld ok=%ld events=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f us_per_event=%.3f "
-           "lag_p50_us=%.1f lag_p99_us=%.1f\n", done, ok, events, cpu, wall, 1e6 * cpu / (double)done,
-           events ? 1e6 * cpu / (double)events : 0.0, sent ? (double)lag[sent / 2] / 1e3 : 0.0,
-           sent ? (double)lag[(size_t)((double)sent * 0.99)] / 1e3 : 0.0);
+           "lag_p50_us=%.1f lag_p99_us=%.1f\n", f.done, f.ok, f.events, cpu, wall, 1e6 * cpu / (double)f.done,
+           f.events ? 1e6 * cpu / (double)f.events : 0.0, sent ? (double)f.lag[sent / 2] / 1e3 : 0.0,
+           sent ? (double)f.lag[(size_t)((double)sent * 0.99)] / 1e3 : 0.0);
     return 0;
 }

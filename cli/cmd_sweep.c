@@ -418,57 +418,94 @@ static cJSON *sweep_meta(const sweep_cfg *c, const replay_opts *o, const summary
     return m;
 }
 
+static void sweep_defaults(sweep_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->target = 0.95;
+    c->start = 1;
+    c->factor = 2;
+    c->tolerance = 0.1;
+    c->close = 0.05;
+    c->max_points = 12;
+    c->repeat = 1;
+    c->early_stop = 1;
+    c->idle_timeout_us = 60000000;
+}
+
+/* The checks of sweep's options beyond replay's own: 0, or the exit code
+ * after the message. Reads --slo into s->slo and --window into a->o. */
+static int sweep_check(sweep_cfg *c, replay_args *a, sweep_run *s)
+{
+    char err[1024];
+    if (c->search + (c->nlist > 0) != 1)
+        return cli_usage_error("sweep", U_SWEEP, "give one of --search, --speeds LIST, --concurrency LIST");
+    if (a->o.speed != 1.0)
+        return cli_usage_error("sweep", U_SWEEP, "--speed is set per point: use --speeds, --search or --start");
+    if (a->o.dry_run)
+        return cli_usage_error("sweep", U_SWEEP, "--dry-run is not available with sweep");
+    if (c->window_us > 0 && (a->o.from_us >= 0 || a->o.to_us >= 0))
+        return cli_usage_error("sweep", U_SWEEP, "--window and --from/--to: give one or the other");
+    if (a->o.slo && runlog_parse_slo(a->o.slo, &s->slo, err, sizeof err))
+        return cli_usage_error("sweep", U_SWEEP, "%s", err);
+    if (!a->o.slo) msg_warn("no --slo: a point's attainment is the share of requests that succeeded");
+    int rc;
+    if (c->window_us > 0 && (rc = pick_window(c, &a->o, err, sizeof err))) {
+        msg_err("%s", err);
+        return rc;
+    }
+    if (mkdir(a->o.out_dir, 0755) < 0 && errno != EEXIST) {
+        msg_err("%s: cannot create directory: %s", a->o.out_dir, strerror(errno));
+        return EXIT_SYSTEM;
+    }
+    return 0;
+}
+
+/* Runs the points until the search or the list ends, a limit is reached,
+ * a point cannot be run or a signal comes; *why says which. Returns
+ * EXIT_OK or the failed point's exit code. */
+static int sweep_points(sweep_run *s, const sigset_t *sigs, const char **why)
+{
+    const sweep_cfg *c = s->c;
+    sweep_search se;
+    sweep_search_init(&se, c->start, c->factor, c->tolerance);
+    *why = "";
+    for (int i = 0;; i++) {
+        double x;
+        if (c->search) {
+            x = sweep_search_next(&se, why);
+            if (x <= 0) return EXIT_OK;
+        } else {
+            if (i >= c->nlist) { *why = "every point of the list was run"; return EXIT_OK; }
+            x = c->list[i];
+        }
+        if (s->points_run >= c->max_points) { *why = "--max-points reached"; return EXIT_OK; }
+        if (s->deadline_ns && now_mono_ns() >= s->deadline_ns) { *why = "--max-time reached"; return EXIT_OK; }
+        if (s->n && wait_idle(c, s->o, sigs)) { s->interrupted = 1; return EXIT_OK; }
+        int rc = run_point(s, x, sigs);
+        if (rc) { *why = "a point could not be run"; return rc; }
+        const sweep_point *p = &s->pts[s->n - 1];
+        if (s->interrupted) return EXIT_OK;
+        if (p->verdict == SWEEP_INCOMPLETE) { *why = "--max-time reached"; return EXIT_OK; }
+        sweep_search_add(&se, x, p->verdict);
+        if (p->completed == 0 && p->failed > 0) {
+            *why = "every request of the point failed: the server fails, which is not a capacity limit";
+            return EXIT_OK;
+        }
+    }
+}
+
 static int run_sweep(int argc, char **argv)
 {
     sweep_cfg c;
-    memset(&c, 0, sizeof c);
-    c.target = 0.95;
-    c.start = 1;
-    c.factor = 2;
-    c.tolerance = 0.1;
-    c.close = 0.05;
-    c.max_points = 12;
-    c.repeat = 1;
-    c.early_stop = 1;
-    c.idle_timeout_us = 60000000;
+    sweep_defaults(&c);
     replay_args a;
     int rc;
     sweep_run s;
     memset(&s, 0, sizeof s);
     if (!replay_args_parse(&a, "sweep", U_SWEEP, sweep_help, sweep_lo, sweep_opt, &c, argc, argv, &rc))
         goto out;
-    char err[1024];
-    rc = EXIT_USAGE;
-    if (c.search + (c.nlist > 0) != 1) {
-        rc = cli_usage_error("sweep", U_SWEEP, "give one of --search, --speeds LIST, --concurrency LIST");
+    if ((rc = sweep_check(&c, &a, &s)))
         goto out;
-    }
-    if (a.o.speed != 1.0) {
-        rc = cli_usage_error("sweep", U_SWEEP, "--speed is set per point: use --speeds, --search or --start");
-        goto out;
-    }
-    if (a.o.dry_run) {
-        rc = cli_usage_error("sweep", U_SWEEP, "--dry-run is not available with sweep");
-        goto out;
-    }
-    if (c.window_us > 0 && (a.o.from_us >= 0 || a.o.to_us >= 0)) {
-        rc = cli_usage_error("sweep", U_SWEEP, "--window and --from/--to: give one or the other");
-        goto out;
-    }
-    if (a.o.slo && runlog_parse_slo(a.o.slo, &s.slo, err, sizeof err)) {
-        rc = cli_usage_error("sweep", U_SWEEP, "%s", err);
-        goto out;
-    }
-    if (!a.o.slo) msg_warn("no --slo: a point's attainment is the share of requests that succeeded");
-    if (c.window_us > 0 && (rc = pick_window(&c, &a.o, err, sizeof err))) {
-        msg_err("%s", err);
-        goto out;
-    }
-    if (mkdir(a.o.out_dir, 0755) < 0 && errno != EEXIST) {
-        msg_err("%s: cannot create directory: %s", a.o.out_dir, strerror(errno));
-        rc = EXIT_SYSTEM;
-        goto out;
-    }
     /* Blocked for the whole sweep: replay_run takes them during a point,
      * sleep_or_signal between points. */
     sigset_t sigs, old;
@@ -484,44 +521,18 @@ static int run_sweep(int argc, char **argv)
     s.late_us = c.late_us > 0 ? (double)c.late_us : sweep_default_late_us(&s.slo);
     s.meta = sweep_meta(&c, &a.o, &s.slo);
     cJSON_AddNumberToObject(s.meta, "late_us", s.late_us);
-    sweep_search se;
-    sweep_search_init(&se, c.start, c.factor, c.tolerance);
-    const char *why = "";
-    rc = EXIT_OK;
-    for (int i = 0;; i++) {
-        double x;
-        if (c.search) {
-            x = sweep_search_next(&se, &why);
-            if (x <= 0) break;
-        } else {
-            if (i >= c.nlist) { why = "every point of the list was run"; break; }
-            x = c.list[i];
-        }
-        if (s.points_run >= c.max_points) { why = "--max-points reached"; break; }
-        if (s.deadline_ns && now_mono_ns() >= s.deadline_ns) { why = "--max-time reached"; break; }
-        if (s.n && wait_idle(&c, &a.o, &sigs)) { s.interrupted = 1; break; }
-        rc = run_point(&s, x, &sigs);
-        if (rc) { why = "a point could not be run"; break; }
-        const sweep_point *p = &s.pts[s.n - 1];
-        if (s.interrupted) break;
-        if (p->verdict == SWEEP_INCOMPLETE) { why = "--max-time reached"; break; }
-        sweep_search_add(&se, x, p->verdict);
-        if (p->completed == 0 && p->failed > 0) {
-            why = "every request of the point failed: the server fails, which is not a capacity limit";
-            break;
-        }
-    }
+    const char *why;
+    rc = sweep_points(&s, &sigs, &why);
     if (s.interrupted) why = "interrupted by a signal";
     if (write_sweep(&s, !s.interrupted && rc == EXIT_OK, why) && rc == EXIT_OK) rc = EXIT_SYSTEM;
-    {
-        int lrc;
-        cJSON *doc = sweep_load(s.dir, &lrc, err, sizeof err);
-        if (doc) {
-            sweep_print(doc, stdout);
-            printf("points run: %d; wall time %.1f s; %s\n", s.points_run,
-                   (double)(now_mono_ns() - s.t_start) / 1e9, why);
-            cJSON_Delete(doc);
-        }
+    int lrc;
+    char err[1024];
+    cJSON *doc = sweep_load(s.dir, &lrc, err, sizeof err);
+    if (doc) {
+        sweep_print(doc, stdout);
+        printf("points run: %d; wall time %.1f s; %s\n", s.points_run,
+               (double)(now_mono_ns() - s.t_start) / 1e9, why);
+        cJSON_Delete(doc);
     }
     fflush(stdout);
     if (s.interrupted && rc == EXIT_OK) rc = EXIT_INTERRUPTED;
