@@ -192,7 +192,7 @@ static int cmp_group(const void *pa, const void *pb)
 cJSON *groups_json(groups *g)
 {
     group *sorted = xmalloc((g->n ? g->n : 1) * sizeof *sorted);
-    memcpy(sorted, g->g, g->n * sizeof *sorted);
+    if (g->n) memcpy(sorted, g->g, g->n * sizeof *sorted);   /* g->g is NULL without a group */
     qsort(sorted, g->n, sizeof *sorted, cmp_group);
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < g->n; i++) {

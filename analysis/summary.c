@@ -591,7 +591,7 @@ static uint64_t max_concurrency(ivec *sends, ivec *ends)
 {
     if (sends->n == 0) return 0;
     qsort(sends->v, sends->n, sizeof *sends->v, cmp_i64);
-    qsort(ends->v, ends->n, sizeof *ends->v, cmp_i64);
+    if (ends->n) qsort(ends->v, ends->n, sizeof *ends->v, cmp_i64);
     int64_t cur = 0, max = 0; /* signed: a zero-length interval ends before it starts */
     size_t j = 0;
     for (size_t i = 0; i < sends->n; i++) {

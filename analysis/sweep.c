@@ -496,7 +496,7 @@ cJSON *sweep_compare_json(const cJSON *a, const char *name_a, const cJSON *b, co
             xs[n++] = x;
         }
     }
-    qsort(xs, n, sizeof *xs, cmp_double);
+    if (n > 1) qsort(xs, n, sizeof *xs, cmp_double);   /* xs is NULL when neither sweep has a point */
     cJSON *rows = cJSON_AddArrayToObject(j, "rows");
     for (size_t k = 0; k < n; k++) {
         cJSON *row = cJSON_CreateObject();

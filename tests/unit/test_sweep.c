@@ -130,6 +130,18 @@ TEST(sweep_capacity_is_the_largest_pass_below_the_first_fail)
     CHECK_CONTAINS(c.status, "invalid");
 }
 
+TEST(sweep_compare_of_two_sweeps_without_points_has_no_rows)
+{
+    /* A sweep stopped before its first point still writes sweep.json. */
+    cJSON *a = sweep_result_json(NULL, 0, "speed"), *b = sweep_result_json(NULL, 0, "speed");
+    cJSON *cmp = sweep_compare_json(a, "a", b, "b");
+    REQUIRE(cmp);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cmp, "rows")), 0);
+    cJSON_Delete(cmp);
+    cJSON_Delete(b);
+    cJSON_Delete(a);
+}
+
 TEST(sweep_point_verdict_rules)
 {
     sweep_point p = pt(1, SWEEP_PASS, 10);
