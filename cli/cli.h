@@ -21,6 +21,10 @@ extern const cli_cmd cmd_trace, cmd_serve, cmd_replay, cmd_capture,
  * returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
+/* --level N of the commands that write a trace: 0 with *level set when
+ * arg is an integer 0..22 (zstd's levels; 0 = plain), else the usage
+ * error's exit code (EXIT_USAGE) after its message. */
+int cli_level(const char *cmd, const char *usage, const char *arg, int *level);
 /* Prints full help for a command to stdout and returns EXIT_OK. */
 int cli_print_help(const char *cmd, const char *usage, const char *help);
 /* Describes a getopt_long failure ('?' or ':') as a usage error. */

@@ -174,13 +174,9 @@ static int run_convert(int argc, char **argv)
         case 'A': o.api = optarg; break;
         case 'S': o.sort = 1; break;
         case 'k': o.skip_invalid = 1; break;
-        case 'l': {
-            int64_t v;
-            if (parse_i64(optarg, &v) < 0 || v < 0 || v > 22)
-                return cli_usage_error("trace convert", U_CONVERT, "--level needs 0..22, got '%s'", optarg);
-            o.level = (int)v;
+        case 'l':
+            if (cli_level("trace convert", U_CONVERT, optarg, &o.level)) return EXIT_USAGE;
             break;
-        }
         case 'h': {
             strbuf fm = {0};
             for (int i = 0; importers[i]; i++)
@@ -473,7 +469,9 @@ static int run_slice(int argc, char **argv)
                 return cli_usage_error("trace slice", U_SLICE, "--first needs a non-negative integer, got '%s'", optarg);
             break;
         case 'o': out = optarg; break;
-        case 'l': level = atoi(optarg); break;
+        case 'l':
+            if (cli_level("trace slice", U_SLICE, optarg, &level)) return EXIT_USAGE;
+            break;
         case 'k': flags |= TRACE_SKIP_INVALID; break;
         case 'h': return cli_print_help("trace slice", U_SLICE,
             "Keeps the records in a time window and/or the first N records.\n"
@@ -483,7 +481,9 @@ static int run_slice(int argc, char **argv)
             "  --from T       window start (trace time: 90s, 1.5m, 250ms, 2h; bare = s)\n"
             "  --to T         window end, exclusive\n"
             "  --first N      at most N records (after the window)\n"
-            "  -o OUT         output trace\n");
+            "  -o OUT         output trace\n"
+            "  --level N      zstd level, 0..22 (0 = plain; default 3 for .zst outputs)\n"
+            "  --skip-invalid skip bad records (counted) instead of stopping\n");
         default: return cli_getopt_error("trace slice", U_SLICE, c, argv, lo);
         }
     }
@@ -516,7 +516,9 @@ static int run_merge(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case 'l': level = atoi(optarg); break;
+        case 'l':
+            if (cli_level("trace merge", U_MERGE, optarg, &level)) return EXIT_USAGE;
+            break;
         case 'p': prefix = 1; break;
         case 'k': flags |= TRACE_SKIP_INVALID; break;
         case 'h': return cli_print_help("trace merge", U_MERGE,
@@ -524,6 +526,7 @@ static int run_merge(int argc, char **argv)
             "Records are copied unchanged; ids and sessions of different inputs\n"
             "may collide unless --prefix-ids is given.\n\n"
             "  -o OUT          output trace\n"
+            "  --level N       zstd level, 0..22 (0 = plain; default 3 for .zst outputs)\n"
             "  --prefix-ids    prefix id, session and parent with \"N:\" (N = input index)\n");
         default: return cli_getopt_error("trace merge", U_MERGE, c, argv, lo);
         }
@@ -637,14 +640,17 @@ static int run_scale(int argc, char **argv)
                 return cli_usage_error("trace scale", U_SCALE, "--rate needs a positive number, got '%s'", optarg);
             break;
         case 'o': out = optarg; break;
-        case 'l': level = atoi(optarg); break;
+        case 'l':
+            if (cli_level("trace scale", U_SCALE, optarg, &level)) return EXIT_USAGE;
+            break;
         case 'h': return cli_print_help("trace scale", U_SCALE,
             "Compresses or stretches time: t_us and think_us are divided by the\n"
             "speed factor (the original server timings under \"orig\" are kept).\n\n"
             "  --speed X   X > 1 sends faster (2 = twice the rate)\n"
             "  --rate R    choose the factor so the mean rate becomes R requests/s\n"
             "              (reads the file twice, so not from stdin)\n"
-            "  -o OUT      output trace\n");
+            "  -o OUT      output trace\n"
+            "  --level N   zstd level, 0..22 (0 = plain; default 3 for .zst outputs)\n");
         default: return cli_getopt_error("trace scale", U_SCALE, c, argv, lo);
         }
     }
@@ -719,12 +725,15 @@ static int run_sort(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case 'l': level = atoi(optarg); break;
+        case 'l':
+            if (cli_level("trace sort", U_SORT, optarg, &level)) return EXIT_USAGE;
+            break;
         case 'k': flags |= TRACE_SKIP_INVALID; break;
         case 'h': return cli_print_help("trace sort", U_SORT,
             "Sorts a trace's records by arrival time (records with equal times keep\n"
             "their order). Holds the whole trace in memory.\n\n"
             "  -o OUT          output trace\n"
+            "  --level N       zstd level, 0..22 (0 = plain; default 3 for .zst outputs)\n"
             "  --skip-invalid  skip bad records (counted) instead of stopping\n");
         default: return cli_getopt_error("trace sort", U_SORT, c, argv, lo);
         }

@@ -62,14 +62,6 @@ static const char synth_help[] =
 
 #define synth_usage(...) cli_usage_error(SYNTH_CMD, SYNTH_USAGE, __VA_ARGS__)
 
-static int parse_level(const char *s, int *level)
-{
-    int64_t v;
-    if (parse_i64(s, &v) < 0 || v < 0 || v > 22) return -1;
-    *level = (int)v;
-    return 0;
-}
-
 /* "TOKENS:GROUPS", both positive integers. */
 static int parse_prefix(const char *s, int64_t *tokens, int64_t *groups)
 {
@@ -137,8 +129,7 @@ int trace_cmd_synth(int argc, char **argv)
                 return synth_usage("--max-records needs a positive integer, got '%s'", optarg);
             break;
         case 'l':
-            if (parse_level(optarg, &level) < 0)
-                return synth_usage("--level needs 0..22, got '%s'", optarg);
+            if (cli_level(SYNTH_CMD, SYNTH_USAGE, optarg, &level)) return EXIT_USAGE;
             break;
         case 'h': return cli_print_help(SYNTH_CMD, SYNTH_USAGE, synth_help);
         default: return cli_getopt_error(SYNTH_CMD, SYNTH_USAGE, c, argv, lo);
@@ -224,8 +215,7 @@ int trace_cmd_materialize(int argc, char **argv)
                 return cli_usage_error(MAT_CMD, MAT_USAGE, "--seed needs a non-negative integer, got '%s'", optarg);
             break;
         case 'l':
-            if (parse_level(optarg, &level) < 0)
-                return cli_usage_error(MAT_CMD, MAT_USAGE, "--level needs 0..22, got '%s'", optarg);
+            if (cli_level(MAT_CMD, MAT_USAGE, optarg, &level)) return EXIT_USAGE;
             break;
         case 'h': return cli_print_help(MAT_CMD, MAT_USAGE, mat_help);
         default: return cli_getopt_error(MAT_CMD, MAT_USAGE, c, argv, lo);

@@ -1,6 +1,7 @@
 /* main.c — sagellm-bench entry point: dispatches to subcommands. */
 #include "cli/cli.h"
 #include "common/http_opts.h"
+#include "common/parse.h"
 #include "common/url_mask.h"
 
 #include <stdio.h>
@@ -32,6 +33,15 @@ static const cli_cmd *find_command(const char *name)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i]->name, name)) return commands[i];
     return NULL;
+}
+
+int cli_level(const char *cmd, const char *usage, const char *arg, int *level)
+{
+    int64_t v;
+    if (parse_i64(arg, &v) < 0 || v < 0 || v > 22)
+        return cli_usage_error(cmd, usage, "--level needs 0..22, got '%s'", arg);
+    *level = (int)v;
+    return 0;
 }
 
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
