@@ -211,6 +211,7 @@ static int timing_opt(replay_args *a, parse_state *ps, int c, const char *arg, c
 {
     int64_t v;
     double d;
+    int used = 0;
     switch (c) {
     case O_SPEED:
         if (parse_double(arg, &a->o.speed) < 0 || a->o.speed <= 0) OPT_BAD("--speed needs a positive number, got '%s'", arg);
@@ -225,8 +226,8 @@ static int timing_opt(replay_args *a, parse_state *ps, int c, const char *arg, c
         break;
     case O_SHARD:
         if (!strcmp(arg, "auto")) a->shard_auto = 1;
-        else if (sscanf(arg, "%d/%d", &a->o.shard_k, &a->o.shard_n) != 2 || a->o.shard_n < 1 ||
-                 a->o.shard_k < 1 || a->o.shard_k > a->o.shard_n)
+        else if (sscanf(arg, "%d/%d%n", &a->o.shard_k, &a->o.shard_n, &used) != 2 || arg[used] ||
+                 a->o.shard_n < 1 || a->o.shard_k < 1 || a->o.shard_k > a->o.shard_n)
             OPT_BAD("--shard needs K/N with 1 <= K <= N, or auto, got '%s'", arg);
         break;
     case O_SHARDS:
