@@ -80,26 +80,59 @@ static int parse_bytes(const char *s, int64_t *out)
     return 0;
 }
 
-/* The command line for run.json, with the API key and auth headers masked,
- * and in every URL its credentials and query values (url_mask). */
+/* Which secret-bearing option the command-line word a names, as
+ * getopt_long reads it: --api-key or --header, whole or abbreviated
+ * ("--head", "--api-k"), with or without "=VALUE"; 0 for anything else. */
+enum { SECRET_NONE, SECRET_KEY, SECRET_HEADER };
+static int secret_option(const char *a)
+{
+    if (strncmp(a, "--", 2) || !a[2]) return SECRET_NONE;
+    size_t n = strcspn(a + 2, "=");
+    /* "--api" is its own option, "--he" also --help's abbreviation */
+    if (n >= 4 && n <= 7 && !strncmp(a + 2, "api-key", n)) return SECRET_KEY;
+    if (n >= 3 && n <= 6 && !strncmp(a + 2, "header", n)) return SECRET_HEADER;
+    return SECRET_NONE;
+}
+
+/* The value of a secret option, masked: "***" for a key; a header keeps its
+ * name ("Authorization: ***"), since which header was sent is worth
+ * knowing and its value may be a credential whatever the name. */
+static void add_masked(strbuf *b, int kind, const char *v)
+{
+    size_t name = kind == SECRET_HEADER ? strcspn(v, ":") : 0;
+    if (name && v[name] == ':' && !memchr(v, ' ', name)) {
+        sb_add(b, v, name);
+        sb_adds(b, ": ***");
+    } else {
+        sb_adds(b, "***");
+    }
+}
+
+/* The command line for run.json: the value of every --api-key and --header
+ * masked, in every form getopt_long takes, and in every URL its
+ * credentials and query values (url_mask). */
 static char *safe_cmdline(int argc, char **argv)
 {
     strbuf b = {0};
     sb_adds(&b, "sagellm-bench");
-    int mask_next = 0;
+    int pending = SECRET_NONE, options = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         sb_addc(&b, ' ');
-        if (mask_next) {
-            sb_adds(&b, "***");
-            mask_next = 0;
+        if (pending) {
+            add_masked(&b, pending, a);
+            pending = SECRET_NONE;
             continue;
         }
-        if (!strcmp(a, "--api-key")) mask_next = 1;
-        else if (!strncmp(a, "--api-key=", 10)) a = "--api-key=***";
-        else if (!strcmp(a, "--header") && i + 1 < argc && (strcasestr(argv[i + 1], "auth") ||
-                 strcasestr(argv[i + 1], "key") || strcasestr(argv[i + 1], "cookie") ||
-                 strcasestr(argv[i + 1], "token"))) mask_next = 1;
+        int kind = options ? secret_option(a) : SECRET_NONE;
+        const char *eq = kind ? strchr(a, '=') : NULL;
+        if (eq) {
+            sb_add(&b, a, (size_t)(eq - a) + 1);
+            add_masked(&b, kind, eq + 1);
+            continue;
+        }
+        pending = kind;
+        if (!strcmp(a, "--")) options = 0;
         url_mask_add(&b, a, strlen(a));
     }
     return b.buf;

@@ -78,9 +78,16 @@ check "gateway --no-stream: one event per request" "grep -q '\"events\":1,' '$T/
 expect_exit "--client openai is the old name of gateway" 0 \
     "$BIN" replay "$AZ" --client openai --url "$URL" --api-key s3cret-key --first 3 --speed 20 --out "$T/r7" -q
 check "... with a notice" "grep -q 'now called' '$T/.err'"
+# every form getopt_long takes: --opt=VALUE and abbreviations; every header's value
+expect_exit "gateway: --api-k=KEY, --header=..., --head ...: exit 0" 0 \
+    "$BIN" replay "$AZ" --client gateway --url "$URL" --api-k=s3cret-key --header='X-Team-Token: s3cret-h1' \
+    --head 'X-Plain: s3cret-h2' --header 'x-trace: s3cret-h3' --first 3 --speed 20 --out "$T/r8" -q
 stop_server gw
-check "the API key is in no file of any run" "! grep -rq s3cret-key '$T/r4' '$T/r4b' '$T/r5' '$T/r6'"
+check "the API key is in no file of any run" "! grep -rq s3cret-key '$T/r4' '$T/r4b' '$T/r5' '$T/r6' '$T/r8'"
 check "run.json masks the key" "grep -q -- '--api-key \*\*\*' '$T/r4/run.json'"
+check "no header value is in any file of the run" "! grep -rq s3cret-h '$T/r8'"
+check "run.json masks abbreviated and = forms, keeps header names" \
+    "grep -q -- \"--api-k=\\*\\*\\* --header=X-Team-Token: \\*\\*\\* --head X-Plain: \\*\\*\\* --header x-trace: \\*\\*\\*\" '$T/r8/run.json'"
 
 # --- faults injected by the server ---
 start_server flt --preset fast --fail-rate 0.1 --reset-rate 0.1 --stall-rate 0.1 --error-in-stream-rate 0.1 --seed 7
