@@ -210,7 +210,7 @@ static int target_opt(replay_args *a, parse_state *ps, int c, const char *arg, c
     case O_MODEL: a->o.copt.model = arg; break;
     case O_KEY: a->o.copt.api_key = arg; break;
     case O_HEADER:
-        if (!strchr(arg, ':')) OPT_BAD("--header needs 'Name: value', got '%s'", arg);
+        if (!strchr(arg, ':')) OPT_BAD("--header needs 'Name: value'; the text given has no ':' (not shown: it may hold a credential)");
         ps->headers[ps->nh++] = arg;
         break;
     case O_NOSTREAM: a->o.copt.stream = CLIENT_STREAM_OFF; break;

@@ -226,6 +226,9 @@ expect_err "missing --out" 2 'missing --out' "$BIN" replay "$AZ" --client vllm
 expect_err "unknown client" 2 "unknown client 'nope'" "$BIN" replay "$AZ" --client nope --out "$T/x"
 expect_err "bad --shard" 2 'shard needs K/N' "$BIN" replay "$AZ" --shard 3/2 --out "$T/x"
 expect_err "--shard with trailing text" 2 "shard needs K/N.*got '1/2x'" "$BIN" replay "$AZ" --shard 1/2x --out "$T/x"
+expect_err "--header without ':': exit 2" 2 "header needs 'Name: value'.*not shown" \
+    "$BIN" replay "$AZ" --header 'Authorization Bearer s3cret-nocolon' --out "$T/x"
+check "... the message does not echo the text" "! grep -q s3cret-nocolon '$T/.err'"
 expect_err "bad --rx-stamp" 2 'rx-stamp must be kernel or poll' "$BIN" replay "$AZ" --rx-stamp nic --out "$T/x"
 expect_err "--spin over 10ms" 2 'spin needs a time of at most 10ms' "$BIN" replay "$AZ" --spin 20ms --out "$T/x"
 expect_err "bad --url" 2 'must start with http' "$BIN" replay "$AZ" --url ftp://x --out "$T/x"
