@@ -15,6 +15,7 @@
 #include "capture/proxy_target.h"
 #include "common/list.h"
 #include "common/mhd_stream.h"
+#include "common/parse.h"
 #include "common/util.h"
 #include "common/url_mask.h"
 
@@ -233,7 +234,9 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
             snprintf(val, sizeof val, "%.*s", (int)(vl < 255 ? vl : 255), v);
             if (nl == 12 && !strncasecmp(buf, "content-type", 12)) snprintf(q->ctype, sizeof q->ctype, "%.95s", val);
             if (nl == 16 && !strncasecmp(buf, "content-encoding", 16)) snprintf(q->cenc, sizeof q->cenc, "%.31s", val);
-            if (nl == 14 && !strncasecmp(buf, "content-length", 14)) q->clen = strtoll(val, NULL, 10);
+            if (nl == 14 && !strncasecmp(buf, "content-length", 14) &&
+                (parse_i64(val, &q->clen) < 0 || q->clen < 0))
+                q->clen = -1;                   /* not a length: the size stays unknown */
             if (!hop_by_hop(buf, nl)) {
                 strbuf h = {0};
                 sb_printf(&h, "%.*s: %.*s", (int)nl, buf, (int)vl, v);

@@ -10,6 +10,8 @@ MODE info: ARG (default 20000) interim responses (100 Continue and 103
 MODE longline: 200 text/event-stream, then "data: " and ARG MB (default 150)
     of 'a' with no newline, streamed 1 MB at a time, then close.
 MODE redirect: 307 to http://127.0.0.1:ARG/v1/chat/completions.
+MODE hugelength: 200 text/event-stream with a Content-Length of 10^20 (past
+    any 64-bit length), then a complete streamed answer and close.
 MODE watch: records every connection and the bytes it sent (up to 64 KB) in
     ARG, one "connection" line then the bytes; answers nothing.
 Every connection is handled in its own thread."""
@@ -85,6 +87,10 @@ def answer_post(c):
         block = b"a" * (1 << 20)
         for _ in range(int(ARG or 150)):
             c.sendall(block)
+    elif MODE == "hugelength":
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Content-Length: 100000000000000000000\r\nConnection: close\r\n\r\n")
+        c.sendall(CHUNK % b"null" + CHUNK % b'"stop"' + b"data: [DONE]\n\n")
     elif MODE == "redirect":
         loc = b"http://127.0.0.1:%s/v1/chat/completions" % ARG.encode()
         send_head(c, b"307 Temporary Redirect", b"application/json", b"Location: " + loc + b"\r\n", 2)
