@@ -392,7 +392,8 @@ static int check_head(const hist *h, char *err, size_t errlen)
              (unsigned long long)h->n);
         return -1;
     }
-    if (h->n == 0 && (h->min != 0 || h->max != 0)) {
+    if (h->n == 0 && (h->min != 0 || h->max != 0 || signbit(h->min) || signbit(h->max))) {
+        /* -0.0 too: hist_pack writes +0.0 for an empty one, one form per histogram */
         errf(err, errlen, "histogram: empty but with a min or max");
         return -1;
     }
