@@ -135,7 +135,7 @@ struct server {
     int64_t *sessions;               /* LMDeploy session_ids with a request running */
     size_t nsessions, capsessions;
     _Atomic uint64_t nrequests;
-    int shut;
+    atomic_int shut;                 /* set by server_shutdown, read by the HTTP and engine threads */
     char model_json[256];            /* the model name, JSON-escaped */
 };
 

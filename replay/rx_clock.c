@@ -40,8 +40,15 @@ int64_t rx_clock_peek(int fd, void *scratch, size_t len, size_t *peeked)
 
 int64_t rx_clock_real_minus_mono(void)
 {
-    int64_t m1 = now_mono_ns();
-    int64_t r = now_real_ns();
-    int64_t m2 = now_mono_ns();
-    return r - (m1 + (m2 - m1) / 2);
+    int64_t best = 0, width = INT64_MAX;
+    for (int i = 0; i < RX_CLOCK_SAMPLES; i++) {
+        int64_t m1 = now_mono_ns();
+        int64_t r = now_real_ns();
+        int64_t m2 = now_mono_ns();
+        if (m2 - m1 < width) {          /* the tightest pair bounds the error best */
+            width = m2 - m1;
+            best = r - (m1 + width / 2);
+        }
+    }
+    return best;
 }

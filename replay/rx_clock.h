@@ -23,8 +23,11 @@ int rx_clock_enable(int fd);
  * is not written by TCP but must exist), or -1 when nothing is queued or
  * the kernel gave no stamp. Never blocks, never consumes. */
 int64_t rx_clock_peek(int fd, void *scratch, size_t len, size_t *peeked);
-/* CLOCK_REALTIME - CLOCK_MONOTONIC now, ns (read between two monotonic
- * reads: within their half gap, tens of ns). */
+/* CLOCK_REALTIME - CLOCK_MONOTONIC now, ns: a realtime read between two
+ * monotonic reads, within half their gap (tens of ns), the tightest of
+ * RX_CLOCK_SAMPLES tries, so that a thread preempted (or slowed) during one
+ * try does not put a whole tick's stamps off by half the delay. */
+#define RX_CLOCK_SAMPLES 5
 int64_t rx_clock_real_minus_mono(void);
 
 #endif
