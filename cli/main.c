@@ -4,6 +4,7 @@
 #include "common/parse.h"
 #include "common/url_mask.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,19 @@ static const cli_cmd *find_command(const char *name)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i]->name, name)) return commands[i];
     return NULL;
+}
+
+/* A command that succeeded but whose standard output could not be written
+ * (a full disk, a closed pipe when SIGPIPE is ignored) did not succeed:
+ * says so and returns EXIT_SYSTEM. A command that failed has said why. */
+static int stdout_checked(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    if (rc != EXIT_OK) return rc;
+    fprintf(stderr, "sagellm-bench: standard output: write error%s%s\n", errno ? ": " : "",
+            errno ? strerror(errno) : "");
+    return EXIT_SYSTEM;
 }
 
 int cli_level(const char *cmd, const char *usage, const char *arg, int *level)
@@ -120,7 +134,7 @@ int main(int argc, char **argv)
     opterr = 0;
     int rc = c->run(argc - 1, argv + 1);
     curl_global_cleanup();
-    return rc;
+    return stdout_checked(rc);
 }
 
 int cli_http_opt(int code, int base, const char *arg, struct http_opts *h)

@@ -40,6 +40,8 @@ expect_out "inspect sessions" '1 sessions, 2 records' "$BIN" trace inspect "$S"
 expect_out "inspect prefix sharing" '33.3% of 6 hash blocks' "$BIN" trace inspect "$S"
 expect_out "inspect --json" '"records":[[:space:]]*5,' "$BIN" trace inspect --json "$S"
 expect_out "inspect body share" '20.0% of records' "$BIN" trace inspect "$S"
+check "inspect to a full disk: exit 4, says so" \
+    "'$BIN' trace inspect '$S' >/dev/full 2>'$T/full.err'; [ \$? = 4 ] && grep -q 'standard output: write error: No space' '$T/full.err'"
 
 # --- slice ---
 ok "slice window" "$BIN" trace slice "$S" --from 0.5s --to 1.5s -o "$T/sl.jsonl"
