@@ -24,7 +24,7 @@ typedef struct sub {
 } sub;
 
 static const char trace_usage[] =
-    "sagellm-bench trace (convert|inspect|cat|validate|slice|merge|scale|sort|sessionize|synth|materialize) ...";
+    "sagellm-bench trace (convert|inspect|cat|validate|slice|merge|scale|sort|synth|materialize|sessionize|split) ...";
 
 #define U_CONVERT "sagellm-bench trace convert --from FORMAT IN -o OUT [options]"
 #define U_INSPECT "sagellm-bench trace inspect FILE [--json] [--skip-invalid]"
