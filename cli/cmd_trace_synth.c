@@ -253,8 +253,8 @@ int trace_cmd_materialize(int argc, char **argv)
         if (!rec->body) {
             cJSON *body = prompt_make_body(rec, api, model, seed);
             if (!body) {
-                msg_err("%s:%llu: field 'hash_ids': cannot make a prompt from this record",
-                        trace_reader_path(r), (unsigned long long)rec->line);
+                msg_err("%s:%llu: %s: cannot make a prompt from this record",
+                        trace_reader_path(r), (unsigned long long)rec->line, prompt_refusal(rec));
                 ec = EXIT_INPUT;
                 break;
             }

@@ -164,8 +164,8 @@ int openai_build(const client *c, const trace_rec *r, const char *api, client_re
     } else {
         body = prompt_make_body(r, api, NULL, c->opt.seed);
         if (!body) {
-            errf(err, errlen, "record %s: cannot synthesise a prompt (input_tokens %lld)",
-                 r->id, (long long)r->input_tokens);
+            errf(err, errlen, "record %s: cannot synthesise a prompt: %s (input_tokens %lld)",
+                 r->id, prompt_refusal(r), (long long)r->input_tokens);
             return ERR_INPUT;
         }
     }

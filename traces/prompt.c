@@ -170,7 +170,7 @@ void prompt_block(strbuf *out, int64_t hash_id, int64_t tokens)
 int prompt_synth(strbuf *out, int64_t tokens, const cJSON *hash_ids,
                  int64_t block_size, uint64_t seed)
 {
-    if (tokens < 0) return ERR_USAGE;
+    if (tokens < 0 || tokens > PROMPT_MAX_TOKENS) return ERR_USAGE;
     if (hash_ids && (!cJSON_IsArray(hash_ids) || block_size < 1)) return ERR_USAGE;
     sb_reserve(out, (size_t)tokens * PROMPT_MAX_WORD_BYTES + 8);
     char *p = out->buf + out->len;
@@ -207,6 +207,14 @@ uint64_t prompt_record_seed(const trace_rec *r, uint64_t seed)
     for (const unsigned char *s = (const unsigned char *)(r->id ? r->id : ""); *s; s++)
         h = (h ^ *s) * UINT64_C(0x100000001b3);
     return mix64(seed ^ mix64(h));
+}
+
+const char *prompt_refusal(const trace_rec *r)
+{
+    if (r->input_tokens < 0) return "field 'input_tokens': missing (a record without a body needs it)";
+    if (r->input_tokens > PROMPT_MAX_TOKENS)
+        return "field 'input_tokens': more than the 10,000,000 tokens a prompt is synthesised for";
+    return "field 'hash_ids': not an array of integers with a block_size of at least 1";
 }
 
 cJSON *prompt_make_body(const trace_rec *r, const char *api, const char *model,

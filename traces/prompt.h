@@ -24,6 +24,10 @@
 
 #define PROMPT_VOCAB_SIZE 512
 #define PROMPT_MAX_WORD_BYTES 7   /* a word with its leading space */
+/* The longest prompt synthesised, in tokens: past any model's context
+ * window (10M), and what keeps a record with a corrupt length from taking
+ * gigabytes (2^31 tokens would be 15 GB of text). */
+#define PROMPT_MAX_TOKENS INT64_C(10000000)
 
 /* Appends to out the text of `tokens` tokens: the first min(len, ceil(tokens/
  * block_size)) ids of hash_ids each give a block of block_size words (the last
@@ -32,8 +36,8 @@
  * text comes from seed). The text starts with a letter (the first word's
  * space is dropped) and ends with a letter; no NUL is counted in out->len but
  * out->buf is NUL-terminated. Returns 0, or ERR_USAGE (out unchanged) for
- * tokens < 0, a hash_ids that is not an array of integers, or block_size < 1
- * with hash_ids. Thread-safe: no shared state. */
+ * tokens < 0 or > PROMPT_MAX_TOKENS, a hash_ids that is not an array of
+ * integers, or block_size < 1 with hash_ids. Thread-safe: no shared state. */
 int prompt_synth(strbuf *out, int64_t tokens, const cJSON *hash_ids,
                  int64_t block_size, uint64_t seed);
 
@@ -53,8 +57,12 @@ uint64_t prompt_record_seed(const trace_rec *r, uint64_t seed);
  * "model" is model, else r->model, else absent. The text is
  * prompt_synth(input_tokens, r->hash_ids, r->block_size,
  * prompt_record_seed(r, seed)). Returns a new object (the caller frees it),
- * or NULL when r has no input_tokens or its hash_ids are unusable. */
+ * or NULL when r has no input_tokens, more than PROMPT_MAX_TOKENS, or
+ * unusable hash_ids (prompt_refusal says which). */
 cJSON *prompt_make_body(const trace_rec *r, const char *api, const char *model,
                         uint64_t seed);
+/* Why prompt_make_body refused r, for a message naming the field:
+ * "field 'input_tokens': ..." or "field 'hash_ids': ...". */
+const char *prompt_refusal(const trace_rec *r);
 
 #endif

@@ -216,6 +216,11 @@ for r in rs:
     assert len(g) == 899 == len(r['gap_tokens']) and 'gaps_unread' not in r, r['id']
     assert sum(g) == r['t_last_token_ns'] - r['t_first_token_ns'], r['id']
 \" && [ \"\$(ls -A '$T/long')\" = \"\$(printf 'requests.jsonl\\nrun.json\\nsummary.json')\" ]"
+printf '{"format":"sagellm-trace","version":1}\n{"t_us":0,"id":"a","api":"chat","input_tokens":10,"output_tokens":3}\n{"t_us":1000,"id":"huge","api":"chat","input_tokens":1393141570,"output_tokens":3}\n{"t_us":2000,"id":"c","api":"chat","input_tokens":10,"output_tokens":3}\n' >"$T/huge.jsonl"
+expect_exit "a record past any context window: not sent, the others are, exit 1" 1 \
+    timeout 60 "$BIN" replay "$T/huge.jsonl" --client vllm --url "$URL" --out "$T/huge" -q
+check "... its record says why, naming the field" \
+    "grep '\"id\":\"huge\"' '$T/huge/requests.jsonl' | grep -q \"not sent: record huge: cannot synthesise a prompt: field 'input_tokens'\" && [ \$(grep -c '\"ok\":true' '$T/huge/requests.jsonl') = 2 ]"
 mkdir -p "$T/full" && ln -s /dev/full "$T/full/requests.jsonl"
 expect_err "a request log that cannot be written stops the run: exit 4" 4 'request log could not be written.*No space left' \
     "$BIN" replay "$AZ" --client vllm --url "$URL" --first 50 --speed 20 --out "$T/full" -q

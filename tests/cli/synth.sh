@@ -126,6 +126,9 @@ expect_err "materialize: bad --seed" 2 "--seed needs a non-negative integer" "${
 expect_err "materialize: unknown option" 2 "unknown option '--fast'" "${MAT[@]}" "$T/h.jsonl" -o "$T/y" --fast
 printf '{"format":"sagellm-trace","version":1,"source":"synth"}\n{"t_us":0,"id":1,"api":"chat","input_tokens":"many"}\n' > "$T/badrec.jsonl"
 expect_err "materialize: bad record (exit 3)" 3 "badrec.jsonl:2: field 'input_tokens'" "${MAT[@]}" "$T/badrec.jsonl" -o "$T/y"
+printf '{"format":"sagellm-trace","version":1}\n{"t_us":0,"id":"ok","api":"chat","input_tokens":10}\n{"t_us":1,"id":"huge","api":"chat","input_tokens":1393141570}\n' >"$T/huge.jsonl"
+expect_err "materialize: a length past any context window is refused at once (exit 3)" 3 \
+    "huge.jsonl:3: field 'input_tokens': more than the 10,000,000 tokens" timeout 20 "${MAT[@]}" "$T/huge.jsonl" -o "$T/y"
 check "materialize: nothing left after a failure" "[ ! -e '$T/y' ]"
 expect_err "materialize: not a trace (exit 3)" 3 "lens.txt:1" "${MAT[@]}" "$T/lens.txt" -o "$T/y"
 

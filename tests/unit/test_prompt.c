@@ -202,6 +202,23 @@ static void make_rec(trace_rec *r, const char *json)
         unit_fail(__FILE__, __LINE__, "bad test record: %s", err);
 }
 
+TEST(prompt_refuses_a_length_past_any_context_window)
+{
+    /* A corrupt length (2^31 tokens would be 15 GB of text) is refused at
+     * once, nothing appended, and the refusal names the field. */
+    strbuf d = {0};
+    sb_adds(&d, "Q: ");
+    CHECK_INT(prompt_synth(&d, PROMPT_MAX_TOKENS + 1, NULL, 0, 1), ERR_USAGE);
+    CHECK_INT(prompt_synth(&d, INT32_MAX, NULL, 0, 1), ERR_USAGE);
+    CHECK(d.len == 3 && d.buf[3] == '\0');
+    trace_rec r;
+    make_rec(&r, "{\"t_us\":0,\"id\":\"h\",\"api\":\"chat\",\"input_tokens\":1393141570}");
+    CHECK(!prompt_make_body(&r, NULL, NULL, 1));
+    CHECK_CONTAINS(prompt_refusal(&r), "field 'input_tokens'");
+    trace_rec_clear(&r);
+    sb_free(&d);
+}
+
 TEST(prompt_make_body_shapes)
 {
     trace_rec r;
