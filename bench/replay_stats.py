@@ -19,10 +19,11 @@ library only. Each command prints one line of key=value pairs.
                           request headers received, ITL = the gaps between
                           content events sent, p50/p99 in ms
   added FILE CLIENT       per request, the client's TTFT (CLIENT: JSON lines
-                          with "id" and "ttft_ms", as requests.jsonl has
-                          them) minus the server's TTFT for the same
-                          request (FILE: the ground truth; paired by the
-                          X-Request-Id it saw): p50/p99 in us
+                          with "ttft_ms" and the X-Request-Id sent: "index"
+                          in the replay's requests.jsonl, else "id") minus
+                          the server's TTFT for the same request (FILE: the
+                          ground truth, by the X-Request-Id it saw): p50/p99
+                          in us
 
 Percentiles: linear interpolation between closest ranks (numpy's default),
 as the replay's own summary computes them."""
@@ -219,6 +220,12 @@ def cmd_progress(d, spath):
     print(" ".join(out))
 
 
+def gt_ttft_ms(r):
+    """A ground-truth request's TTFT as the server saw it: first content
+    event sent - request headers received, in ms."""
+    return (r["t_first_token_write_ns"] - r["t_arrival_ns"]) / 1e6
+
+
 def cmd_gt(path, skip):
     ttft, itl, n = [], [], 0
     with open(path) as f:
@@ -229,7 +236,7 @@ def cmd_gt(path, skip):
             if not r.get("stream") or r.get("outcome") != "ok" or r.get("t_first_token_write_ns") is None:
                 continue
             n += 1
-            ttft.append((r["t_first_token_write_ns"] - r["t_arrival_ns"]) / 1e6)
+            ttft.append(gt_ttft_ms(r))
             w = r.get("event_write_ns") or []
             itl.extend((b - a) / 1e6 for a, b in zip(w, w[1:]))
     ttft.sort()
@@ -247,7 +254,7 @@ def server_ttft_by_id(path):
                 continue
             rid = r.get("client_request_id")
             if rid is not None:
-                out[rid] = (r["t_first_token_write_ns"] - r["t_arrival_ns"]) / 1e6
+                out[rid] = gt_ttft_ms(r)
     return out
 
 
@@ -260,7 +267,9 @@ def cmd_added(gt_path, client_path):
             t = r.get("ttft_ms")
             if t is None:
                 continue
-            s = srv.get(str(r.get("id")))
+            # what the client sent as X-Request-Id: the replay's trace index
+            # (its "id" is the record's), vLLM's client's "id"
+            s = srv.get(str(r["index"] if "index" in r else r.get("id")))
             if s is None:
                 unpaired += 1
                 continue
