@@ -17,15 +17,14 @@
  * the replay does with --rx-stamp kernel, so the stamp's cost shows apart.
  * With `json`, every SSE event's data (a whole body when the answer is not
  * a stream) is parsed by cJSON, the least a client must do to find the
- * tokens and usage in it, in a bump arena as the replay's parsers do
- * (common/json_arena.c), and the tree dropped.
+ * tokens and usage in it (bench/floor_json.h).
  *
  * Prints one line, the keys of bench/replay_floor.c: requests= ok= events=
  * cpu_s= wall_s= us_per_req= us_per_event= lag_p50_us= lag_p99_us= (lag:
  * the time curl_multi_add_handle returned - the deadline). */
 #define _GNU_SOURCE
 #include "curl_epoll.h"
-#include <cjson/cJSON.h>
+#include "floor_json.h"
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,46 +65,14 @@ static void arm_abs(int fd, int64_t abs_ns)
     timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* json: cJSON's allocations come from a bump arena, emptied after each
- * parse (its frees do nothing), as in the replay. */
-static unsigned char arena[1 << 18];
-static size_t arena_used;
-
-static void *arena_alloc(size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (n > sizeof arena - arena_used) return NULL;
-    void *p = arena + arena_used;
-    arena_used += n;
-    return p;
-}
-
-static void arena_free(void *p) { (void)p; }
-
-static void parse_json(loop *l, const char *p, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(p, n);
-    if (!j) l->json_errors++;
-    cJSON_Delete(j);
-    arena_used = 0;
-}
-
 /* json: parses the data of every whole event in h->ev and keeps the rest. */
 static void parse_events(handle *h)
 {
     size_t at = 0;
-    for (;;) {
-        char *end = memmem(h->ev + at, h->ev_len - at, "\n\n", 2);
-        if (!end) break;
-        const char *d = h->ev + at;
-        if (!strncmp(d, "data:", 5)) {
-            d += 5 + (d[5] == ' ');
-            const char *nl = memchr(d, '\n', (size_t)(end - d) + 1);
-            if ((size_t)(nl - d) != 6 || memcmp(d, "[DONE]", 6)) parse_json(h->l, d, (size_t)(nl - d));
-        }
+    for (const char *e; (e = memmem(h->ev + at, h->ev_len - at, "\n\n", 2)); at = (size_t)(e - h->ev) + 2)
         h->events++;
-        at = (size_t)(end - h->ev) + 2;
-    }
+    if (!at) return;
+    h->l->json_errors += floor_json_data_lines(h->ev, at);
     memmove(h->ev, h->ev + at, h->ev_len - at);
     h->ev_len -= at;
 }
@@ -215,7 +182,8 @@ static void reap(loop *l)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&h);
         l->ok += m->data.result == CURLE_OK && code == 200;
         l->done++;
-        if (l->json && !h->events && h->ev_len) parse_json(l, h->ev, h->ev_len); /* not a stream */
+        if (l->json && !h->events && h->ev_len)   /* not a stream */
+            l->json_errors += floor_json_parse(h->ev, h->ev_len) < 0;
         h->ev_len = 0;
         h->events = 0;
         curl_multi_remove_handle(l->ce.multi, e);
@@ -260,8 +228,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    cJSON_Hooks hooks = { arena_alloc, arena_free };
-    if (l.json) cJSON_InitHooks(&hooks);
+    if (l.json) floor_json_init();
     struct epoll_event sched_ev = { .events = EPOLLIN, .data.fd = -1 };
     struct epoll_event timer_ev = { .events = EPOLLIN, .data.fd = -2 };
     epoll_ctl(l.ce.ep, EPOLL_CTL_ADD, l.sched_fd, &sched_ev);

@@ -9,12 +9,19 @@
  * The replay's CPU per request and per event are compared with this
  * program's, measured on the same server in the same run.
  *
- *   replay_floor PORT PATH BODYFILE RATE COUNT
+ *   replay_floor PORT PATH BODYFILE RATE COUNT [json]
  *
- * Prints one line: requests= ok= events= cpu_s= wall_s= us_per_req=
- * us_per_event= lag_p50_us= lag_p99_us= (lag: write time - deadline). */
+ * With `json`, each whole answer's SSE events (its body when it is not a
+ * stream) are also parsed by cJSON (bench/floor_json.h): the least CPU of
+ * any client that reads the tokens and usage of an answer with the JSON
+ * library the replay may use.
+ *
+ * Prints one line: requests= ok= events= json_errors= cpu_s= wall_s=
+ * us_per_req= us_per_event= lag_p50_us= lag_p99_us= (lag: write time -
+ * deadline). */
 #define _GNU_SOURCE
 #include "floor_clock.h"
+#include "floor_json.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,18 +66,25 @@ static int connect_to(int port)
     return fd;
 }
 
-/* 1 when buf holds a whole response; counts its SSE events into *ev. */
-static int complete(const char *buf, size_t len, long *ev)
+/* 1 when buf holds a whole response; counts its SSE events into *ev and,
+ * with json, the JSON texts cJSON refused into *refused. */
+static int complete(const char *buf, size_t len, int json, long *ev, long *refused)
 {
     const char *he = memmem(buf, len, "\r\n\r\n", 4);
     if (!he) return 0;
     size_t hlen = (size_t)(he - buf) + 4;
     const char *cl = memmem(buf, hlen, "Content-Length:", 15);
-    if (cl) return len >= hlen + (size_t)atol(cl + 15);
+    if (cl) {
+        size_t blen = (size_t)atol(cl + 15);
+        if (len < hlen + blen) return 0;
+        if (json) *refused += floor_json_parse(buf + hlen, blen) < 0;
+        return 1;
+    }
     if (len < 5 || memcmp(buf + len - 5, "0\r\n\r\n", 5)) return 0;
     long n = 0;
     for (const char *p = he; (p = memmem(p, (size_t)(buf + len - p), "data:", 5)); p += 5) n++;
     *ev += n;
+    if (json) *refused += floor_json_data_lines(buf + hlen, len - hlen);
     return 1;
 }
 
@@ -78,7 +92,8 @@ typedef struct floor_run {
     int port, ep, tfd;
     char *req;              /* headers + body, written with one write() */
     int rlen;
-    long count, sent, done, ok, events;
+    int json;               /* parse every answer's JSON */
+    long count, sent, done, ok, events, json_errors;
     int64_t t0, gap, next;  /* first deadline, spacing, next deadline */
     int64_t *lag;           /* write time - deadline, per request */
     conn *idle;             /* keep-alive connections without a request */
@@ -156,7 +171,7 @@ static void read_answer(floor_run *f, conn *c)
         c->len += (size_t)r;
         if ((size_t)r < space) break; /* a short read: drained */
     }
-    if (c->busy && complete(c->buf, c->len, &f->events)) {
+    if (c->busy && complete(c->buf, c->len, f->json, &f->events, &f->json_errors)) {
         f->ok += !memcmp(c->buf, "HTTP/1.1 200", 12);
         f->done++;
         c->busy = 0;
@@ -168,11 +183,16 @@ static void read_answer(floor_run *f, conn *c)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: replay_floor PORT PATH BODYFILE RATE COUNT\n");
+        fprintf(stderr, "usage: replay_floor PORT PATH BODYFILE RATE COUNT [json]\n");
         return 2;
     }
-    floor_run f = { .port = atoi(argv[1]), .count = atol(argv[5]) };
+    floor_run f = { .port = atoi(argv[1]), .count = atol(argv[5]), .json = argc > 6 && !strcmp(argv[6], "json") };
     double rate = atof(argv[4]);
+    if (argc > 7 || (argc == 7 && !f.json)) {
+        fprintf(stderr, "replay_floor: unknown mode '%s' (json)\n", argv[argc - 1]);
+        return 2;
+    }
+    if (f.json) floor_json_init();
     if (rate <= 0 || f.count <= 0 || make_request(&f, argv[2], argv[3]) < 0) {
         fprintf(stderr, "replay_floor: bad arguments or unreadable %s\n", argv[3]);
         return 2;
@@ -208,8 +228,9 @@ int main(int argc, char **argv)
     double wall = (double)(now_ns() - f.t0) / 1e9;
     long sent = f.sent;
     qsort(f.lag, (size_t)sent, sizeof *f.lag, cmp_i64);
-    printf("requests=%ld ok=%ld events=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f us_per_event=%.3f "
-           "lag_p50_us=%.1f lag_p99_us=%.1f\n", f.done, f.ok, f.events, cpu, wall, 1e6 * cpu / (double)f.done,
+    printf("requests=%ld ok=%ld events=%ld json_errors=%ld cpu_s=%.3f wall_s=%.3f us_per_req=%.2f "
+           "us_per_event=%.3f lag_p50_us=%.1f lag_p99_us=%.1f\n", f.done, f.ok, f.events, f.json_errors, cpu, wall,
+           1e6 * cpu / (double)f.done,
            f.events ? 1e6 * cpu / (double)f.events : 0.0, sent ? (double)f.lag[sent / 2] / 1e3 : 0.0,
            sent ? (double)f.lag[(size_t)((double)sent * 0.99)] / 1e3 : 0.0);
     return 0;
