@@ -20,6 +20,10 @@
 #                                         thread, streaming and not, beside the bare client's
 #   bash bench/replay.sh all              fidelity, cost, streams and million, full size
 #
+# ROUNDS=N (cpu, cost): every CPU figure of 2a is the round with the median
+# CPU per request of N rounds, each client once per round in turn (default
+# 1); for a machine whose CPU time varies from run to run.
+#
 # VLLM=<a vLLM source tree> (or VLLM=installed) adds vLLM's own benchmark
 # client to the CPU runs (bench/vllm_client.py; python3 with Debian's
 # python3-aiohttp, python3-regex and python3-tqdm).
@@ -47,7 +51,7 @@ bench_init replay
 [ -x "$BIN" ] || make -s all >/dev/null || die "cannot build $BIN"
 cc -O2 -o "$W/timer_baseline" bench/timer_baseline.c -lm || die "cannot build bench/timer_baseline.c"
 cc -O2 -o "$W/probe" bench/replay_probe.c || die "cannot build bench/replay_probe.c"
-cc -O2 -o "$W/replay_floor" bench/replay_floor.c || die "cannot build bench/replay_floor.c"
+cc -O2 -o "$W/replay_floor" bench/replay_floor.c -lcjson || die "cannot build bench/replay_floor.c"
 cc -O2 -o "$W/curl_streams" bench/curl_streams.c -lcurl || die "cannot build bench/curl_streams.c"
 cc -O2 -o "$W/curl_floor" bench/curl_floor.c -lcurl -lcjson || die "cannot build bench/curl_floor.c"
 STATS="python3 $ROOT/bench/replay_stats.py"
@@ -127,7 +131,7 @@ note_load() {
 
 TABLE="$W/table"
 : >"$TABLE"
-row() { printf '%-46s %14s %22s %8s %4s\n' "$@" >>"$TABLE"; }
+row() { printf '%-52s %10s %22s %8s %4s\n' "$@" >>"$TABLE"; }
 
 echo "== bench/replay.sh $MODE: $(nproc) cores, $PINNING; $(uname -sr)"
 
@@ -220,6 +224,49 @@ bench_drift() {
     stop_server
 }
 
+# cpu_round K R RATE: round R of bench_cpu's runs for K (s: streaming, n:
+# not): the replay, then each floor on the same requests, one after the
+# other; files FILE.R.txt (the replay's run directory cpu_K.R).
+cpu_round() {
+    local k=$1 r=$2 rate=$3 count url=$URL/v1/chat/completions
+    PROBE_MS=20 replay "$W/cpu_$k.$r" "$W/cpu.jsonl.zst" $([ "$k" = n ] && echo --no-stream)
+    $STATS events "$W/cpu_$k.$r" >"$W/cev_$k.$r.txt"
+    $STATS phases "$W/cpu_$k.$r" "$W/cpu_$k.$r.samples" "$(kv "$W/cpu_$k.$r.probe" clk_tck)" >"$W/cph_$k.$r.txt"
+    cp "$W/cpu_$k.$r.probe" "$W/cpu_$k.probe.$r.txt"
+    count=$(kv "$W/cev_$k.$r.txt" requests)
+    run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_c$k.json" "$rate" \
+        "$count" >"$W/cfloor_$k.$r.txt" || die "replay_floor failed"
+    run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_c$k.json" "$rate" \
+        "$count" json >"$W/cfloorj_$k.$r.txt" || die "replay_floor json failed"
+    run "${PIN_CLI[@]}" "$W/curl_floor" "$url" "$W/body_c$k.json" "$rate" "$count" >"$W/ccurl_$k.$r.txt" ||
+        die "curl_floor failed"
+    run "${PIN_CLI[@]}" "$W/curl_floor" "$url" "$W/body_c$k.json" "$rate" "$count" peek >"$W/ccurlp_$k.$r.txt" ||
+        die "curl_floor peek failed"
+    run "${PIN_CLI[@]}" "$W/curl_floor" "$url" "$W/body_c$k.json" "$rate" "$count" peek json \
+        >"$W/ccurlj_$k.$r.txt" || die "curl_floor peek json failed"
+}
+
+# median_round ROUNDS BY KEY NAME...: the round whose BY.R.txt has the
+# median KEY (the lower middle one of an even count); copies that round's
+# NAME.R.txt to NAME.txt (cpu_K.probe: to cpu_K.probe), so one round's
+# figures stay together.
+median_round() {
+    local rounds=$1 by=$2 key=$3 r best name
+    shift 3
+    best=$(for r in $(seq "$rounds"); do echo "$(kv "$W/$by.$r.txt" "$key") $r"; done |
+        sort -g | awk -v m=$(((rounds + 1) / 2)) 'NR == m { print $2 }')
+    for name in "$@"; do
+        case $name in
+            *.probe) cp "$W/${name%.probe}.probe.$best.txt" "$W/$name" ;;
+            *) cp "$W/$name.$best.txt" "$W/$name.txt" ;;
+        esac
+    done
+}
+round_values() { # ROUNDS FILE KEY: KEY of every round, comma-separated
+    local r
+    for r in $(seq "$1"); do kv "$W/$2.$r.txt" "$3"; done | paste -sd, | sed 's/,/, /g'
+}
+
 # ---------------------------------------------------------------------------
 # 2a. CPU per request and per SSE event on issue 12's workload: 1,000 req/s,
 # constant arrivals, 16 output tokens streamed one per 2 ms engine step,
@@ -238,21 +285,21 @@ bench_cpu() {
     start_server --preset fast --step-time 2ms --prefill-per-token 0
     synth "$W/cpu.jsonl.zst" "${d}s" "$rate" "$tok"
     bodies "$W/cpu.jsonl.zst" "$tok" "$W/body_cs.json" "$W/body_cn.json"
-    PROBE_MS=20 replay "$W/cpu_s" "$W/cpu.jsonl.zst"
-    PROBE_MS=20 replay "$W/cpu_n" "$W/cpu.jsonl.zst" --no-stream
-    local k
-    for k in s n; do
-        $STATS events "$W/cpu_$k" >"$W/cev_$k.txt"
-        $STATS phases "$W/cpu_$k" "$W/cpu_$k.samples" "$(kv "$W/cpu_$k.probe" clk_tck)" >"$W/cph_$k.txt"
-        run "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" /v1/chat/completions "$W/body_c$k.json" "$rate" \
-            "$(kv "$W/cev_$k.txt" requests)" >"$W/cfloor_$k.txt" || die "replay_floor failed"
-        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
-            "$(kv "$W/cev_$k.txt" requests)" >"$W/ccurl_$k.txt" || die "curl_floor failed"
-        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
-            "$(kv "$W/cev_$k.txt" requests)" peek >"$W/ccurlp_$k.txt" || die "curl_floor peek failed"
-        run "${PIN_CLI[@]}" "$W/curl_floor" "$URL/v1/chat/completions" "$W/body_c$k.json" "$rate" \
-            "$(kv "$W/cev_$k.txt" requests)" peek json >"$W/ccurlj_$k.txt" || die "curl_floor peek json failed"
+    local k r rounds=${ROUNDS:-1} n
+    for r in $(seq "$rounds"); do
+        for k in s n; do
+            cpu_round "$k" "$r" "$rate"
+        done
     done
+    for k in s n; do
+        median_round "$rounds" cph_$k replay_us_per_req cph_$k cev_$k cpu_$k.probe
+        for n in cfloor cfloorj ccurl ccurlp ccurlj; do
+            median_round "$rounds" "${n}_$k" us_per_req "${n}_$k"
+        done
+    done
+    [ "$rounds" -gt 1 ] && echo "(each figure: the round with the median CPU per request of $rounds rounds, every client" \
+        "once per round in turn; per round, the replay's us/req, streaming: $(round_values "$rounds" cph_s replay_us_per_req);" \
+        "the bare client's: $(round_values "$rounds" cfloor_s us_per_req))"
     printf '%-26s %8s %8s | %9s %8s %8s %9s | %9s %8s %8s | %6s %6s\n' run requests "SSE ev" "replay s" \
         "us/req" "us/ev" "whole" "floor s" "us/req" "us/ev" "ratio" server
     local label evs fev per fper ratio
@@ -284,6 +331,7 @@ bench_cpu() {
     echo " included, per request; floor: bench/replay_floor.c, its rusage. ratio = replay / floor, the"
     echo " same for requests and events of one run; target <= 1.3)"
     vllm_client_row "$rate" "$(kv "$W/cev_s.txt" requests)"
+    syscall_table "$W/cpu.jsonl.zst" "$rate" "$(kv "$W/cev_s.txt" requests)"
     cpu_profile "$W/cpu.jsonl.zst"
     stop_server
 }
@@ -392,40 +440,89 @@ vllm_metrics_row() {
         "$(kv "$5" itl_p50_ms) / $(kv "$5" itl_p99_ms)" "$(calc0 "$9")" "$(calc0 "${10}")"
 }
 
-# curl_floor_table: after bench_cpu's runs, libcurl's own cost on the same
-# requests in the same run (bench/curl_floor.c: libcurl driven as a worker
+# curl_floor_table: after bench_cpu's runs, the bare client with cJSON's
+# parse of every event (bench/replay_floor.c json), and libcurl's own cost
+# on the same requests in the same run (bench/curl_floor.c: libcurl driven as a worker
 # drives it, nothing of the replay's own; then with the kernel
 # receive-stamp peek per readable socket; then also with cJSON's parse of
 # every event, in an arena), each as a ratio to the bare client's, and the
 # replay beside the last.
 curl_floor_table() {
-    echo "libcurl alone, the same requests in the same run (bench/curl_floor.c; + peek: with the"
-    echo "receive-stamp recvmsg the replay makes per readable socket with --rx-stamp kernel; + JSON:"
-    echo "and cJSON's parse of every event, the least a client must do to read tokens and usage):"
-    printf '%-15s | %8s | %8s %6s | %8s %6s | %8s %6s | %12s\n' "us/request" "floor" "libcurl" "ratio" \
-        "+ peek" "ratio" "+ JSON" "ratio" "replay/+JSON"
-    local k label f c p j per m
+    echo "The floors, the same requests in the same run: the bare client with cJSON's parse of every event"
+    echo "(bench/replay_floor.c json: what a client that reads tokens and usage costs without libcurl), and"
+    echo "libcurl alone (bench/curl_floor.c; + peek: with the receive-stamp recvmsg the replay makes per"
+    echo "readable socket with --rx-stamp kernel; + JSON: and cJSON's parse of every event):"
+    printf '%-15s | %8s | %9s %6s | %8s %6s | %8s %6s | %8s %6s | %12s\n' "us/request" "floor" "bare+JSON" "ratio" \
+        "libcurl" "ratio" "+ peek" "ratio" "+ JSON" "ratio" "replay/+JSON"
+    local k label f b c p j per m
     for k in s n; do
         [ $k = s ] && label="streaming" || label="non-streaming"
-        f=$(kv "$W/cfloor_$k.txt" us_per_req) c=$(kv "$W/ccurl_$k.txt" us_per_req)
+        f=$(kv "$W/cfloor_$k.txt" us_per_req) b=$(kv "$W/cfloorj_$k.txt" us_per_req)
+        c=$(kv "$W/ccurl_$k.txt" us_per_req)
         p=$(kv "$W/ccurlp_$k.txt" us_per_req) j=$(kv "$W/ccurlj_$k.txt" us_per_req)
         per=$(kv "$W/cph_$k.txt" replay_us_per_req)
-        printf '%-15s | %8s | %8s %5sx | %8s %5sx | %8s %5sx | %11sx\n' "$label" "$f" "$c" "$(calc "$c / $f")" \
+        printf '%-15s | %8s | %9s %5sx | %8s %5sx | %8s %5sx | %8s %5sx | %11sx\n' "$label" "$f" \
+            "$b" "$(calc "$b / $f")" "$c" "$(calc "$c / $f")" \
             "$p" "$(calc "$p / $f")" "$j" "$(calc "$j / $f")" "$(calc "$per / $j")"
-        for m in ccurl ccurlp ccurlj; do
+        for m in cfloorj ccurl ccurlp ccurlj; do
             [ "$(kv "$W/${m}_$k.txt" ok)" = "$(kv "$W/${m}_$k.txt" requests)" ] ||
-                echo "   NOTE: libcurl-alone requests failed in run $k ($m)"
+                echo "   NOTE: floor requests failed in run $k ($m)"
             [ "$(kv "$W/${m}_$k.txt" json_errors)" = 0 ] ||
                 echo "   NOTE: cJSON refused $(kv "$W/${m}_$k.txt" json_errors) events in run $k ($m)"
         done
         [ $k = s ] && [ "$(kv "$W/ccurl_$k.txt" events)" != "$(kv "$W/cfloor_$k.txt" events)" ] &&
             echo "   NOTE: libcurl alone counted $(kv "$W/ccurl_$k.txt" events) SSE events, the floor $(kv "$W/cfloor_$k.txt" events)"
+        row "CPU per request, $label, bare + JSON (us)" "$b" "floor $f" "$(calc "$b / $f")x" "-"
         row "CPU per request, $label, libcurl alone (us)" "$c" "floor $f" "$(calc "$c / $f")x" "-"
         row "CPU per request, $label, libcurl + peek (us)" "$p" "floor $f" "$(calc "$p / $f")x" "-"
         row "CPU per request, $label, + JSON parse (us)" "$j" "floor $f" "$(calc "$j / $f")x" \
             "$(yesno "$j / $f <= 1.3")"
     done
 }
+
+# syscall_table TRACE RATE COUNT: system calls per request of the replay
+# and of the floors on bench_cpu's streaming requests, counted by the
+# kernel's tracepoints (perf stat; separate runs, as counting adds a little
+# CPU, so no CPU figure above comes from them). Shows where the replay's
+# extra kernel work is: libcurl's poll() after every read and the
+# receive-stamp peek.
+SYSCALLS="read recvfrom recvmsg poll epoll_wait epoll_ctl"
+syscall_table() {
+    local trace=$1 rate=$2 count=$3 ev="raw_syscalls:sys_enter" c
+    for c in $SYSCALLS; do ev="$ev,syscalls:sys_enter_$c"; done
+    if ! command -v perf >/dev/null || ! perf stat -x, -e "$ev" -o /dev/null -- true >/dev/null 2>&1; then
+        echo "system calls: perf cannot count syscall tracepoints here; skipped"
+        return 0
+    fi
+    local url=$URL/v1/chat/completions
+    rm -rf "$W/sc_replay"
+    run perf stat -x, -e "$ev" -o "$W/sc_replay.txt" -- "${PIN_CLI[@]}" "$BIN" replay "$trace" --client vllm \
+        --url "$URL" --out "$W/sc_replay" -q --threads 1 >/dev/null 2>&1
+    run perf stat -x, -e "$ev" -o "$W/sc_bare.txt" -- "${PIN_CLI[@]}" "$W/replay_floor" "${URL##*:}" \
+        /v1/chat/completions "$W/body_cs.json" "$rate" "$count" >/dev/null
+    run perf stat -x, -e "$ev" -o "$W/sc_curl.txt" -- "${PIN_CLI[@]}" "$W/curl_floor" "$url" "$W/body_cs.json" \
+        "$rate" "$count" >/dev/null
+    run perf stat -x, -e "$ev" -o "$W/sc_curlp.txt" -- "${PIN_CLI[@]}" "$W/curl_floor" "$url" "$W/body_cs.json" \
+        "$rate" "$count" peek json >/dev/null
+    echo "System calls per streaming request (perf stat, the kernel's tracepoints; separate runs of the same"
+    echo "requests; the replay's per readable socket: libcurl's recvfrom, then its poll() asking whether more"
+    echo "is queued, and with --rx-stamp kernel the receive-stamp recvmsg before them):"
+    printf '%-22s %7s' "" all
+    for c in $SYSCALLS; do printf ' %10s' "$c"; done
+    echo
+    local f label n
+    for f in bare:bare curl:"libcurl alone" curlp:"libcurl+peek+JSON" replay:replay; do
+        label=${f#*:} f=${f%%:*}
+        printf '%-22s %7s' "$label" "$(sc_per_req "$W/sc_$f.txt" raw_syscalls:sys_enter "$count")"
+        for c in $SYSCALLS; do printf ' %10s' "$(sc_per_req "$W/sc_$f.txt" "syscalls:sys_enter_$c" "$count")"; done
+        echo
+    done
+    n=$(sc_per_req "$W/sc_replay.txt" raw_syscalls:sys_enter "$count")
+    row "system calls per streaming request, replay" "$n" "bare $(sc_per_req "$W/sc_bare.txt" raw_syscalls:sys_enter "$count")" \
+        "$(calc "$n / $(sc_per_req "$W/sc_bare.txt" raw_syscalls:sys_enter "$count")")x" "-"
+}
+# sc_per_req FILE EVENT COUNT: a perf stat -x, count over COUNT requests.
+sc_per_req() { awk -F, -v e="$2" -v n="$3" '$3 == e { printf "%.1f", $1 / n; f = 1 } END { if (!f) printf "-" }' "$1"; }
 
 # cpu_profile TRACE: when perf can record here, one more streaming replay of
 # TRACE under `perf record` (cpu-clock samples of every thread of the
@@ -856,7 +953,7 @@ print_table() {
     [ -s "$TABLE" ] || return 0
     echo
     echo "== replay engine: summary ($MODE)"
-    printf '%-46s %14s %22s %8s %4s\n' measure value "beside" ratio ok
+    printf '%-52s %10s %22s %8s %4s\n' measure value "beside" ratio ok
     cat "$TABLE"
 }
 
