@@ -209,6 +209,9 @@ uint64_t prompt_record_seed(const trace_rec *r, uint64_t seed)
     return mix64(seed ^ mix64(h));
 }
 
+/* The message below names the limit in words. */
+_Static_assert(PROMPT_MAX_TOKENS == 10000000, "prompt_refusal's text names PROMPT_MAX_TOKENS");
+
 const char *prompt_refusal(const trace_rec *r)
 {
     if (r->input_tokens < 0) return "field 'input_tokens': missing (a record without a body needs it)";
